@@ -203,6 +203,8 @@ class LogSegment:
         tracks: actor tracks by instance id.
         lidar: lidar sweeps sorted by time (empty when the log has none).
         drivable_area: drivable surface in the world xy plane, or None when unknown.
+        lanes: lane centrelines by id, each ``[N, 2]`` world xy [m] ordered in the direction of
+            travel (empty when the log has no lane map; the simulator then derives lanes).
         source: where the segment came from (dataroot or generator), for messages.
     """
 
@@ -216,6 +218,7 @@ class LogSegment:
     tracks: dict[str, ActorTrack] = field(default_factory=dict)
     lidar: tuple[LidarSweep, ...] = ()
     drivable_area: BaseGeometry | None = None
+    lanes: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = ""
 
     def __post_init__(self) -> None:

@@ -1,0 +1,39 @@
+"""The ``jwmsim`` command line (typer). Each sub-command lives in its own module of this package
+and registers itself on :data:`app`; :func:`main` turns :class:`~jwmsim.errors.JwmsimError` into a
+clear message and a non-zero exit code, without a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+from jwmsim.cli.app import app
+from jwmsim.errors import JwmsimError
+
+
+def main() -> None:
+    """Entry point of the ``jwmsim`` console script."""
+    try:
+        app(standalone_mode=False)
+    except JwmsimError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  hint: {err.hint}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            sys.exit(130)
+        raise
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,16 @@
+"""The typer application; sub-command modules are imported at the bottom so they register."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="jwmsim",
+    help="Closed-loop driving simulator on a joint world model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Sub-commands: one module each (keep this list sorted).
+from jwmsim.cli import info  # noqa: E402,F401
