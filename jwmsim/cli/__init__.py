@@ -10,10 +10,10 @@ from jwmsim.cli.app import app
 from jwmsim.errors import JwmsimError
 
 
-def main() -> None:
-    """Entry point of the ``jwmsim`` console script."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``jwmsim`` console script (usage errors exit 2 through typer)."""
     try:
-        app(standalone_mode=False)
+        app(args=argv, prog_name="jwmsim")
     except JwmsimError as err:
         print(f"error: {err.message}", file=sys.stderr)
         if err.hint:
@@ -22,18 +22,6 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            print("aborted", file=sys.stderr)
-            sys.exit(130)
-        raise
 
 
 __all__ = ["app", "main"]

@@ -12,5 +12,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Closed-loop driving simulator on a joint world model: Gaussian skeleton renders of recorded
+    logs, log replay and scripted traffic, long-tail scenarios, closed-loop metrics."""
+
+
 # Sub-commands: one module each (keep this list sorted).
 from jwmsim.cli import info  # noqa: E402,F401

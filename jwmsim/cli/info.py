@@ -1,0 +1,55 @@
+"""``jwmsim info DATAROOT [--scene NAME]``: what a log holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from jwmsim.cli.app import app
+
+
+def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
+    """Human-readable lines for :meth:`LogSegment.summary`."""
+    lines = [f"log        {summary['name']}  ({summary['source']})"]
+    if len(scenes) > 1:
+        lines.append(f"scenes     {len(scenes)}: {', '.join(scenes)}")
+    cams = summary["cameras"]
+    assert isinstance(cams, dict)
+    lines.append(f"cameras    {len(cams)}")
+    for name, c in cams.items():
+        lines.append(f"  {name:<16} {c['resolution']:>10}  {c['frames']} frames")
+    lines += [
+        f"rate       {summary['frame_rate_hz']} Hz  ({summary['keyframes']} keyframes)",
+        f"duration   {summary['duration_s']} s",
+        f"lidar      {summary['lidar_sweeps']} sweeps",
+        f"actors     {summary['actors']}",
+    ]
+    by_cat = summary["actors_by_category"]
+    assert isinstance(by_cat, dict)
+    lines += [f"  {cat:<32} {n}" for cat, n in by_cat.items()]
+    area = summary["drivable_area_m2"]
+    lines.append(f"map        {'drivable area ' + str(area) + ' m^2' if area is not None else 'none'}")
+    lanes = summary.get("lanes")
+    if lanes is not None:
+        lines.append(f"lanes      {lanes}")
+    return "\n".join(lines)
+
+
+@app.command("info")
+def info(
+    dataroot: Path = typer.Argument(None, help="nuScenes-format dataroot; default: the built-in seed log"),
+    scene: str = typer.Option(None, "--scene", help="scene name (default: the first scene)"),
+    version: str = typer.Option(None, "--version", help="table folder, e.g. v1.0-mini (default: the only one)"),
+) -> None:
+    """Print the cameras, resolution, frame count and rate, duration, actors and map of a log."""
+    from jwmsim.logs.nuscenes import list_scenes, load_nuscenes_log
+
+    if dataroot is None:
+        from jwmsim.logs.procedural import default_log_path
+
+        dataroot = default_log_path()
+    log = load_nuscenes_log(dataroot, scene=scene, version=version, with_lidar=True)
+    summary = log.summary()
+    summary["lanes"] = len(log.lanes) if log.lanes else None
+    typer.echo(format_summary(summary, list_scenes(dataroot, version)))

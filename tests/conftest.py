@@ -1,0 +1,40 @@
+"""Shared fixtures: the real log in ../shared/data (skipped where absent) and the ``gpu`` marker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PANDASET = Path(os.environ.get("JWMSIM_PANDASET", REPO.parent / "shared" / "data" / "pandaset-002-nusc"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def pandaset_root() -> Path:
+    """The real PandaSet log in nuScenes format; tests using it skip where it is absent."""
+    if not (PANDASET / "v1.0-mini" / "scene.json").exists():
+        pytest.skip(
+            f"real log not found at {PANDASET}: place ../shared/data/pandaset-002-nusc beside the "
+            "repository or set JWMSIM_PANDASET to its path"
+        )
+    return PANDASET
+
+
+@pytest.fixture(scope="session")
+def pandaset_log(pandaset_root: Path):
+    from jwmsim.logs.nuscenes import load_nuscenes_log
+
+    return load_nuscenes_log(pandaset_root)

@@ -1,0 +1,130 @@
+"""The LogSegment data model: tracks, interpolation, selections, lazily resized images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import shapely
+
+from jwmsim.errors import LogFormatError
+from jwmsim.geometry import SE3, CameraIntrinsics
+from jwmsim.logs.segment import ActorTrack, Camera, CameraFrame, LogSegment, category_kind
+
+
+def _track() -> ActorTrack:
+    return ActorTrack(
+        "car-1",
+        "vehicle.car",
+        (1.9, 4.5, 1.6),
+        (0.0, 0.5, 1.0),
+        (SE3.from_xy_yaw(0, 0, 0), SE3.from_xy_yaw(5, 0, 0), SE3.from_xy_yaw(10, 0, 0.4)),
+    )
+
+
+def _segment(tmp_path: Path, image_size: tuple[int, int] = (40, 64)) -> LogSegment:
+    h, w = image_size
+    k = CameraIntrinsics(50.0, 50.0, (w - 1) / 2, (h - 1) / 2, w, h)
+    cam = Camera("CAM_FRONT", k, SE3(np.array([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]]), [1.5, 0, 1.5]))
+    frames = []
+    for i in range(11):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:, : w // 2] = (255, 0, 0)  # left half red
+        path = tmp_path / f"f{i}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        frames.append(CameraFrame("CAM_FRONT", i * 0.1, SE3.from_xy_yaw(i * 1.0, 0, 0), path, i % 5 == 0))
+    return LogSegment(
+        name="toy",
+        start_us=1_000_000,
+        duration=1.0,
+        cameras={"CAM_FRONT": cam},
+        frames={"CAM_FRONT": tuple(frames)},
+        ego_times=tuple(i * 0.1 for i in range(11)),
+        ego_poses=tuple(SE3.from_xy_yaw(i * 1.0, 0, 0) for i in range(11)),
+        tracks={"car-1": _track()},
+        drivable_area=shapely.box(-5, -4, 20, 4),
+    )
+
+
+def test_track_interpolation_and_velocity() -> None:
+    tr = _track()
+    assert tr.pose_at(0.25).translation[0] == pytest.approx(2.5)
+    assert tr.pose_at(0.75).yaw == pytest.approx(0.2)
+    assert tr.pose_at(-1).allclose(tr.poses[0]) and tr.pose_at(5).allclose(tr.poses[-1])
+    np.testing.assert_allclose(tr.velocity_at(0.2), [10.0, 0.0, 0.0])
+    assert tr.is_present(0.5) and not tr.is_present(1.5)
+    assert tr.kind == "vehicle"
+
+
+def test_track_validation() -> None:
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ActorTrack("a", "vehicle.car", (1, 1, 1), (0.0, 0.0), (SE3(), SE3()))
+    with pytest.raises(ValueError):
+        ActorTrack("a", "vehicle.car", (1, 1, 1), (0.0,), ())
+
+
+def test_category_kind() -> None:
+    assert category_kind("vehicle.truck") == "vehicle"
+    assert category_kind("vehicle.bicycle") == "cyclist"
+    assert category_kind("human.pedestrian.adult") == "pedestrian"
+    assert category_kind("movable_object.barrier") == "static"
+
+
+def test_ego_pose_interpolation_and_speed(tmp_path: Path) -> None:
+    seg = _segment(tmp_path)
+    assert seg.ego_pose_at(0.35).translation[0] == pytest.approx(3.5)
+    assert seg.ego_speed_at(0.5) == pytest.approx(10.0)
+    assert seg.frame_rate() == pytest.approx(10.0)
+    assert seg.nearest_frame("CAM_FRONT", 0.33) == 3
+
+
+def test_time_window_retimes_everything(tmp_path: Path) -> None:
+    seg = _segment(tmp_path).time_window(0.3, 0.7)
+    times = [f.time for f in seg.frames["CAM_FRONT"]]
+    np.testing.assert_allclose(times, [0.0, 0.1, 0.2, 0.3, 0.4], atol=1e-9)
+    assert seg.start_us == 1_300_000
+    assert seg.ego_pose_at(0.0).translation[0] == pytest.approx(3.0)
+    tr = seg.tracks["car-1"]
+    assert tr.start == pytest.approx(0.0) and tr.end == pytest.approx(0.4)
+    assert tr.pose_at(0.0).translation[0] == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        _segment(tmp_path).time_window(5.0, 6.0)
+
+
+def test_select_cameras(tmp_path: Path) -> None:
+    seg = _segment(tmp_path)
+    assert seg.select_cameras(["CAM_FRONT"]).camera_names == ["CAM_FRONT"]
+    with pytest.raises(KeyError, match="CAM_BACK"):
+        seg.select_cameras(["CAM_BACK"])
+
+
+def test_resized_image_matches_scaled_intrinsics(tmp_path: Path) -> None:
+    """The red/black edge at the image centre column stays at the principal point after resizing."""
+    seg = _segment(tmp_path, image_size=(40, 64))
+    img = seg.image("CAM_FRONT", 0, size_hw=(20, 32))
+    assert img.shape == (20, 32, 3) and img.dtype == np.uint8
+    k = seg.intrinsics("CAM_FRONT", (20, 32))
+    assert (k.width, k.height) == (32, 20)
+    red = img[10, :, 0] > 127
+    edge = np.argmin(red) - 0.5  # first non-red column edge
+    assert edge == pytest.approx(k.cx, abs=0.51)
+    assert k.fx == pytest.approx(25.0)
+
+
+def test_missing_image_is_a_clear_error(tmp_path: Path) -> None:
+    seg = _segment(tmp_path)
+    (tmp_path / "f3.png").unlink()
+    with pytest.raises(LogFormatError, match="f3.png is missing"):
+        seg.image("CAM_FRONT", 3)
+    (tmp_path / "f4.png").write_bytes(b"not an image")
+    with pytest.raises(LogFormatError, match="could not be decoded"):
+        seg.image("CAM_FRONT", 4)
+
+
+def test_drivable_area_and_summary(tmp_path: Path) -> None:
+    seg = _segment(tmp_path)
+    np.testing.assert_array_equal(seg.on_drivable_area(np.array([[0, 0], [0, 10]])), [True, False])
+    s = seg.summary()
+    assert s["actors"] == 1 and s["frame_rate_hz"] == 10.0 and s["keyframes"] == 3
