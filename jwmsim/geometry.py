@@ -192,7 +192,9 @@ class CameraIntrinsics:
     @classmethod
     def from_matrix(cls, k: ArrayLike, width: int, height: int) -> CameraIntrinsics:
         km = np.asarray(k, dtype=np.float64).reshape(3, 3)
-        return cls(float(km[0, 0]), float(km[1, 1]), float(km[0, 2]), float(km[1, 2]), int(width), int(height))
+        return cls(
+            float(km[0, 0]), float(km[1, 1]), float(km[0, 2]), float(km[1, 2]), int(width), int(height)
+        )
 
     @property
     def matrix(self) -> np.ndarray:

@@ -35,7 +35,9 @@ def intrinsics(draw: st.DrawFn) -> CameraIntrinsics:
     w = draw(st.integers(16, 1920))
     h = draw(st.integers(16, 1080))
     f = draw(st.floats(50, 2000))
-    return CameraIntrinsics(f, f * draw(st.floats(0.9, 1.1)), draw(st.floats(0, w)), draw(st.floats(0, h)), w, h)
+    return CameraIntrinsics(
+        f, f * draw(st.floats(0.9, 1.1)), draw(st.floats(0, w)), draw(st.floats(0, h)), w, h
+    )
 
 
 @given(quats)
@@ -61,7 +63,11 @@ def test_composition_matches_sequential_application(a: SE3, b: SE3, pts: np.ndar
     assert SE3.from_matrix((a @ b).matrix).allclose(a @ b)
 
 
-@given(intrinsics(), arrays(np.float64, (6, 2), elements=st.floats(0, 1)), arrays(np.float64, 6, elements=st.floats(0.1, 200)))
+@given(
+    intrinsics(),
+    arrays(np.float64, (6, 2), elements=st.floats(0, 1)),
+    arrays(np.float64, 6, elements=st.floats(0.1, 200)),
+)
 def test_project_unproject_round_trip(k: CameraIntrinsics, frac: np.ndarray, depth: np.ndarray) -> None:
     uv = frac * np.array([k.width - 1, k.height - 1])
     pts = k.unproject(uv, depth)
@@ -79,7 +85,9 @@ def test_resized_intrinsics_map_pixel_edges(k: CameraIntrinsics, w: int, h: int)
     uv, _ = r.project(p)
     np.testing.assert_allclose(uv, [[-0.5, -0.5], [w - 0.5, h - 0.5]], atol=1e-6)
     back = r.resized(k.width, k.height)
-    np.testing.assert_allclose([back.fx, back.fy, back.cx, back.cy], [k.fx, k.fy, k.cx, k.cy], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        [back.fx, back.fy, back.cx, back.cy], [k.fx, k.fy, k.cx, k.cy], rtol=1e-9, atol=1e-9
+    )
 
 
 @settings(max_examples=50)
@@ -106,9 +114,10 @@ def test_frame_conventions() -> None:
 
 @given(st.floats(-10, 10))
 def test_yaw_and_wrap(yaw: float) -> None:
-    assert SE3.from_xy_yaw(0, 0, yaw).yaw == pytest.approx(float(wrap_angle(yaw)), abs=1e-9) or abs(
-        abs(float(wrap_angle(yaw))) - np.pi
-    ) < 1e-9
+    assert (
+        SE3.from_xy_yaw(0, 0, yaw).yaw == pytest.approx(float(wrap_angle(yaw)), abs=1e-9)
+        or abs(abs(float(wrap_angle(yaw))) - np.pi) < 1e-9
+    )
 
 
 def test_interpolate_endpoints_and_midpoint() -> None:

@@ -65,8 +65,11 @@ def test_lidar_points_in_boxes_project_into_box_footprints(pandaset_log: LogSegm
                 # move the points with the box from the lidar time to the camera time
                 box_t = tr.pose_at(frame.time) @ tr.pose_at(sweep.time).inverse()
                 p_cam = world_to_camera(box_t.apply(pts[inside]), frame.world_from_ego, camera.ego_from_cam)
-                corners = world_to_camera(box_corners(tr.size_wlh, tr.pose_at(frame.time)), frame.world_from_ego,
-                                          camera.ego_from_cam)
+                corners = world_to_camera(
+                    box_corners(tr.size_wlh, tr.pose_at(frame.time)),
+                    frame.world_from_ego,
+                    camera.ego_from_cam,
+                )
                 if (corners[:, 2] < 1.0).any():
                     continue
                 k = camera.intrinsics
@@ -90,7 +93,11 @@ def test_annotations_interpolate_between_keyframes(pandaset_log: LogSegment) -> 
     for sweep in sweeps[::3]:
         pts = sweep.points_world()
         for tr in log.tracks.values():
-            if tr.kind != "vehicle" or not tr.is_present(sweep.time) or np.linalg.norm(tr.velocity_at(sweep.time)) < 3:
+            if (
+                tr.kind != "vehicle"
+                or not tr.is_present(sweep.time)
+                or np.linalg.norm(tr.velocity_at(sweep.time)) < 3
+            ):
                 continue
             prev_key = max(t for t in tr.times if t <= sweep.time + 1e-9)
             interp_hits += int(_inside(tr, sweep.time, pts).sum())

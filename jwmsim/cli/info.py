@@ -40,7 +40,9 @@ def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
 def info(
     dataroot: Path = typer.Argument(None, help="nuScenes-format dataroot; default: the built-in seed log"),
     scene: str = typer.Option(None, "--scene", help="scene name (default: the first scene)"),
-    version: str = typer.Option(None, "--version", help="table folder, e.g. v1.0-mini (default: the only one)"),
+    version: str = typer.Option(
+        None, "--version", help="table folder, e.g. v1.0-mini (default: the only one)"
+    ),
 ) -> None:
     """Print the cameras, resolution, frame count and rate, duration, actors and map of a log."""
     from jwmsim.logs.nuscenes import list_scenes, load_nuscenes_log

@@ -69,7 +69,7 @@ def find_version(dataroot: Path, version: str | None = None) -> str:
     if not dataroot.is_dir():
         raise LogFormatError(
             f"log dataroot {dataroot} does not exist or is not a folder",
-            hint="pass a nuScenes-format dataroot: a folder with <version>/scene.json, samples/, sweeps/, maps/",
+            hint="pass a nuScenes-format dataroot: a folder with <version>/scene.json, samples/, sweeps/",
         )
     if version is not None:
         if not (dataroot / version).is_dir():
@@ -96,7 +96,8 @@ def check_tables(dataroot: Path, version: str) -> None:
         path = table_root / f"{name}.json"
         if not path.exists():
             raise LogFormatError(
-                f"missing table {path}: a nuScenes dataroot needs all 13 tables ({', '.join(NUSCENES_TABLES)})",
+                f"missing table {path}: a nuScenes dataroot needs all 13 tables "
+                f"({', '.join(NUSCENES_TABLES)})",
                 hint="restore the file, or regenerate the log (jwmsim make-log)",
             )
         try:
@@ -104,7 +105,9 @@ def check_tables(dataroot: Path, version: str) -> None:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise LogFormatError(f"table {path} is not valid JSON: {err}", hint="restore the file") from err
         if not isinstance(rows, list):
-            raise LogFormatError(f"table {path} must hold a JSON list of records, found {type(rows).__name__}")
+            raise LogFormatError(
+                f"table {path} must hold a JSON list of records, found {type(rows).__name__}"
+            )
         if name == "map":
             if not rows:
                 raise LogFormatError(
@@ -273,7 +276,10 @@ def _read_lanes(dataroot: Path, map_token: str) -> dict[str, np.ndarray]:
         return {}
     try:
         data = json.loads(path.read_text())
-        return {str(ln["id"]): np.asarray(ln["centerline"], dtype=np.float64).reshape(-1, 2) for ln in data["lanes"]}
+        return {
+            str(ln["id"]): np.asarray(ln["centerline"], dtype=np.float64).reshape(-1, 2)
+            for ln in data["lanes"]
+        }
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise LogFormatError(
             f"lane file {path} is malformed ({type(err).__name__}: {err})",
@@ -308,27 +314,35 @@ def load_nuscenes_log(
     else:
         matches = [s for s in nusc.scene if s["name"] == scene]
         if not matches:
-            raise LogFormatError(f"scene {scene!r} is not in {root}", hint=f"known scenes: {', '.join(names)}")
+            raise LogFormatError(
+                f"scene {scene!r} is not in {root}", hint=f"known scenes: {', '.join(names)}"
+            )
         scene_rec = matches[0]
     samples = _scene_samples(nusc, scene_rec)
     sample_tokens = {s["token"] for s in samples}
     first = samples[0]
 
-    channels = [c for c in first["data"] if nusc.get("sample_data", first["data"][c])["sensor_modality"] == "camera"]
+    channels = [
+        c for c in first["data"] if nusc.get("sample_data", first["data"][c])["sensor_modality"] == "camera"
+    ]
     order = ["CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT", "CAM_BACK_LEFT", "CAM_BACK_RIGHT", "CAM_BACK"]
     channels.sort(key=lambda c: (order.index(c) if c in order else len(order), c))
     if cameras is not None:
         wanted = list(cameras)
         unknown = [c for c in wanted if c not in channels]
         if unknown:
-            raise LogFormatError(f"camera(s) {unknown} not in scene {scene_rec['name']}", hint=f"cameras: {channels}")
+            raise LogFormatError(
+                f"camera(s) {unknown} not in scene {scene_rec['name']}", hint=f"cameras: {channels}"
+            )
         channels = wanted
     if not channels:
         raise LogFormatError(f"scene {scene_rec['name']} in {root} has no camera sample_data")
 
     chains = {c: _channel_chain(nusc, first["data"][c], sample_tokens) for c in channels}
     lidar_chain = (
-        _channel_chain(nusc, first["data"]["LIDAR_TOP"], sample_tokens) if "LIDAR_TOP" in first["data"] else []
+        _channel_chain(nusc, first["data"]["LIDAR_TOP"], sample_tokens)
+        if "LIDAR_TOP" in first["data"]
+        else []
     )
     all_ts = [r["timestamp"] for ch in chains.values() for r in ch] + [s["timestamp"] for s in samples]
     start_us = int(min(all_ts))
@@ -382,7 +396,9 @@ def load_nuscenes_log(
     for s in samples:
         for ann_tok in s["anns"]:
             ann = nusc.get("sample_annotation", ann_tok)
-            by_instance.setdefault(ann["instance_token"], []).append((sample_time[s["token"]], _pose(ann), ann["size"]))
+            by_instance.setdefault(ann["instance_token"], []).append(
+                (sample_time[s["token"]], _pose(ann), ann["size"])
+            )
     for inst_tok, items in by_instance.items():
         items.sort(key=lambda it: it[0])
         inst = nusc.get("instance", inst_tok)
@@ -390,7 +406,11 @@ def load_nuscenes_log(
         sizes = np.array([it[2] for it in items], dtype=np.float64)
         size = tuple(float(v) for v in np.median(sizes, axis=0))
         tracks[inst_tok] = ActorTrack(
-            inst_tok, category, size, tuple(it[0] for it in items), tuple(it[1] for it in items)  # type: ignore[arg-type]
+            inst_tok,
+            category,
+            size,
+            tuple(it[0] for it in items),
+            tuple(it[1] for it in items),  # type: ignore[arg-type]
         )
 
     log = nusc.get("log", scene_rec["log_token"])

@@ -310,10 +310,13 @@ class LogSegment:
             return t0 - eps <= t <= t1 + eps
 
         frames = {
-            c: tuple(replace(f, time=f.time - t0) for f in fs if keep(f.time)) for c, fs in self.frames.items()
+            c: tuple(replace(f, time=f.time - t0) for f in fs if keep(f.time))
+            for c, fs in self.frames.items()
         }
         if any(len(fs) == 0 for fs in frames.values()):
-            raise ValueError(f"window [{t0}, {t1}] s holds no frame of some camera (log is {self.duration:.2f} s)")
+            raise ValueError(
+                f"window [{t0}, {t1}] s holds no frame of some camera (log is {self.duration:.2f} s)"
+            )
         ego = [(t - t0, p) for t, p in zip(self.ego_times, self.ego_poses, strict=True) if keep(t)]
         if not ego:
             ego = [(0.0, self.ego_pose_at(t0))]
@@ -344,7 +347,10 @@ class LogSegment:
             "name": self.name,
             "source": self.source,
             "cameras": {
-                c: {"resolution": f"{k.intrinsics.width}x{k.intrinsics.height}", "frames": len(self.frames[c])}
+                c: {
+                    "resolution": f"{k.intrinsics.width}x{k.intrinsics.height}",
+                    "frames": len(self.frames[c]),
+                }
                 for c, k in self.cameras.items()
             },
             "frame_rate_hz": round(self.frame_rate(), 3),
@@ -353,7 +359,9 @@ class LogSegment:
             "actors": len(self.tracks),
             "actors_by_category": dict(sorted(by_cat.items())),
             "lidar_sweeps": len(self.lidar),
-            "drivable_area_m2": None if self.drivable_area is None else round(float(self.drivable_area.area), 1),
+            "drivable_area_m2": None
+            if self.drivable_area is None
+            else round(float(self.drivable_area.area), 1),
         }
 
 
