@@ -113,7 +113,9 @@ class GaussianComponent:
         )
 
     @classmethod
-    def empty(cls, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> GaussianComponent:
+    def empty(
+        cls, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> GaussianComponent:
         z = torch.zeros
         return cls(
             z(0, 3, dtype=dtype, device=device),
@@ -157,7 +159,9 @@ class GaussianComponent:
         return {f: getattr(self, f) for f in _FIELDS}
 
     # --- transforms ---------------------------------------------------------------------------
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> GaussianComponent:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> GaussianComponent:
         return GaussianComponent(**{f: t.to(device=device, dtype=dtype) for f, t in self.tensors().items()})
 
     def detach(self) -> GaussianComponent:
@@ -173,7 +177,9 @@ class GaussianComponent:
         rot = torch.as_tensor(parent_from_self.rotation, dtype=dtype, device=dev)
         trans = torch.as_tensor(parent_from_self.translation, dtype=dtype, device=dev)
         q = torch.as_tensor(parent_from_self.quat, dtype=dtype, device=dev)
-        return replace(self, means=self.means @ rot.T + trans, quats=quat_multiply(q.expand_as(self.quats), self.quats))
+        return replace(
+            self, means=self.means @ rot.T + trans, quats=quat_multiply(q.expand_as(self.quats), self.quats)
+        )
 
 
 @dataclass(frozen=True)
@@ -296,8 +302,8 @@ class GaussianScene:
             comp = self.actors.get(aid, extra.get(aid))
             if comp is None:
                 raise ConfigError(
-                    f"actor {aid!r} has a pose but no Gaussians: the scene has actors {sorted(self.actors)[:10]}"
-                    f"{' ...' if len(self.actors) > 10 else ''}",
+                    f"actor {aid!r} has a pose but no Gaussians; the scene has actors "
+                    f"{sorted(self.actors)[:10]}{' ...' if len(self.actors) > 10 else ''}",
                     hint="insert it with scene.with_actor(id, component) or pass extra_actors={id: asset}",
                 )
             parts.append(comp.to(self.device).transformed(pose))
@@ -351,7 +357,8 @@ class GaussianScene:
             )
         if meta.get("version") != FORMAT_VERSION:
             raise CheckpointError(
-                f"{path} has scene format version {meta.get('version')!r}; this jwmsim reads {FORMAT_VERSION}",
+                f"{path} has scene format version {meta.get('version')!r}; "
+                f"this jwmsim reads {FORMAT_VERSION}",
                 hint=hint,
             )
         try:
@@ -367,7 +374,9 @@ class GaussianScene:
             actors = {aid: component(f"actors.{i}") for i, aid in enumerate(ids)}
             sky = SkyModel(tensors.pop("sky.color_logits"))
         except (KeyError, ValueError, json.JSONDecodeError) as err:
-            raise CheckpointError(f"{path} is an incomplete or mismatched Gaussian scene: {err}", hint=hint) from err
+            raise CheckpointError(
+                f"{path} is an incomplete or mismatched Gaussian scene: {err}", hint=hint
+            ) from err
         if tensors:
             raise CheckpointError(f"{path} has unexpected tensors {sorted(tensors)[:5]}", hint=hint)
         scene = cls(background, actors, sky, user_meta)
@@ -396,7 +405,9 @@ def random_component(
     """``n`` random Gaussians uniformly in a box (``center`` +- ``extent``) [m], for tests and
     benchmarks; scales log-uniform in ``scale_range`` [m], random orientation and colour."""
     g = torch.Generator().manual_seed(seed)
-    means = (torch.rand(n, 3, generator=g, dtype=torch.float64) * 2 - 1) * torch.tensor(extent) + torch.tensor(center)
+    means = (torch.rand(n, 3, generator=g, dtype=torch.float64) * 2 - 1) * torch.tensor(
+        extent
+    ) + torch.tensor(center)
     lo, hi = np.log(scale_range[0]), np.log(scale_range[1])
     return GaussianComponent(
         means=means.to(dtype),

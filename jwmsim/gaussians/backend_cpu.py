@@ -1,0 +1,121 @@
+"""The CPU render backend: projection (numba when no gradient is needed, PyTorch autograd when one
+is), tile binning and compositing in numba, wrapped in a ``torch.autograd.Function`` with an exact
+backward pass."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+from jwmsim.gaussians import cpu_kernels
+from jwmsim.gaussians.projection import project_gaussians
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().cpu().numpy()
+
+
+class _CompositeCPU(torch.autograd.Function):
+    """(means2d, conics, opacities, colors, depths) -> (rgb premultiplied, depth_acc, alpha)."""
+
+    @staticmethod
+    def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height):  # type: ignore[override]
+        boxes, offsets, isect = binning
+        arrays = [_np(t) for t in (means2d, conics, opacities, colors, depths)]
+        rgb, dep, alpha, last = cpu_kernels.composite_forward(*arrays, boxes, offsets, isect, width, height)
+        ctx.arrays = arrays
+        ctx.binning = binning
+        ctx.size = (width, height)
+        ctx.alpha_last = (alpha, last)
+        return torch.from_numpy(rgb), torch.from_numpy(dep), torch.from_numpy(alpha)
+
+    @staticmethod
+    def backward(ctx, v_rgb, v_dep, v_alpha):  # type: ignore[override]
+        means2d, conics, opacities, colors, depths = ctx.arrays
+        boxes, offsets, isect = ctx.binning
+        alpha, last = ctx.alpha_last
+        width, height = ctx.size
+        dt = means2d.dtype
+
+        def grad_or_zero(g: torch.Tensor | None, like: np.ndarray) -> np.ndarray:
+            return (
+                np.zeros_like(like) if g is None else g.detach().contiguous().numpy().astype(dt, copy=False)
+            )
+
+        v_count, n = depths.shape
+        g = cpu_kernels.composite_backward(
+            means2d, conics, opacities, colors, depths, boxes, offsets, isect, width, height, alpha, last,
+            grad_or_zero(v_rgb, np.zeros((v_count, height, width, 3), dt)),
+            grad_or_zero(v_dep, alpha), grad_or_zero(v_alpha, alpha),
+        )  # fmt: skip
+        grads = torch.from_numpy(g)
+        flat = torch.from_numpy(isect)
+        gid = flat % n
+        tdt = grads.dtype
+        v_means2d = torch.zeros(v_count * n, 2, dtype=tdt).index_add_(0, flat, grads[:, 0:2])
+        v_conics = torch.zeros(v_count * n, 3, dtype=tdt).index_add_(0, flat, grads[:, 2:5])
+        v_op = torch.zeros(n, dtype=tdt).index_add_(0, gid, grads[:, 5])
+        v_col = torch.zeros(n, 3, dtype=tdt).index_add_(0, gid, grads[:, 6:9])
+        v_depth = torch.zeros(v_count * n, dtype=tdt).index_add_(0, flat, grads[:, 9])
+        return (
+            v_means2d.view(v_count, n, 2),
+            v_conics.view(v_count, n, 3),
+            v_op,
+            v_col,
+            v_depth.view(v_count, n),
+            None,
+            None,
+            None,
+        )
+
+
+def rasterize_cpu(
+    means: torch.Tensor,
+    quats: torch.Tensor,
+    scales: torch.Tensor,
+    opacities: torch.Tensor,
+    colors: torch.Tensor,
+    viewmats: torch.Tensor,
+    ks: torch.Tensor,
+    width: int,
+    height: int,
+    near_plane: float,
+    far_plane: float,
+    eps2d: float = 0.3,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Render world-frame Gaussians (activated values) into V cameras on the CPU.
+
+    Args:
+        means ``[N, 3]`` [m], quats ``[N, 4]``, scales ``[N, 3]`` [m], opacities ``[N]``,
+        colors ``[N, 3]``; viewmats ``[V, 4, 4]`` camera_from_world; ks ``[V, 3, 3]``.
+
+    Returns:
+        rgb ``[V, H, W, 3]`` premultiplied by alpha (no sky), expected depth ``[V, H, W]`` [m]
+        (0 where nothing is drawn), alpha ``[V, H, W]``. Differentiable in all Gaussian inputs.
+    """
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    dtype = means.dtype
+    viewmats = viewmats.to("cpu", dtype)
+    ks = ks.to("cpu", dtype)
+    inputs = (means, quats, scales, opacities, colors)
+    need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    if need_grad:
+        proj = project_gaussians(
+            means, quats, scales, opacities, viewmats, ks, width, height, near_plane, far_plane, eps2d
+        )
+        means2d, conics, depths, radii = proj.means2d, proj.conics, proj.depths, proj.radii
+        radii_np = radii.numpy()
+    else:
+        out = cpu_kernels.project(
+            *(_np(t) for t in (means, quats, scales, opacities, viewmats, ks)),
+            width, height, near_plane, far_plane, eps2d,
+        )  # fmt: skip
+        means2d, conics, depths = (torch.from_numpy(a) for a in out[:3])
+        radii_np = out[3]
+    binning = cpu_kernels.bin_tiles(_np(means2d), radii_np, _np(depths), width, height)
+    rgb, depth_acc, alpha = _CompositeCPU.apply(
+        means2d, conics, opacities, colors, depths, binning, width, height
+    )
+    depth = depth_acc / alpha.clamp_min(1e-10)
+    return rgb, depth, alpha
