@@ -139,3 +139,19 @@ def test_cli_errors_exit_nonzero_without_traceback(
     res = _jwmsim(*argv)
     assert res.returncode == 2
     assert needle in res.stderr and "Traceback" not in res.stderr and res.stderr.startswith("error: ")
+
+
+def test_example_project_boxes_runs(tiny_root: Path, tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "examples" / "project_boxes.py"
+    out = tmp_path / "boxes.png"
+    res = subprocess.run(
+        [sys.executable, str(script), str(tiny_root), "--frame", "5", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    import cv2
+
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[:2] == (36, 64)
