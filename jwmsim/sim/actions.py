@@ -1,0 +1,128 @@
+"""Ego actions: the normalised (acceleration, steering) box and the waypoint option.
+
+Normalised action ``[a_n, delta_n]`` in ``[-1, 1]^2``:
+
+* acceleration, asymmetric: ``a = a_n * max_accel`` for ``a_n >= 0`` and ``a_n * max_decel`` below
+  0 (defaults +4 / -8 m/s^2: +1 is full throttle, -1 full braking);
+* steering: ``delta = delta_n * max_steer`` (default 0.6 rad front-wheel angle, left positive).
+
+Waypoint action: ``K`` points ``[K, 2]`` (or flat ``[2K]``) in the ego frame (x forward, y left,
+metres), the ego's intended positions ``waypoint_dt, 2 waypoint_dt, ...`` seconds ahead (NeuroNCAP
+style). :func:`track_waypoints` turns them into physical controls: pure pursuit for the steering
+(look-ahead ``max(3 m, 0.8 s * speed)`` along the waypoint polyline) and a proportional speed
+controller towards the speed implied by the first waypoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from jwmsim.config import SimConfig, VehicleLimits
+from jwmsim.errors import JwmsimError
+from jwmsim.sim.state import EgoState
+
+SPEED_GAIN = 1.5  # [1/s] of the waypoint speed controller
+LOOKAHEAD_TIME = 0.8  # [s]
+MIN_LOOKAHEAD = 3.0  # [m]
+
+
+class ActionError(JwmsimError, ValueError):
+    """An action has the wrong shape, is not finite, or cannot be interpreted."""
+
+
+def validate_action(action: object, config: SimConfig) -> np.ndarray:
+    """Check an action against ``config.action_type``; return it as float64.
+
+    Returns:
+        ``[2]`` (accel_steer, clipped to [-1, 1]) or ``[K, 2]`` (waypoints).
+
+    Raises:
+        ActionError: wrong shape or non-finite values.
+    """
+    try:
+        arr = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ActionError(
+            f"action {action!r} is not numeric", hint="pass a float array (numpy or list)"
+        ) from None
+    if config.action_type == "accel_steer":
+        if arr.shape not in ((2,), (1, 2)):
+            raise ActionError(
+                f"action has shape {arr.shape}; action_type 'accel_steer' needs shape (2,)",
+                hint="pass [acceleration, steering], each in [-1, 1]",
+            )
+        arr = arr.reshape(2)
+    else:
+        k = config.num_waypoints
+        if arr.shape == (2 * k,):
+            arr = arr.reshape(k, 2)
+        if arr.shape != (k, 2):
+            raise ActionError(
+                f"action has shape {arr.shape}; action_type 'waypoints' needs ({k}, 2) or ({2 * k},)",
+                hint=f"pass {k} ego-frame points (x forward, y left) [m], {config.waypoint_dt} s apart",
+            )
+    if not np.all(np.isfinite(arr)):
+        raise ActionError(
+            f"action contains NaN or infinity: {arr.tolist()}", hint="check the policy's output"
+        )
+    if config.action_type == "accel_steer":
+        arr = np.clip(arr, -1.0, 1.0)
+    return arr
+
+
+def denormalise(action: np.ndarray, limits: VehicleLimits) -> tuple[float, float]:
+    """``[2]`` normalised action -> ``(accel [m/s^2], steer [rad])``."""
+    a_n, d_n = float(action[0]), float(action[1])
+    accel = a_n * (limits.max_accel if a_n >= 0 else limits.max_decel)
+    return accel, d_n * limits.max_steer
+
+
+def normalise(accel: np.ndarray | float, steer: np.ndarray | float, limits: VehicleLimits) -> np.ndarray:
+    """Physical controls -> normalised ``[..., 2]`` actions (clipped to [-1, 1])."""
+    accel = np.asarray(accel, dtype=np.float64)
+    a_n = np.where(accel >= 0, accel / limits.max_accel, accel / limits.max_decel)
+    d_n = np.asarray(steer, dtype=np.float64) / limits.max_steer
+    return np.clip(np.stack([a_n, d_n], -1), -1.0, 1.0)
+
+
+def track_waypoints(
+    ego: EgoState, waypoints: np.ndarray, waypoint_dt: float, limits: VehicleLimits
+) -> tuple[float, float]:
+    """Physical controls ``(accel, steer)`` following ego-frame waypoints ``[K, 2]`` [m].
+
+    The rear-axle pure-pursuit law: ``delta = atan(2 L y / l^2)`` for the look-ahead point
+    ``(x, y)`` at distance ``l``; waypoints behind the ego (x <= 0) steer nowhere (delta = 0).
+    """
+    wp = np.asarray(waypoints, dtype=np.float64)
+    path = np.concatenate([np.zeros((1, 2)), wp])
+    seg = np.hypot(*np.diff(path, axis=0).T)
+    target_speed = float(seg[0]) / waypoint_dt
+    accel = SPEED_GAIN * (target_speed - ego.speed)
+    lookahead = max(MIN_LOOKAHEAD, LOOKAHEAD_TIME * ego.speed)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    if cum[-1] < 1e-6:
+        return accel, 0.0
+    if lookahead <= cum[-1]:
+        i = int(np.searchsorted(cum, lookahead, side="right") - 1)
+        i = min(i, len(seg) - 1)
+        f = (lookahead - cum[i]) / max(seg[i], 1e-9)
+        point = path[i] + f * (path[i + 1] - path[i])
+    else:  # extend the last segment straight
+        direction = path[-1] - path[-2] if seg[-1] > 1e-9 else path[-1]
+        norm = float(np.hypot(*direction))
+        point = path[-1] + (lookahead - cum[-1]) * direction / max(norm, 1e-9)
+    x, y = float(point[0]), float(point[1])
+    if x <= 0.0:
+        return accel, 0.0
+    dist2 = x * x + y * y
+    steer = math.atan(2.0 * limits.wheelbase * y / dist2)
+    return accel, steer
+
+
+def controls_from_action(action: np.ndarray, ego: EgoState, config: SimConfig) -> tuple[float, float]:
+    """A validated action -> physical ``(accel, steer)``."""
+    if config.action_type == "accel_steer":
+        return denormalise(action, config.vehicle)
+    return track_waypoints(ego, action, config.waypoint_dt, config.vehicle)

@@ -1,0 +1,204 @@
+"""Closed-loop metrics (NAVSIM PDMS sub-scores, HUGSIM HD-Score, NeuroNCAP score), as registries.
+
+Per step (each in [0, 1], functions of :class:`~jwmsim.sim.state.StepMeasurements`):
+
+* ``nc`` — no at-fault collision: 0 for a new at-fault contact with a vehicle, pedestrian or
+  cyclist, 0.5 with a static object, else 1. At fault (nuPlan's rules, in this order): the ego
+  stands (speed < ``stopped_speed``): no; the actor stands: yes; the actor's centre is behind the
+  ego's rear axle (rear-end by the other): no; it is ahead of the front axle: yes; otherwise a
+  lateral contact is at fault only if the ego is not inside one lane (its rear-axle offset from
+  the nearest lane centre exceeds ``(lane_width - ego_width) / 2 + lane_tolerance``). Each actor's
+  contact counts once per episode.
+* ``dac`` — 1 if the ego polygon is covered by the drivable area, else 0.
+* ``ttc`` — 0 if the ego and the actors, moved at constant velocity for 0.1 .. 1.0 s, would
+  overlap with an actor ahead of the ego (standing ego: 1).
+* ``ep`` — progress along the route from the start / the logged ego's progress at the same time,
+  clipped to [0, 1]; 1 when the log progressed less than ``min_expert_progress``.
+* ``c`` — 1 if |lat acc| <= 4.89, lon acc in [-4.05, 2.40], |lon jerk| <= 4.13, |jerk| <= 8.37,
+  |yaw rate| <= 0.95, |yaw acc| <= 1.93 (SI), from finite differences over one step, else 0.
+
+Per episode (from :class:`~jwmsim.sim.state.EpisodeAccumulator`): ``nc``, ``dac``, ``ttc``, ``c``
+are minima over the steps, ``ep`` is the last step's; ``pdms = nc dac (5 ep + 5 ttc + 2 c) / 12``;
+``rc`` = best progress / route length; ``hd_score = rc * mean_t[nc_t dac_t (5 ttc_t + 2 c_t) / 7]``;
+``neuroncap = 5`` without collision, else ``4 max(0, 1 - v_impact / v_ref)`` for the first
+collision (any fault); ``collision`` 1 if any at-fault collision; ``comfort_rate`` the fraction of
+comfortable steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from jwmsim.config import SimConfig
+from jwmsim.sim.registry import Registry
+from jwmsim.sim.state import EpisodeAccumulator, Penalty, StepMeasurements
+
+StepMetricFn = Callable[[StepMeasurements, SimConfig], float]
+EpisodeMetricFn = Callable[[EpisodeAccumulator, float, SimConfig], float]
+
+STEP_METRICS: Registry[StepMetricFn] = Registry("step metric")
+EPISODE_METRICS: Registry[EpisodeMetricFn] = Registry("episode metric")
+
+AGENT_KINDS = ("vehicle", "pedestrian", "cyclist")
+
+
+@STEP_METRICS.register("nc")
+def no_collision(m: StepMeasurements, cfg: SimConfig) -> float:
+    score = 1.0
+    for ev in m.collisions:
+        if ev.at_fault:
+            score = min(score, 0.0 if ev.kind in AGENT_KINDS else 0.5)
+    return score
+
+
+@STEP_METRICS.register("dac")
+def drivable_area_compliance(m: StepMeasurements, cfg: SimConfig) -> float:
+    return 1.0 if m.on_road else 0.0
+
+
+@STEP_METRICS.register("ttc")
+def time_to_collision(m: StepMeasurements, cfg: SimConfig) -> float:
+    return 0.0 if m.ttc_actor else 1.0
+
+
+@STEP_METRICS.register("ep")
+def ego_progress(m: StepMeasurements, cfg: SimConfig) -> float:
+    if m.expert_progress < cfg.metrics.min_expert_progress:
+        return 1.0
+    return min(1.0, max(0.0, m.progress / m.expert_progress))
+
+
+def comfort_violations(m: StepMeasurements, cfg: SimConfig) -> list[str]:
+    """Names of the comfort bounds this step violates (empty: comfortable)."""
+    c = cfg.comfort
+    out = []
+    if abs(m.lat_accel) > c.max_abs_lat_accel:
+        out.append(f"lat_accel={m.lat_accel:.2f}")
+    if not c.min_lon_accel <= m.lon_accel <= c.max_lon_accel:
+        out.append(f"lon_accel={m.lon_accel:.2f}")
+    if abs(m.lon_jerk) > c.max_abs_lon_jerk:
+        out.append(f"lon_jerk={m.lon_jerk:.2f}")
+    if abs(m.jerk) > c.max_abs_jerk:
+        out.append(f"jerk={m.jerk:.2f}")
+    if abs(m.yaw_rate) > c.max_abs_yaw_rate:
+        out.append(f"yaw_rate={m.yaw_rate:.2f}")
+    if abs(m.yaw_accel) > c.max_abs_yaw_accel:
+        out.append(f"yaw_accel={m.yaw_accel:.2f}")
+    return out
+
+
+@STEP_METRICS.register("c")
+def comfort(m: StepMeasurements, cfg: SimConfig) -> float:
+    return 0.0 if comfort_violations(m, cfg) else 1.0
+
+
+def step_metrics(m: StepMeasurements, cfg: SimConfig) -> Mapping[str, float]:
+    """Every registered step metric by name."""
+    return MappingProxyType({name: float(STEP_METRICS.get(name)(m, cfg)) for name in STEP_METRICS})
+
+
+def hd_step_term(metrics: Mapping[str, float]) -> float:
+    """``NC * DAC * (5 TTC + 2 C) / 7`` of one step (HUGSIM)."""
+    return metrics["nc"] * metrics["dac"] * (5 * metrics["ttc"] + 2 * metrics["c"]) / 7
+
+
+def step_penalties(
+    step: int, time: float, m: StepMeasurements, metrics: Mapping[str, float], cfg: SimConfig
+) -> tuple[Penalty, ...]:
+    """Attribution: one :class:`Penalty` per sub-score below 1, with its cause."""
+    out = []
+    if metrics["nc"] < 1:
+        causes = [
+            f"{e.type} collision with {e.actor_id} ({e.kind}, {e.v_impact:.1f} m/s)"
+            for e in m.collisions
+            if e.at_fault
+        ]
+        out.append(Penalty(step, time, "nc", metrics["nc"], "; ".join(causes)))
+    if metrics["dac"] < 1:
+        out.append(Penalty(step, time, "dac", metrics["dac"], "ego polygon leaves the drivable area"))
+    if metrics["ttc"] < 1:
+        out.append(
+            Penalty(step, time, "ttc", metrics["ttc"], f"would hit {m.ttc_actor} in {m.ttc_time:.1f} s")
+        )
+    if metrics["c"] < 1:
+        out.append(Penalty(step, time, "c", metrics["c"], ", ".join(comfort_violations(m, cfg))))
+    return tuple(out)
+
+
+# --- episode ------------------------------------------------------------------------------------
+@EPISODE_METRICS.register("nc")
+def episode_nc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.nc
+
+
+@EPISODE_METRICS.register("dac")
+def episode_dac(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.dac
+
+
+@EPISODE_METRICS.register("ttc")
+def episode_ttc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.ttc
+
+
+@EPISODE_METRICS.register("c")
+def episode_comfort(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.comfort
+
+
+@EPISODE_METRICS.register("ep")
+def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.ep
+
+
+@EPISODE_METRICS.register("pdms")
+def pdms(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.nc * acc.dac * (5 * acc.ep + 5 * acc.ttc + 2 * acc.comfort) / 12
+
+
+@EPISODE_METRICS.register("rc")
+def route_completion(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    if route_length <= 0:
+        return 1.0
+    return min(1.0, max(0.0, acc.progress_max / route_length))
+
+
+@EPISODE_METRICS.register("hd_score")
+def hd_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    if acc.steps == 0:
+        return 0.0
+    return route_completion(acc, route_length, cfg) * acc.hd_sum / acc.steps
+
+
+def neuroncap_from_speeds(v_impact: float, v_ref: float) -> float:
+    """``4 max(0, 1 - v_impact / v_ref)``; a contact at (near) zero relative speed scores 4, one
+    without a reference speed (``v_ref`` ~ 0) but with impact speed scores 0."""
+    if v_impact < 1e-6:
+        return 4.0
+    if v_ref < 1e-6:
+        return 0.0
+    return 4.0 * max(0.0, 1.0 - v_impact / v_ref)
+
+
+@EPISODE_METRICS.register("neuroncap")
+def neuroncap_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    if not acc.collisions:
+        return 5.0
+    first = acc.collisions[0]
+    return neuroncap_from_speeds(first.v_impact, first.v_ref)
+
+
+@EPISODE_METRICS.register("collision")
+def collision_flag(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return 1.0 if any(e.at_fault for e in acc.collisions) else 0.0
+
+
+@EPISODE_METRICS.register("comfort_rate")
+def comfort_rate(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    return acc.comfortable_steps / acc.steps if acc.steps else 1.0
+
+
+def episode_metrics(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> dict[str, float]:
+    """Every registered episode metric by name."""
+    return {name: float(EPISODE_METRICS.get(name)(acc, route_length, cfg)) for name in EPISODE_METRICS}

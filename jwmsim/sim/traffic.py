@@ -1,0 +1,188 @@
+"""One step of traffic: triggers, leader search, log replay (vectorised) and scripted behaviours.
+
+Every actor decides from the state at the start of the step (the ego included), so the update is
+simultaneous and independent of actor order. An actor's behaviour this step is its script's
+``behaviour`` once its trigger has fired (or if it has none), else the script's ``before``. A log
+actor replayed past its track's end is *released* when its track lasted until the end of the log's
+annotations (:func:`~jwmsim.sim.behaviours.release_behaviour`: vehicles to IDM lane following) and
+disappears (inactive) when it left the scene earlier.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, release_behaviour
+from jwmsim.sim.collision import ego_centre
+from jwmsim.sim.state import EMPTY, ActorsState, EgoState
+from jwmsim.sim.triggers import TRIGGERS
+
+if TYPE_CHECKING:
+    from jwmsim.sim.world import World
+
+LATERAL_MARGIN = 0.3  # [m] extra half-width when deciding whether an agent is in one's path
+
+
+def find_leaders(actors: ActorsState, ego: EgoState, world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest agent ahead of every actor, the ego included.
+
+    An agent ``j`` is ahead of ``i`` when its centre is in front of ``i``'s centre along ``i``'s
+    heading, within ``idm.lookahead``, and laterally closer than the two half-widths plus 0.3 m.
+
+    Returns:
+        ``gap`` ``[N]`` bumper-to-bumper [m] (inf: no leader) and ``lead_speed`` ``[N]`` the leader's
+        speed along the follower's heading [m/s].
+    """
+    n = len(actors)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    veh = world.config.vehicle
+    ex, ey = ego_centre(ego.x, ego.y, ego.yaw, veh)
+    ox = np.append(actors.x, ex)
+    oy = np.append(actors.y, ey)
+    oyaw = np.append(actors.yaw, ego.yaw)
+    ospeed = np.append(actors.speed, ego.speed)
+    olen = np.append(actors.length, veh.length)
+    owid = np.append(actors.width, veh.width)
+    oact = np.append(actors.active, True)
+    c, s = np.cos(actors.yaw)[:, None], np.sin(actors.yaw)[:, None]
+    dx, dy = ox[None, :] - actors.x[:, None], oy[None, :] - actors.y[:, None]
+    lon = dx * c + dy * s
+    lat = -dx * s + dy * c
+    cand = (
+        (lon > 0)
+        & oact[None, :]
+        & (np.abs(lat) < (actors.width[:, None] + owid[None, :]) / 2 + LATERAL_MARGIN)
+    )
+    cand &= lon < world.config.idm.lookahead
+    cand[np.arange(n), np.arange(n)] = False
+    gap = np.where(cand, lon - (actors.length[:, None] + olen[None, :]) / 2, np.inf)
+    j = np.argmin(gap, axis=1)
+    rows = np.arange(n)
+    best = gap[rows, j]
+    lead_speed = ospeed[j] * np.cos(oyaw[j] - actors.yaw)
+    return np.maximum(best, 0.0), np.where(np.isfinite(best), lead_speed, 0.0)
+
+
+def step_traffic(
+    world: World, actors: ActorsState, ego: EgoState, step: int, time: float, rng: np.random.Generator
+) -> ActorsState:
+    """The actors after one step.
+
+    Args:
+        actors / ego: state at the start of the step.
+        step / time: index and episode time [s] of the state being computed.
+    """
+    n = len(actors)
+    if n == 0:
+        return actors
+    dt = world.config.dt
+    gap, lead_speed = find_leaders(actors, ego, world)
+    ctx = BehaviourContext(world, step, time, dt, ego, gap, lead_speed, rng)
+    cols = {
+        k: getattr(actors, k).tolist()
+        for k in (
+            "length",
+            "width",
+            "height",
+            "x",
+            "y",
+            "z",
+            "yaw",
+            "speed",
+            "accel",
+            "active",
+            "lane",
+            "s",
+            "d",
+            "triggered_at",
+        )
+    }
+    out = {k: list(v) for k, v in cols.items()}
+    behaviours = list(actors.behaviours)
+    memory = list(actors.memory)
+    log = world.log
+    log_rows: list[int] = []
+    for i in range(n):
+        script = world.scripts[i]
+        trig = cols["triggered_at"][i]
+        view: ActorView | None = None
+        if script.trigger is not None and math.isnan(trig) and cols["active"][i]:
+            view = _view(actors, cols, i, trig, time)
+            spec = TRIGGERS.get(script.trigger.kind)
+            if spec.fn(view, ctx, world.trigger_params[i]):
+                trig = time - dt
+                out["triggered_at"][i] = trig
+                view = None
+        if script.trigger is None or not math.isnan(trig):
+            name, params = script.behaviour, world.behaviour_params[i]
+        else:
+            name, params = script.before, world.before_params[i]
+        if name == "log_replay":
+            j = world.log_index[i]
+            if j >= 0 and log.available(step) and log.present[step, j]:
+                log_rows.append(i)
+                if behaviours[i] != name:
+                    behaviours[i], memory[i] = name, EMPTY
+                continue
+            released = (
+                j >= 0
+                and world.config.release_at_log_end
+                and bool(log.releasable[j])
+                and step > log.end_step[j]
+                and log.end_step[j] >= 0
+            )
+            if not released:
+                out["active"][i] = False
+                out["speed"][i] = 0.0
+                out["accel"][i] = 0.0
+                behaviours[i], memory[i] = name, EMPTY
+                continue
+            name = release_behaviour(actors.kinds[i], cols["speed"][i])
+            params = BEHAVIOURS.get(name).resolve(None)
+        if behaviours[i] != name:
+            behaviours[i], memory[i] = name, EMPTY
+        view = _view(actors, cols, i, trig, time, memory[i])
+        new = BEHAVIOURS.get(name).fn(view, ctx, params)
+        for k in ("x", "y", "z", "yaw", "speed", "accel", "active", "lane", "s", "d"):
+            out[k][i] = getattr(new, k)
+        memory[i] = new.memory
+    arrays = {k: np.asarray(v, dtype=getattr(actors, k).dtype) for k, v in out.items()}
+    if log_rows:
+        rows = np.asarray(log_rows)
+        cols_log = world.log_index[rows]
+        for k in ("x", "y", "z", "yaw", "speed", "accel"):
+            arrays[k][rows] = getattr(log, k)[step, cols_log]
+        arrays["active"][rows] = True
+        arrays["lane"][rows] = -1
+        arrays["s"][rows] = np.nan
+        arrays["d"][rows] = np.nan
+    return ActorsState(
+        ids=actors.ids, kinds=actors.kinds, behaviours=tuple(behaviours), memory=tuple(memory), **arrays
+    )
+
+
+def _view(actors: ActorsState, cols: dict, i: int, trig: float, time: float, memory=None) -> ActorView:
+    return ActorView(
+        index=i,
+        id=actors.ids[i],
+        kind=actors.kinds[i],
+        length=cols["length"][i],
+        width=cols["width"][i],
+        height=cols["height"][i],
+        x=cols["x"][i],
+        y=cols["y"][i],
+        z=cols["z"][i],
+        yaw=cols["yaw"][i],
+        speed=cols["speed"][i],
+        accel=cols["accel"][i],
+        active=bool(cols["active"][i]),
+        lane=int(cols["lane"][i]),
+        s=cols["s"][i],
+        d=cols["d"][i],
+        since_trigger=time - trig if not math.isnan(trig) else math.nan,
+        memory=actors.memory[i] if memory is None else memory,
+    )
