@@ -21,3 +21,4 @@ def _root() -> None:
 
 # Sub-commands: one module each (keep this list sorted).
 from jwmsim.cli import info  # noqa: E402,F401
+from jwmsim.cli import make_log  # noqa: E402,F401

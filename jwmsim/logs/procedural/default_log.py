@@ -1,0 +1,54 @@
+"""The built-in seed log: a procedural town recorded on first use into a cache folder.
+
+The folder name carries the generator version, seed, duration and image size, so a change of the
+generator produces a new log instead of reusing a stale one. Generation is atomic (temporary
+folder, then rename) and guarded by a file lock, so concurrent first uses do not collide.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from jwmsim.errors import ConfigError
+from jwmsim.logs.procedural.config import GENERATOR_VERSION, LogConfig
+from jwmsim.logs.procedural.write_log import VERSION, write_town_log
+
+DEFAULT_SEED = 7
+DEFAULT_LOG_CONFIG = LogConfig(duration=20.0, width=320, height=180)
+
+
+def cache_dir() -> Path:
+    """``$JWMSIM_CACHE`` or ``~/.cache/jwmsim``."""
+    env = os.environ.get("JWMSIM_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "jwmsim"
+
+
+def default_log_path(progress: bool = True) -> Path:
+    """The dataroot of the default seed log (about 20 s, 6 cameras, LIDAR_TOP), generating it on
+    first use (well under a minute on 2 cores)."""
+    cfg = DEFAULT_LOG_CONFIG
+    name = f"seed-log-{GENERATOR_VERSION}-s{DEFAULT_SEED}-{int(cfg.duration)}s-{cfg.width}x{cfg.height}"
+    root = cache_dir()
+    path = root / name
+    if _complete(path):
+        return path
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create the cache folder {root} ({err.strerror})",
+            hint="set JWMSIM_CACHE to a writable folder",
+        ) from err
+    with open(root / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be generating it right now
+        if not _complete(path):
+            if progress:
+                print(f"generating the built-in seed log (first use) into {path}")
+            write_town_log(DEFAULT_SEED, path, cfg, progress=progress, overwrite=path.exists())
+    return path
+
+
+def _complete(path: Path) -> bool:
+    return (path / VERSION / "scene.json").is_file() and (path / VERSION / "sample_data.json").is_file()
