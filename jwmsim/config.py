@@ -126,7 +126,9 @@ class MetricsConfig:
     ttc_step: float = 0.1  # [s] projection step of TTC
     stopped_speed: float = 0.05  # [m/s] below this the ego (or an actor) counts as stopped
     min_expert_progress: float = 5.0  # [m] EP is 1 when the logged expert progressed less than this
-    lane_tolerance: float = 0.3  # [m] slack when deciding whether the ego is inside one lane (NC)
+    lane_tolerance: float = (
+        0.3  # [m] slack on the lane's half-width when deciding whether the ego is in it (NC)
+    )
 
     def __post_init__(self) -> None:
         _check(

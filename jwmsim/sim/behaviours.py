@@ -29,7 +29,7 @@ import numpy as np
 from jwmsim.config import IDMParams
 from jwmsim.errors import ConfigError
 from jwmsim.sim.registry import Registry
-from jwmsim.sim.state import EgoState
+from jwmsim.sim.state import ActorsState, EgoState
 
 if TYPE_CHECKING:
     from jwmsim.sim.world import World
@@ -66,7 +66,7 @@ class BehaviourContext:
     Attributes:
         world: static context (road, route, log, config).
         step / time: index and episode time [s] of the state being computed (end of the step).
-        dt: step [s]; ego: the ego at the start of the step.
+        dt: step [s]; ego / actors: the ego and all actors at the start of the step.
         leader_gap / leader_speed: ``[N]`` bumper gap [m] to the nearest agent ahead (ego included;
             inf: none) and its speed along the follower's heading [m/s].
         rng: random generator of this step (deterministic given the seed).
@@ -77,6 +77,7 @@ class BehaviourContext:
     time: float
     dt: float
     ego: EgoState
+    actors: ActorsState
     leader_gap: np.ndarray
     leader_speed: np.ndarray
     rng: np.random.Generator

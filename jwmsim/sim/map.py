@@ -253,7 +253,7 @@ def lanes_from_log(lanes: Mapping[str, np.ndarray]) -> list[Lane]:
     out = []
     for lid in sorted(lanes):
         try:
-            out.append(Lane(str(lid), Polyline.from_points(np.asarray(lanes[lid])[:, :2], min_step=0.05)))
+            out.append(Lane(str(lid), Polyline.from_points(np.asarray(lanes[lid])[:, :2], spacing=1.0)))
         except ValueError:
             continue
     return out

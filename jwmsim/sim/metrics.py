@@ -6,9 +6,9 @@ Per step (each in [0, 1], functions of :class:`~jwmsim.sim.state.StepMeasurement
   cyclist, 0.5 with a static object, else 1. At fault (nuPlan's rules, in this order): the ego
   stands (speed < ``stopped_speed``): no; the actor stands: yes; the actor's centre is behind the
   ego's rear axle (rear-end by the other): no; it is ahead of the front axle: yes; otherwise a
-  lateral contact is at fault only if the ego is not inside one lane (its rear-axle offset from
-  the nearest lane centre exceeds ``(lane_width - ego_width) / 2 + lane_tolerance``). Each actor's
-  contact counts once per episode.
+  lateral contact is at fault only if the ego is not inside one lane (a corner of its box is
+  farther than ``lane_width / 2 + lane_tolerance`` from the centre of the lane nearest its box
+  centre, or no lane is near). Each actor's contact counts once per episode.
 * ``dac`` — 1 if the ego polygon is covered by the drivable area, else 0.
 * ``ttc`` — 0 if the ego and the actors, moved at constant velocity for 0.1 .. 1.0 s, would
   overlap with an actor ahead of the ego (standing ego: 1).

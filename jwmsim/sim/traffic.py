@@ -81,7 +81,7 @@ def step_traffic(
         return actors
     dt = world.config.dt
     gap, lead_speed = find_leaders(actors, ego, world)
-    ctx = BehaviourContext(world, step, time, dt, ego, gap, lead_speed, rng)
+    ctx = BehaviourContext(world, step, time, dt, ego, actors, gap, lead_speed, rng)
     cols = {
         k: getattr(actors, k).tolist()
         for k in (

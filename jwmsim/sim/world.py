@@ -22,7 +22,7 @@ from jwmsim.geometry import wrap_angle
 from jwmsim.logs.segment import LogSegment, category_kind
 from jwmsim.sim.actions import controls_from_action, normalise, validate_action
 from jwmsim.sim.behaviours import BEHAVIOURS
-from jwmsim.sim.collision import ego_centre, ego_polygon, overlapping_actors, time_to_collision
+from jwmsim.sim.collision import box_corners, ego_centre, ego_polygon, overlapping_actors, time_to_collision
 from jwmsim.sim.dynamics import bicycle_step, inverse_bicycle, states_from_poses
 from jwmsim.sim.log_replay import LogTraffic, resample_tracks
 from jwmsim.sim.map import RoadMap, build_road_map
@@ -317,9 +317,13 @@ def _classify(world: World, ego: EgoState, actors: ActorsState, i: int) -> tuple
         return False, "rear"
     if lon > cfg.vehicle.wheelbase:
         return True, "front"
-    lane, _, d = world.road.locate(ego.x, ego.y, ego.yaw)
-    limit = (world.road.lane_width - cfg.vehicle.width) / 2 + cfg.metrics.lane_tolerance
-    return (lane < 0 or abs(d) > limit), "lateral"
+    cx, cy = ego_centre(ego.x, ego.y, ego.yaw, cfg.vehicle)
+    lane, _, _ = world.road.locate(cx, cy, ego.yaw)
+    if lane < 0:
+        return True, "lateral"
+    corners = box_corners(cx, cy, ego.yaw, cfg.vehicle.length, cfg.vehicle.width)
+    _, d = world.road.lanes[lane].centreline.project(corners)
+    return bool(np.max(np.abs(d)) > world.road.lane_width / 2 + cfg.metrics.lane_tolerance), "lateral"
 
 
 def _logged_speed(world: World, log_time: float) -> float:
