@@ -1,0 +1,254 @@
+"""Load a scenario file: YAML -> :class:`~jwmsim.scenario.schema.Scenario`, with every error naming
+the file, line, field, what was found and what is expected (:class:`ScenarioError`, exit code 2).
+
+``load_scenario(path)`` checks the file on its own (syntax, schema, agent);
+``load_seed_log(scenario)`` finds and reads its log; :func:`jwmsim.scenario.validate.validate_against_log`
+checks what needs the log (actor ids, lanes, start time). ``load_and_validate`` does all three.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from jwmsim.errors import JwmsimError
+from jwmsim.scenario.errors import Issue, Loc, ScenarioError, issues_from_validation, line_of
+from jwmsim.scenario.params import closest, describe
+from jwmsim.scenario.schema import Scenario
+from jwmsim.scenario.yaml_source import parse_yaml
+
+if TYPE_CHECKING:
+    from jwmsim.logs.segment import LogSegment
+
+_LINES = "_jwm_lines"  # where a loaded Scenario keeps its line map (private attribute)
+_FILE = "_jwm_file"
+
+
+def source_lines(scenario: Scenario) -> dict[Loc, int]:
+    """Line numbers of the file a scenario was loaded from (empty when built in Python)."""
+    return dict(getattr(scenario, "__pydantic_private__", None) or {}).get(_LINES, {})
+
+
+def source_file(scenario: Scenario) -> Path | None:
+    """The file a scenario was loaded from (None when built in Python)."""
+    return dict(getattr(scenario, "__pydantic_private__", None) or {}).get(_FILE)
+
+
+def issue_at(scenario: Scenario, loc: Loc, found: str, expected: str, file: str | None = None) -> Issue:
+    """An :class:`Issue` at field ``loc`` of a loaded scenario, with its line when known."""
+    from jwmsim.scenario.errors import format_loc
+
+    src = source_file(scenario)
+    name = file or (str(src) if src is not None else "<scenario>")
+    return Issue(name, line_of(source_lines(scenario), loc), format_loc(loc), found, expected)
+
+
+def _attach(scenario: Scenario, path: Path, lines: dict[Loc, int]) -> Scenario:
+    private = dict(scenario.__pydantic_private__ or {})
+    private.update({_LINES: lines, _FILE: path})
+    object.__setattr__(scenario, "__pydantic_private__", private)
+    return scenario
+
+
+def parse_scenario(text: str, file: str | Path = "<string>") -> Scenario:
+    """Validate scenario YAML ``text`` (``file`` names it in messages and anchors relative paths)."""
+    name = str(file)
+    source, issues = parse_yaml(text, name)
+    if source is None:
+        raise ScenarioError(issues)
+    if not isinstance(source.data, dict):
+        raise ScenarioError(
+            [
+                Issue(
+                    name,
+                    source.lines.get(()),
+                    "",
+                    describe(source.data),
+                    "a mapping of fields (version: 1, log: ..., actors: ...)",
+                )
+            ]
+        )
+    try:
+        scenario = Scenario.model_validate(source.data)
+    except ValidationError as exc:
+        issues += issues_from_validation(exc, Scenario, source.data, name, source.lines)
+        raise ScenarioError(issues) from None
+    if issues:  # duplicate keys
+        raise ScenarioError(issues)
+    if scenario.name is None:
+        scenario = scenario.model_copy(update={"name": Path(name).stem})
+    _attach(scenario, Path(file), source.lines)
+    agent_issue = check_agent(scenario)
+    if agent_issue is not None:
+        raise ScenarioError([agent_issue])
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file (no log needed).
+
+    Raises:
+        ScenarioError: unreadable file, YAML syntax, schema errors, agent not found.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(
+            [
+                Issue(
+                    str(path),
+                    None,
+                    "",
+                    "no such file",
+                    "a scenario YAML file (the library is in scenarios/*.yaml)",
+                )
+            ]
+        ) from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as err:
+        raise ScenarioError(
+            [
+                Issue(
+                    str(path),
+                    None,
+                    "",
+                    f"an unreadable file ({type(err).__name__})",
+                    "a UTF-8 scenario YAML file",
+                )
+            ]
+        ) from None
+    return parse_scenario(text, path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Agent
+# ------------------------------------------------------------------------------------------------
+def known_agents() -> list[str] | None:
+    """Planner names of the ``agents`` package registry, or None where there is none (yet)."""
+    try:
+        module = importlib.import_module("agents")
+    except ImportError:
+        return None
+    for attr in ("AGENTS", "PLANNERS", "REGISTRY"):
+        reg = getattr(module, attr, None)
+        if reg is not None:
+            return sorted(str(n) for n in (reg.names() if hasattr(reg, "names") else reg))
+    lister = getattr(module, "agent_names", None) or getattr(module, "planner_names", None)
+    return sorted(lister()) if callable(lister) else None
+
+
+def resolve_relative(scenario: Scenario, path: str) -> Path:
+    """``path`` with ``~`` and ``$VARS`` expanded, relative to the scenario file's folder."""
+    p = Path(os.path.expandvars(os.path.expanduser(path)))
+    src = source_file(scenario)
+    if not p.is_absolute() and src is not None:
+        p = src.parent / p
+    return p
+
+
+def check_agent(scenario: Scenario) -> Issue | None:
+    """The agent is a ``.py`` file that exists, or a known planner name where the registry exists."""
+    agent = scenario.agent
+    if agent is None:
+        return None
+    if agent.endswith(".py") or "/" in agent:
+        p = resolve_relative(scenario, agent)
+        if not p.is_file():
+            return issue_at(
+                scenario,
+                ("agent",),
+                f"{agent!r} (resolved to {p}, which does not exist)",
+                "a planner name or the path of a .py file defining a planner",
+            )
+        return None
+    names = known_agents()
+    if names is not None and agent not in names:
+        near = closest(agent, names)
+        return issue_at(
+            scenario,
+            ("agent",),
+            repr(agent),
+            f"a planner of agents/: one of {names}" + (f" (did you mean {near!r}?)" if near else ""),
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Seed log
+# ------------------------------------------------------------------------------------------------
+def seed_log_dataroot(scenario: Scenario) -> tuple[Path, str | None, str | None]:
+    """``(dataroot, scene, version)`` of the scenario's log; the built-in one is made if needed.
+
+    Raises:
+        ScenarioError: the dataroot does not exist or is not a nuScenes dataroot, or the scene is
+            not in it.
+    """
+    ref = scenario.log
+    if ref.builtin:
+        from jwmsim.logs.procedural import default_log_path
+
+        return Path(default_log_path()), None, None
+    assert ref.dataroot is not None
+    root = resolve_relative(scenario, ref.dataroot)
+    if not root.is_dir():
+        raise ScenarioError(
+            [
+                issue_at(
+                    scenario,
+                    ("log", "dataroot"),
+                    f"{ref.dataroot!r} (resolved to {root}, which does not exist)",
+                    "a nuScenes-format dataroot folder (with v1.0-*/scene.json); relative paths are "
+                    "relative to the scenario file",
+                )
+            ]
+        )
+    from jwmsim.logs.nuscenes import list_scenes
+
+    try:
+        scenes = list_scenes(root, ref.version)
+    except JwmsimError as err:
+        raise ScenarioError(
+            [
+                issue_at(
+                    scenario,
+                    ("log", "dataroot"),
+                    f"{ref.dataroot!r}: {err.message}",
+                    "a readable nuScenes-format dataroot",
+                )
+            ]
+        ) from None
+    if ref.scene is not None and ref.scene not in scenes:
+        near = closest(ref.scene, scenes)
+        raise ScenarioError(
+            [
+                issue_at(
+                    scenario,
+                    ("log", "scene"),
+                    repr(ref.scene),
+                    f"a scene of {root}: one of {scenes}" + (f" (did you mean {near!r}?)" if near else ""),
+                )
+            ]
+        )
+    return root, ref.scene, ref.version
+
+
+def load_seed_log(scenario: Scenario, with_lidar: bool = False) -> LogSegment:
+    """The scenario's seed log as a :class:`LogSegment` (images are read lazily)."""
+    from jwmsim.logs.nuscenes import load_nuscenes_log
+
+    root, scene, version = seed_log_dataroot(scenario)
+    return load_nuscenes_log(root, scene=scene, version=version, with_lidar=with_lidar)
+
+
+def load_and_validate(path: str | Path) -> tuple[Scenario, LogSegment]:
+    """Load a scenario file, its seed log, and check the scenario against the log."""
+    from jwmsim.scenario.validate import validate_against_log
+
+    scenario = load_scenario(path)
+    log = load_seed_log(scenario)
+    validate_against_log(scenario, log, path)
+    return scenario, log
