@@ -67,7 +67,7 @@ def write_town_log(
     """
     cfg = config or LogConfig()
     if isinstance(town, int | np.integer):
-        town = Town.generate(int(town), TownConfig(duration=max(cfg.duration, 1.0)))
+        town = Town.generate(int(town), TownConfig(duration=max(cfg.duration, TownConfig().duration)))
     duration = min(cfg.duration, float(town.ego_times[-1]))
     n_frames = int(round(duration * cfg.frame_rate))
     rig = nuscenes_like_rig(cfg.width, cfg.height)
@@ -132,7 +132,7 @@ def write_town_log(
                     "generator": GENERATOR_VERSION,
                     "seed": town.seed,
                     "town_config": asdict(town.config),
-                    "log_config": asdict(cfg),
+                    "log_config": {k: v for k, v in asdict(cfg).items() if k != "workers"},
                     "ego_lane": town.ego_lane,
                     "num_actors": len(town.actors),
                     "sun_direction": np.round(town.lighting.sun_direction, 6).tolist(),
