@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -69,7 +69,8 @@ class BehaviourContext:
         dt: step [s]; ego / actors: the ego and all actors at the start of the step.
         leader_gap / leader_speed: ``[N]`` bumper gap [m] to the nearest agent ahead (ego included;
             inf: none) and its speed along the follower's heading [m/s].
-        rng: random generator of this step (deterministic given the seed).
+        rng: random generator of this step (deterministic given the seed; when the caller passed
+            none, one seeded by the step index is made on first use).
     """
 
     world: World
@@ -80,7 +81,11 @@ class BehaviourContext:
     actors: ActorsState
     leader_gap: np.ndarray
     leader_speed: np.ndarray
-    rng: np.random.Generator
+    given_rng: np.random.Generator | None = None
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        return self.given_rng if self.given_rng is not None else np.random.default_rng(self.step)
 
     @cached_property
     def ego_lane(self) -> tuple[int, float, float]:
@@ -90,6 +95,22 @@ class BehaviourContext:
     @property
     def idm(self) -> IDMParams:
         return self.world.config.idm
+
+
+def evolve(actor: ActorView, **changes: Any) -> ActorView:
+    """``dataclasses.replace`` for :class:`ActorView` without re-running ``__init__`` (this is on the
+    per-actor hot path; the view is immutable all the same)."""
+    new = object.__new__(ActorView)
+    new.__dict__.update(actor.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def make_view(**fields: Any) -> ActorView:
+    """An :class:`ActorView` from all its fields, built without ``__init__`` (hot path)."""
+    new = object.__new__(ActorView)
+    new.__dict__.update(fields)
+    return new
 
 
 BehaviourFn = Callable[[ActorView, BehaviourContext, Mapping[str, Any]], ActorView]
@@ -155,7 +176,7 @@ def move_free(
     v0 = actor.speed
     v1 = max(0.0, v0 + accel * ctx.dt)
     dist = 0.5 * (v0 + v1) * ctx.dt
-    return replace(
+    return evolve(
         actor,
         x=actor.x + dist * math.cos(yaw),
         y=actor.y + dist * math.sin(yaw),
@@ -201,7 +222,7 @@ def move_on_lane(
         d_new = d * math.exp(-ctx.dt / ctx.idm.lane_keep_time)
     x, y, lane_yaw = ctx.world.road.lanes[lane].centreline.frenet_to_xy(s1, d_new)
     yaw = lane_yaw + math.atan2(d_new - d, s1 - s) if s1 - s > 1e-4 else lane_yaw
-    return replace(
+    return evolve(
         actor,
         x=x,
         y=y,
@@ -252,9 +273,9 @@ def log_replay(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any
     log = ctx.world.log
     j = ctx.world.log_index[actor.index]
     if j < 0 or not log.available(ctx.step) or not log.present[ctx.step, j]:
-        return replace(actor, active=False, speed=0.0, accel=0.0)
+        return evolve(actor, active=False, speed=0.0, accel=0.0)
     k = ctx.step
-    return replace(
+    return evolve(
         actor,
         x=float(log.x[k, j]),
         y=float(log.y[k, j]),
@@ -290,7 +311,7 @@ def constant_velocity(actor: ActorView, ctx: BehaviourContext, params: Mapping[s
 @register_behaviour("hold")
 def hold(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Stand still where the actor is."""
-    return replace(actor, speed=0.0, accel=0.0, active=True, memory=started(actor, ctx))
+    return evolve(actor, speed=0.0, accel=0.0, active=True, memory=started(actor, ctx))
 
 
 @register_behaviour("stop", decel=3.0)
@@ -328,7 +349,7 @@ def hard_brake(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any
         return move_on_lane(actor, ctx, 0.0, memory=mem)
     out = move_on_lane(actor, ctx, -hard_brake_decel(t_mid, decel, ramp), memory=mem)
     if out.speed <= 0.0:
-        out = replace(out, memory=MappingProxyType({**mem, "stopped_at": ctx.time}))
+        out = evolve(out, memory=MappingProxyType({**mem, "stopped_at": ctx.time}))
     return out
 
 
@@ -375,7 +396,7 @@ def cut_in(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -
     gap, lead = _leader(actor, ctx)
     accel = idm_accel(actor.speed, mem["desired"], gap, lead, ctx.idm)
     out = move_on_lane(actor, ctx, accel, d_new=d_new, lane=lane, s=s, d=d)
-    return replace(out, memory=MappingProxyType({**mem, "s": out.s, "d": out.d}))
+    return evolve(out, memory=MappingProxyType({**mem, "s": out.s, "d": out.d}))
 
 
 @register_behaviour("pedestrian_crossing", speed=1.4, angle=math.pi / 2, heading=None)
@@ -400,7 +421,7 @@ def pedestrian_crossing(actor: ActorView, ctx: BehaviourContext, params: Mapping
     heading = float(mem["heading"])
     v0 = actor.speed
     accel = max(-3.0, min(3.0, (speed - v0) / ctx.dt))  # step to walking speed within a few steps
-    return move_free(replace(actor, yaw=heading), ctx, accel, yaw=heading, memory=mem)
+    return move_free(evolve(actor, yaw=heading), ctx, accel, yaw=heading, memory=mem)
 
 
 @register_behaviour("waypoints", points=(), loop=False)
@@ -423,7 +444,7 @@ def waypoints(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]
     dist = math.hypot(dx, dy)
     yaw = math.atan2(dy, dx) if dist > 1e-3 else actor.yaw
     v1 = dist / ctx.dt
-    return replace(
+    return evolve(
         actor,
         x=x,
         y=y,

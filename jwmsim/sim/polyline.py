@@ -40,6 +40,9 @@ class Polyline:
     _seg_len: np.ndarray = field(init=False, repr=False)  # [M-1]
     _vertex_yaw: np.ndarray = field(init=False, repr=False)  # [M] unwrapped heading at vertices
     _cum_list: list = field(init=False, repr=False)
+    _pts_list: list = field(init=False, repr=False)  # python copies for the scalar fast path
+    _dir_list: list = field(init=False, repr=False)
+    _yaw_list: list = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         pts = np.asarray(self.points, dtype=np.float64)
@@ -67,6 +70,9 @@ class Polyline:
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "_cum_list", cum_s.tolist())
+        object.__setattr__(self, "_pts_list", pts.tolist())
+        object.__setattr__(self, "_dir_list", direction.tolist())
+        object.__setattr__(self, "_yaw_list", vertex_yaw.tolist())
 
     @classmethod
     def from_points(
@@ -113,16 +119,17 @@ class Polyline:
         cum = self._cum_list
         i = min(max(bisect.bisect_right(cum, s) - 1, 0), len(cum) - 2)
         ds = s - cum[i]
-        px, py = self.points[i]
-        dx, dy = self._dir[i]
+        px, py = self._pts_list[i]
+        dx, dy = self._dir_list[i]
+        yaws = self._yaw_list
         if s <= 0.0:
-            yaw = self._vertex_yaw[0]
+            yaw = yaws[0]
         elif s >= cum[-1]:
-            yaw = self._vertex_yaw[-1]
+            yaw = yaws[-1]
         else:
             f = ds / (cum[i + 1] - cum[i])
-            yaw = (1.0 - f) * self._vertex_yaw[i] + f * self._vertex_yaw[i + 1]
-        return float(px + dx * ds), float(py + dy * ds), float(yaw)
+            yaw = (1.0 - f) * yaws[i] + f * yaws[i + 1]
+        return px + dx * ds, py + dy * ds, yaw
 
     def frenet_to_xy(self, s: float, d: float) -> tuple[float, float, float]:
         """``(x, y, lane_yaw)`` of the point at arc length ``s`` and signed lateral offset ``d``

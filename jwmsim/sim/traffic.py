@@ -10,12 +10,14 @@ disappears (inactive) when it left the scene earlier.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, release_behaviour
+from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, make_view, release_behaviour
 from jwmsim.sim.collision import ego_centre
 from jwmsim.sim.state import EMPTY, ActorsState, EgoState
 from jwmsim.sim.triggers import TRIGGERS
@@ -68,7 +70,7 @@ def find_leaders(actors: ActorsState, ego: EgoState, world: World) -> tuple[np.n
 
 
 def step_traffic(
-    world: World, actors: ActorsState, ego: EgoState, step: int, time: float, rng: np.random.Generator
+    world: World, actors: ActorsState, ego: EgoState, step: int, time: float, rng: np.random.Generator | None
 ) -> ActorsState:
     """The actors after one step.
 
@@ -141,10 +143,15 @@ def step_traffic(
                 out["accel"][i] = 0.0
                 behaviours[i], memory[i] = name, EMPTY
                 continue
-            name = release_behaviour(actors.kinds[i], cols["speed"][i])
-            params = BEHAVIOURS.get(name).resolve(None)
+            # decided from the last logged speed, so the choice stays the same at every step
+            name = release_behaviour(actors.kinds[i], float(log.speed[log.end_step[j], j]))
+            params = _default_params(name)
         if behaviours[i] != name:
             behaviours[i], memory[i] = name, EMPTY
+        if name == "hold" and memory[i]:  # standing still: nothing to compute
+            out["speed"][i] = out["accel"][i] = 0.0
+            out["active"][i] = True
+            continue
         view = _view(actors, cols, i, trig, time, memory[i])
         new = BEHAVIOURS.get(name).fn(view, ctx, params)
         for k in ("x", "y", "z", "yaw", "speed", "accel", "active", "lane", "s", "d"):
@@ -165,8 +172,13 @@ def step_traffic(
     )
 
 
+@functools.cache
+def _default_params(name: str) -> Mapping[str, Any]:
+    return BEHAVIOURS.get(name).resolve(None)
+
+
 def _view(actors: ActorsState, cols: dict, i: int, trig: float, time: float, memory=None) -> ActorView:
-    return ActorView(
+    return make_view(
         index=i,
         id=actors.ids[i],
         kind=actors.kinds[i],

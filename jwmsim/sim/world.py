@@ -422,8 +422,6 @@ def transition(state: SimState, action: object, rng: np.random.Generator | None 
         )
     world, cfg = state.world, state.world.config
     act = validate_action(action, cfg)
-    if rng is None:
-        rng = np.random.default_rng(state.step)
     accel, steer = controls_from_action(act, state.ego, cfg)
     ego = bicycle_step(state.ego, accel, steer, cfg.dt, cfg.vehicle)
     step, time = state.step + 1, (state.step + 1) * cfg.dt
@@ -478,7 +476,7 @@ def transition(state: SimState, action: object, rng: np.random.Generator | None 
 
 
 def _step_actors(
-    world: World, state: SimState, step: int, time: float, rng: np.random.Generator
+    world: World, state: SimState, step: int, time: float, rng: np.random.Generator | None
 ) -> ActorsState:
     return step_traffic(world, state.actors, state.ego, step, time, rng)
 

@@ -71,6 +71,12 @@ def test_actors_leave_early_or_are_released_to_idm_after_the_log():
     # keeps its logged speed (8 m/s) along its lane: 30 + 8 * 9 m
     assert end.x[lead] == pytest.approx(30.0 + 8.0 * 9.0, abs=0.5)
     assert end.y[lead] == pytest.approx(0.0, abs=1e-6) and end.speed[lead] == pytest.approx(8.0, abs=0.05)
+    # a released car that has to stop stays an IDM driver (not parked for good)
+    wall = InsertedActor("wall", pose=(125.0, 0.0, 0.0), script=ActorScript("hold", before="hold"))
+    states = run(build_world(log, CFG, inserted=[wall]), 250, action=(-1.0, 0.0))
+    assert states[-1].actors.speed[lead] < 0.1
+    assert 125.0 - 4.6 - states[-1].actors.x[lead] == pytest.approx(CFG.idm.min_gap, abs=0.5)
+    assert states[-1].actors.behaviours[lead] == "idm"
     # without release the lead vanishes with the log
     states = run(build_world(log, SimConfig(release_at_log_end=False, terminate_on_collision=False)), 70)
     assert not states[-1].actors.active[lead]
