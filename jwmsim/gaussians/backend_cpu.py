@@ -16,48 +16,62 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().cpu().numpy()
 
 
+def _n_workers() -> int:
+    """Interleaved tile queues: a few per thread, so that heavy tiles spread over the threads."""
+    return 4 * numba.get_num_threads()
+
+
+def depth_sort_keys(depths: np.ndarray) -> tuple[np.ndarray, int]:
+    """uint64 keys ``[V, N]`` that sort like positive ``depths`` (their IEEE bit patterns), and the
+    number of significant bytes (4 for float32, 8 for float64)."""
+    if depths.dtype == np.float32:
+        return depths.view(np.uint32).astype(np.uint64), 4
+    return depths.astype(np.float64).view(np.uint64), 8
+
+
 class _CompositeCPU(torch.autograd.Function):
     """(means2d, conics, opacities, colors, depths) -> (rgb premultiplied, depth_acc, alpha)."""
 
     @staticmethod
     def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height):  # type: ignore[override]
-        boxes, offsets, isect = binning
-        arrays = [_np(t) for t in (means2d, conics, opacities, colors, depths)]
-        rgb, dep, alpha, last = cpu_kernels.composite_forward(*arrays, boxes, offsets, isect, width, height)
-        ctx.arrays = arrays
-        ctx.binning = binning
-        ctx.size = (width, height)
-        ctx.alpha_last = (alpha, last)
+        boxes, offsets, isect, packed_ids = binning
+        packed = cpu_kernels.pack(packed_ids, *(_np(t) for t in (means2d, conics, opacities, colors, depths)))
+        v_count, n = depths.shape
+        rgb, dep, alpha, last = cpu_kernels.composite_forward(
+            packed, boxes, offsets, isect, v_count, width, height, _n_workers()
+        )
+        ctx.state = (packed, binning, (v_count, n, width, height), alpha, last)
         return torch.from_numpy(rgb), torch.from_numpy(dep), torch.from_numpy(alpha)
 
     @staticmethod
     def backward(ctx, v_rgb, v_dep, v_alpha):  # type: ignore[override]
-        means2d, conics, opacities, colors, depths = ctx.arrays
-        boxes, offsets, isect = ctx.binning
-        alpha, last = ctx.alpha_last
-        width, height = ctx.size
-        dt = means2d.dtype
+        packed, (boxes, offsets, isect, packed_ids), (v_count, n, width, height), alpha, last = ctx.state
+        dt = packed.dtype
 
-        def grad_or_zero(g: torch.Tensor | None, like: np.ndarray) -> np.ndarray:
-            return (
-                np.zeros_like(like) if g is None else g.detach().contiguous().numpy().astype(dt, copy=False)
-            )
+        def grad_or_zero(g: torch.Tensor | None, shape: tuple[int, ...]) -> np.ndarray:
+            if g is None:
+                return np.zeros(shape, dt)
+            return g.detach().contiguous().numpy().astype(dt, copy=False)
 
-        v_count, n = depths.shape
         g = cpu_kernels.composite_backward(
-            means2d, conics, opacities, colors, depths, boxes, offsets, isect, width, height, alpha, last,
-            grad_or_zero(v_rgb, np.zeros((v_count, height, width, 3), dt)),
-            grad_or_zero(v_dep, alpha), grad_or_zero(v_alpha, alpha),
+            packed, boxes, offsets, isect, v_count, width, height, alpha, last,
+            grad_or_zero(v_rgb, (*alpha.shape, 3)), grad_or_zero(v_dep, alpha.shape),
+            grad_or_zero(v_alpha, alpha.shape), _n_workers(),
         )  # fmt: skip
         grads = torch.from_numpy(g)
-        flat = torch.from_numpy(isect)
-        gid = flat % n
         tdt = grads.dtype
-        v_means2d = torch.zeros(v_count * n, 2, dtype=tdt).index_add_(0, flat, grads[:, 0:2])
-        v_conics = torch.zeros(v_count * n, 3, dtype=tdt).index_add_(0, flat, grads[:, 2:5])
-        v_op = torch.zeros(n, dtype=tdt).index_add_(0, gid, grads[:, 5])
-        v_col = torch.zeros(n, 3, dtype=tdt).index_add_(0, gid, grads[:, 6:9])
-        v_depth = torch.zeros(v_count * n, dtype=tdt).index_add_(0, flat, grads[:, 9])
+        per_packed = torch.zeros(len(packed_ids), cpu_kernels.N_PACKED, dtype=tdt)
+        per_packed.index_add_(0, torch.from_numpy(isect), grads)
+        flat = torch.from_numpy(packed_ids)
+        gid = flat % n
+        v_means2d = torch.zeros(v_count * n, 2, dtype=tdt)
+        v_means2d[flat] = per_packed[:, 0:2]
+        v_conics = torch.zeros(v_count * n, 3, dtype=tdt)
+        v_conics[flat] = per_packed[:, 2:5]
+        v_depth = torch.zeros(v_count * n, dtype=tdt)
+        v_depth[flat] = per_packed[:, 9]
+        v_op = torch.zeros(n, dtype=tdt).index_add_(0, gid, per_packed[:, 5])
+        v_col = torch.zeros(n, 3, dtype=tdt).index_add_(0, gid, per_packed[:, 6:9])
         return (
             v_means2d.view(v_count, n, 2),
             v_conics.view(v_count, n, 3),
@@ -113,7 +127,8 @@ def rasterize_cpu(
         )  # fmt: skip
         means2d, conics, depths = (torch.from_numpy(a) for a in out[:3])
         radii_np = out[3]
-    binning = cpu_kernels.bin_tiles(_np(means2d), radii_np, _np(depths), width, height)
+    keys, key_bytes = depth_sort_keys(_np(depths))
+    binning = cpu_kernels.bin_tiles(_np(means2d), radii_np, keys, key_bytes, width, height)
     rgb, depth_acc, alpha = _CompositeCPU.apply(
         means2d, conics, opacities, colors, depths, binning, width, height
     )

@@ -15,9 +15,16 @@ Kernels are compiled on first use and cached on disk (``cache=True``).
 from __future__ import annotations
 
 import math
+import os
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+# numba's OpenMP pool spins after each parallel region and then fights torch's own OpenMP threads
+# for the cores (3-10x slowdowns measured on 2 cores); the work-queue layer does not spin.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 TILE = 16
 ALPHA_THRESHOLD = 1.0 / 255.0
@@ -26,93 +33,122 @@ T_EPS = 1e-4
 MAX_EXTENT_SIGMA = 3.33
 
 
-@njit(parallel=True, cache=True)
-def project(
-    means, quats, scales, opacities, viewmats, ks, width, height, near, far, eps2d
-):  # pragma: no cover
-    """Fast forward-only twin of ``projection.project_gaussians``.
+def project(means, quats, scales, opacities, viewmats, ks, width, height, near, far, eps2d):
+    """Fast forward-only twin of ``projection.project_gaussians`` (numpy in, numpy out).
 
     Returns means2d ``[V, N, 2]``, conics ``[V, N, 3]``, depths ``[V, N]``, radii ``[V, N, 2]`` int32.
     """
-    n = means.shape[0]
-    v_count = viewmats.shape[0]
-    dt = means.dtype
+    # outputs are allocated by numpy: its allocator reuses pages, numba's fresh ones fault (3 ms)
+    n, v_count, dt = means.shape[0], viewmats.shape[0], means.dtype
     means2d = np.zeros((v_count, n, 2), dt)
     conics = np.zeros((v_count, n, 3), dt)
     depths = np.zeros((v_count, n), dt)
     radii = np.zeros((v_count, n, 2), np.int32)
-    for job in prange(v_count * n):
-        v = job // n
-        i = job - v * n
-        vm = viewmats[v]
-        mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
-        x = vm[0, 0] * mx + vm[0, 1] * my + vm[0, 2] * mz + vm[0, 3]
-        y = vm[1, 0] * mx + vm[1, 1] * my + vm[1, 2] * mz + vm[1, 3]
-        z = vm[2, 0] * mx + vm[2, 1] * my + vm[2, 2] * mz + vm[2, 3]
-        depths[v, i] = z
-        op = opacities[i]
-        if z <= near or z >= far or op < ALPHA_THRESHOLD:
-            continue
+    _project_kernel(
+        means,
+        quats,
+        scales,
+        opacities,
+        viewmats,
+        ks,
+        width,
+        height,
+        near,
+        far,
+        eps2d,
+        means2d,
+        conics,
+        depths,
+        radii,
+    )
+    return means2d, conics, depths, radii
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _project_kernel(
+    means,
+    quats,
+    scales,
+    opacities,
+    viewmats,
+    ks,
+    width,
+    height,
+    near,
+    far,
+    eps2d,
+    means2d,
+    conics,
+    depths,
+    radii,
+):  # pragma: no cover
+    n = means.shape[0]
+    v_count = viewmats.shape[0]
+    for v in range(v_count):
+        w00, w01, w02, w03 = viewmats[v, 0, 0], viewmats[v, 0, 1], viewmats[v, 0, 2], viewmats[v, 0, 3]
+        w10, w11, w12, w13 = viewmats[v, 1, 0], viewmats[v, 1, 1], viewmats[v, 1, 2], viewmats[v, 1, 3]
+        w20, w21, w22, w23 = viewmats[v, 2, 0], viewmats[v, 2, 1], viewmats[v, 2, 2], viewmats[v, 2, 3]
         fx, fy, cx, cy = ks[v, 0, 0], ks[v, 1, 1], ks[v, 0, 2], ks[v, 1, 2]
-        rz = 1.0 / z
-        u = fx * x * rz + cx
-        w = fy * y * rz + cy
-        means2d[v, i, 0] = u
-        means2d[v, i, 1] = w
-        # world covariance R S S^T R^T, then camera covariance W Sigma W^T
-        qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
-        qn = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
-        qn = max(qn, 1e-12)
-        qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
-        r = np.empty((3, 3), dt)
-        r[0, 0] = 1 - 2 * (qy * qy + qz * qz)
-        r[0, 1] = 2 * (qx * qy - qw * qz)
-        r[0, 2] = 2 * (qx * qz + qw * qy)
-        r[1, 0] = 2 * (qx * qy + qw * qz)
-        r[1, 1] = 1 - 2 * (qx * qx + qz * qz)
-        r[1, 2] = 2 * (qy * qz - qw * qx)
-        r[2, 0] = 2 * (qx * qz - qw * qy)
-        r[2, 1] = 2 * (qy * qz + qw * qx)
-        r[2, 2] = 1 - 2 * (qx * qx + qy * qy)
-        # m = W R S (camera rotation times world rotation times scales)
-        m = np.empty((3, 3), dt)
-        for a in range(3):
-            for b in range(3):
-                m[a, b] = (vm[a, 0] * r[0, b] + vm[a, 1] * r[1, b] + vm[a, 2] * r[2, b]) * scales[i, b]
         tan_x = 0.5 * width / fx
         tan_y = 0.5 * height / fy
         lim_xp = (width - (cx + 0.5)) / fx + 0.3 * tan_x
         lim_xn = (cx + 0.5) / fx + 0.3 * tan_x
         lim_yp = (height - (cy + 0.5)) / fy + 0.3 * tan_y
         lim_yn = (cy + 0.5) / fy + 0.3 * tan_y
-        tx = z * min(lim_xp, max(-lim_xn, x * rz))
-        ty = z * min(lim_yp, max(-lim_yn, y * rz))
-        j00, j02 = fx * rz, -fx * tx * rz * rz
-        j11, j12 = fy * rz, -fy * ty * rz * rz
-        # rows of J m: [2, 3]; cov2d = (J m)(J m)^T
-        a0 = j00 * m[0, 0] + j02 * m[2, 0]
-        a1 = j00 * m[0, 1] + j02 * m[2, 1]
-        a2 = j00 * m[0, 2] + j02 * m[2, 2]
-        b0 = j11 * m[1, 0] + j12 * m[2, 0]
-        b1 = j11 * m[1, 1] + j12 * m[2, 1]
-        b2 = j11 * m[1, 2] + j12 * m[2, 2]
-        c00 = a0 * a0 + a1 * a1 + a2 * a2 + eps2d
-        c11 = b0 * b0 + b1 * b1 + b2 * b2 + eps2d
-        c01 = a0 * b0 + a1 * b1 + a2 * b2
-        det = c00 * c11 - c01 * c01
-        if det <= 0:
-            continue
-        conics[v, i, 0] = c11 / det
-        conics[v, i, 1] = -c01 / det
-        conics[v, i, 2] = c00 / det
-        extent = min(MAX_EXTENT_SIGMA, math.sqrt(2.0 * math.log(max(op / ALPHA_THRESHOLD, 1.0))))
-        rx = math.ceil(extent * math.sqrt(c00))
-        ry = math.ceil(extent * math.sqrt(c11))
-        if u + 0.5 + rx <= 0 or u + 0.5 - rx >= width or w + 0.5 + ry <= 0 or w + 0.5 - ry >= height:
-            continue
-        radii[v, i, 0] = rx
-        radii[v, i, 1] = ry
-    return means2d, conics, depths, radii
+        for i in prange(n):
+            mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
+            x = w00 * mx + w01 * my + w02 * mz + w03
+            y = w10 * mx + w11 * my + w12 * mz + w13
+            z = w20 * mx + w21 * my + w22 * mz + w23
+            depths[v, i] = z
+            op = opacities[i]
+            if z <= near or z >= far or op < ALPHA_THRESHOLD:
+                continue
+            rz = 1.0 / z
+            u = fx * x * rz + cx
+            w = fy * y * rz + cy
+            means2d[v, i, 0] = u
+            means2d[v, i, 1] = w
+            # world covariance R S S^T R^T, then camera covariance W Sigma W^T with m = W R S
+            qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
+            qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
+            qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
+            r00, r01, r02 = 1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)
+            r10, r11, r12 = 2 * (qx * qy + qw * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qw * qx)
+            r20, r21, r22 = 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)
+            s0, s1, s2 = scales[i, 0], scales[i, 1], scales[i, 2]
+            m00 = (w00 * r00 + w01 * r10 + w02 * r20) * s0
+            m01 = (w00 * r01 + w01 * r11 + w02 * r21) * s1
+            m02 = (w00 * r02 + w01 * r12 + w02 * r22) * s2
+            m10 = (w10 * r00 + w11 * r10 + w12 * r20) * s0
+            m11 = (w10 * r01 + w11 * r11 + w12 * r21) * s1
+            m12 = (w10 * r02 + w11 * r12 + w12 * r22) * s2
+            m20 = (w20 * r00 + w21 * r10 + w22 * r20) * s0
+            m21 = (w20 * r01 + w21 * r11 + w22 * r21) * s1
+            m22 = (w20 * r02 + w21 * r12 + w22 * r22) * s2
+            tx = z * min(lim_xp, max(-lim_xn, x * rz))
+            ty = z * min(lim_yp, max(-lim_yn, y * rz))
+            j00, j02 = fx * rz, -fx * tx * rz * rz
+            j11, j12 = fy * rz, -fy * ty * rz * rz
+            # rows of J m: [2, 3]; cov2d = (J m)(J m)^T
+            a0, a1, a2 = j00 * m00 + j02 * m20, j00 * m01 + j02 * m21, j00 * m02 + j02 * m22
+            b0, b1, b2 = j11 * m10 + j12 * m20, j11 * m11 + j12 * m21, j11 * m12 + j12 * m22
+            c00 = a0 * a0 + a1 * a1 + a2 * a2 + eps2d
+            c11 = b0 * b0 + b1 * b1 + b2 * b2 + eps2d
+            c01 = a0 * b0 + a1 * b1 + a2 * b2
+            det = c00 * c11 - c01 * c01
+            if det <= 0:
+                continue
+            conics[v, i, 0] = c11 / det
+            conics[v, i, 1] = -c01 / det
+            conics[v, i, 2] = c00 / det
+            extent = min(MAX_EXTENT_SIGMA, math.sqrt(2.0 * math.log(max(op / ALPHA_THRESHOLD, 1.0))))
+            rx = math.ceil(extent * math.sqrt(c00))
+            ry = math.ceil(extent * math.sqrt(c11))
+            if u + 0.5 + rx <= 0 or u + 0.5 - rx >= width or w + 0.5 + ry <= 0 or w + 0.5 - ry >= height:
+                continue
+            radii[v, i, 0] = rx
+            radii[v, i, 1] = ry
 
 
 @njit(cache=True)
@@ -125,82 +161,198 @@ def _pixel_box(mx, my, rx, ry, width, height):  # pragma: no cover
     return x0, x1, y0, y1
 
 
-@njit(parallel=True, cache=True)
-def bin_tiles(means2d, radii, depths, width, height):  # pragma: no cover
+@njit(cache=True)
+def _radix_sort_by_key(keys, values, scratch, n_bytes):  # pragma: no cover
+    """Stable in-place sort of ``values`` ``[K]`` by unsigned ``keys`` ``[K]`` (LSD radix, one
+    byte per pass; ``keys`` are clobbered, ``scratch`` is an int64 work array ``[K]``)."""
+    n = keys.shape[0]
+    perm = np.arange(n)  # small compared with the per-camera arrays
+    for shift in range(0, 8 * n_bytes, 8):
+        cnt = np.zeros(257, np.int64)
+        for j in range(n):
+            cnt[((keys[perm[j]] >> shift) & 255) + 1] += 1
+        if cnt.max() == n:  # every key has the same byte here: nothing to reorder
+            continue
+        for b in range(256):
+            cnt[b + 1] += cnt[b]
+        for j in range(n):
+            d = (keys[perm[j]] >> shift) & 255
+            scratch[cnt[d]] = perm[j]
+            cnt[d] += 1
+        perm[:] = scratch[:n]
+    scratch[:n] = values[perm]
+    values[:] = scratch[:n]
+
+
+def bin_tiles(means2d, radii, depth_keys, key_bytes, width, height):
     """Assign Gaussians to the 16x16 tiles their screen box touches, depth-sorted per tile.
 
+    Args:
+        means2d ``[V, N, 2]``, radii ``[V, N, 2]`` (0: culled); depth_keys: ``[V, N]`` uint64
+            keys ordered as the depths of visible Gaussians (bit patterns of positive floats),
+            ``key_bytes`` significant bytes.
+
     Returns:
-        boxes: ``[V, N, 4]`` int32 inclusive pixel box ``x0, x1, y0, y1`` (x0 > x1 when culled).
+        boxes: ``[P, 4]`` int32 inclusive pixel box ``x0, x1, y0, y1`` of each packed Gaussian.
         tile_offsets: ``[V * tiles + 1]`` int64; tile ``t`` of camera ``v`` owns entries
-            ``tile_offsets[v * tiles + t] : tile_offsets[v * tiles + t + 1]``.
-        isect: ``[M]`` int64 flat Gaussian ids ``v * N + i`` sorted by depth inside each tile.
+            ``tile_offsets[v * tiles + t] : tile_offsets[v * tiles + t + 1]`` of ``isect``.
+        isect: ``[M]`` int64 positions in ``packed_ids``, front to back inside each tile (ties in
+            index order).
+        packed_ids: ``[P]`` int64 flat ids ``v * N + i`` of the visible Gaussians, camera by
+            camera, front to back: the order in which :func:`pack` lays out their parameters so
+            that a tile reads them as a stream.
     """
-    v_count, n = depths.shape
-    tiles_x = (width + TILE - 1) // TILE
-    tiles_y = (height + TILE - 1) // TILE
-    n_tiles = tiles_x * tiles_y
+    v_count, n = depth_keys.shape
+    n_tiles = ((width + TILE - 1) // TILE) * ((height + TILE - 1) // TILE)
     boxes = np.empty((v_count, n, 4), np.int32)
-    for job in prange(v_count * n):
-        v = job // n
-        i = job - v * n
-        if radii[v, i, 0] <= 0 and radii[v, i, 1] <= 0:
-            boxes[v, i, 0], boxes[v, i, 1], boxes[v, i, 2], boxes[v, i, 3] = 1, 0, 1, 0
-            continue
-        x0, x1, y0, y1 = _pixel_box(
-            means2d[v, i, 0], means2d[v, i, 1], radii[v, i, 0], radii[v, i, 1], width, height
-        )
-        boxes[v, i, 0], boxes[v, i, 1], boxes[v, i, 2], boxes[v, i, 3] = x0, x1, y0, y1
+    orders = np.empty((v_count, n), np.int64)
+    scratch = np.empty((v_count, n), np.int64)
+    keys = np.empty((v_count, n), np.uint64)
+    n_visible = np.zeros(v_count, np.int64)
     counts = np.zeros(v_count * n_tiles + 1, np.int64)
-    for v in prange(v_count):
-        base = v * n_tiles
-        for i in range(n):
-            x0, x1, y0, y1 = boxes[v, i, 0], boxes[v, i, 1], boxes[v, i, 2], boxes[v, i, 3]
-            if x0 > x1 or y0 > y1:
-                continue
-            for ty in range(y0 // TILE, y1 // TILE + 1):
-                for tx in range(x0 // TILE, x1 // TILE + 1):
-                    counts[base + ty * tiles_x + tx + 1] += 1
+    _sort_and_count(
+        means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible, counts
+    )
     offsets = np.cumsum(counts)
+    packed_start = np.concatenate([[0], np.cumsum(n_visible)])
     isect = np.empty(offsets[-1], np.int64)
-    cursor = offsets[:-1].copy()
+    packed_ids = np.empty(packed_start[-1], np.int64)
+    packed_boxes = np.empty((packed_start[-1], 4), np.int32)
+    _fill_tiles(
+        boxes, orders, n_visible, packed_start, offsets, width, height, isect, packed_ids, packed_boxes
+    )
+    return packed_boxes, offsets, isect, packed_ids
+
+
+@njit(parallel=True, cache=True)
+def _sort_and_count(
+    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible, counts
+):  # pragma: no cover
+    """Screen boxes, per-camera front-to-back order of the visible Gaussians, tile counts."""
+    v_count, n = depth_keys.shape
+    tiles_x = (width + TILE - 1) // TILE
+    n_tiles = tiles_x * ((height + TILE - 1) // TILE)
+    for v in range(v_count):
+        for i in prange(n):
+            if radii[v, i, 0] <= 0 and radii[v, i, 1] <= 0:
+                boxes[v, i, 0], boxes[v, i, 1], boxes[v, i, 2], boxes[v, i, 3] = 1, 0, 1, 0
+                continue
+            mx, my = means2d[v, i, 0], means2d[v, i, 1]
+            x0, x1, y0, y1 = _pixel_box(mx, my, radii[v, i, 0], radii[v, i, 1], width, height)
+            boxes[v, i, 0], boxes[v, i, 1], boxes[v, i, 2], boxes[v, i, 3] = x0, x1, y0, y1
+    for v in prange(v_count):
+        k = 0
+        for i in range(n):
+            if boxes[v, i, 0] <= boxes[v, i, 1] and boxes[v, i, 2] <= boxes[v, i, 3]:
+                orders[v, k] = i
+                keys[v, k] = depth_keys[v, i]
+                k += 1
+        n_visible[v] = k
+        _radix_sort_by_key(keys[v, :k], orders[v, :k], scratch[v, :k], key_bytes)
+        base = v * n_tiles
+        for j in range(k):
+            i = orders[v, j]
+            for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
+                for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
+                    counts[base + ty * tiles_x + tx + 1] += 1
+
+
+@njit(parallel=True, cache=True)
+def _fill_tiles(
+    boxes, orders, n_visible, packed_start, offsets, width, height, isect, packed_ids, packed_boxes
+):  # pragma: no cover
+    v_count, n = orders.shape
+    tiles_x = (width + TILE - 1) // TILE
+    n_tiles = tiles_x * ((height + TILE - 1) // TILE)
     for v in prange(v_count):
         base = v * n_tiles
-        for i in range(n):
-            x0, x1, y0, y1 = boxes[v, i, 0], boxes[v, i, 1], boxes[v, i, 2], boxes[v, i, 3]
-            if x0 > x1 or y0 > y1:
-                continue
-            for ty in range(y0 // TILE, y1 // TILE + 1):
-                for tx in range(x0 // TILE, x1 // TILE + 1):
-                    t = base + ty * tiles_x + tx
-                    isect[cursor[t]] = v * n + i
+        cursor = offsets[base : base + n_tiles].copy()
+        for j in range(n_visible[v]):
+            i = orders[v, j]
+            q = packed_start[v] + j
+            packed_ids[q] = v * n + i
+            for c in range(4):
+                packed_boxes[q, c] = boxes[v, i, c]
+            for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
+                for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
+                    t = ty * tiles_x + tx
+                    isect[cursor[t]] = q
                     cursor[t] += 1
-    flat_depths = depths.ravel()
-    for t in prange(v_count * n_tiles):
-        a, b = offsets[t], offsets[t + 1]
-        if b - a > 1:
-            seg = isect[a:b].copy()
-            order = np.argsort(flat_depths[seg], kind="mergesort")
-            isect[a:b] = seg[order]
-    return boxes, offsets, isect
 
 
-@njit(parallel=True, fastmath=False, cache=True)
-def composite_forward(
-    means2d, conics, opacities, colors, depths, boxes, offsets, isect, width, height
-):  # pragma: no cover
+N_PACKED = 10  # mean2d (2), conic (3), opacity, colour (3), depth
+
+
+def pack(packed_ids, means2d, conics, opacities, colors, depths):
+    """``[P, 10]`` parameters of the visible Gaussians in ``packed_ids`` order: mean2d, conic,
+    opacity, colour, depth (one contiguous row per Gaussian and camera)."""
+    out = np.empty((packed_ids.shape[0], N_PACKED), means2d.dtype)
+    _pack_kernel(packed_ids, means2d, conics, opacities, colors, depths, out)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _pack_kernel(packed_ids, means2d, conics, opacities, colors, depths, out):  # pragma: no cover
+    n = depths.shape[1]
+    for q in prange(packed_ids.shape[0]):
+        v = packed_ids[q] // n
+        i = packed_ids[q] - v * n
+        out[q, 0] = means2d[v, i, 0]
+        out[q, 1] = means2d[v, i, 1]
+        out[q, 2] = conics[v, i, 0]
+        out[q, 3] = conics[v, i, 1]
+        out[q, 4] = conics[v, i, 2]
+        out[q, 5] = opacities[i]
+        out[q, 6] = colors[i, 0]
+        out[q, 7] = colors[i, 1]
+        out[q, 8] = colors[i, 2]
+        out[q, 9] = depths[v, i]
+
+
+@njit(cache=True, fastmath=True)
+def _row_span(mx, ca, bdy, cdy, sigma_cut, x0, x1):  # pragma: no cover
+    """Pixels ``xa..xb`` of a row (within ``x0..x1``) where ``sigma <= sigma_cut`` may hold."""
+    disc = bdy * bdy - 2.0 * ca * (cdy - sigma_cut)
+    if disc < 0.0:
+        return 1, 0
+    sq = math.sqrt(disc)
+    xa = max(x0, int(math.ceil(mx - (sq - bdy) / ca - 0.01)))
+    xb = min(x1, int(math.floor(mx + (sq + bdy) / ca + 0.01)))
+    return xa, xb
+
+
+@njit(cache=True, fastmath=True)
+def _exp_neg(sigma):  # pragma: no cover
+    """``exp(-sigma)`` for ``sigma`` in [0, 6] to 1e-8 relative (Taylor on sigma / 16, squared 4
+    times): branch-free, so the row loop below vectorises (libm ``exp`` does not)."""
+    x = -sigma * 0.0625
+    e = 1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (
+        1.0 / 720.0 + x * (1.0 / 5040.0 + x * (1.0 / 40320.0))))))))  # fmt: skip
+    e = e * e
+    e = e * e
+    e = e * e
+    return e * e
+
+
+# tile state in one flat float64 array, one block of TILE * TILE per quantity: constant offsets
+# between the blocks let LLVM prove the row loop free of aliasing and vectorise it
+_T, _R, _G, _B, _D, _LAST = (np.uint64(c * TILE * TILE) for c in range(6))
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_workers):  # pragma: no cover
     """Front-to-back compositing.
 
     Args:
-        means2d ``[V, N, 2]``, conics ``[V, N, 3]``, opacities ``[N]``, colors ``[N, 3]``,
-        depths ``[V, N]``, and the binning of :func:`bin_tiles`.
+        packed: ``[P, 10]`` from :func:`pack`; boxes, offsets, isect: from :func:`bin_tiles`;
+        v_count: cameras; ``n_workers``: interleaved tile queues (a few per thread).
 
     Returns:
         rgb ``[V, H, W, 3]`` (premultiplied, no background), depth_acc ``[V, H, W]`` (sum of
         weight x depth), alpha ``[V, H, W]`` (1 - final transmittance), last ``[V, H, W]`` int64
         (entry of ``isect`` of the last contributing Gaussian, -1 if none).
     """
-    v_count, n = depths.shape
-    dt = means2d.dtype
+    dt = packed.dtype
     tiles_x = (width + TILE - 1) // TILE
     tiles_y = (height + TILE - 1) // TILE
     n_tiles = tiles_x * tiles_y
@@ -208,78 +360,95 @@ def composite_forward(
     dep = np.zeros((v_count, height, width), dt)
     alpha_out = np.zeros((v_count, height, width), dt)
     last_out = np.full((v_count, height, width), -1, np.int64)
-    for job in prange(v_count * n_tiles):
-        v = job // n_tiles
-        t = job - v * n_tiles
-        tx0 = (t % tiles_x) * TILE
-        ty0 = (t // tiles_x) * TILE
-        tx1 = min(tx0 + TILE, width) - 1
-        ty1 = min(ty0 + TILE, height) - 1
-        tw = tx1 - tx0 + 1
-        npix = tw * (ty1 - ty0 + 1)
-        trans = np.ones(npix, dt)
-        acc = np.zeros((npix, 4), dt)
-        last = np.full(npix, -1, np.int64)
-        done = np.zeros(npix, np.bool_)
-        n_done = 0
-        for k in range(offsets[job], offsets[job + 1]):
-            g = isect[k]
-            i = g - v * n
-            x0 = max(boxes[v, i, 0], tx0)
-            x1 = min(boxes[v, i, 1], tx1)
-            y0 = max(boxes[v, i, 2], ty0)
-            y1 = min(boxes[v, i, 3], ty1)
-            mx, my = means2d[v, i, 0], means2d[v, i, 1]
-            ca, cb, cc = conics[v, i, 0], conics[v, i, 1], conics[v, i, 2]
-            op = opacities[i]
-            # sigma above which alpha < threshold: skips exp() for most of the box
-            sigma_cut = math.log(op / ALPHA_THRESHOLD) + 1e-3
-            cr, cg, cbl, z = colors[i, 0], colors[i, 1], colors[i, 2], depths[v, i]
-            for py in range(y0, y1 + 1):
-                dy = my - py
-                row = (py - ty0) * tw - tx0
-                for px in range(x0, x1 + 1):
-                    p = row + px
-                    if done[p]:
-                        continue
-                    dx = mx - px
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0 or sigma > sigma_cut:
-                        continue
-                    alpha = min(MAX_ALPHA, op * math.exp(-sigma))
-                    if alpha < ALPHA_THRESHOLD:
-                        continue
-                    next_t = trans[p] * (1.0 - alpha)
-                    if next_t <= T_EPS:
-                        done[p] = True
-                        n_done += 1
-                        continue
-                    wgt = alpha * trans[p]
-                    acc[p, 0] += cr * wgt
-                    acc[p, 1] += cg * wgt
-                    acc[p, 2] += cbl * wgt
-                    acc[p, 3] += z * wgt
-                    trans[p] = next_t
-                    last[p] = k
-            if n_done == npix:
-                break
-        for py in range(ty0, ty1 + 1):
-            for px in range(tx0, tx1 + 1):
-                p = (py - ty0) * tw + px - tx0
-                rgb[v, py, px, 0] = acc[p, 0]
-                rgb[v, py, px, 1] = acc[p, 1]
-                rgb[v, py, px, 2] = acc[p, 2]
-                dep[v, py, px] = acc[p, 3]
-                alpha_out[v, py, px] = 1.0 - trans[p]
-                last_out[v, py, px] = last[p]
+    for worker in prange(n_workers):
+        # transmittance (negated once a pixel is done), r, g, b, depth, last entry
+        st = np.empty(6 * TILE * TILE, np.float64)
+        for job in range(worker, v_count * n_tiles, n_workers):
+            v = job // n_tiles
+            t = job - v * n_tiles
+            tx0 = (t % tiles_x) * TILE
+            ty0 = (t // tiles_x) * TILE
+            tx1 = min(tx0 + TILE, width) - 1
+            ty1 = min(ty0 + TILE, height) - 1
+            tw = tx1 - tx0 + 1
+            npix = tw * (ty1 - ty0 + 1)
+            # pixels of the tile outside the image start "done" (negative transmittance)
+            for j in range(TILE * TILE):
+                inside = (j % TILE) < tw and (j // TILE) < (ty1 - ty0 + 1)
+                st[j] = 1.0 if inside else -1.0
+            st[TILE * TILE : 5 * TILE * TILE] = 0.0
+            st[5 * TILE * TILE :] = -1.0
+            n_done = TILE * TILE - npix
+            for k in range(offsets[job], offsets[job + 1]):
+                q = isect[k]
+                x0 = float(boxes[q, 0])
+                x1 = float(boxes[q, 1])
+                y0 = max(boxes[q, 2], ty0)
+                y1 = min(boxes[q, 3], ty1)
+                mx, my = packed[q, 0], packed[q, 1]
+                ca, cb, cc = packed[q, 2], packed[q, 3], packed[q, 4]
+                op = packed[q, 5]
+                cr, cg, cbl, z = packed[q, 6], packed[q, 7], packed[q, 8], packed[q, 9]
+                # sigma above which alpha < threshold (with a margin): rows beyond it are skipped
+                sigma_cut = math.log(op / ALPHA_THRESHOLD) + 1e-3
+                kf = float(k)
+                for py in range(y0, y1 + 1):
+                    dy = my - py
+                    bdy = cb * dy
+                    cdy = 0.5 * cc * dy * dy
+                    if bdy * bdy - 2.0 * ca * (cdy - sigma_cut) < 0.0:
+                        continue  # the ellipse sigma <= sigma_cut misses this row
+                    row = np.uint64((py - ty0) * TILE)
+                    # all TILE columns at once (fixed trip count: vectorised); masks do the rest
+                    for j in range(TILE):
+                        p = row + np.uint64(j)  # unsigned: no negative-index wraparound code
+                        px = float(tx0 + j)
+                        dx = mx - px
+                        sigma = (0.5 * ca * dx + bdy) * dx + cdy
+                        alpha = min(MAX_ALPHA, op * _exp_neg(min(max(sigma, 0.0), 8.0)))
+                        tp = st[p + _T]
+                        ok = (sigma >= 0.0) & (sigma <= sigma_cut) & (alpha >= ALPHA_THRESHOLD) & (tp > 0.0)
+                        ok = ok & (px >= x0) & (px <= x1)
+                        next_t = tp * (1.0 - alpha)
+                        use = ok & (next_t > T_EPS)
+                        wgt = alpha * tp if use else 0.0
+                        st[p + _R] += cr * wgt
+                        st[p + _G] += cg * wgt
+                        st[p + _B] += cbl * wgt
+                        st[p + _D] += z * wgt
+                        st[p + _T] = next_t if use else (-tp if ok else tp)
+                        st[p + _LAST] = kf if use else st[p + _LAST]
+                        n_done += 1 if (ok and not use) else 0
+                if n_done == TILE * TILE:
+                    break
+            for py in range(ty0, ty1 + 1):
+                for px in range(tx0, tx1 + 1):
+                    p = np.uint64((py - ty0) * TILE + px - tx0)
+                    rgb[v, py, px, 0] = st[p + _R]
+                    rgb[v, py, px, 1] = st[p + _G]
+                    rgb[v, py, px, 2] = st[p + _B]
+                    dep[v, py, px] = st[p + _D]
+                    alpha_out[v, py, px] = 1.0 - abs(st[p + _T])
+                    last_out[v, py, px] = int(st[p + _LAST])
     return rgb, dep, alpha_out, last_out
 
 
-@njit(parallel=True, fastmath=False, cache=True)
+@njit(parallel=True, fastmath=True, cache=True)
 def composite_backward(
-    means2d, conics, opacities, colors, depths, boxes, offsets, isect, width, height,
-    alpha_out, last_out, v_rgb, v_dep, v_alpha,
-):  # pragma: no cover  # fmt: skip
+    packed,
+    boxes,
+    offsets,
+    isect,
+    v_count,
+    width,
+    height,
+    alpha_out,
+    last_out,
+    v_rgb,
+    v_dep,
+    v_alpha,
+    n_workers,
+):  # pragma: no cover
     """Exact backward pass of :func:`composite_forward` (back to front, per tile).
 
     Args:
@@ -287,108 +456,108 @@ def composite_backward(
             v_alpha ``[V, H, W]``: gradients of the loss w.r.t. its three image outputs.
 
     Returns:
-        ``[M, 10]`` gradients per tile intersection (entry of ``isect``): d/d mean2d (2),
-        d/d conic (3), d/d opacity (1), d/d colour (3), d/d depth (1). Sum them per Gaussian.
+        ``[M, 10]`` gradients per tile intersection (entry of ``isect``) w.r.t. the 10 packed
+        parameters (mean2d, conic, opacity, colour, depth). Sum them per Gaussian.
     """
-    v_count, n = depths.shape
-    dt = means2d.dtype
+    dt = packed.dtype
     tiles_x = (width + TILE - 1) // TILE
     tiles_y = (height + TILE - 1) // TILE
     n_tiles = tiles_x * tiles_y
     grads = np.zeros((isect.shape[0], 10), dt)
-    for job in prange(v_count * n_tiles):
-        a_end = offsets[job + 1]
-        a_start = offsets[job]
-        if a_end == a_start:
-            continue
-        v = job // n_tiles
-        t = job - v * n_tiles
-        tx0 = (t % tiles_x) * TILE
-        ty0 = (t // tiles_x) * TILE
-        tx1 = min(tx0 + TILE, width) - 1
-        ty1 = min(ty0 + TILE, height) - 1
-        tw = tx1 - tx0 + 1
-        npix = tw * (ty1 - ty0 + 1)
-        trans = np.empty(npix, dt)
-        t_final = np.empty(npix, dt)
-        last = np.empty(npix, np.int64)
-        vout = np.empty((npix, 5), dt)
-        behind = np.zeros((npix, 4), dt)
-        max_last = -1
-        for py in range(ty0, ty1 + 1):
-            for px in range(tx0, tx1 + 1):
-                p = (py - ty0) * tw + px - tx0
-                t_final[p] = 1.0 - alpha_out[v, py, px]
-                trans[p] = t_final[p]
-                last[p] = last_out[v, py, px]
-                max_last = max(max_last, last[p])
-                vout[p, 0] = v_rgb[v, py, px, 0]
-                vout[p, 1] = v_rgb[v, py, px, 1]
-                vout[p, 2] = v_rgb[v, py, px, 2]
-                vout[p, 3] = v_dep[v, py, px]
-                vout[p, 4] = v_alpha[v, py, px]
-        for k in range(min(a_end - 1, max_last), a_start - 1, -1):
-            g = isect[k]
-            i = g - v * n
-            x0 = max(boxes[v, i, 0], tx0)
-            x1 = min(boxes[v, i, 1], tx1)
-            y0 = max(boxes[v, i, 2], ty0)
-            y1 = min(boxes[v, i, 3], ty1)
-            mx, my = means2d[v, i, 0], means2d[v, i, 1]
-            ca, cb, cc = conics[v, i, 0], conics[v, i, 1], conics[v, i, 2]
-            op = opacities[i]
-            sigma_cut = math.log(op / ALPHA_THRESHOLD) + 1e-3
-            cr, cg, cbl, z = colors[i, 0], colors[i, 1], colors[i, 2], depths[v, i]
-            g_mx = g_my = g_a = g_b = g_c = g_op = g_r = g_g = g_bl = g_z = 0.0
-            for py in range(y0, y1 + 1):
-                dy = my - py
-                row = (py - ty0) * tw - tx0
-                for px in range(x0, x1 + 1):
-                    p = row + px
-                    if k > last[p]:
-                        continue
-                    dx = mx - px
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0 or sigma > sigma_cut:
-                        continue
-                    vis = math.exp(-sigma)
-                    raw = op * vis
-                    alpha = min(MAX_ALPHA, raw)
-                    if alpha < ALPHA_THRESHOLD:
-                        continue
-                    ra = 1.0 / (1.0 - alpha)
-                    trans[p] *= ra  # transmittance in front of this Gaussian
-                    wgt = alpha * trans[p]
-                    vr, vg, vb, vd, va = vout[p, 0], vout[p, 1], vout[p, 2], vout[p, 3], vout[p, 4]
-                    g_r += wgt * vr
-                    g_g += wgt * vg
-                    g_bl += wgt * vb
-                    g_z += wgt * vd
-                    v_al = trans[p] * (cr * vr + cg * vg + cbl * vb + z * vd)
-                    v_al -= (
-                        behind[p, 0] * vr + behind[p, 1] * vg + behind[p, 2] * vb + behind[p, 3] * vd
-                    ) * ra
-                    v_al += va * t_final[p] * ra
-                    behind[p, 0] += cr * wgt
-                    behind[p, 1] += cg * wgt
-                    behind[p, 2] += cbl * wgt
-                    behind[p, 3] += z * wgt
-                    if raw <= MAX_ALPHA:
-                        g_op += vis * v_al
-                        v_sigma = -raw * v_al
-                        g_a += 0.5 * dx * dx * v_sigma
-                        g_b += dx * dy * v_sigma
-                        g_c += 0.5 * dy * dy * v_sigma
-                        g_mx += (ca * dx + cb * dy) * v_sigma
-                        g_my += (cb * dx + cc * dy) * v_sigma
-            grads[k, 0] = g_mx
-            grads[k, 1] = g_my
-            grads[k, 2] = g_a
-            grads[k, 3] = g_b
-            grads[k, 4] = g_c
-            grads[k, 5] = g_op
-            grads[k, 6] = g_r
-            grads[k, 7] = g_g
-            grads[k, 8] = g_bl
-            grads[k, 9] = g_z
+    for worker in prange(n_workers):
+        trans = np.empty(TILE * TILE, np.float64)
+        t_final = np.empty(TILE * TILE, np.float64)
+        last = np.empty(TILE * TILE, np.int64)
+        vout = np.empty((TILE * TILE, 5), np.float64)
+        behind = np.empty((TILE * TILE, 4), np.float64)
+        for job in range(worker, v_count * n_tiles, n_workers):
+            a_end = offsets[job + 1]
+            a_start = offsets[job]
+            if a_end == a_start:
+                continue
+            v = job // n_tiles
+            t = job - v * n_tiles
+            tx0 = (t % tiles_x) * TILE
+            ty0 = (t // tiles_x) * TILE
+            tx1 = min(tx0 + TILE, width) - 1
+            ty1 = min(ty0 + TILE, height) - 1
+            tw = tx1 - tx0 + 1
+            behind[:] = 0.0
+            max_last = -1
+            for py in range(ty0, ty1 + 1):
+                for px in range(tx0, tx1 + 1):
+                    p = (py - ty0) * tw + px - tx0
+                    t_final[p] = 1.0 - alpha_out[v, py, px]
+                    trans[p] = t_final[p]
+                    last[p] = last_out[v, py, px]
+                    max_last = max(max_last, last[p])
+                    vout[p, 0] = v_rgb[v, py, px, 0]
+                    vout[p, 1] = v_rgb[v, py, px, 1]
+                    vout[p, 2] = v_rgb[v, py, px, 2]
+                    vout[p, 3] = v_dep[v, py, px]
+                    vout[p, 4] = v_alpha[v, py, px]
+            for k in range(min(a_end - 1, max_last), a_start - 1, -1):
+                q = isect[k]
+                x0 = max(boxes[q, 0], tx0)
+                x1 = min(boxes[q, 1], tx1)
+                y0 = max(boxes[q, 2], ty0)
+                y1 = min(boxes[q, 3], ty1)
+                mx, my = packed[q, 0], packed[q, 1]
+                ca, cb, cc = packed[q, 2], packed[q, 3], packed[q, 4]
+                op = packed[q, 5]
+                sigma_cut = math.log(op / ALPHA_THRESHOLD) + 1e-3
+                cr, cg, cbl, z = packed[q, 6], packed[q, 7], packed[q, 8], packed[q, 9]
+                g_mx = g_my = g_a = g_b = g_c = g_op = g_r = g_g = g_bl = g_z = 0.0
+                for py in range(y0, y1 + 1):
+                    dy = my - py
+                    bdy = cb * dy
+                    cdy = 0.5 * cc * dy * dy
+                    xa, xb = _row_span(mx, ca, bdy, cdy, sigma_cut, x0, x1)
+                    row = (py - ty0) * tw - tx0
+                    for px in range(xa, xb + 1):
+                        p = row + px
+                        if k > last[p]:
+                            continue
+                        dx = mx - px
+                        sigma = (0.5 * ca * dx + bdy) * dx + cdy
+                        if sigma < 0.0 or sigma > sigma_cut:
+                            continue
+                        vis = _exp_neg(sigma)
+                        raw = op * vis
+                        alpha = min(MAX_ALPHA, raw)
+                        if alpha < ALPHA_THRESHOLD:
+                            continue
+                        ra = 1.0 / (1.0 - alpha)
+                        trans[p] *= ra  # transmittance in front of this Gaussian
+                        wgt = alpha * trans[p]
+                        vr, vg, vb, vd, va = vout[p, 0], vout[p, 1], vout[p, 2], vout[p, 3], vout[p, 4]
+                        g_r += wgt * vr
+                        g_g += wgt * vg
+                        g_bl += wgt * vb
+                        g_z += wgt * vd
+                        v_al = trans[p] * (cr * vr + cg * vg + cbl * vb + z * vd) + va * t_final[p] * ra
+                        v_al -= (behind[p, 0] * vr + behind[p, 1] * vg + behind[p, 2] * vb) * ra
+                        v_al -= behind[p, 3] * vd * ra
+                        behind[p, 0] += cr * wgt
+                        behind[p, 1] += cg * wgt
+                        behind[p, 2] += cbl * wgt
+                        behind[p, 3] += z * wgt
+                        if raw <= MAX_ALPHA:
+                            g_op += vis * v_al
+                            v_sigma = -raw * v_al
+                            g_a += 0.5 * dx * dx * v_sigma
+                            g_b += dx * dy * v_sigma
+                            g_c += 0.5 * dy * dy * v_sigma
+                            g_mx += (ca * dx + cb * dy) * v_sigma
+                            g_my += (cb * dx + cc * dy) * v_sigma
+                grads[k, 0] = g_mx
+                grads[k, 1] = g_my
+                grads[k, 2] = g_a
+                grads[k, 3] = g_b
+                grads[k, 4] = g_c
+                grads[k, 5] = g_op
+                grads[k, 6] = g_r
+                grads[k, 7] = g_g
+                grads[k, 8] = g_bl
+                grads[k, 9] = g_z
     return grads
