@@ -126,11 +126,11 @@ class MetricsConfig:
     ttc_step: float = 0.1  # [s] projection step of TTC
     stopped_speed: float = 0.05  # [m/s] below this the ego (or an actor) counts as stopped
     min_expert_progress: float = 5.0  # [m] EP is 1 when the logged expert progressed less than this
-    lane_tolerance: float = (
-        0.3  # [m] slack on the lane's half-width when deciding whether the ego is in it (NC)
-    )
+    lane_tolerance: float = 0.3  # [m] slack on the lane half-width: is the ego inside its lane (NC)
+    comfort_window: int = 5  # [steps] jerks, yaw acc: least-squares slope over this many (2: raw)
 
     def __post_init__(self) -> None:
+        _check(self.comfort_window >= 2, "MetricsConfig", "comfort_window", self.comfort_window, ">= 2")
         _check(
             0 < self.ttc_step <= self.ttc_horizon,
             "MetricsConfig",

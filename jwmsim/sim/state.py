@@ -179,7 +179,8 @@ class StepMeasurements:
     """Raw quantities measured after a step, from which metrics and rewards are computed.
 
     Collisions are the new contacts of this step; ``ttc_actor`` names the actor the ego would
-    hit within the TTC horizon ('' if none); comfort quantities are finite differences over dt.
+    hit within the TTC horizon ('' if none); jerks and the yaw acceleration are least-squares slopes
+    over the last ``MetricsConfig.comfort_window`` steps.
     """
 
     collisions: tuple[CollisionEvent, ...]
@@ -240,7 +241,9 @@ class SimState:
         step: steps taken; time: episode time [s] (log time is ``world.start_time + time``).
         ego / prev_ego: ego now and one step earlier (comfort needs both).
         actors: all actors.
-        route_s: ego's arc length on the route [m]; progress_max: best progress from the start [m].
+        route_s: ego's arc length on the route [m].
+        comfort_history: the last ``comfort_window`` samples of (lon acc, world acc x, world acc y,
+            yaw rate), oldest first, from which jerks and yaw acceleration are differentiated.
         last: record of the step that produced this state (None after ``initial_state``).
         terminated / truncated / reason: episode end flags and why (``collision``, ``offroad``,
             ``route_complete``, ``time_limit``).
@@ -254,6 +257,7 @@ class SimState:
     actors: ActorsState
     route_s: float
     episode: EpisodeAccumulator = field(default_factory=EpisodeAccumulator)
+    comfort_history: tuple[tuple[float, float, float, float], ...] = ()
     last: StepRecord | None = None
     terminated: bool = False
     truncated: bool = False

@@ -299,6 +299,7 @@ def initial_state(world: World) -> SimState:
         prev_ego=ego,
         actors=world.initial_actors,
         route_s=world.route.start_s,
+        comfort_history=(_comfort_sample(ego),),
     )
 
 
@@ -367,19 +368,8 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
         exclude=touching,
         stopped_speed=cfg.metrics.stopped_speed,
     )
-    prev = state.ego
-    a1 = np.array(
-        [
-            ego.accel * math.cos(ego.yaw) - ego.lat_accel * math.sin(ego.yaw),
-            ego.accel * math.sin(ego.yaw) + ego.lat_accel * math.cos(ego.yaw),
-        ]
-    )
-    a0 = np.array(
-        [
-            prev.accel * math.cos(prev.yaw) - prev.lat_accel * math.sin(prev.yaw),
-            prev.accel * math.sin(prev.yaw) + prev.lat_accel * math.cos(prev.yaw),
-        ]
-    )
+    history = _comfort_history(state.comfort_history, ego, cfg.metrics.comfort_window)
+    d_lon, d_ax, d_ay, d_yaw_rate = _slopes(history, dt)
     return StepMeasurements(
         collisions=tuple(events),
         on_road=on_road,
@@ -387,10 +377,10 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
         ttc_time=t_hit,
         lat_accel=ego.lat_accel,
         lon_accel=ego.accel,
-        lon_jerk=(ego.accel - prev.accel) / dt,
-        jerk=float(np.hypot(*(a1 - a0)) / dt),
+        lon_jerk=d_lon,
+        jerk=math.hypot(d_ax, d_ay),
         yaw_rate=ego.yaw_rate,
-        yaw_accel=(ego.yaw_rate - prev.yaw_rate) / dt,
+        yaw_accel=d_yaw_rate,
         route_s=s,
         route_d=d,
         progress_step=s - state.route_s,
@@ -398,6 +388,29 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
         expert_progress=route.expert_progress(step),
         route_complete=complete,
     )
+
+
+def _comfort_sample(ego: EgoState) -> tuple[float, float, float, float]:
+    """``(lon acc, world acc x, world acc y, yaw rate)`` of one step."""
+    c, s = math.cos(ego.yaw), math.sin(ego.yaw)
+    return ego.accel, ego.accel * c - ego.lat_accel * s, ego.accel * s + ego.lat_accel * c, ego.yaw_rate
+
+
+def _comfort_history(history: tuple, ego: EgoState, window: int) -> tuple:
+    return (history + (_comfort_sample(ego),))[-window:]
+
+
+def _slopes(history: tuple, dt: float) -> tuple[float, float, float, float]:
+    """Least-squares slopes over time of each column of ``history`` (oldest first), i.e. the
+    Savitzky-Golay first derivative of order 1 at the window's centre; two samples give the plain
+    one-step difference."""
+    n = len(history)
+    if n < 2:
+        return 0.0, 0.0, 0.0, 0.0
+    t = (np.arange(n) - (n - 1) / 2) * dt
+    v = np.asarray(history)
+    slope = t @ v / float(t @ t)
+    return float(slope[0]), float(slope[1]), float(slope[2]), float(slope[3])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -468,6 +481,7 @@ def transition(state: SimState, action: object, rng: np.random.Generator | None 
         actors=actors,
         route_s=m.route_s,
         episode=acc,
+        comfort_history=_comfort_history(state.comfort_history, ego, cfg.metrics.comfort_window),
         last=StepRecord(m, metrics, terms, reward, penalties),
         terminated=bool(reason),
         truncated=truncated,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sim_logs import curve_road, straight_road
 
-from jwmsim.config import SimConfig
+from jwmsim.config import MetricsConfig, SimConfig
 from jwmsim.errors import ConfigError
 from jwmsim.sim import (
     ActorScript,
@@ -153,6 +153,18 @@ def test_comfort_thresholds_and_ep():
     slow = drive(world, (-0.125, 0.0), max_steps=20)[-1]  # -1 m/s^2 for 2 s: 18 m vs 20 m
     assert slow.last.measurements.expert_progress == pytest.approx(20.0, abs=1e-6)
     assert slow.last.metrics["ep"] == pytest.approx(18.0 / 20.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(("window", "expected"), [(2, [3.0] * 4 + [5.5, 5.5]), (5, [3.0] * 4 + [3.5, 4.25])])
+def test_jerk_is_the_slope_of_the_acceleration(window, expected):
+    world = build_world(straight_road(), SimConfig(metrics=MetricsConfig(comfort_window=window)))
+    # from 0 (the log), acceleration ramps by 0.3 m/s^2 per step, then by 0.55: jerk 3 then 5.5 m/s^3
+    accels = [0.3, 0.6, 0.9, 1.2, 1.75, 2.3]
+    states = drive(world, lambda st: (accels[st.step] / 4.0, 0.0), max_steps=len(accels))
+    jerks = [st.last.measurements.lon_jerk for st in states[1:]]
+    assert jerks == pytest.approx(expected)
+    assert states[4].last.metrics["c"] == 1.0 and states[-1].last.metrics["c"] == 0.0
+    assert "lon_jerk" in states[-1].last.penalties[-1].cause
 
 
 def test_episode_scores_combine_as_documented():
