@@ -1,0 +1,26 @@
+"""Baseline planner: keep the current speed, wheels straight (or waypoints straight ahead)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from jwmsim.planning import PLANNERS, Planner
+from jwmsim.sim.state import SimState
+
+
+class ConstantVelocityPlanner(Planner):
+    """Zero acceleration and zero steering: the ego coasts straight at its current speed."""
+
+    name = "constant_velocity"
+
+    def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
+        cfg = state.world.config
+        if cfg.action_type == "waypoints":
+            k = np.arange(1, cfg.num_waypoints + 1)
+            return np.stack([k * cfg.waypoint_dt * state.ego.speed, np.zeros(len(k))], -1)
+        return np.zeros(2)
+
+
+PLANNERS.add(ConstantVelocityPlanner.name, ConstantVelocityPlanner)

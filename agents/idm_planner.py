@@ -1,0 +1,124 @@
+"""Rule-based planner: IDM speed control behind the leader on the route, pure-pursuit steering.
+
+Longitudinal: the Intelligent Driver Model (Treiber et al. 2000),
+``a = a_max [1 - (v / v0)^4 - (s* / gap)^2]`` with ``s* = s0 + v T + v dv / (2 sqrt(a_max b))``;
+the leader is the nearest active actor ahead whose box centre lies within ``corridor`` metres of
+the route centreline, the gap runs bumper to bumper along the route.
+Lateral: pure pursuit towards the route point ``max(min_lookahead, lookahead_time * v)`` ahead of
+the rear axle: ``steer = atan(2 L sin(alpha) / lookahead)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from agents._control import normalised_action, waypoints_along
+from jwmsim.planning import PLANNERS, Planner
+from jwmsim.sim.state import SimState
+from jwmsim.sim.world import World
+
+
+class IDMPlanner(Planner):
+    """IDM + pure pursuit along the route.
+
+    Args:
+        target_speed: desired speed v0 [m/s]; None: the logged ego's 90th-percentile speed over
+            the episode, at least ``min_target_speed``.
+        time_headway: T [s]; min_gap: s0 [m]; max_accel: a_max [m/s^2]; comfort_decel: b [m/s^2].
+        corridor: half width [m] around the route in which actors count as leaders.
+        lookahead_time / min_lookahead: pure-pursuit look-ahead [s] / [m].
+    """
+
+    name = "idm"
+
+    def __init__(
+        self,
+        target_speed: float | None = None,
+        min_target_speed: float = 6.0,
+        time_headway: float = 1.5,
+        min_gap: float = 2.5,
+        max_accel: float = 1.5,
+        comfort_decel: float = 2.5,
+        corridor: float = 1.8,
+        lookahead_time: float = 1.0,
+        min_lookahead: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.target_speed = target_speed
+        self.min_target_speed = min_target_speed
+        self.time_headway = time_headway
+        self.min_gap = min_gap
+        self.max_accel = max_accel
+        self.comfort_decel = comfort_decel
+        self.corridor = corridor
+        self.lookahead_time = lookahead_time
+        self.min_lookahead = min_lookahead
+        self._v0 = target_speed or min_target_speed
+
+    def reset(self, world: World) -> None:
+        super().reset(world)
+        if self.target_speed is None:
+            s = np.asarray(world.route.expert_s, dtype=np.float64)
+            v = np.diff(s) / world.config.dt if len(s) > 1 else np.zeros(1)
+            self._v0 = max(self.min_target_speed, float(np.percentile(v, 90)))
+        else:
+            self._v0 = self.target_speed
+
+    def leader(self, state: SimState) -> tuple[float, float, str]:
+        """``(gap [m], leader speed along the route [m/s], leader id)``; ``(inf, 0, '')`` if none."""
+        world, actors = state.world, state.actors
+        route = world.route
+        front = world.config.vehicle.length - world.config.vehicle.rear_overhang
+        best = (math.inf, 0.0, "")
+        for i in np.flatnonzero(actors.active):
+            dx, dy = actors.x[i] - state.ego.x, actors.y[i] - state.ego.y
+            if dx * dx + dy * dy > 120.0**2:
+                continue
+            s, d = route.project(float(actors.x[i]), float(actors.y[i]), state.route_s)
+            if abs(d) > self.corridor + 0.5 * float(actors.width[i]) * 0.5 or s <= state.route_s:
+                continue
+            gap = s - state.route_s - front - 0.5 * float(actors.length[i])
+            if gap < best[0]:
+                _, _, heading = route.line.pose_at(s)
+                v_along = float(actors.speed[i]) * math.cos(float(actors.yaw[i]) - heading)
+                best = (gap, v_along, actors.ids[i])
+        return best
+
+    def idm_accel(self, v: float, gap: float, v_lead: float) -> float:
+        """IDM acceleration [m/s^2] at speed ``v`` with ``gap`` to a leader at ``v_lead``."""
+        free = 1.0 - (v / max(self._v0, 0.1)) ** 4
+        if not math.isfinite(gap):
+            return self.max_accel * free
+        s_star = self.min_gap + max(
+            0.0,
+            v * self.time_headway + v * (v - v_lead) / (2 * math.sqrt(self.max_accel * self.comfort_decel)),
+        )
+        return self.max_accel * (free - (s_star / max(gap, 0.1)) ** 2)
+
+    def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
+        world, ego = state.world, state.ego
+        cfg = world.config
+        gap, v_lead, _ = self.leader(state)
+        accel = max(-cfg.vehicle.max_decel, self.idm_accel(ego.speed, gap, v_lead))
+        route = world.route.line
+        if cfg.action_type == "waypoints":
+            speeds, v = [], ego.speed
+            for _ in range(cfg.num_waypoints):
+                v = max(0.0, v + accel * cfg.waypoint_dt)
+                speeds.append(v)
+            s = np.arange(state.route_s, state.route_s + 200.0, 1.0)
+            path, _ = route.interpolate(s)
+            path[0] = (ego.x, ego.y)
+            return waypoints_along(ego, path, np.asarray(speeds), cfg)
+        look = max(self.min_lookahead, self.lookahead_time * ego.speed)
+        tx, ty, _ = route.pose_at(state.route_s + look)
+        alpha = math.atan2(ty - ego.y, tx - ego.x) - ego.yaw
+        dist = math.hypot(tx - ego.x, ty - ego.y)
+        steer = math.atan2(2.0 * cfg.vehicle.wheelbase * math.sin(alpha), max(dist, 1e-3))
+        return normalised_action(accel, steer, cfg)
+
+
+PLANNERS.add(IDMPlanner.name, IDMPlanner)
