@@ -14,7 +14,7 @@ from jwmsim.sim.metrics import EPISODE_METRICS, STEP_METRICS
 from jwmsim.sim.registry import DuplicateNameError, Registry
 from jwmsim.sim.rewards import REWARD_TERMS
 from jwmsim.sim.route import Route
-from jwmsim.sim.scripts import ActorScript, InsertedActor, TriggerSpec
+from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
 from jwmsim.sim.state import ActorsState, EgoState, SimState
 from jwmsim.sim.triggers import TRIGGERS, register_trigger
 from jwmsim.sim.world import (
@@ -39,6 +39,7 @@ __all__ = [
     "ActorsState",
     "BehaviourContext",
     "DuplicateNameError",
+    "EgoStart",
     "EgoState",
     "InsertedActor",
     "Lane",

@@ -53,8 +53,8 @@ class InsertedActor:
 
     Placed either on a lane (``lane``: a lane id of the map, or ``"ego"`` / ``"ego_left"`` /
     ``"ego_right"``: the ego's start lane and its neighbours) at ``offset`` metres along it from the
-    ego's start projection and ``lateral`` metres to its left, heading along the lane; or at an
-    explicit world ``pose`` ``(x, y, yaw)``.
+    ego's start projection and ``lateral`` metres to its left, heading ``yaw`` radians off the lane
+    direction (pi: facing the ego); or at an explicit world ``pose`` ``(x, y, yaw)``.
 
     Attributes:
         size_wlh: width, length, height [m]; speed: initial speed [m/s];
@@ -67,7 +67,23 @@ class InsertedActor:
     lane: str | None = "ego"
     offset: float = 20.0
     lateral: float = 0.0
+    yaw: float = 0.0
     pose: tuple[float, float, float] | None = None
     speed: float = 0.0
     script: ActorScript = field(default_factory=lambda: ActorScript(behaviour="idm", before="idm"))
     asset: str = ""
+
+
+@dataclass(frozen=True)
+class EgoStart:
+    """Where the ego starts relative to its logged pose at the start time.
+
+    Attributes:
+        longitudinal / lateral: offset [m] in the logged ego frame (x forward, y left).
+        yaw: heading offset [rad]; speed: start speed [m/s] (None: the logged one).
+    """
+
+    longitudinal: float = 0.0
+    lateral: float = 0.0
+    yaw: float = 0.0
+    speed: float | None = None

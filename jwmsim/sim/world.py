@@ -30,7 +30,7 @@ from jwmsim.sim.metrics import episode_metrics as _episode_metrics
 from jwmsim.sim.metrics import hd_step_term, step_metrics, step_penalties
 from jwmsim.sim.rewards import check_weights, reward_terms, total_reward
 from jwmsim.sim.route import Route, build_route
-from jwmsim.sim.scripts import ActorScript, InsertedActor, TriggerSpec
+from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
 from jwmsim.sim.state import (
     EMPTY,
     ActorsState,
@@ -151,6 +151,7 @@ def build_world(
     scripts: Mapping[str, ActorScript] | None = None,
     inserted: Sequence[InsertedActor] = (),
     removed: Iterable[str] = (),
+    ego_start: EgoStart | None = None,
 ) -> World:
     """Prepare everything static for episodes on ``segment``.
 
@@ -159,6 +160,9 @@ def build_world(
         scripts: behaviour per actor id (log or inserted); others replay the log (or IDM in
             ``traffic_mode="idm"``); inserted actors default to IDM lane following.
         inserted: actors to add; removed: log actor ids to drop.
+        ego_start: offset of the ego's start from its logged pose, and its start speed. Progress
+            (EP, RC) counts from where the ego actually starts; inserted actors are placed relative
+            to it.
 
     Raises:
         ConfigError: unknown actor ids, behaviours, triggers, parameters or lanes; a start time
@@ -206,6 +210,10 @@ def build_world(
             TRIGGERS.get(sc.trigger.kind).resolve(sc.trigger.params, where) if sc.trigger else EMPTY
         )
     ego = _logged_ego_state(segment, config.start_time, config.dt, config.vehicle.wheelbase)
+    if ego_start is not None:
+        ego = _offset_ego(ego, ego_start, config)
+        s0, _ = route.line.project_point(ego.x, ego.y, route.start_s - 30.0, route.start_s + 30.0)
+        route = replace(route, start_s=s0)
     log_index = np.array(keep + [-1] * len(inserted), dtype=int)
     log_index.setflags(write=False)
     actors = _initial_actors(log, keep, inserted, ids, kinds, road, ego)
@@ -225,6 +233,29 @@ def build_world(
         assets=tuple([""] * len(keep) + [a.asset for a in inserted]),
         initial_ego=replace(ego, z=route.ground_z(route.start_s)),
         initial_actors=actors,
+    )
+
+
+def _offset_ego(ego: EgoState, start: EgoStart, config: SimConfig) -> EgoState:
+    c, s = math.cos(ego.yaw), math.sin(ego.yaw)
+    speed = ego.speed if start.speed is None else float(start.speed)
+    if not (math.isfinite(speed) and 0 <= speed <= config.vehicle.max_speed):
+        raise ConfigError(
+            f"ego start speed {speed} m/s is invalid", hint=f"use 0..{config.vehicle.max_speed} m/s"
+        )
+    yaw = float(wrap_angle(ego.yaw + start.yaw))
+    changed = start.speed is not None or start.yaw != 0.0
+    return replace(
+        ego,
+        x=ego.x + start.longitudinal * c - start.lateral * s,
+        y=ego.y + start.longitudinal * s + start.lateral * c,
+        yaw=yaw,
+        speed=speed,
+        # a re-posed ego starts from steady motion (no inherited acceleration or turn)
+        accel=0.0 if changed else ego.accel,
+        yaw_rate=0.0 if changed else ego.yaw_rate,
+        lat_accel=0.0 if changed else ego.lat_accel,
+        steer=0.0 if changed else ego.steer,
     )
 
 
@@ -265,6 +296,7 @@ def _initial_actors(
             s_ego, _ = c.project_point(ego.x, ego.y)
             s = s_ego + spec.offset
             x, y, yaw = c.frenet_to_xy(s, spec.lateral)
+            yaw = float(wrap_angle(yaw + spec.yaw))
             lane[a], cols["s"][a], cols["d"][a] = li, s, spec.lateral
         else:
             raise ConfigError(f"inserted actor {spec.id!r} needs a lane or a pose")

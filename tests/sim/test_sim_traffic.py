@@ -14,6 +14,7 @@ from jwmsim.sim import (
     BEHAVIOURS,
     ActorScript,
     DuplicateNameError,
+    EgoStart,
     InsertedActor,
     TriggerSpec,
     build_world,
@@ -285,3 +286,27 @@ def test_transitions_are_deterministic():
         assert sa.ego == sb.ego
         for k in ("x", "y", "yaw", "speed", "active"):
             assert np.array_equal(getattr(sa.actors, k), getattr(sb.actors, k))
+
+
+def test_ego_start_offset_and_inserted_actor_yaw():
+    oncoming = InsertedActor(
+        "oncoming",
+        lane="ego",
+        offset=30.0,
+        yaw=math.pi,
+        speed=5.0,
+        script=ActorScript("constant_velocity", before="constant_velocity"),
+    )
+    world = build_world(
+        straight_road(), CFG, inserted=[oncoming], ego_start=EgoStart(5.0, 0.5, 0.1, speed=4.0)
+    )
+    ego = world.initial_ego
+    assert (ego.x, ego.y, ego.yaw, ego.speed) == pytest.approx((5.0, 0.5, 0.1, 4.0))
+    a = world.initial_actors
+    # placed 30 m along the lane from the ego's actual start, facing it
+    assert a.x[0] == pytest.approx(35.0, abs=0.05) and a.yaw[0] == pytest.approx(-math.pi)
+    states = run(world, 10)
+    assert states[-1].actors.x[0] == pytest.approx(35.0 - 5.0, abs=1e-6)
+    assert states[1].last.measurements.progress == pytest.approx(0.4, abs=0.01)  # from the actual start
+    with pytest.raises(ConfigError, match="speed"):
+        build_world(straight_road(), CFG, ego_start=EgoStart(speed=-1.0))
