@@ -174,8 +174,8 @@ class GaussianComponent:
     def transformed(self, parent_from_self: SE3) -> GaussianComponent:
         """The same Gaussians expressed in the parent frame (differentiable in the parameters)."""
         dtype, dev = self.means.dtype, self.device
-        rot = torch.as_tensor(parent_from_self.rotation, dtype=dtype, device=dev)
-        trans = torch.as_tensor(parent_from_self.translation, dtype=dtype, device=dev)
+        rot = torch.as_tensor(np.array(parent_from_self.rotation), dtype=dtype, device=dev)
+        trans = torch.as_tensor(np.array(parent_from_self.translation), dtype=dtype, device=dev)
         q = torch.as_tensor(parent_from_self.quat, dtype=dtype, device=dev)
         return replace(
             self, means=self.means @ rot.T + trans, quats=quat_multiply(q.expand_as(self.quats), self.quats)
