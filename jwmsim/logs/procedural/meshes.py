@@ -93,7 +93,13 @@ class MeshPart:
 
     def transformed(self, matrix: np.ndarray) -> MeshPart:
         """The part with vertices mapped by a ``[4, 4]`` rigid transform."""
-        v = self.vertices @ matrix[:3, :3].T + matrix[:3, 3]
+        r = matrix[:3, :3]
+        v = (
+            self.vertices[:, 0:1] * r[:, 0]
+            + self.vertices[:, 1:2] * r[:, 1]
+            + self.vertices[:, 2:3] * r[:, 2]
+        )
+        v = v + matrix[:3, 3]
         return MeshPart(v, self.faces, self.color, self.color2, self.material, self.params)
 
     def triangles(self) -> np.ndarray:
@@ -308,7 +314,7 @@ def vehicle(rng: np.random.Generator, kind: str | None = None, color: np.ndarray
         for sy in (1, -1):
             w = trimesh.creation.cylinder(r, 0.24, sections=12)
             w.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
-            w.apply_translation([sx * (length / 2 - 0.85 * r - 0.45), sy * (width / 2 - 0.14), z0 + r])
+            w.apply_translation([sx * (length / 2 - 0.85 * r - 0.45), sy * (width / 2 - 0.125), z0 + r])
             parts.append(MeshPart.from_trimesh(w, (0.03, 0.03, 0.03)))
     clearance = 0.22 if kind != "truck" else 0.45
     glass = (0.03, 0.04, 0.05)
@@ -317,7 +323,7 @@ def vehicle(rng: np.random.Generator, kind: str | None = None, color: np.ndarray
         cab_h = height * 0.8
         parts.append(
             box(
-                (cab_len - 0.03, width, cab_h - clearance),
+                (cab_len - 0.03, width - 0.1, cab_h - clearance),
                 (length / 2 - cab_len / 2 - 0.015, 0, z0 + clearance + (cab_h - clearance) / 2),
                 color=paint,
                 material=mat.PAINT,
@@ -345,7 +351,7 @@ def vehicle(rng: np.random.Generator, kind: str | None = None, color: np.ndarray
         body_h = (height - clearance) * 0.5
         parts.append(
             box(
-                (length - 0.06, width, body_h),
+                (length - 0.06, width - 0.1, body_h),
                 (0, 0, z0 + clearance + body_h / 2),
                 color=paint,
                 material=mat.PAINT,

@@ -20,7 +20,7 @@ from jwmsim.errors import ConfigError
 from jwmsim.geometry import SE3, CameraIntrinsics
 from jwmsim.logs.procedural import shading
 from jwmsim.logs.procedural.meshes import ActorModel, MeshPart
-from jwmsim.logs.procedural.town import Town
+from jwmsim.logs.procedural.town import Lighting, Town
 from jwmsim.logs.segment import Camera
 
 SHADOW_BIAS = 0.02  # [m] shadow-ray origin offset along the normal
@@ -166,6 +166,22 @@ def _gather(static: _Geometry, dynamic: _Geometry, hits: _Hits, sel: np.ndarray)
     return {k: v[idx] for k, v in tables.items()}
 
 
+def _lighting32(town: Town) -> Lighting:
+    """The town's lighting as float32 vectors (keeps the shading arithmetic in float32)."""
+    light = town._cache.get("lighting32")
+    if light is None:
+        src = town.lighting
+        light = Lighting(
+            *(
+                np.asarray(v, np.float32)
+                for v in (src.sun_direction, src.sun_color, src.sky_zenith, src.sky_horizon)
+            ),
+            src.cloudiness,
+        )
+        town._cache["lighting32"] = light
+    return light
+
+
 def shade_rays(
     town: Town,
     static: _Geometry,
@@ -174,10 +190,10 @@ def shade_rays(
     dirs: np.ndarray,
 ) -> tuple[np.ndarray, _Hits]:
     """Trace and shade world rays: radiance ``[N, 3]`` (linear) and the hits."""
-    light = town.lighting
+    light = _lighting32(town)
     hits = _trace(static, dynamic, origins, dirs)
     sel = np.isfinite(hits.t)
-    radiance = np.empty((len(dirs), 3))
+    radiance = np.empty((len(dirs), 3), np.float32)
     if (~sel).any():
         radiance[~sel] = shading.sky(
             dirs[~sel],
@@ -190,12 +206,12 @@ def shade_rays(
     if sel.any():
         p = origins[sel] + dirs[sel] * hits.t[sel, None]
         attrs = _gather(static, dynamic, hits, sel)
-        n = attrs["normals"].astype(np.float64)
+        n = attrs["normals"].copy()
         facing = (n * dirs[sel]).sum(1) > 0
         n[facing] *= -1
         base, spec = shading.albedo(p, n, attrs["color"], attrs["color2"], attrs["material"], attrs["params"])
-        lit = np.zeros(len(p))
-        toward = n @ light.sun_direction > 0
+        lit = np.zeros(len(p), np.float32)
+        toward = shading.dot(n, light.sun_direction) > 0
         if toward.any():
             lit[toward] = ~_occluded(
                 static, dynamic, p[toward] + n[toward] * SHADOW_BIAS, light.sun_direction
@@ -225,7 +241,7 @@ def _ray_directions(k: CameraIntrinsics) -> np.ndarray:
     if dirs is None:
         if len(_RAY_CACHE) > 16:
             _RAY_CACHE.clear()
-        dirs = _RAY_CACHE[k] = k.ray_directions().reshape(-1, 3)
+        dirs = _RAY_CACHE[k] = k.ray_directions().reshape(-1, 3).astype(np.float32)
     return dirs
 
 
@@ -272,8 +288,8 @@ def render_camera(
     k = camera.intrinsics
     dirs_cam = _ray_directions(k)
     world_from_cam = ego_pose @ camera.ego_from_cam
-    dirs = dirs_cam @ world_from_cam.rotation.T
-    origins = np.broadcast_to(world_from_cam.translation, dirs.shape)
+    dirs = shading.rotate(dirs_cam, world_from_cam.rotation.astype(np.float32))
+    origins = np.broadcast_to(world_from_cam.translation.astype(np.float32), dirs.shape)
     radiance, hits = shade_rays(world, static, dynamic, np.ascontiguousarray(origins), dirs)
     depth = (hits.t * dirs_cam[:, 2]).astype(np.float32)
     instance = np.zeros(len(dirs), np.int32)
@@ -314,7 +330,7 @@ def cast_lidar(
     ``dynamic`` (see :func:`actor_geometry`); returns within ``max_range`` [m]."""
     static = static_geometry(world)
     world_from_lidar = ego_pose @ ego_from_lidar
-    dirs = directions @ world_from_lidar.rotation.T
+    dirs = shading.rotate(directions, world_from_lidar.rotation)
     origins = np.broadcast_to(world_from_lidar.translation, dirs.shape)
     hits = _trace(static, dynamic, np.ascontiguousarray(origins), dirs)
     keep = hits.t < max_range

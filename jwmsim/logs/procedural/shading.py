@@ -13,6 +13,17 @@ import numpy as np
 from jwmsim.logs.procedural import materials as mat
 
 
+def dot(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``[N]`` dot products of rows of ``v`` ``[N, 3]`` with ``u`` ``[3]``, without BLAS (whose
+    threads only add overhead here and oversubscribe the render workers)."""
+    return v[:, 0] * u[0] + v[:, 1] * u[1] + v[:, 2] * u[2]
+
+
+def rotate(v: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """``[N, 3]`` rows of ``v`` rotated by ``rotation`` ``[3, 3]`` (``v @ R.T``), without BLAS."""
+    return v[:, 0:1] * rotation[:, 0] + v[:, 1:2] * rotation[:, 1] + v[:, 2:3] * rotation[:, 2]
+
+
 def _hash(ix: np.ndarray, iy: np.ndarray, seed: int) -> np.ndarray:
     """Integer lattice -> [0, 1) pseudo-random values (deterministic)."""
     h = (ix.astype(np.int64) * 374761393 + iy.astype(np.int64) * 668265263 + seed * 1442695041) & 0xFFFFFFFF
@@ -55,7 +66,7 @@ def _facade(
     wall = np.where(band[:, None], base * 0.55, wall)
     glass_col = window * (0.6 + 0.8 * cell[:, None])
     lit = (cell > 0.93)[:, None] & (v >= 1)[:, None]
-    glass_col = np.where(lit, np.array([0.55, 0.45, 0.3]), glass_col)
+    glass_col = np.where(lit, np.array([0.55, 0.45, 0.3], np.float32), glass_col)
     return np.where(glass[:, None], glass_col, wall), glass
 
 
@@ -74,6 +85,7 @@ def albedo(
         color / color2 / material / params: per-hit face attributes (see :class:`.meshes.MeshPart`).
     """
     out = color.astype(np.float32).copy()
+    p = p.astype(np.float32, copy=False)
     spec = np.zeros(len(p), np.float32)
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     m = material == mat.ASPHALT
@@ -89,8 +101,13 @@ def albedo(
     m = material == mat.TERRAIN
     if m.any():
         patch = np.clip((value_noise(x[m], y[m], 9.0, 5) - 0.35) * 3.0, 0, 1)[:, None]
-        grass = np.array([0.09, 0.16, 0.045]) * (0.75 + 0.5 * value_noise(x[m], y[m], 0.4, 6))[:, None]
-        dirt = np.array([0.2, 0.16, 0.11]) * (0.8 + 0.3 * value_noise(x[m], y[m], 1.1, 8))[:, None]
+        grass = (
+            np.array([0.09, 0.16, 0.045], np.float32)
+            * (0.75 + 0.5 * value_noise(x[m], y[m], 0.4, 6))[:, None]
+        )
+        dirt = (
+            np.array([0.2, 0.16, 0.11], np.float32) * (0.8 + 0.3 * value_noise(x[m], y[m], 1.1, 8))[:, None]
+        )
         out[m] = grass * patch + dirt * (1 - patch)
     m = material == mat.FOLIAGE
     if m.any():
@@ -123,14 +140,14 @@ def sky(
     """Sky radiance ``[M, 3]`` for unit world directions ``dirs`` ``[M, 3]``."""
     up = np.clip(dirs[:, 2], 0.0, 1.0)[:, None]
     col = horizon + (zenith - horizon) * np.sqrt(up)
-    cos_sun = np.clip(dirs @ sun, -1, 1)[:, None]
+    cos_sun = np.clip(dot(dirs, sun), -1, 1)[:, None]
     col = col + sun_color * (0.03 * np.clip(cos_sun, 0, 1) ** 12 + 4.0 * (cos_sun > 0.9996))
     if cloudiness > 0:
         zc = np.maximum(dirs[:, 2], 0.03)
         cx, cy = dirs[:, 0] / zc * 300, dirs[:, 1] / zc * 300
         c = 0.6 * value_noise(cx, cy, 220.0, 12) + 0.4 * value_noise(cx, cy, 70.0, 13)
         cover = np.clip((c - (1.0 - 0.55 * cloudiness)) * 4.0, 0, 1) * np.clip(dirs[:, 2] * 8, 0, 1)
-        col = col * (1 - cover[:, None]) + np.array([0.85, 0.86, 0.9]) * cover[:, None]
+        col = col * (1 - cover[:, None]) + np.array([0.85, 0.86, 0.9], np.float32) * cover[:, None]
     below = dirs[:, 2] < 0
     col[below] = horizon * 0.9
     return col
@@ -152,9 +169,9 @@ def shade(
 ) -> np.ndarray:
     """Radiance ``[M, 3]``: Lambert sun (``lit`` ``[M]`` = 1 unshadowed, 0 shadowed) + hemispheric
     sky ambient + Fresnel-weighted sky reflection and a sun highlight on glossy materials."""
-    ndl = np.clip(n @ sun, 0, None) * lit
+    ndl = np.clip(dot(n, sun), 0, None) * lit
     sky_avg = 0.5 * (zenith + horizon)
-    bounce = np.array([0.16, 0.15, 0.13])
+    bounce = np.array([0.16, 0.15, 0.13], np.float32)
     w = (0.5 + 0.5 * n[:, 2])[:, None]
     ambient = 0.75 * (sky_avg * w + bounce * (1 - w))
     col = base * (sun_color * ndl[:, None] + ambient)
@@ -166,7 +183,7 @@ def shade(
         fres = spec[glossy] + (1 - spec[glossy]) * (1 - cos) ** 5
         env = sky(r, sun, sun_color, zenith, horizon, 0.0)
         env[r[:, 2] < 0] = bounce
-        highlight = np.clip(r @ sun, 0, 1) ** 80 * lit[glossy] * 2.0
+        highlight = np.clip(dot(r, sun), 0, 1) ** 80 * lit[glossy] * 2.0
         col[glossy] = col[glossy] * (1 - fres[:, None]) + fres[:, None] * env + highlight[:, None] * sun_color
     emissive = material == mat.EMISSIVE
     col[emissive] = base[emissive] * 1.6
