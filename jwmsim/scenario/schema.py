@@ -272,10 +272,12 @@ class Scripted(Spec):
 # Actors
 # ------------------------------------------------------------------------------------------------
 class InsertedActor(Scripted):
-    """A new actor, placed on ``lane`` at ``offset`` metres along it from the ego's start
-    projection, ``lateral`` metres to the lane's left, heading ``yaw`` radians off the lane's
-    direction; initial speed ``speed`` [m/s] or ``speed_ratio`` times the ego's start speed (default:
-    the ego's start speed). Without a ``behaviour`` it follows its lane with IDM."""
+    """A new actor, placed on ``lane`` ``offset`` metres ahead of the ego's start projection onto
+    it (ahead in the ego's direction of travel, also on a lane running the other way), ``lateral``
+    metres to the lane's left, heading ``yaw`` radians off the lane's direction; initial speed
+    ``speed`` [m/s] or ``speed_ratio`` times the ego's start speed (default: the ego's start speed).
+    Without a ``behaviour``, vehicles follow their lane with IDM, pedestrians walk straight on,
+    static objects stand."""
 
     id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
     asset: Annotated[str, PlainValidator(lambda v: _asset(v))]

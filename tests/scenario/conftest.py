@@ -19,6 +19,10 @@ def _track(instance_id: str, category: str, xs: list[float], y: float, yaw: floa
 
 @pytest.fixture(scope="session")
 def toy_log() -> LogSegment:
+    return make_toy_log()
+
+
+def make_toy_log() -> LogSegment:
     """10 s along +x at 10 m/s on lane ``main`` (y = 0), with ``fast`` to its left (y = 3.5) and
     ``back`` (y = 7, running -x) beyond; a car ahead and a pedestrian on the right sidewalk."""
     x = np.linspace(-100.0, 300.0, 81)

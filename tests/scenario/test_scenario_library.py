@@ -51,3 +51,46 @@ def test_real_log_scenario_validates(pandaset_root: Path) -> None:
     assert log.name == "scene-pandaset-002"
     road = validate_against_log(s, log, REAL)
     assert road.lanes
+
+
+@pytest.fixture(scope="module")
+def builtin_log():
+    """The built-in seed log, where it has been generated already (generating it takes ~2 min)."""
+    from jwmsim.logs.procedural import DEFAULT_SEED, GENERATOR_VERSION, cache_dir
+    from jwmsim.logs.procedural.write_log import VERSION
+
+    prefix = f"seed-log-{GENERATOR_VERSION}-s{DEFAULT_SEED}-"
+    done = [p for p in cache_dir().glob(prefix + "*") if (p / VERSION / "sample_data.json").is_file()]
+    if not done:
+        pytest.skip(
+            f"the built-in seed log is not generated yet in {cache_dir()}: run `jwmsim info` once (~2 min)"
+        )
+    return load_seed_log(load_scenario(REPO / "scenarios" / "cut_in.yaml"))
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_library_scenario_validates_and_runs_on_the_builtin_log(name: str, builtin_log) -> None:
+    from jwmsim.config import SimConfig
+    from jwmsim.scenario.build import build_world_for_run
+    from jwmsim.sim.world import expert_actions, initial_state, transition
+
+    path = REPO / "scenarios" / f"{name}.yaml"
+    s = load_scenario(path)
+    validate_against_log(s, builtin_log, path)
+    world = build_world_for_run(sample(s, 0), builtin_log, SimConfig(terminate_on_collision=False))
+    state = initial_state(world)
+    for action in expert_actions(world, 20):
+        state = transition(state, action)
+    assert state.step == 20 and all(a.id in world.initial_actors.ids for a in s.actors)
+
+
+def test_real_log_scenario_runs(pandaset_root: Path) -> None:
+    from jwmsim.scenario.build import build_world_for_run
+    from jwmsim.sim.world import initial_state, transition
+
+    s = load_scenario(REAL)
+    state = initial_state(build_world_for_run(sample(s, 0), load_seed_log(s)))
+    walker = state.actors.index("walker")
+    for _ in range(20):
+        state = transition(state, [0.0, 0.0])
+    assert state.actors.active[walker]
