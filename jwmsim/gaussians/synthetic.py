@@ -66,7 +66,7 @@ def street_background(
         [
             np.tile([road_spacing, road_spacing, 0.02], (n_road, 1)),
             np.tile([wall_spacing, 0.02, wall_spacing], (n_wall, 1)),
-            np.full((n_clutter, 3), 0.15),
+            np.full((n_clutter, 3), 0.06),
         ]
     ) * rng.uniform(0.6, 1.2, (n, 1))
     means = np.concatenate([road, wall, clutter])

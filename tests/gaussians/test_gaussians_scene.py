@@ -58,7 +58,7 @@ def test_compose_places_actors_at_their_poses(scene_with_actors: GaussianScene) 
     np.testing.assert_allclose(world.means[n_bg:].double().numpy(), expected, atol=1e-4)
     rot_world = quat_to_rotmat(world.quats[n_bg:].double())
     rot_local = quat_to_rotmat(car.quats.double())
-    assert_close(rot_world, torch.from_numpy(pose.rotation) @ rot_local, 1e-5, "actor orientation")
+    assert_close(rot_world, torch.tensor(np.array(pose.rotation)) @ rot_local, 1e-5, "actor orientation")
     assert_close(world.colors[n_bg:], car.colors, 0.0, "actor colours")
 
 

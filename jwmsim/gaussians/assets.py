@@ -1,0 +1,281 @@
+"""Actor assets: trimesh meshes -> Gaussians, and the vehicle / pedestrian assets shipped in
+``assets/actors`` (made here from trimesh primitives; rebuild them with
+``python -m jwmsim.gaussians.assets``).
+
+An asset is a :class:`~jwmsim.gaussians.scene.GaussianComponent` in its **box frame** (origin at
+the box centre, x forward, y left, z up, metres), so a scenario can insert it at any box pose:
+``scene.with_actor("cut_in", load_actor_asset("sedan"))``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import trimesh
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.gaussians.scene import GaussianComponent, logit
+
+ASSET_FORMAT = "jwmsim.gaussian_asset"
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "actors"
+_FIELDS = ("means", "quats", "log_scales", "opacity_logits", "color_logits")
+
+
+def _quats_z_to(normals: np.ndarray) -> np.ndarray:
+    """``[N, 4]`` quaternions (w, x, y, z) rotating +z onto each unit normal ``[N, 3]``."""
+    z = np.array([0.0, 0.0, 1.0])
+    axis = np.cross(z, normals)
+    w = 1.0 + normals @ z
+    q = np.concatenate([w[:, None], axis], 1)
+    flip = w < 1e-8  # normal = -z: rotate by pi about x
+    q[flip] = [0.0, 1.0, 0.0, 0.0]
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def mesh_to_gaussians(
+    mesh: trimesh.Trimesh,
+    n: int,
+    opacity: float = 0.95,
+    thickness: float = 0.1,
+    seed: int = 0,
+) -> GaussianComponent:
+    """Flat Gaussians sampled uniformly on a mesh surface, coloured by the mesh.
+
+    Args:
+        mesh: a triangle mesh in the actor's box frame [m]; colours come from its face or vertex
+            colours (or texture, where trimesh can sample it); grey when it has none.
+        n: number of Gaussians.
+        opacity: opacity of every Gaussian in (0, 1).
+        thickness: scale along the face normal relative to the in-plane scale.
+        seed: sampling seed.
+
+    Returns:
+        A component of ``n`` Gaussians: in-plane standard deviation ``0.6 sqrt(area / n)`` so that
+        neighbours overlap, oriented with their thin axis along the face normal.
+    """
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise ConfigError(f"mesh_to_gaussians needs a non-empty trimesh.Trimesh, got {type(mesh).__name__}")
+    if n <= 0:
+        raise ConfigError(f"mesh_to_gaussians needs n > 0 Gaussians, got {n}")
+    try:
+        points, faces, colors = trimesh.sample.sample_surface(mesh, n, sample_color=True, seed=seed)
+    except (AttributeError, ValueError, IndexError):  # meshes without a samplable visual
+        points, faces = trimesh.sample.sample_surface(mesh, n, seed=seed)
+        colors = None
+    if colors is None:
+        rgb = np.full((n, 3), 0.5)
+    else:
+        rgb = np.asarray(colors, dtype=np.float64)[:, :3] / 255.0
+    normals = mesh.face_normals[faces]
+    s = 0.6 * float(np.sqrt(mesh.area / n))
+    scales = np.tile([s, s, s * thickness], (n, 1))
+    t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    return GaussianComponent(
+        means=t(points),
+        quats=t(_quats_z_to(normals)),
+        log_scales=t(np.log(scales)),
+        opacity_logits=logit(torch.full((n,), float(opacity))),
+        color_logits=logit(t(rgb), eps=1e-3),
+    )
+
+
+# --- the shipped assets -------------------------------------------------------------------------
+
+
+def _colored(mesh: trimesh.Trimesh, rgb: tuple[int, int, int]) -> trimesh.Trimesh:
+    mesh.visual.face_colors = np.array([*rgb, 255], dtype=np.uint8)
+    return mesh
+
+
+def _box(extents: tuple[float, float, float], center: tuple[float, float, float], rgb) -> trimesh.Trimesh:
+    m = trimesh.creation.box(extents=extents)
+    m.apply_translation(center)
+    return _colored(m, rgb)
+
+
+def _wheels(length: float, width: float, radius: float, z: float) -> list[trimesh.Trimesh]:
+    out = []
+    for x in (0.32 * length, -0.32 * length):
+        for y in (0.5 * width - 0.12, -0.5 * width + 0.12):
+            w = trimesh.creation.cylinder(radius=radius, height=0.22, sections=16)
+            w.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+            w.apply_translation([x, y, z])
+            out.append(_colored(w, (25, 25, 25)))
+    return out
+
+
+def vehicle_mesh(
+    size_wlh: tuple[float, float, float], body_rgb: tuple[int, int, int], cabin: str = "sedan"
+) -> trimesh.Trimesh:
+    """A box-frame vehicle of nuScenes size ``(width, length, height)`` [m]: wheels, lower body,
+    a glass cabin (``sedan``: short, centred; ``van``: long, full height; ``truck``: cab in front
+    of a cargo box)."""
+    w, length, h = size_wlh
+    z0 = -h / 2  # box frame origin at the box centre: the ground is at -h/2
+    r = 0.33 if cabin != "truck" else 0.45
+    parts = _wheels(length, w, r, z0 + r)
+    body_h = 0.45 * h
+    parts.append(_box((length, w, body_h), (0, 0, z0 + r * 0.6 + body_h / 2), body_rgb))
+    top = z0 + r * 0.6 + body_h
+    glass = (60, 70, 85)
+    if cabin == "sedan":
+        parts.append(
+            _box((0.5 * length, 0.92 * w, h / 2 - top), (-0.05 * length, 0, (top + h / 2) / 2), glass)
+        )
+    elif cabin == "van":
+        parts.append(_box((0.95 * length, 0.96 * w, h / 2 - top), (0, 0, (top + h / 2) / 2), body_rgb))
+        windshield_h = 0.6 * (h / 2 - top)
+        parts.append(
+            _box((0.05 * length, 0.9 * w, windshield_h), (0.48 * length, 0, top + 0.6 * windshield_h), glass)
+        )
+    elif cabin == "truck":
+        parts.append(
+            _box((0.25 * length, 0.96 * w, h / 2 - top), (0.37 * length, 0, (top + h / 2) / 2), body_rgb)
+        )
+        parts.append(
+            _box((0.7 * length, w, h / 2 - top), (-0.14 * length, 0, (top + h / 2) / 2), (200, 200, 195))
+        )
+    else:
+        raise ConfigError(f"unknown cabin style {cabin!r}", hint="use sedan, van or truck")
+    return trimesh.util.concatenate(parts)
+
+
+def pedestrian_mesh(height: float = 1.75, shirt_rgb: tuple[int, int, int] = (170, 40, 40)) -> trimesh.Trimesh:
+    """A standing pedestrian in a 0.6 x 0.6 x ``height`` m box frame: legs, torso, arms, head."""
+    z0 = -height / 2
+    leg_h, torso_h, head_r = 0.47 * height, 0.32 * height, 0.07 * height
+    parts = []
+    for y in (0.1, -0.1):
+        leg = trimesh.creation.cylinder(radius=0.07, height=leg_h, sections=12)
+        leg.apply_translation([0, y, z0 + leg_h / 2])
+        parts.append(_colored(leg, (40, 45, 70)))
+    torso = trimesh.creation.capsule(height=torso_h - 0.2, radius=0.17, count=[12, 12])
+    torso.apply_translation([0, 0, z0 + leg_h + torso_h / 2])
+    parts.append(_colored(torso, shirt_rgb))
+    for y in (0.23, -0.23):
+        arm = trimesh.creation.cylinder(radius=0.05, height=0.55, sections=10)
+        arm.apply_translation([0, y, z0 + leg_h + torso_h - 0.3])
+        parts.append(_colored(arm, shirt_rgb))
+    head = trimesh.creation.icosphere(subdivisions=2, radius=head_r)
+    head.apply_translation([0, 0, z0 + leg_h + torso_h + head_r])
+    parts.append(_colored(head, (205, 165, 135)))
+    return trimesh.util.concatenate(parts)
+
+
+# name -> (mesh builder, number of Gaussians, nuScenes size (w, l, h) [m], category)
+SHIPPED = {
+    "sedan": (
+        lambda: vehicle_mesh((1.85, 4.6, 1.5), (160, 25, 30), "sedan"),
+        4000,
+        (1.85, 4.6, 1.5),
+        "vehicle.car",
+    ),
+    "suv": (
+        lambda: vehicle_mesh((1.95, 4.8, 1.75), (35, 60, 120), "sedan"),
+        4000,
+        (1.95, 4.8, 1.75),
+        "vehicle.car",
+    ),
+    "van": (
+        lambda: vehicle_mesh((2.0, 5.2, 2.2), (225, 225, 220), "van"),
+        5000,
+        (2.0, 5.2, 2.2),
+        "vehicle.car",
+    ),
+    "truck": (
+        lambda: vehicle_mesh((2.5, 8.0, 3.2), (30, 110, 60), "truck"),
+        6000,
+        (2.5, 8.0, 3.2),
+        "vehicle.truck",
+    ),
+    "pedestrian": (lambda: pedestrian_mesh(1.75), 1500, (0.6, 0.6, 1.75), "human.pedestrian.adult"),
+}
+
+
+def save_asset(
+    component: GaussianComponent, path: str | os.PathLike[str], metadata: dict[str, object]
+) -> Path:
+    """Write one actor asset as safetensors (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().float().contiguous() for k, v in component.tensors().items()}
+    meta = {"format": ASSET_FORMAT, "version": "1", "metadata": json.dumps(metadata)}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_asset(path: str | os.PathLike[str]) -> tuple[GaussianComponent, dict[str, object]]:
+    """Read an asset written by :func:`save_asset`: ``(component, metadata)``."""
+    path = Path(path)
+    hint = "rebuild the shipped assets with `python -m jwmsim.gaussians.assets`"
+    if not path.is_file():
+        raise CheckpointError(f"actor asset {path} does not exist", hint=hint)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({err})", hint=hint) from err
+    if meta.get("format") != ASSET_FORMAT:
+        raise CheckpointError(
+            f"{path} is not a jwmsim actor asset (format={meta.get('format')!r})", hint=hint
+        )
+    try:
+        comp = GaussianComponent(**{k: tensors[k] for k in _FIELDS})
+        info = json.loads(meta.get("metadata", "{}"))
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"{path} is an incomplete actor asset: {err}", hint=hint) from err
+    return comp, info
+
+
+def available_assets(directory: Path = ASSET_DIR) -> list[str]:
+    """Names of the assets in ``directory`` (default: the shipped ``assets/actors``)."""
+    return sorted(p.stem for p in Path(directory).glob("*.safetensors"))
+
+
+def load_actor_asset(name: str, directory: Path = ASSET_DIR) -> GaussianComponent:
+    """A shipped actor asset by name (``sedan``, ``suv``, ``van``, ``truck``, ``pedestrian``)."""
+    path = Path(directory) / f"{name}.safetensors"
+    if not path.is_file():
+        raise ConfigError(
+            f"no actor asset named {name!r} in {directory}", hint=f"available: {available_assets(directory)}"
+        )
+    return load_asset(path)[0]
+
+
+def build_shipped_assets(directory: Path = ASSET_DIR) -> list[Path]:
+    """(Re)build every asset of :data:`SHIPPED` into ``directory``; deterministic."""
+    out = []
+    for i, (name, (build, n, size_wlh, category)) in enumerate(SHIPPED.items()):
+        comp = mesh_to_gaussians(build(), n, seed=i)
+        meta = {
+            "name": name,
+            "size_wlh": list(size_wlh),
+            "category": category,
+            "source": "jwmsim.gaussians.assets",
+        }
+        out.append(save_asset(comp, Path(directory) / f"{name}.safetensors", meta))
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Build the shipped actor assets.")
+    parser.add_argument("--out", type=Path, default=ASSET_DIR)
+    for p in build_shipped_assets(parser.parse_args().out):
+        print(f"wrote {p} ({p.stat().st_size // 1024} KiB)")
