@@ -15,7 +15,7 @@ from jwmsim.errors import ConfigError
 from jwmsim.logs.procedural.config import GENERATOR_VERSION, LogConfig
 from jwmsim.logs.procedural.write_log import VERSION, write_town_log
 
-DEFAULT_SEED = 7
+DEFAULT_SEED = 3
 DEFAULT_LOG_CONFIG = LogConfig(duration=20.0, width=320, height=180)
 
 
