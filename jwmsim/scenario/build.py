@@ -3,8 +3,8 @@
 What is built (:func:`build_world_for_run`):
 
 * ``SimConfig.start_time`` / ``episode_seconds`` from ``ego.start_time`` / ``duration``;
-* the ego's initial state: the logged one at the start time, moved by ``ego.offset`` (in the logged
-  ego frame) and with ``ego.speed`` when given;
+* the ego's initial state (:class:`~jwmsim.sim.scripts.EgoStart`): the logged one at the start
+  time, moved by ``ego.offset`` (in the logged ego frame) and with ``ego.speed`` when given;
 * inserted actors: asset -> category and box size (:mod:`jwmsim.scenario.assets`); the pose is
   computed here from the lane reference (:mod:`jwmsim.scenario.lanes`), ``offset`` metres along the
   lane ahead of the (offset) ego's projection (on a lane running against the ego: towards the ego's
@@ -14,7 +14,8 @@ What is built (:func:`build_world_for_run`):
   (behaviour and trigger names and parameters of :mod:`jwmsim.sim.behaviours` and
   :mod:`jwmsim.sim.triggers`; ``follow_lane`` is ``idm``; the crossing ``direction`` and ``angle``
   become the simulator's angle to the lane; ``ego_start`` waypoints become world waypoints);
-* removed log actors (``all``: every one not overridden).
+* removed log actors (``all``: every one not overridden) and those ``log_actors.clear`` finds on
+  the named lanes near the ego (:mod:`jwmsim.scenario.clearing`).
 
 The scenario must be concrete (every range drawn, see :func:`jwmsim.scenario.jitter.sample`).
 """
@@ -30,6 +31,7 @@ from jwmsim.config import SimConfig
 from jwmsim.errors import ConfigError
 from jwmsim.logs.segment import LogSegment
 from jwmsim.scenario.assets import known_assets
+from jwmsim.scenario.clearing import cleared_actor_ids
 from jwmsim.scenario.errors import ScenarioError
 from jwmsim.scenario.jitter import ConcreteScenario, jittered_paths
 from jwmsim.scenario.lanes import StartPose, is_keyword, resolve_lane
@@ -48,7 +50,7 @@ from jwmsim.scenario.schema import (
 )
 from jwmsim.scenario.validate import ego_start_pose
 from jwmsim.sim.map import RoadMap, build_road_map
-from jwmsim.sim.scripts import ActorScript, InsertedActor, TriggerSpec
+from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
 from jwmsim.sim.state import SimState
 from jwmsim.sim.triggers import TRIGGERS
 from jwmsim.sim.world import World, build_world, initial_state
@@ -236,23 +238,15 @@ def build_world_for_run(run: ConcreteScenario, log: LogSegment, config: SimConfi
         if scenario.log_actors.remove == "all"
         else list(scenario.log_actors.remove)
     )
-    world = build_world(log, config, scripts=scripts, inserted=inserted, removed=removed)
-    return _with_ego_start(world, scenario, pose)
-
-
-def _with_ego_start(world: World, scenario: Scenario, pose: StartPose) -> World:
-    """``world`` with the ego moved to the scenario's start pose and speed (when they differ)."""
-    ego = world.initial_ego
+    removed += [k for k in cleared_actor_ids(scenario, log, road, pose) if k not in removed]
     off = scenario.ego.offset
-    moved = any(_num(v) != 0.0 for v in (off.longitudinal, off.lateral, off.yaw))
-    if not moved and scenario.ego.speed is None:
-        return world
-    updates: dict[str, Any] = {}
-    if moved:
-        updates.update(x=pose.x, y=pose.y, yaw=pose.yaw, steer=0.0, yaw_rate=0.0, lat_accel=0.0)
-    if scenario.ego.speed is not None:
-        updates.update(speed=_num(scenario.ego.speed), accel=0.0)
-    return replace(world, initial_ego=replace(ego, **updates))
+    ego_start = EgoStart(
+        longitudinal=_num(off.longitudinal),
+        lateral=_num(off.lateral),
+        yaw=_num(off.yaw),
+        speed=None if scenario.ego.speed is None else _num(scenario.ego.speed),
+    )
+    return build_world(log, config, scripts=scripts, inserted=inserted, removed=removed, ego_start=ego_start)
 
 
 def initial_state_for_run(

@@ -5,6 +5,8 @@ A lane reference is one of
 * ``ego``: the lane the ego starts in;
 * ``ego_left`` / ``ego_right`` (= ``ego_left_1`` / ``ego_right_1``), ``ego_left_2`` ...: the k-th lane
   to the left / right of it, running the same way;
+* ``ego_adjacent``: the lane next to the ego's running the same way, on its left if there is one,
+  else on its right (a scenario that needs "a neighbour lane" on any road);
 * ``oncoming`` (= ``oncoming_1``), ``oncoming_2`` ...: the k-th lane to the ego's left running the
   other way;
 * any lane id of the map (``RoadMap.lane_ids``: the log's own lanes, or the derived ``ego``,
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from jwmsim.scenario.params import closest
 from jwmsim.sim.map import RoadMap
 
-_KEYWORD = re.compile(r"^(?:(ego)|ego_(left|right)(?:_(\d+))?|(oncoming)(?:_(\d+))?)$")
+_KEYWORD = re.compile(r"^(?:(ego)|ego_(left|right)(?:_(\d+))?|(oncoming)(?:_(\d+))?|(ego_adjacent))$")
 
 
 class LaneRefError(ValueError):
@@ -84,10 +86,19 @@ def resolve_lane(road: RoadMap, ref: str, pose: StartPose) -> int:
             f"{ref!r} is neither a lane keyword nor a lane id of this map"
             + (f" (did you mean {near!r}?)" if near else "")
         )
-    ego, side, side_k, oncoming, oncoming_k = m.groups()
+    ego, side, side_k, oncoming, oncoming_k, adjacent = m.groups()
     lane, s = _ego_lane(road, pose)
     if ego:
         return lane
+    if adjacent:
+        s_lane = road.lanes[lane].centreline.project_point(pose.x, pose.y)[0]
+        for side_name in ("left", "right"):
+            nxt = road.neighbour(lane, side_name, s_lane)
+            if nxt >= 0:
+                return nxt
+        raise LaneRefError(
+            f"'ego_adjacent': the ego's lane {road.lanes[lane].id!r} has no neighbour running the same way"
+        )
     if side:
         k = int(side_k or 1)
         current = lane
@@ -114,7 +125,16 @@ def resolve_lane(road: RoadMap, ref: str, pose: StartPose) -> int:
 def available_refs(road: RoadMap, pose: StartPose, limit: int = 12) -> list[str]:
     """Lane references that resolve here (keywords first, then map lane ids), for messages."""
     out = []
-    for ref in ("ego", "ego_left", "ego_left_2", "ego_right", "ego_right_2", "oncoming", "oncoming_2"):
+    for ref in (
+        "ego",
+        "ego_left",
+        "ego_left_2",
+        "ego_right",
+        "ego_right_2",
+        "ego_adjacent",
+        "oncoming",
+        "oncoming_2",
+    ):
         try:
             resolve_lane(road, ref, pose)
             out.append(ref)

@@ -8,7 +8,6 @@ checks what needs the log (actor ids, lanes, start time). ``load_and_validate`` 
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,17 +127,14 @@ def load_scenario(path: str | Path) -> Scenario:
 # Agent
 # ------------------------------------------------------------------------------------------------
 def known_agents() -> list[str] | None:
-    """Planner names of the ``agents`` package registry, or None where there is none (yet)."""
+    """Names of the registered planners (:func:`jwmsim.planning.planner_names`), or None where the
+    planner registry cannot be loaded (then names are checked when the planner is made)."""
     try:
-        module = importlib.import_module("agents")
-    except ImportError:
+        from jwmsim.planning import planner_names
+
+        return planner_names()
+    except (ImportError, JwmsimError):
         return None
-    for attr in ("AGENTS", "PLANNERS", "REGISTRY"):
-        reg = getattr(module, attr, None)
-        if reg is not None:
-            return sorted(str(n) for n in (reg.names() if hasattr(reg, "names") else reg))
-    lister = getattr(module, "agent_names", None) or getattr(module, "planner_names", None)
-    return sorted(lister()) if callable(lister) else None
 
 
 def resolve_relative(scenario: Scenario, path: str) -> Path:

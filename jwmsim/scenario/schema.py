@@ -37,7 +37,7 @@ from jwmsim.scenario.params import Choice, Name, Number, Uniform, options, value
 SCHEMA_VERSION = 1
 MAX_DURATION = 60.0  # [s] longest scenario
 SIDES = ("left", "right")
-LANE_KEYWORDS = ("ego", "ego_left", "ego_right", "oncoming")
+LANE_KEYWORDS = ("ego", "ego_left", "ego_right", "ego_adjacent", "oncoming")
 
 
 def _version(value: Any) -> int:
@@ -323,11 +323,24 @@ class LogActorOverride(Scripted):
     id: ActorRef
 
 
+class ClearLanes(Spec):
+    """Remove the log actors standing or driving on ``lanes`` (lane references, within half a lane
+    width of the centreline) from ``behind`` metres behind to ``ahead`` metres ahead of the ego's
+    start projection, at the start time (or when they first appear, if later). Independent of the
+    log's actor ids, so a scenario keeps working on another log."""
+
+    lanes: Annotated[list[LaneRef], Field(min_length=1)]
+    ahead: Number(ge=0, le=1000, unit="m", jitter=False) = 60.0
+    behind: Number(ge=0, le=1000, unit="m", jitter=False) = 0.0
+
+
 class LogActors(Spec):
     """What happens to the actors of the log: all are replayed, except those removed (``all``
-    removes every one not overridden) and those overridden."""
+    removes every one not overridden), those on the lanes ``clear`` names, and those overridden
+    (an overridden actor is never removed)."""
 
     remove: Literal["all"] | list[ActorRef] = Field(default_factory=list)
+    clear: ClearLanes | None = None
     override: list[LogActorOverride] = Field(default_factory=list)
 
 

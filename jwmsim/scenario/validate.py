@@ -2,11 +2,11 @@
 
 * the ego start time lies within the log;
 * removed and overridden log actors exist; inserted ids do not clash with log ids;
-* trigger ``actor`` references name an actor present in the run (a log actor not removed, or an
-  inserted one);
+* trigger ``actor`` references name an actor present in the run (a log actor neither removed nor
+  cleared, or an inserted one);
 * behaviours of overridden log actors suit the actor's kind (no pedestrian crossing for a car);
-* lane references (``lane``, ``cut_in.target_lane``) name lanes of the road map at the ego's start;
-  every option of a ``{choice: ...}`` is checked, ranges at their middle.
+* lane references (``lane``, ``cut_in.target_lane``, ``log_actors.clear.lanes``) name lanes of the
+  road map at the ego's start; every option of a ``{choice: ...}`` is checked, ranges at their middle.
 
 All problems found are reported together in one :class:`ScenarioError` (exit code 2).
 """
@@ -17,7 +17,8 @@ import math
 from pathlib import Path
 
 from jwmsim.logs.segment import LogSegment
-from jwmsim.scenario.errors import Issue, Loc, ScenarioError, line_of, parse_path
+from jwmsim.scenario.clearing import cleared_actor_ids
+from jwmsim.scenario.errors import Issue, Loc, ScenarioError, format_loc, line_of, parse_path
 from jwmsim.scenario.lanes import LaneRefError, StartPose, available_refs, resolve_lane
 from jwmsim.scenario.loader import source_lines
 from jwmsim.scenario.params import closest, nominal, options
@@ -66,8 +67,6 @@ def validate_against_log(
 
     def add(loc: Loc | str, found: str, expected: str) -> None:
         loc = parse_path(loc) if isinstance(loc, str) else loc
-        from jwmsim.scenario.errors import format_loc
-
         issues.append(Issue(file, line_of(lines, loc), format_loc(loc), found, expected))
 
     # --- start time ---------------------------------------------------------------------------
@@ -117,32 +116,13 @@ def validate_against_log(
                 "a new id (to change a log actor, use log_actors.override)",
             )
 
-    # --- trigger references -------------------------------------------------------------------
-    present = (set(log_ids) - removed_ids) | {ov.id for ov in scenario.log_actors.override} | inserted
-    for where, _, script in scenario.scripted():
-        trig = script.trigger
-        ref = getattr(trig, "actor", None) if trig is not None else None
-        if ref is None or ref in present:
-            continue
-        if ref in removed_ids:
-            add(
-                f"{where}.trigger.actor",
-                f"{ref!r}, a log actor this scenario removes",
-                "an actor present in the run (drop it from log_actors.remove)",
-            )
-        else:
-            near = closest(ref, sorted(present))
-            add(
-                f"{where}.trigger.actor",
-                f"{ref!r}, which is neither in the log nor inserted",
-                f"an inserted actor id {sorted(inserted)} or a log actor id"
-                + (f" (did you mean {near!r}?)" if near else ""),
-            )
-
     # --- lanes --------------------------------------------------------------------------------
     road = build_road_map(log, lane_width=lane_width) if road is None else road
     pose = ego_start_pose(scenario, log)
     refs: list[tuple[str, str]] = []
+    if scenario.log_actors.clear is not None:
+        for k, lane in enumerate(scenario.log_actors.clear.lanes):
+            refs += [(f"log_actors.clear.lanes[{k}]", r) for r in options(lane)]
     for where, _, script in scenario.scripted():
         if where.startswith("actors["):
             refs += [(f"{where}.lane", r) for r in options(script.lane)]  # type: ignore[attr-defined]
@@ -164,6 +144,31 @@ def validate_against_log(
                 f"a lane reference that exists on this log's road ({road.source} lanes): "
                 f"one of {available_refs(road, pose)}",
             )
+    if not any(loc.startswith("log_actors.clear") for loc in reported):
+        removed_ids |= set(cleared_actor_ids(scenario, log, road, pose))
+
+    # --- trigger references -------------------------------------------------------------------
+    present = (set(log_ids) - removed_ids) | {ov.id for ov in scenario.log_actors.override} | inserted
+    for where, _, script in scenario.scripted():
+        trig = script.trigger
+        ref = getattr(trig, "actor", None) if trig is not None else None
+        if ref is None or ref in present:
+            continue
+        if ref in removed_ids:
+            add(
+                f"{where}.trigger.actor",
+                f"{ref!r}, a log actor this scenario removes",
+                "an actor present in the run (drop it from log_actors.remove / clear, or override it)",
+            )
+        else:
+            near = closest(ref, sorted(present))
+            add(
+                f"{where}.trigger.actor",
+                f"{ref!r}, which is neither in the log nor inserted",
+                f"an inserted actor id {sorted(inserted)} or a log actor id"
+                + (f" (did you mean {near!r}?)" if near else ""),
+            )
+
     if issues:
         raise ScenarioError(issues)
     return road

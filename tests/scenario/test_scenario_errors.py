@@ -231,6 +231,14 @@ CASES = [
         "neither min nor max",
         "min and/or max",
     ),
+    (
+        "unknown-agent",
+        _replace("duration: 10", "duration: 10\nagent: idmm"),
+        6,
+        "agent",
+        "'idmm'",
+        "did you mean 'idm'?",
+    ),
 ]
 
 

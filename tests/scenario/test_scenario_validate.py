@@ -53,11 +53,20 @@ def test_valid_against_the_toy_log(tmp_path: Path, toy_log: LogSegment) -> None:
 
 def test_lane_keywords_resolve(toy_log: LogSegment) -> None:
     road = build_road_map(toy_log)
-    pose = StartPose(20.0, 0.0, 0.0)
-    names = {
-        ref: road.lanes[resolve_lane(road, ref, pose)].id for ref in ("ego", "ego_left", "oncoming", "back")
+    refs = ("ego", "ego_left", "ego_adjacent", "oncoming", "back")
+    on_main = {ref: road.lanes[resolve_lane(road, ref, StartPose(20.0, 0.0, 0.0))].id for ref in refs}
+    assert on_main == {
+        "ego": "main",
+        "ego_left": "fast",
+        "ego_adjacent": "fast",
+        "oncoming": "back",
+        "back": "back",
     }
-    assert names == {"ego": "main", "ego_left": "fast", "oncoming": "back", "back": "back"}
+    on_fast = {
+        ref: road.lanes[resolve_lane(road, ref, StartPose(20.0, 3.5, 0.0))].id
+        for ref in ("ego", "ego_adjacent")
+    }
+    assert on_fast == {"ego": "fast", "ego_adjacent": "main"}  # no left neighbour: the right one
 
 
 def test_ego_start_pose_applies_offset(tmp_path: Path, toy_log: LogSegment) -> None:
@@ -210,3 +219,46 @@ def test_unknown_scene_of_real_log(tmp_path: Path, pandaset_root: Path) -> None:
     issue = info.value.issues[0]
     assert issue.path == "log.scene" and issue.line == 2
     assert "did you mean 'scene-pandaset-002'?" in issue.expected
+
+
+CLEAR = """\
+version: 1
+log: {dataroot: nowhere}
+ego: {start_time: 2.0}
+log_actors:
+  clear: CLEAR
+  override: [{id: walker_1, behaviour: {type: hold}}]
+actors:
+  - {id: a, asset: sedan, offset: 10, trigger: {type: ttc, ttc: 2, actor: ACTOR}, then: {type: stop}}
+"""
+
+
+def test_clear_removes_log_actors_on_the_lanes_near_the_ego(tmp_path: Path, toy_log: LogSegment) -> None:
+    from jwmsim.scenario.clearing import cleared_actor_ids
+
+    road = build_road_map(toy_log)
+
+    def cleared(clear: str) -> list[str]:
+        file = tmp_path / "c.yaml"
+        file.write_text(CLEAR.replace("CLEAR", clear).replace("ACTOR", "walker_1"))
+        s = load_scenario(file)
+        validate_against_log(s, toy_log, file, road)
+        return cleared_actor_ids(s, toy_log, road, ego_start_pose(s, toy_log))
+
+    # at t = 2 s the ego is at x = 20 and car_ahead at x = 46 on the same lane; walker_1 is overridden
+    assert cleared("{lanes: [ego], ahead: 30}") == ["car_ahead"]
+    assert cleared("{lanes: [ego], ahead: 20}") == []
+    assert cleared("{lanes: [ego_left, oncoming], ahead: 100, behind: 50}") == []
+
+
+def test_clear_with_a_missing_lane_and_trigger_on_a_cleared_actor(
+    tmp_path: Path, toy_log: LogSegment
+) -> None:
+    err = _check(tmp_path, CLEAR.replace("CLEAR", "{lanes: [ego, ego_right]}").replace("ACTOR", "a"), toy_log)
+    assert err is not None and [i.path for i in err.issues] == ["log_actors.clear.lanes[1]"]
+    assert err.issues[0].line == 5 and "only 0 lane(s) to its right" in err.issues[0].found
+    err = _check(
+        tmp_path, CLEAR.replace("CLEAR", "{lanes: [ego], ahead: 50}").replace("ACTOR", "car_ahead"), toy_log
+    )
+    assert err is not None and [i.path for i in err.issues] == ["actors[0].trigger.actor"]
+    assert err.issues[0].line == 8 and "'car_ahead', a log actor this scenario removes" in err.issues[0].found
