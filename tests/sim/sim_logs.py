@@ -16,6 +16,8 @@ from jwmsim.geometry import SE3, CameraIntrinsics
 from jwmsim.logs.segment import ActorTrack, Camera, CameraFrame, LogSegment
 
 LANE_W = 3.5
+# a forward-looking camera 1.5 m ahead of the rear axle, 1.5 m up (OpenCV axes -> ego axes)
+FRONT_CAMERA = SE3(np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]), np.array([1.5, 0.0, 1.5]))
 
 
 def make_log(
@@ -29,7 +31,7 @@ def make_log(
     """A log whose ego follows ``ego_xy_yaw(t)`` at 10 Hz for ``duration`` seconds."""
     times = tuple(float(t) for t in np.round(np.arange(0.0, duration + 1e-9, 0.1), 6))
     poses = tuple(SE3.from_xy_yaw(*ego_xy_yaw(t)) for t in times)
-    cam = Camera("CAM_FRONT", CameraIntrinsics(100.0, 100.0, 63.5, 35.5, 128, 72), SE3.identity())
+    cam = Camera("CAM_FRONT", CameraIntrinsics(100.0, 100.0, 63.5, 35.5, 128, 72), FRONT_CAMERA)
     frames = {
         "CAM_FRONT": tuple(
             CameraFrame("CAM_FRONT", t, p, Path("/nonexistent/img.jpg"))

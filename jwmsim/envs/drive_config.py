@@ -1,0 +1,77 @@
+"""Configuration of :class:`~jwmsim.envs.drive_env.JWMDrivingEnv` (frozen, validated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jwmsim.config import SimConfig
+from jwmsim.errors import ConfigError
+
+OBSERVATIONS = ("skeleton", "log_frames", "none")
+
+
+@dataclass(frozen=True)
+class DriveEnvConfig:
+    """Settings of the driving environment; simulation settings are in ``sim``.
+
+    Attributes:
+        log: ``"builtin"`` (the procedural seed log) or a nuScenes dataroot.
+        scene_name: scene of the dataroot (None: its first scene).
+        cameras: camera channels observed, in order (each becomes an observation key).
+        image_size: ``(height, width)`` of the camera observations [px].
+        observation: ``"skeleton"``: renders of the log's Gaussian scene at the simulated poses
+            (closed loop); ``"log_frames"``: the logged image nearest in time (open loop: the
+            images do not follow the simulated ego; for smoke tests and debugging); ``"none"``: no
+            camera images.
+        scene: for ``"skeleton"``: ``"lidar"`` (the lidar skeleton of the log, cached per log, see
+            :mod:`jwmsim.envs.scene_cache`) or the path of a saved GaussianScene.
+        render_backend: ``"auto"``, ``"cpu"``, ``"gsplat"`` (CUDA) or ``"reference"``.
+        depth: add ``depth_<CAMERA>`` float32 ``[H, W, 1]`` observations [m] (skeleton only).
+        bev: add a ``bev`` uint8 ``[bev_size, bev_size, 3]`` ego-centred raster.
+        bev_size / bev_pixels_per_m: its size [px] and scale.
+        sim: simulation settings (rate, episode length, action type, rewards, terminations).
+    """
+
+    log: str = "builtin"
+    scene_name: str | None = None
+    cameras: tuple[str, ...] = ("CAM_FRONT",)
+    image_size: tuple[int, int] = (64, 112)
+    observation: str = "skeleton"
+    scene: str = "lidar"
+    render_backend: str = "auto"
+    depth: bool = False
+    bev: bool = False
+    bev_size: int = 64
+    bev_pixels_per_m: float = 1.0
+    sim: SimConfig = field(default_factory=SimConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cameras", tuple(self.cameras))
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        if self.observation not in OBSERVATIONS:
+            raise ConfigError(
+                f"DriveEnvConfig.observation = {self.observation!r} is invalid",
+                hint=f"use one of {OBSERVATIONS}",
+            )
+        if self.observation != "none" and not self.cameras:
+            raise ConfigError(
+                "DriveEnvConfig.cameras is empty", hint="name at least one camera, e.g. ('CAM_FRONT',)"
+            )
+        if len(self.image_size) != 2 or min(self.image_size) < 8:
+            raise ConfigError(
+                f"DriveEnvConfig.image_size = {self.image_size} is invalid",
+                hint="(height, width) in pixels, each >= 8",
+            )
+        if self.depth and self.observation != "skeleton":
+            raise ConfigError(
+                "DriveEnvConfig.depth needs observation='skeleton'",
+                hint="depth comes from the Gaussian renders",
+            )
+        if self.bev_size < 16 or self.bev_pixels_per_m <= 0:
+            raise ConfigError(
+                f"DriveEnvConfig.bev_size = {self.bev_size} / bev_pixels_per_m = "
+                f"{self.bev_pixels_per_m} are invalid",
+                hint="bev_size >= 16 px, scale > 0",
+            )
+        if not isinstance(self.sim, SimConfig):
+            raise ConfigError(f"DriveEnvConfig.sim must be a SimConfig, got {type(self.sim).__name__}")

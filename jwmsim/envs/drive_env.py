@@ -1,0 +1,331 @@
+"""``JWMDrivingEnv``: a Gymnasium environment, a thin stateful shell over :mod:`jwmsim.sim`.
+
+Observation (a flat ``Dict``, Stable-Baselines3 friendly):
+
+* ``<CAMERA>``: uint8 ``[H, W, 3]`` per configured camera (see ``DriveEnvConfig.observation``);
+* ``ego``: float32 ``[9]``: speed [m/s], longitudinal acceleration [m/s^2], steering [rad], yaw rate
+  [rad/s], lateral acceleration [m/s^2], lateral offset from the route [m] (left +), heading error
+  to the route [rad], route completion [0, 1], elapsed fraction of the episode [0, 1] (clipped to
+  the bounds of its Box);
+* optional ``depth_<CAMERA>`` float32 ``[H, W, 1]`` [m] (clipped to 200 m) and ``bev`` uint8
+  ``[S, S, 3]``.
+
+Action: ``Box(-1, 1, (2,))`` normalised (acceleration, steering) — or, with
+``SimConfig(action_type="waypoints")``, ``Box((2K,))`` ego-frame waypoints [m] (x in [-5, 60],
+y in [-20, 20]). A NaN or wrongly shaped action raises :class:`~jwmsim.sim.actions.ActionError`
+(a ``ValueError``).
+
+``info``: ``metrics`` (NC, DAC, TTC, EP, C of the step), ``rewards`` (terms by name, unweighted),
+``penalties`` (this step's, with causes), ``reason`` (why the episode ended), and at the end
+``episode`` (PDMS, RC, HD-Score, NeuroNCAP ...).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields, replace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from jwmsim.config import SimConfig
+from jwmsim.envs.drive_config import DriveEnvConfig
+from jwmsim.errors import ConfigError, JwmsimError
+from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
+from jwmsim.logs.segment import LogSegment
+from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
+from jwmsim.sim.state import SimState
+
+EGO_VECTOR_SIZE = 9
+# bounds of the ego vector (values are clipped into them): speed, accel, steer, yaw rate, lateral
+# acceleration, route offset, heading error, route completion, episode fraction
+EGO_LOW = np.array([0.0, -10.0, -1.0, -5.0, -50.0, -50.0, -math.pi, 0.0, 0.0], np.float32)
+EGO_HIGH = np.array([60.0, 10.0, 1.0, 5.0, 50.0, 50.0, math.pi, 1.0, 1.0], np.float32)
+MAX_DEPTH = 200.0  # [m] depth observations are clipped to this
+WAYPOINT_LOW = (-5.0, -20.0)  # [m] x, y
+WAYPOINT_HIGH = (60.0, 20.0)
+
+
+class EnvStateError(JwmsimError, RuntimeError):
+    """``step`` before ``reset`` (or after the episode ended)."""
+
+
+def load_log(cfg: DriveEnvConfig) -> LogSegment:
+    """The log named by ``cfg.log`` (``"builtin"``: the procedural seed log, made on first use)."""
+    from jwmsim.logs.nuscenes import load_nuscenes_log
+
+    if cfg.log == "builtin":
+        from jwmsim.logs.procedural.default_log import default_log_path
+
+        return load_nuscenes_log(default_log_path())
+    return load_nuscenes_log(cfg.log, **({"scene": cfg.scene_name} if cfg.scene_name else {}))
+
+
+def make_config(config: DriveEnvConfig | None, overrides: dict[str, Any]) -> DriveEnvConfig:
+    """``config`` with keyword ``overrides``: fields of DriveEnvConfig, or of SimConfig (applied to
+    ``sim``); unknown keywords are a :class:`ConfigError`."""
+    cfg = config or DriveEnvConfig()
+    env_keys = {f.name for f in fields(DriveEnvConfig)}
+    sim_keys = {f.name for f in fields(SimConfig)}
+    unknown = sorted(set(overrides) - env_keys - sim_keys)
+    if unknown:
+        raise ConfigError(
+            f"JWMDrivingEnv got unknown keyword(s) {unknown}",
+            hint=f"use fields of DriveEnvConfig {sorted(env_keys)} or SimConfig {sorted(sim_keys)}",
+        )
+    sim_over = {k: v for k, v in overrides.items() if k in sim_keys and k not in env_keys}
+    env_over = {k: v for k, v in overrides.items() if k in env_keys}
+    if sim_over:
+        env_over["sim"] = replace(env_over.get("sim", cfg.sim), **sim_over)
+    return replace(cfg, **env_over) if env_over else cfg
+
+
+class JWMDrivingEnv(gym.Env):
+    """Closed-loop driving on a recorded log (see the module docstring).
+
+    Args:
+        config: settings; keyword ``overrides`` replace single fields (of DriveEnvConfig or SimConfig).
+        render_mode: ``"rgb_array"`` (camera mosaic + BEV) or ``"human"`` (pygame window).
+        segment: a log already loaded (instead of ``config.log``).
+        world: a prepared :class:`~jwmsim.sim.World` (e.g. from a scenario; its config wins).
+        scene: a Gaussian scene to render (instead of ``config.scene``).
+    """
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
+
+    def __init__(
+        self,
+        config: DriveEnvConfig | None = None,
+        render_mode: str | None = None,
+        *,
+        segment: LogSegment | None = None,
+        world: World | None = None,
+        scene: GaussianScene | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(
+                f"render_mode {render_mode!r} is not supported",
+                hint=f"use one of {self.metadata['render_modes']} or None",
+            )
+        cfg = make_config(config, overrides)
+        if world is not None:
+            cfg = replace(cfg, sim=world.config)
+            segment = world.segment
+        elif segment is None:
+            segment = load_log(cfg)
+        missing = [c for c in cfg.cameras if c not in segment.cameras] if cfg.observation != "none" else []
+        if missing:
+            raise ConfigError(
+                f"camera(s) {missing} are not in log {segment.name!r}",
+                hint=f"cameras of this log: {segment.camera_names}",
+            )
+        self.config = cfg
+        self.render_mode = render_mode
+        self.segment = segment
+        self.world = world if world is not None else build_world(segment, cfg.sim)
+        self.scene: GaussianScene | None = None
+        if cfg.observation == "skeleton":
+            if scene is None:
+                from jwmsim.envs.scene_cache import scene_for_log
+
+                scene = scene_for_log(segment, cfg.scene)
+            self.scene = scene
+        self._cameras = [segment.cameras[c] for c in cfg.cameras] if cfg.observation != "none" else []
+        self._box_assets: dict[str, GaussianComponent] = {}
+        self._bevs: dict[tuple, Any] = {}
+        self._window = None
+        self._state: SimState | None = None
+        self._last_images: dict[str, np.ndarray] = {}
+        self.observation_space = self._make_observation_space()
+        self.action_space = self._make_action_space()
+
+    # --- spaces -------------------------------------------------------------------------------
+    def _make_observation_space(self) -> spaces.Dict:
+        h, w = self.config.image_size
+        d: dict[str, spaces.Space] = {}
+        for cam in self._cameras:
+            d[cam.name] = spaces.Box(0, 255, (h, w, 3), np.uint8)
+            if self.config.depth:
+                d[f"depth_{cam.name}"] = spaces.Box(0.0, MAX_DEPTH, (h, w, 1), np.float32)
+        d["ego"] = spaces.Box(EGO_LOW, EGO_HIGH, (EGO_VECTOR_SIZE,), np.float32)
+        if self.config.bev:
+            s = self.config.bev_size
+            d["bev"] = spaces.Box(0, 255, (s, s, 3), np.uint8)
+        return spaces.Dict(d)
+
+    def _make_action_space(self) -> spaces.Box:
+        sim = self.world.config
+        if sim.action_type == "accel_steer":
+            return spaces.Box(-1.0, 1.0, (2,), np.float32)
+        k = sim.num_waypoints
+        low = np.tile(np.array(WAYPOINT_LOW, np.float32), k)
+        high = np.tile(np.array(WAYPOINT_HIGH, np.float32), k)
+        return spaces.Box(low, high, (2 * k,), np.float32)
+
+    # --- gymnasium API ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._state = initial_state(self.world)
+        obs = self._observe(self._state)
+        if self.render_mode == "human":
+            self.render()
+        return obs, self._info(self._state)
+
+    def step(self, action):
+        if self._state is None or self._state.done:
+            raise EnvStateError(
+                "step() called before reset() or after the episode ended",
+                hint="call env.reset() to start an episode",
+            )
+        self._state = transition(self._state, action, self.np_random)
+        st = self._state
+        obs = self._observe(st)
+        if self.render_mode == "human":
+            self.render()
+        return obs, float(st.last.reward), bool(st.terminated), bool(st.truncated), self._info(st)
+
+    def render(self) -> np.ndarray | None:
+        if self._state is None:
+            raise EnvStateError("render() called before reset()", hint="call env.reset() first")
+        frame = self._frame(self._state)
+        if self.render_mode == "human":
+            self._show(frame)
+            return None
+        return frame
+
+    def close(self) -> None:
+        if self._window is not None:
+            import pygame
+
+            pygame.display.quit()
+            self._window = None
+
+    # --- observation --------------------------------------------------------------------------
+    @property
+    def state(self) -> SimState | None:
+        """The current simulation state (read-only)."""
+        return self._state
+
+    def _observe(self, st: SimState) -> dict[str, np.ndarray]:
+        obs: dict[str, np.ndarray] = {}
+        cfg = self.config
+        if cfg.observation == "skeleton":
+            rgb, depth = self._render_skeleton(st)
+            for i, cam in enumerate(self._cameras):
+                obs[cam.name] = rgb[i]
+                if cfg.depth:
+                    obs[f"depth_{cam.name}"] = np.clip(depth[i][..., None], 0.0, MAX_DEPTH)
+        elif cfg.observation == "log_frames":
+            t = min(max(st.log_time, 0.0), self.segment.duration)
+            for cam in self._cameras:
+                idx = self.segment.nearest_frame(cam.name, t)
+                obs[cam.name] = self.segment.image(cam.name, idx, cfg.image_size)
+        self._last_images = {c.name: obs[c.name] for c in self._cameras}
+        obs["ego"] = self._ego_vector(st)
+        if cfg.bev:
+            obs["bev"] = self._draw_bev(st, (cfg.bev_size, cfg.bev_size), cfg.bev_pixels_per_m)
+        return obs
+
+    def _ego_vector(self, st: SimState) -> np.ndarray:
+        e, route, sim = st.ego, self.world.route, self.world.config
+        _, d = route.project(e.x, e.y, s_hint=st.route_s)
+        heading = route.line.heading_at(st.route_s)
+        err = (e.yaw - heading + math.pi) % (2 * math.pi) - math.pi
+        rc = min(1.0, max(0.0, st.episode.progress_max / route.length)) if route.length > 0 else 1.0
+        return np.array(
+            [e.speed, e.accel, e.steer, e.yaw_rate, e.lat_accel, d, err, rc, st.time / sim.episode_seconds],
+            dtype=np.float32,
+        )
+
+    def _actor_gaussians(self, st: SimState) -> tuple[dict, dict]:
+        """Poses of the active actors and box Gaussians for those the scene lacks."""
+        from jwmsim.gaussians.synthetic import box_actor
+
+        a = st.actors
+        poses, extra = {}, {}
+        for i in np.flatnonzero(a.active):
+            aid = a.ids[i]
+            poses[aid] = a.pose(int(i))
+            if self.scene is not None and aid not in self.scene.actors:
+                if aid not in self._box_assets:
+                    size = (float(a.length[i]), float(a.width[i]), float(a.height[i]))
+                    self._box_assets[aid] = box_actor(size, n=600, seed=int(i))
+                extra[aid] = self._box_assets[aid]
+        return poses, extra
+
+    def _render_skeleton(self, st: SimState) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from jwmsim.gaussians.render import render
+
+        poses, extra = self._actor_gaussians(st)
+        with torch.no_grad():
+            out = render(
+                self.scene,
+                self._cameras,
+                st.ego.pose(),
+                poses,
+                self.config.image_size,
+                backend=self.config.render_backend,
+                extra_actors=extra,
+            )
+        rgb = (out.rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+        depth = out.depth.float().cpu().numpy()
+        return rgb, depth
+
+    def _draw_bev(self, st: SimState, size: tuple[int, int], ppm: float) -> np.ndarray:
+        from jwmsim.viz.bev import BevActor, BevRenderer
+
+        key = (size, ppm)
+        if key not in self._bevs:
+            lanes = {lane.id: lane.centreline.points for lane in self.world.road.lanes}
+            self._bevs[key] = BevRenderer(self.world.road.drivable_area, lanes, size, ppm)
+        a = st.actors
+        actors = [
+            BevActor(a.pose(int(i)), (float(a.width[i]), float(a.length[i]), float(a.height[i])), a.kinds[i])
+            for i in np.flatnonzero(a.active)
+        ]
+        veh = self.world.config.vehicle
+        route = self.world.route.line.points
+        return self._bevs[key].draw(
+            st.ego.pose(), actors, (veh.width, veh.length, veh.height), paths=[(route, (80, 200, 80))]
+        )
+
+    # --- rendering ------------------------------------------------------------------------------
+    def _frame(self, st: SimState) -> np.ndarray:
+        from jwmsim.viz.mosaic import camera_mosaic, side_by_side
+
+        h = max(self.config.image_size[0], 64)
+        bev = self._draw_bev(st, (2 * h, 2 * h), 2.0)
+        if not self._last_images:
+            return bev
+        mosaic = camera_mosaic(
+            [self._last_images[c.name] for c in self._cameras], [c.name for c in self._cameras]
+        )
+        return side_by_side(mosaic, bev)
+
+    def _show(self, frame: np.ndarray) -> None:
+        import pygame
+
+        if self._window is None:
+            pygame.display.init()
+            self._window = pygame.display.set_mode((frame.shape[1], frame.shape[0]))
+            pygame.display.set_caption("jwmsim")
+        surf = pygame.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+        self._window.blit(surf, (0, 0))
+        pygame.event.pump()
+        pygame.display.flip()
+
+    def _info(self, st: SimState) -> dict[str, Any]:
+        info: dict[str, Any] = {"step": st.step, "time": st.time, "reason": st.reason}
+        if st.last is not None:
+            info["metrics"] = dict(st.last.metrics)
+            info["rewards"] = dict(st.last.rewards)
+            info["penalties"] = [(p.metric, p.value, p.cause) for p in st.last.penalties]
+        if st.done:
+            info["episode"] = episode_metrics(st)
+        return info

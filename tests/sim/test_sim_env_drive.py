@@ -1,0 +1,169 @@
+"""JWMDrivingEnv: registration, Gymnasium / SB3 checks, observations, errors, vector envs, memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+from sim_logs import straight_road, straight_track
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import jwmsim.envs
+from jwmsim.envs import ENV_ID, DriveEnvConfig, EnvStateError, JWMDrivingEnv
+from jwmsim.errors import ConfigError
+from jwmsim.gaussians.synthetic import street_scene
+from jwmsim.sim import ActionError
+
+torch.set_num_threads(1)
+
+
+def small_log():
+    return straight_road(tracks={"lead": straight_track("lead", 30.0, 0.0, 8.0)})
+
+
+def skeleton_env(**kw) -> JWMDrivingEnv:
+    return JWMDrivingEnv(
+        segment=small_log(), scene=street_scene(2000), image_size=(40, 64), render_backend="cpu", **kw
+    )
+
+
+def test_registered_on_import_and_idempotent():
+    assert ENV_ID in gym.registry
+    jwmsim.envs.register_envs()  # again: no error
+    env = gym.make(ENV_ID, segment=small_log(), observation="none", bev=True, render_mode="rgb_array")
+    check_env(env.unwrapped)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"ego", "bev"} and obs["bev"].shape == (64, 64, 3)
+    frame = env.render()
+    assert frame.ndim == 3 and frame.dtype == np.uint8
+    env.close()
+
+
+def test_gymnasium_and_sb3_checks_with_camera_depth_and_bev():
+    env = skeleton_env(depth=True, bev=True)
+    check_env(env)
+    sb3_check_env(env)
+    obs, info = env.reset(seed=1)
+    assert obs["CAM_FRONT"].shape == (40, 64, 3) and obs["CAM_FRONT"].dtype == np.uint8
+    assert obs["depth_CAM_FRONT"].shape == (40, 64, 1) and obs["depth_CAM_FRONT"].max() > 1.0
+    assert obs["ego"][0] == pytest.approx(10.0)  # logged speed
+    assert env.observation_space.contains(obs)
+
+
+def test_identical_seeds_give_identical_observations():
+    env = skeleton_env()
+    runs = []
+    for _ in range(2):
+        obs, _ = env.reset(seed=7)
+        seq = [obs]
+        for k in range(6):
+            seq.append(env.step(np.array([0.3, 0.1 * (-1) ** k], np.float32))[0])
+        runs.append(seq)
+    for a, b in zip(*runs, strict=True):
+        for key in a:
+            assert np.array_equal(a[key], b[key])
+    assert not np.array_equal(runs[0][0]["CAM_FRONT"], runs[0][-1]["CAM_FRONT"])  # the view moves
+
+
+def test_step_returns_reward_terms_and_metrics_and_ends():
+    env = JWMDrivingEnv(segment=small_log(), observation="none", episode_seconds=1.0)
+    env.reset(seed=0)
+    total = 0.0
+    for _ in range(10):
+        obs, reward, terminated, truncated, info = env.step(np.array([0.0, 0.0], np.float32))
+        total += reward
+        w = env.world.config.reward_weights
+        assert reward == pytest.approx(sum(w[k] * info["rewards"][k] for k in w))
+        assert set(info["metrics"]) == {"nc", "dac", "ttc", "ep", "c"}
+    assert truncated and not terminated and info["reason"] == "time_limit"
+    assert info["episode"]["pdms"] == pytest.approx(1.0)
+    with pytest.raises(EnvStateError):
+        env.step(np.array([0.0, 0.0], np.float32))
+    # off the road: terminated
+    env.reset(seed=0)
+    while True:
+        _, _, terminated, truncated, info = env.step(np.array([0.0, -0.5], np.float32))
+        if terminated or truncated:
+            break
+    assert terminated and info["reason"] == "offroad" and info["episode"]["dac"] == 0.0
+
+
+def test_bad_actions_and_bad_configuration_are_clear_errors():
+    env = JWMDrivingEnv(segment=small_log(), observation="none")
+    with pytest.raises(EnvStateError, match="reset"):
+        env.step(np.zeros(2, np.float32))
+    env.reset(seed=0)
+    for bad in (np.array([np.nan, 0.0]), np.zeros(3), np.zeros((2, 2))):
+        with pytest.raises(ActionError) as err:
+            env.step(bad)
+        assert isinstance(err.value, ValueError)
+    with pytest.raises(ConfigError, match="unknown keyword"):
+        JWMDrivingEnv(segment=small_log(), observation="none", colour=True)
+    with pytest.raises(ConfigError, match="CAM_BACK"):
+        JWMDrivingEnv(segment=small_log(), observation="log_frames", cameras=("CAM_BACK",))
+    with pytest.raises(ConfigError, match="observation"):
+        DriveEnvConfig(observation="dreams")
+
+
+def test_waypoint_action_option():
+    env = JWMDrivingEnv(segment=small_log(), observation="none", action_type="waypoints", num_waypoints=3)
+    assert env.action_space.shape == (6,)
+    check_env(env)
+    env.reset(seed=0)
+    wp = np.array([5.0, 0.0, 10.0, 0.0, 15.0, 0.0], np.float32)
+    for _ in range(10):
+        obs, *_ = env.step(wp)
+    assert obs["ego"][0] == pytest.approx(10.0, abs=0.05)
+
+
+def test_memory_stays_flat_over_a_60_s_episode():
+    env = JWMDrivingEnv(
+        segment=small_log(),
+        observation="none",
+        bev=True,
+        terminate_on_collision=False,
+        terminate_on_offroad=False,
+        terminate_on_route_complete=False,
+    )
+    env.reset(seed=0)
+    action = np.array([0.0, 0.0], np.float32)
+    for _ in range(100):
+        env.step(action)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    steps = 100
+    truncated = False
+    while not truncated:
+        *_, truncated, _ = env.step(action)
+        steps += 1
+    grown = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert steps == 600
+    assert grown < 2_000_000, f"memory grew by {grown} bytes over 500 steps"
+
+
+@pytest.mark.slow
+def test_vector_envs_async_and_sb3_subproc():
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    log = small_log()
+
+    def make():
+        return JWMDrivingEnv(segment=log, observation="none", bev=True)
+
+    venv = gym.vector.AsyncVectorEnv([make, make])
+    obs, _ = venv.reset(seed=[1, 2])
+    assert obs["bev"].shape == (2, 64, 64, 3)
+    for _ in range(3):
+        obs, rew, term, trunc, _ = venv.step(np.zeros((2, 2), np.float32))
+    assert rew.shape == (2,) and np.allclose(obs["ego"][0], obs["ego"][1])
+    venv.close()
+    svenv = SubprocVecEnv([make, make])
+    obs = svenv.reset()
+    obs, rew, done, info = svenv.step(np.zeros((2, 2), np.float32))
+    assert obs["ego"].shape == (2, 9) and rew.shape == (2,)
+    svenv.close()
