@@ -36,6 +36,7 @@ from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
+from jwmsim.sim.collision import box_corners
 from jwmsim.sim.state import SimState
 
 EGO_VECTOR_SIZE = 9
@@ -236,10 +237,11 @@ class JWMDrivingEnv(gym.Env):
         heading = route.line.heading_at(st.route_s)
         err = (e.yaw - heading + math.pi) % (2 * math.pi) - math.pi
         rc = min(1.0, max(0.0, st.episode.progress_max / route.length)) if route.length > 0 else 1.0
-        return np.array(
+        vec = np.array(
             [e.speed, e.accel, e.steer, e.yaw_rate, e.lat_accel, d, err, rc, st.time / sim.episode_seconds],
             dtype=np.float32,
         )
+        return np.clip(vec, EGO_LOW, EGO_HIGH)
 
     def _actor_gaussians(self, st: SimState) -> tuple[dict, dict]:
         """Poses of the active actors and box Gaussians for those the scene lacks."""
@@ -278,22 +280,36 @@ class JWMDrivingEnv(gym.Env):
         return rgb, depth
 
     def _draw_bev(self, st: SimState, size: tuple[int, int], ppm: float) -> np.ndarray:
-        from jwmsim.viz.bev import BevActor, BevRenderer
+        """Ego-centred BEV: map and route by :class:`~jwmsim.viz.bev.BevRenderer`, actor boxes drawn
+        here in one vectorised pass (only those within the view)."""
+        import cv2
+
+        from jwmsim.viz.bev import KIND_COLOURS, BevRenderer
 
         key = (size, ppm)
         if key not in self._bevs:
             lanes = {lane.id: lane.centreline.points for lane in self.world.road.lanes}
             self._bevs[key] = BevRenderer(self.world.road.drivable_area, lanes, size, ppm)
-        a = st.actors
-        actors = [
-            BevActor(a.pose(int(i)), (float(a.width[i]), float(a.length[i]), float(a.height[i])), a.kinds[i])
-            for i in np.flatnonzero(a.active)
-        ]
+        bev = self._bevs[key]
         veh = self.world.config.vehicle
-        route = self.world.route.line.points
-        return self._bevs[key].draw(
-            st.ego.pose(), actors, (veh.width, veh.length, veh.height), paths=[(route, (80, 200, 80))]
+        ego_pose = st.ego.pose()
+        img = bev.draw(
+            ego_pose,
+            (),
+            (veh.width, veh.length, veh.height),
+            paths=[(self.world.route.line.points, (80, 200, 80))],
         )
+        a = st.actors
+        radius = float(np.hypot(*size)) / ppm
+        show = a.active & (np.hypot(a.x - st.ego.x, a.y - st.ego.y) < radius)
+        idx = np.flatnonzero(show)
+        if len(idx):
+            corners = box_corners(a.x[idx], a.y[idx], a.yaw[idx], a.length[idx], a.width[idx])  # [M, 4, 2]
+            px = np.round(bev.to_pixels(ego_pose, corners) * 4).astype(np.int32)
+            for kind in set(a.kinds[i] for i in idx):
+                sel = [px[m] for m, i in enumerate(idx) if a.kinds[i] == kind]
+                cv2.fillPoly(img, sel, KIND_COLOURS.get(kind, (200, 200, 200)), lineType=cv2.LINE_AA, shift=2)
+        return img
 
     # --- rendering ------------------------------------------------------------------------------
     def _frame(self, st: SimState) -> np.ndarray:
