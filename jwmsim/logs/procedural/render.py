@@ -20,7 +20,7 @@ from jwmsim.errors import ConfigError
 from jwmsim.geometry import SE3, CameraIntrinsics
 from jwmsim.logs.procedural import shading
 from jwmsim.logs.procedural.meshes import ActorModel, MeshPart
-from jwmsim.logs.procedural.town import Lighting, Town
+from jwmsim.logs.procedural.town import Town
 from jwmsim.logs.segment import Camera
 
 SHADOW_BIAS = 0.02  # [m] shadow-ray origin offset along the normal
@@ -166,20 +166,16 @@ def _gather(static: _Geometry, dynamic: _Geometry, hits: _Hits, sel: np.ndarray)
     return {k: v[idx] for k, v in tables.items()}
 
 
-def _lighting32(town: Town) -> Lighting:
-    """The town's lighting as float32 vectors (keeps the shading arithmetic in float32)."""
-    light = town._cache.get("lighting32")
-    if light is None:
+def _light_table(town: Town) -> np.ndarray:
+    """``[4, 3]`` float64 rows: sun direction, sun colour, sky zenith, sky horizon."""
+    table = town._cache.get("light_table")
+    if table is None:
         src = town.lighting
-        light = Lighting(
-            *(
-                np.asarray(v, np.float32)
-                for v in (src.sun_direction, src.sun_color, src.sky_zenith, src.sky_horizon)
-            ),
-            src.cloudiness,
+        table = np.stack([src.sun_direction, src.sun_color, src.sky_zenith, src.sky_horizon]).astype(
+            np.float64
         )
-        town._cache["lighting32"] = light
-    return light
+        town._cache["light_table"] = table
+    return table
 
 
 def shade_rays(
@@ -189,49 +185,40 @@ def shade_rays(
     origins: np.ndarray,
     dirs: np.ndarray,
 ) -> tuple[np.ndarray, _Hits]:
-    """Trace and shade world rays: radiance ``[N, 3]`` (linear) and the hits."""
-    light = _lighting32(town)
+    """Trace and shade world rays ``[N, 3]``: radiance ``[N, 3]`` float32 (linear) and the hits."""
+    light = _light_table(town)
+    cloudiness = float(town.lighting.cloudiness)
     hits = _trace(static, dynamic, origins, dirs)
     sel = np.isfinite(hits.t)
     radiance = np.empty((len(dirs), 3), np.float32)
     if (~sel).any():
-        radiance[~sel] = shading.sky(
-            dirs[~sel],
-            light.sun_direction,
-            light.sun_color,
-            light.sky_zenith,
-            light.sky_horizon,
-            light.cloudiness,
-        )
+        radiance[~sel] = shading.sky_radiance(np.ascontiguousarray(dirs[~sel]), light, cloudiness)
     if sel.any():
-        p = origins[sel] + dirs[sel] * hits.t[sel, None]
+        d = dirs[sel]
+        t = hits.t[sel]
+        p = origins[sel] + d * t[:, None]
         attrs = _gather(static, dynamic, hits, sel)
         n = attrs["normals"].copy()
-        facing = (n * dirs[sel]).sum(1) > 0
+        facing = (n * d).sum(1) > 0
         n[facing] *= -1
-        base, spec = shading.albedo(p, n, attrs["color"], attrs["color2"], attrs["material"], attrs["params"])
         lit = np.zeros(len(p), np.float32)
-        toward = shading.dot(n, light.sun_direction) > 0
+        toward = shading.dot(n, light[0]) > 0
         if toward.any():
-            lit[toward] = ~_occluded(
-                static, dynamic, p[toward] + n[toward] * SHADOW_BIAS, light.sun_direction
-            )
-        col = shading.shade(
+            lit[toward] = ~_occluded(static, dynamic, p[toward] + n[toward] * SHADOW_BIAS, light[0])
+        radiance[sel] = shading.shade_hits(
             p,
             n,
-            dirs[sel],
-            base,
-            spec,
+            d,
+            t,
+            attrs["color"],
+            attrs["color2"],
             attrs["material"],
+            attrs["params"],
             lit,
-            light.sun_direction,
-            light.sun_color,
-            light.sky_zenith,
-            light.sky_horizon,
-            light.cloudiness,
+            light,
+            cloudiness,
+            FOG_DISTANCE,
         )
-        haze = 1.0 - np.exp(-hits.t[sel] / FOG_DISTANCE)
-        radiance[sel] = col * (1 - haze[:, None]) + light.sky_horizon * haze[:, None]
     return radiance, hits
 
 
