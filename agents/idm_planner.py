@@ -30,6 +30,8 @@ class IDMPlanner(Planner):
         time_headway: T [s]; min_gap: s0 [m]; max_accel: a_max [m/s^2]; comfort_decel: b [m/s^2].
         corridor: half width [m] around the route in which actors count as leaders.
         lookahead_time / min_lookahead: pure-pursuit look-ahead [s] / [m].
+        max_jerk: limit on the change of the commanded acceleration [m/s^3] (comfort), lifted
+            when IDM asks for more than ``emergency_decel`` of braking.
     """
 
     name = "idm"
@@ -45,6 +47,8 @@ class IDMPlanner(Planner):
         corridor: float = 1.8,
         lookahead_time: float = 1.0,
         min_lookahead: float = 5.0,
+        max_jerk: float = 2.5,
+        emergency_decel: float = 4.0,
     ) -> None:
         super().__init__()
         self.target_speed = target_speed
@@ -56,6 +60,8 @@ class IDMPlanner(Planner):
         self.corridor = corridor
         self.lookahead_time = lookahead_time
         self.min_lookahead = min_lookahead
+        self.max_jerk = max_jerk
+        self.emergency_decel = emergency_decel
         self._v0 = target_speed or min_target_speed
 
     def reset(self, world: World) -> None:
@@ -102,7 +108,13 @@ class IDMPlanner(Planner):
         world, ego = state.world, state.ego
         cfg = world.config
         gap, v_lead, _ = self.leader(state)
-        accel = max(-cfg.vehicle.max_decel, self.idm_accel(ego.speed, gap, v_lead))
+        target = max(-cfg.vehicle.max_decel, self.idm_accel(ego.speed, gap, v_lead))
+        step = self.max_jerk * cfg.dt
+        accel = (
+            target
+            if target <= -self.emergency_decel
+            else min(max(target, ego.accel - step), ego.accel + step)
+        )
         route = world.route.line
         if cfg.action_type == "waypoints":
             speeds, v = [], ego.speed

@@ -1,0 +1,69 @@
+"""``jwmsim replay SCENARIO``: closed-loop jittered runs of a scenario, with videos and metrics."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from jwmsim.cli.app import app
+from jwmsim.errors import ConfigError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size {text!r} is not HEIGHTxWIDTH", hint="e.g. --size 112x200") from None
+    if h < 16 or w < 16:
+        raise ConfigError(f"--size {text!r} is too small", hint="at least 16x16")
+    return h, w
+
+
+@app.command("replay")
+def replay_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file (see scenarios/)"),
+    agent: str = typer.Option(
+        None, "--agent", help="planner name (idm, constant_velocity, log_replay) or .py path"
+    ),
+    runs: int = typer.Option(None, "--runs", help="number of jittered runs (default: the scenario's)"),
+    out: Path = typer.Option(None, "--out", help="output folder (default: runs/<scenario name>)"),
+    render: str = typer.Option(
+        "skeleton", "--render", help="render path: skeleton (Gaussian renders) or none"
+    ),
+    scene: str = typer.Option(
+        "lidar", "--scene", help="'lidar' (cached lidar skeleton) or a GaussianScene file"
+    ),
+    size: str = typer.Option("112x200", "--size", help="camera image size HEIGHTxWIDTH in the video"),
+    cameras: str = typer.Option(
+        "CAM_FRONT_LEFT,CAM_FRONT,CAM_FRONT_RIGHT", "--cameras", help="comma-separated camera channels"
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", help="hide progress bars"),
+) -> None:
+    """Replay a long-tail scenario in closed loop: per run an mp4 (camera mosaic + BEV) and
+    metrics.json; a summary.json and a table of the runs."""
+    from jwmsim.replay import ReplayOptions, replay, summary_table
+
+    opts = ReplayOptions(
+        agent=agent,
+        runs=runs,
+        out=out,
+        render=render,
+        scene=scene,
+        cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
+        image_size=_size(size),
+        progress=not no_progress,
+    )
+    try:
+        result = replay(scenario, opts)
+    except KeyboardInterrupt as stop:
+        partial = stop.args[0] if stop.args else None
+        if partial is not None:
+            typer.echo(summary_table(partial))
+            typer.echo(f"interrupted: finished runs and the partial run's metrics are in {partial.out}")
+        else:
+            typer.echo("interrupted before the first run finished", err=True)
+        sys.exit(130)
+    typer.echo(summary_table(result))
+    typer.echo(f"videos and metrics in {result.out}  (summary: {result.out / 'summary.json'})")

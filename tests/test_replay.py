@@ -1,0 +1,148 @@
+"""`jwmsim replay` end to end on a small procedural log: videos, metrics, summary, reproducibility,
+Ctrl-C handling and the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import pytest
+
+from jwmsim.errors import ConfigError
+from jwmsim.logs.procedural import LogConfig, write_town_log
+from jwmsim.replay import ReplayOptions, replay, summary_table
+
+SCENARIO = """\
+version: 1
+name: tiny_brake
+log:
+  dataroot: {root}
+ego:
+  start_time: 0.5
+agent: idm
+duration: 1.5
+runs: 2
+seed: 3
+actors:
+  - id: leader
+    asset: sedan
+    lane: ego
+    offset: {{uniform: [14, 20]}}
+    speed_ratio: 1.0
+    behaviour: {{type: idm}}
+    trigger: {{type: time, at: 0.3}}
+    then: {{type: hard_brake, decel: {{uniform: [5, 8]}}, ramp: 0.2, stop_duration: 1.0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("replay")
+    cfg = LogConfig(duration=2.5, width=64, height=36, lidar_azimuth_steps=256, workers=2)
+    root = write_town_log(5, base / "town5", cfg, progress=False)
+    path = base / "tiny_brake.yaml"
+    path.write_text(SCENARIO.format(root=root))
+    return path
+
+
+def _opts(out: Path, **kw) -> ReplayOptions:
+    base = dict(out=out, cameras=("CAM_FRONT",), image_size=(32, 56), progress=False)
+    base.update(kw)
+    return ReplayOptions(**base)
+
+
+def test_replay_writes_videos_metrics_and_summary(scenario_file: Path, tmp_path: Path) -> None:
+    result = replay(scenario_file, _opts(tmp_path / "out"))
+    assert [r.status for r in result.runs] == ["finished", "finished"]
+    for r in result.runs:
+        frames = iio.imread(r.run_dir / "video.mp4", plugin="pyav")
+        assert frames.shape[0] == r.steps + 1 and frames.shape[1] >= 64  # 2 x 32 rows, padded to 16
+        rec = json.loads((r.run_dir / "metrics.json").read_text())
+        assert rec["status"] == "finished" and rec["steps"] == 15
+        assert set(rec["metrics"]) >= {"nc", "dac", "ttc", "ep", "c", "pdms", "rc", "hd_score", "neuroncap"}
+        assert "actors[0].offset" in rec["draws"] and 14 <= rec["draws"]["actors[0].offset"] <= 20
+        for p in rec["penalties"]:
+            assert {"step", "time", "metric", "value", "cause"} <= set(p)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["aggregate"]["runs_finished"] == 2 and len(summary["runs"]) == 2
+    assert 0.0 <= summary["aggregate"]["pdms"]["mean"] <= 1.0
+    assert not list((tmp_path / "out").rglob("*partial*"))
+    table = summary_table(result)
+    assert "pdms" in table and "collision rate" in table
+
+
+def test_same_seed_reproduces_runs_exactly(scenario_file: Path, tmp_path: Path) -> None:
+    a = replay(scenario_file, _opts(tmp_path / "a", render="none"))
+    b = replay(scenario_file, _opts(tmp_path / "b", render="none"))
+    for ra, rb in zip(a.runs, b.runs, strict=True):
+        assert ra.metrics == rb.metrics and ra.draws == rb.draws
+    assert a.runs[0].draws != a.runs[1].draws  # jitter differs between runs
+    assert not (tmp_path / "a" / "run_000" / "video.mp4").exists()  # render none: metrics only
+
+
+def test_ctrl_c_keeps_finished_runs_and_marks_the_partial_one(scenario_file: Path, tmp_path: Path) -> None:
+    agent = tmp_path / "interrupting.py"
+    agent.write_text(
+        "import numpy as np\nfrom jwmsim.planning import Planner\n\n"
+        "class Interrupting(Planner):\n"
+        "    calls = 0\n\n"
+        "    def compute_action(self, state, observation):\n"
+        "        Interrupting.calls += 1\n"
+        "        if Interrupting.calls == 15 + 5:  # 5 steps into the second run\n"
+        "            raise KeyboardInterrupt\n"
+        "        return np.zeros(2)\n"
+    )
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt) as stop:
+        replay(scenario_file, _opts(out, agent=str(agent)))
+    partial = stop.value.args[0]
+    assert [r.status for r in partial.runs] == ["finished", "interrupted"]
+    assert (out / "run_000" / "video.mp4").exists()
+    rec = json.loads((out / "run_001" / "metrics.json").read_text())
+    assert rec["status"] == "interrupted" and rec["steps"] == 4
+    assert not (out / "run_001" / "video.mp4").exists()
+    assert not list(out.rglob("*partial*")) and not list(out.rglob(".*"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["aggregate"]["runs_finished"] == 1
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ConfigError, match="render path 'jwm' is not available"):
+        ReplayOptions(render="jwm")
+    with pytest.raises(ConfigError, match="--runs"):
+        ReplayOptions(runs=0)
+
+
+def test_cli_replay(scenario_file: Path, tmp_path: Path) -> None:
+    code = "import sys; from jwmsim.cli import main; main(sys.argv[1:])"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "replay",
+            str(scenario_file),
+            "--runs",
+            "1",
+            "--render",
+            "none",
+            "--out",
+            str(tmp_path / "cli"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "pdms" in res.stdout and (tmp_path / "cli" / "run_000" / "metrics.json").exists()
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "replay", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "missing.yaml" in bad.stderr and "Traceback" not in bad.stderr
