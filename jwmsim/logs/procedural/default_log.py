@@ -13,7 +13,8 @@ from pathlib import Path
 
 from jwmsim.errors import ConfigError
 from jwmsim.logs.procedural.config import GENERATOR_VERSION, LogConfig
-from jwmsim.logs.procedural.write_log import VERSION, write_town_log
+
+VERSION = "v1.0-mini"  # table folder of the procedural logs (write_log.VERSION)
 
 DEFAULT_SEED = 3
 DEFAULT_LOG_CONFIG = LogConfig(duration=20.0, width=320, height=180)
@@ -44,6 +45,8 @@ def default_log_path(progress: bool = True) -> Path:
     with open(root / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be generating it right now
         if not _complete(path):
+            from jwmsim.logs.procedural.write_log import write_town_log
+
             if progress:
                 print(f"generating the built-in seed log (first use) into {path}")
             write_town_log(DEFAULT_SEED, path, cfg, progress=progress, overwrite=path.exists())

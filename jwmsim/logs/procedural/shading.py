@@ -30,7 +30,7 @@ def rotate(v: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return v[:, 0:1] * rotation[:, 0] + v[:, 1:2] * rotation[:, 1] + v[:, 2:3] * rotation[:, 2]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _hash(ix: float, iy: float, seed: int) -> float:
     """Integer lattice point -> [0, 1) pseudo-random value (deterministic)."""
     h = (np.int64(ix) * 374761393 + np.int64(iy) * 668265263 + seed * 1442695041) & 0xFFFFFFFF
@@ -39,7 +39,7 @@ def _hash(ix: float, iy: float, seed: int) -> float:
     return (h & 0xFFFF) / 65536.0
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def value_noise(x: float, y: float, scale: float, seed: int) -> float:
     """Smooth value noise in [0, 1] at ``(x, y)`` [m] with feature size ``scale`` [m]."""
     xs, ys = x / scale, y / scale
@@ -226,6 +226,29 @@ def shade_hits(
         out[i, 1] = col1 * (1 - haze) + light[3, 1] * haze
         out[i, 2] = col2 * (1 - haze) + light[3, 2] * haze
     return out
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels now, e.g. before forking render workers so
+    that they inherit the compiled code instead of each compiling it."""
+    light = np.array([[0.0, 0.6, 0.8], [3.0, 2.8, 2.6], [0.2, 0.3, 0.7], [0.6, 0.7, 0.8]])
+    one = np.ones((1, 3), np.float32)
+    sky_radiance(one / np.sqrt(3), light, 0.5)
+    for material in range(mat.NUM_MATERIALS):
+        shade_hits(
+            one,
+            one / np.sqrt(3),
+            -one / np.sqrt(3),
+            np.ones(1, np.float32),
+            one,
+            one,
+            np.array([material], np.int8),
+            np.ones((1, 4), np.float32),
+            np.ones(1, np.float32),
+            light,
+            0.5,
+            900.0,
+        )
 
 
 def _tone_lut(exposure: float, size: int = 8192, max_radiance: float = 16.0) -> np.ndarray:

@@ -13,13 +13,14 @@ import numpy as np
 from tqdm import tqdm
 
 from jwmsim.logs.nuscenes_writer import NuScenesWriter
+from jwmsim.logs.procedural import shading
 from jwmsim.logs.procedural.config import GENERATOR_VERSION, LogConfig, TownConfig
 from jwmsim.logs.procedural.render import actor_geometry, cast_lidar, render_camera
 from jwmsim.logs.procedural.rig import LIDAR_TOP, lidar_directions, nuscenes_like_rig
 from jwmsim.logs.procedural.town import Town
 
 START_US = 1_700_000_000_000_000  # [us] timestamp of the first frame of every procedural log
-VERSION = "v1.0-mini"
+VERSION = "v1.0-mini"  # also default_log.VERSION
 
 # State of the render workers (set before the pool forks, or in-process).
 _JOB: dict[str, object] = {}
@@ -94,6 +95,7 @@ def write_town_log(
                 writer.add_camera(name, cam.intrinsics, cam.ego_from_cam)
             writer.add_lidar("LIDAR_TOP", LIDAR_TOP)
             if workers > 1 and n_frames > 1:
+                shading.warm_up()  # compile once here; the forked workers inherit it
                 pool = mp.get_context("fork").Pool(workers)
                 results = pool.imap(_render_frame, range(n_frames))
             else:
