@@ -146,6 +146,29 @@ def test_memory_stays_flat_over_a_60_s_episode():
     assert grown < 2_000_000, f"memory grew by {grown} bytes over 500 steps"
 
 
+def test_human_render_mode_headless(monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    env = JWMDrivingEnv(segment=small_log(), observation="none", render_mode="human")
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.float32))
+    assert env.render() is None and env._window is not None
+    env.close()
+    with pytest.raises(ConfigError, match="render_mode"):
+        JWMDrivingEnv(segment=small_log(), observation="none", render_mode="ansi")
+
+
+@pytest.mark.slow
+def test_sb3_ppo_learns_a_few_steps_on_the_env():
+    from stable_baselines3 import PPO
+
+    env = JWMDrivingEnv(segment=small_log(), observation="none", bev=True, episode_seconds=2.0)
+    model = PPO("MultiInputPolicy", env, n_steps=32, batch_size=16, n_epochs=1, device="cpu", seed=0)
+    model.learn(total_timesteps=64)
+    action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
+    assert env.action_space.contains(action.astype(np.float32))
+
+
 @pytest.mark.slow
 def test_vector_envs_async_and_sb3_subproc():
     from stable_baselines3.common.vec_env import SubprocVecEnv
