@@ -277,7 +277,6 @@ def _street_props(
     junctions: dict[str, list[JunctionZone]],
     sidewalk: BaseGeometry,
     curb: float,
-    sw_width: float,
     rng: np.random.Generator,
 ) -> list[MeshPart]:
     """Trees, street lights and signs on the sidewalks (near the curb), traffic lights at the junction."""
@@ -301,7 +300,7 @@ def _street_props(
                                 meshes.sign(rng, base, float(heading) + (np.pi if side > 0 else 0.0))
                             )
                         elif rng.random() < 0.8:
-                            parts.append(meshes.tree(rng, base + [0, 0, 0]))
+                            parts.append(meshes.tree(rng, base))
                         k += 1
                 s += rng.uniform(8, 15)
     main, cross = roads[0], roads[1]
@@ -324,7 +323,6 @@ def _street_props(
         facing = float(heading) + (np.pi if forward else 0.0)
         arm = float(heading) + (np.pi / 2 if forward else -np.pi / 2)
         parts.append(meshes.traffic_light(np.array([xy[0], xy[1], curb]), arm, 4.0, facing, lit=0))
-    del sw_width
     return parts
 
 
@@ -375,7 +373,7 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
         _flat_mesh(ground, cfg.curb_height - 0.03, cell=64.0, color=(0.16, 0.2, 0.09), material=mat.TERRAIN),
     ]
     static += _buildings(roads, outer.buffer(0.5), _rng(seed, "buildings"))
-    static += _street_props(roads, junctions, sidewalk, cfg.curb_height, sw_width, _rng(seed, "props"))
+    static += _street_props(roads, junctions, sidewalk, cfg.curb_height, _rng(seed, "props"))
 
     times = np.arange(0.0, cfg.duration + 1e-9, 1.0 / cfg.trajectory_rate)
     trng = _rng(seed, "traffic")
@@ -390,7 +388,6 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
     actors += traffic.waiting_cross_traffic(cross, junctions["cross"][0], _rng(seed, "cross"), times)
     actors += traffic.pedestrians(
         main,
-        cross,
         junctions["main"][0],
         sw_width,
         sidewalk,

@@ -238,7 +238,6 @@ def waiting_cross_traffic(
 
 def pedestrians(
     main: Road,
-    cross: Road,
     zone_main: JunctionZone,
     sidewalk_width: float,
     sidewalk: shapely.Geometry,
