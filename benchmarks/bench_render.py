@@ -89,13 +89,15 @@ def main() -> None:
                 r = time_case(n, size_hw, backward, args.repeats)
                 results.append(r)
                 print(
-                    f"{r['gaussians']:>7} Gaussians  {r['cameras']} x {r['height']}x{r['width']}  {r['pass']:<16}"
+                    f"{r['gaussians']:>7} Gaussians  {r['cameras']} x {r['height']}x{r['width']}  "
+                    f"{r['pass']:<16}"
                     f" median {r['median_ms']:8.2f} ms  (min {r['min_ms']:.2f}, p90 {r['p90_ms']:.2f})"
                     f"  coverage {r['coverage']}"
                 )
     report = {
         "benchmark": "bench_render",
-        "command": "python benchmarks/bench_render.py " + f"--threads {args.threads} --repeats {args.repeats}",
+        "command": "python benchmarks/bench_render.py "
+        + f"--threads {args.threads} --repeats {args.repeats}",
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),

@@ -114,17 +114,21 @@ def rasterize_cpu(
     ks = ks.to("cpu", dtype)
     inputs = (means, quats, scales, opacities, colors)
     need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    out = cpu_kernels.project(
+        *(_np(t) for t in (means, quats, scales, opacities, viewmats, ks)),
+        width, height, near_plane, far_plane, eps2d,
+    )  # fmt: skip
     if need_grad:
+        # differentiable projection of the Gaussians that some camera sees (the numba pass culls)
+        seen = torch.from_numpy(np.flatnonzero((out[3][..., 0] > 0).any(0)))
+        means, quats, scales = means[seen], quats[seen], scales[seen]
+        opacities, colors = opacities[seen], colors[seen]
         proj = project_gaussians(
             means, quats, scales, opacities, viewmats, ks, width, height, near_plane, far_plane, eps2d
         )
         means2d, conics, depths, radii = proj.means2d, proj.conics, proj.depths, proj.radii
         radii_np = radii.numpy()
     else:
-        out = cpu_kernels.project(
-            *(_np(t) for t in (means, quats, scales, opacities, viewmats, ks)),
-            width, height, near_plane, far_plane, eps2d,
-        )  # fmt: skip
         means2d, conics, depths = (torch.from_numpy(a) for a in out[:3])
         radii_np = out[3]
     keys, key_bytes = depth_sort_keys(_np(depths))

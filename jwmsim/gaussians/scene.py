@@ -50,6 +50,75 @@ def quat_multiply(q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
     )
 
 
+def rotations_to_quats(rotations: np.ndarray) -> np.ndarray:
+    """``[A, 3, 3]`` rotation matrices -> ``[A, 4]`` unit quaternions ``(w, x, y, z)``, ``w >= 0``
+    (Shepperd's method, vectorised: no per-pose Python call)."""
+    r = np.asarray(rotations, dtype=np.float64).reshape(-1, 3, 3)
+    r00, r11, r22 = r[:, 0, 0], r[:, 1, 1], r[:, 2, 2]
+    trace = r00 + r11 + r22
+    cands = np.stack(
+        [
+            np.stack(
+                [1 + trace, r[:, 2, 1] - r[:, 1, 2], r[:, 0, 2] - r[:, 2, 0], r[:, 1, 0] - r[:, 0, 1]], 1
+            ),
+            np.stack(
+                [
+                    r[:, 2, 1] - r[:, 1, 2],
+                    1 + r00 - r11 - r22,
+                    r[:, 0, 1] + r[:, 1, 0],
+                    r[:, 0, 2] + r[:, 2, 0],
+                ],
+                1,
+            ),
+            np.stack(
+                [
+                    r[:, 0, 2] - r[:, 2, 0],
+                    r[:, 0, 1] + r[:, 1, 0],
+                    1 + r11 - r00 - r22,
+                    r[:, 1, 2] + r[:, 2, 1],
+                ],
+                1,
+            ),
+            np.stack(
+                [
+                    r[:, 1, 0] - r[:, 0, 1],
+                    r[:, 0, 2] + r[:, 2, 0],
+                    r[:, 1, 2] + r[:, 2, 1],
+                    1 + r22 - r00 - r11,
+                ],
+                1,
+            ),
+        ],
+        1,
+    )  # [A, 4 cases, 4]: case c is 4 q_c q (numerically best where its diagonal term is largest)
+    best = np.argmax(np.stack([trace, r00, r11, r22], 1), axis=1)
+    q = cands[np.arange(len(r)), best]
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return np.where(q[:, :1] < 0, -q, q)
+
+
+def place_gaussians(
+    means: torch.Tensor,
+    quats: torch.Tensor,
+    owner: torch.Tensor,
+    rotations: torch.Tensor,
+    translations: torch.Tensor,
+    pose_quats: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move Gaussians of several actors to their poses at once (differentiable).
+
+    Args:
+        means ``[N, 3]``, quats ``[N, 4]``: in their box frames; owner ``[N]`` long: actor index.
+        rotations ``[A, 3, 3]``, translations ``[A, 3]``, pose_quats ``[A, 4]``: ``world_from_box``.
+
+    Returns:
+        World means ``[N, 3]`` and quaternions ``[N, 4]``.
+    """
+    rot = rotations.to(means.dtype)[owner]
+    world = (rot @ means[..., None])[..., 0] + translations.to(means.dtype)[owner]
+    return world, quat_multiply(pose_quats.to(quats.dtype)[owner], quats)
+
+
 @dataclass(frozen=True)
 class GaussianComponent:
     """A set of N 3D Gaussians in one frame (world for the background, box frame for an actor).
@@ -297,7 +366,7 @@ class GaussianScene:
         placed at its ``world_from_box`` pose. Actors of the scene missing from ``actor_poses`` are
         not drawn; an id that is neither in the scene nor in ``extra_actors`` is an error."""
         extra = dict(extra_actors or {})
-        parts = [self.background]
+        comps, poses = [], []
         for aid, pose in actor_poses.items():
             comp = self.actors.get(aid, extra.get(aid))
             if comp is None:
@@ -306,8 +375,26 @@ class GaussianScene:
                     f"{sorted(self.actors)[:10]}{' ...' if len(self.actors) > 10 else ''}",
                     hint="insert it with scene.with_actor(id, component) or pass extra_actors={id: asset}",
                 )
-            parts.append(comp.to(self.device).transformed(pose))
-        return GaussianComponent.concat(parts)
+            if len(comp):
+                comps.append(comp.to(self.device))
+                poses.append(pose)
+        if not comps:
+            return self.background
+        actors = GaussianComponent.concat(comps)
+        dev, dt = self.device, self.background.means.dtype
+        rot = np.stack([p.rotation for p in poses])
+        owner = torch.repeat_interleave(
+            torch.arange(len(comps), device=dev), torch.tensor([len(c) for c in comps], device=dev)
+        )
+        means, quats = place_gaussians(
+            actors.means,
+            actors.quats,
+            owner,
+            torch.as_tensor(rot, dtype=dt, device=dev),
+            torch.as_tensor(np.stack([p.translation for p in poses]), dtype=dt, device=dev),
+            torch.as_tensor(rotations_to_quats(rot), dtype=dt, device=dev),
+        )
+        return GaussianComponent.concat([self.background, replace(actors, means=means, quats=quats)])
 
     # --- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
