@@ -18,7 +18,8 @@ Per step (each in [0, 1], functions of :class:`~jwmsim.sim.state.StepMeasurement
   |yaw rate| <= 0.95, |yaw acc| <= 1.93 (SI), else 0. Accelerations and yaw rate are those of
   the step; jerks and yaw acceleration are least-squares slopes over the last ``comfort_window``
   (default 5, i.e. 0.4 s) samples, a Savitzky-Golay derivative as nuPlan/NAVSIM apply to filtered
-  signals (``comfort_window=2``: the raw one-step difference). Unfiltered 10 Hz differences flag
+  signals (``comfort_window=2``: the raw one-step difference); at the start the window holds the
+  logged ego of the preceding steps. Unfiltered 10 Hz differences flag
   even the logged expert: on the PandaSet log 16% of its steps exceed the lon-jerk bound raw, none
   with the 5-sample window.
 

@@ -80,6 +80,7 @@ class World:
     assets: tuple[str, ...]
     initial_ego: EgoState
     initial_actors: ActorsState
+    initial_comfort_history: tuple[tuple[float, float, float, float], ...] = ()
 
 
 def _default_script(kind: str, config: SimConfig) -> ActorScript:
@@ -232,6 +233,7 @@ def build_world(
         categories=tuple([log.categories[j] for j in keep] + [a.category for a in inserted]),
         assets=tuple([""] * len(keep) + [a.asset for a in inserted]),
         initial_ego=replace(ego, z=route.ground_z(route.start_s)),
+        initial_comfort_history=_initial_comfort_history(segment, config, ego),
         initial_actors=actors,
     )
 
@@ -331,7 +333,7 @@ def initial_state(world: World) -> SimState:
         prev_ego=ego,
         actors=world.initial_actors,
         route_s=world.route.start_s,
-        comfort_history=(_comfort_sample(ego),),
+        comfort_history=world.initial_comfort_history or (_comfort_sample(ego),),
     )
 
 
@@ -426,6 +428,22 @@ def _comfort_sample(ego: EgoState) -> tuple[float, float, float, float]:
     """``(lon acc, world acc x, world acc y, yaw rate)`` of one step."""
     c, s = math.cos(ego.yaw), math.sin(ego.yaw)
     return ego.accel, ego.accel * c - ego.lat_accel * s, ego.accel * s + ego.lat_accel * c, ego.yaw_rate
+
+
+def _initial_comfort_history(segment: LogSegment, config: SimConfig, ego: EgoState) -> tuple:
+    """Comfort samples before the first step: the logged ego at ``start - (window - 1) dt`` ..
+    ``start - dt`` (held at the log's first pose before it begins), then the start state. The first
+    steps' jerks are then derivatives over a full window, as if the ego had driven into the start."""
+    dt, w = config.dt, config.metrics.comfort_window
+    past = [
+        _comfort_sample(
+            _logged_ego_state(
+                segment, max(config.start_time - k * dt, segment.ego_times[0]), dt, config.vehicle.wheelbase
+            )
+        )
+        for k in range(w - 1, 0, -1)
+    ]
+    return (*past, _comfort_sample(ego))
 
 
 def _comfort_history(history: tuple, ego: EgoState, window: int) -> tuple:

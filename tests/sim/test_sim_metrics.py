@@ -155,10 +155,13 @@ def test_comfort_thresholds_and_ep():
     assert slow.last.metrics["ep"] == pytest.approx(18.0 / 20.0, abs=1e-6)
 
 
-@pytest.mark.parametrize(("window", "expected"), [(2, [3.0] * 4 + [5.5, 5.5]), (5, [3.0] * 4 + [3.5, 4.25])])
+@pytest.mark.parametrize(
+    ("window", "expected"), [(2, [3.0] * 4 + [5.5, 5.5]), (5, [0.6, 1.5, 2.4, 3.0, 3.5, 4.25])]
+)
 def test_jerk_is_the_slope_of_the_acceleration(window, expected):
     world = build_world(straight_road(), SimConfig(metrics=MetricsConfig(comfort_window=window)))
-    # from 0 (the log), acceleration ramps by 0.3 m/s^2 per step, then by 0.55: jerk 3 then 5.5 m/s^3
+    # from 0 (the log, steady before the start), acceleration ramps by 0.3 m/s^2 per step, then by
+    # 0.55: raw jerk 3 then 5.5 m/s^3; the 5-sample slope sees the steady past in its first steps
     accels = [0.3, 0.6, 0.9, 1.2, 1.75, 2.3]
     states = drive(world, lambda st: (accels[st.step] / 4.0, 0.0), max_steps=len(accels))
     jerks = [st.last.measurements.lon_jerk for st in states[1:]]
