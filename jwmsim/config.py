@@ -179,6 +179,7 @@ class SimConfig:
     lane_extension: float = 60.0  # [m] derived lanes are extended by this much at both ends
     traffic_mode: str = "log"  # "log": replay, then IDM after the log; "idm": IDM from the start
     release_at_log_end: bool = True  # actors still annotated at the log's end carry on (IDM)
+    release_on_conflict: bool = True  # a log vehicle closing in on the ego switches to IDM
     terminate_on_collision: bool = True  # end the episode at an at-fault collision
     terminate_on_offroad: bool = True  # end the episode when the ego leaves the drivable area
     terminate_on_route_complete: bool = True

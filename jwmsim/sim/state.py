@@ -58,6 +58,7 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 
 
 ACTOR_ARRAYS = (
+    "released",
     "length",
     "width",
     "height",
@@ -87,6 +88,7 @@ class ActorsState:
         triggered_at: episode time [s] its trigger fired (nan: not yet / no trigger).
         behaviours: name of the behaviour that moved it last step.
         memory: per-actor behaviour memory (read-only mappings), reset when the behaviour changes.
+        released: log actors handed from log replay to IDM because they closed in on the ego.
     """
 
     ids: tuple[str, ...]
@@ -107,9 +109,12 @@ class ActorsState:
     triggered_at: np.ndarray
     behaviours: tuple[str, ...]
     memory: tuple[Mapping[str, Any], ...]
+    released: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
+        if self.released is None:
+            object.__setattr__(self, "released", np.zeros(n, dtype=bool))
         if len(self.kinds) != n or len(self.behaviours) != n or len(self.memory) != n:
             raise ValueError("ids, kinds, behaviours and memory must have one entry per actor")
         for name in ACTOR_ARRAYS:

@@ -5,7 +5,10 @@ simultaneous and independent of actor order. An actor's behaviour this step is i
 ``behaviour`` once its trigger has fired (or if it has none), else the script's ``before``. A log
 actor replayed past its track's end is *released* when its track lasted until the end of the log's
 annotations (:func:`~jwmsim.sim.behaviours.release_behaviour`: vehicles to IDM lane following) and
-disappears (inactive) when it left the scene earlier.
+disappears (inactive) when it left the scene earlier. With ``SimConfig.release_on_conflict`` a
+log-replayed vehicle whose nearest agent ahead is the ego and that would reach it within 3 s (or
+is closer than the standstill gap) is released to IDM at once and for good: the log cannot react
+to an ego that drives differently, IDM can.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ if TYPE_CHECKING:
     from jwmsim.sim.world import World
 
 LATERAL_MARGIN = 0.3  # [m] extra half-width when deciding whether an agent is in one's path
+RELEASE_TTC = 3.0  # [s] a log vehicle closing in on the ego faster than this is released to IDM
 
 
-def find_leaders(actors: ActorsState, ego: EgoState, world: World) -> tuple[np.ndarray, np.ndarray]:
+def find_leaders(
+    actors: ActorsState, ego: EgoState, world: World
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest agent ahead of every actor, the ego included.
 
     An agent ``j`` is ahead of ``i`` when its centre is in front of ``i``'s centre along ``i``'s
@@ -36,7 +42,8 @@ def find_leaders(actors: ActorsState, ego: EgoState, world: World) -> tuple[np.n
 
     Returns:
         ``gap`` ``[N]`` bumper-to-bumper [m] (inf: no leader) and ``lead_speed`` ``[N]`` the leader's
-        speed along the follower's heading [m/s].
+        speed along the follower's heading [m/s], ``leader`` ``[N]`` its index (``N``: the ego,
+        -1: none).
     """
     n = len(actors)
     if n == 0:
@@ -66,7 +73,8 @@ def find_leaders(actors: ActorsState, ego: EgoState, world: World) -> tuple[np.n
     rows = np.arange(n)
     best = gap[rows, j]
     lead_speed = ospeed[j] * np.cos(oyaw[j] - actors.yaw)
-    return np.maximum(best, 0.0), np.where(np.isfinite(best), lead_speed, 0.0)
+    leader = np.where(np.isfinite(best), j, -1)
+    return np.maximum(best, 0.0), np.where(np.isfinite(best), lead_speed, 0.0), leader
 
 
 def step_traffic(
@@ -82,7 +90,10 @@ def step_traffic(
     if n == 0:
         return actors
     dt = world.config.dt
-    gap, lead_speed = find_leaders(actors, ego, world)
+    gap, lead_speed, leader = find_leaders(actors, ego, world)
+    conflict = (
+        _conflicts(actors, gap, lead_speed, leader, world) if world.config.release_on_conflict else None
+    )
     ctx = BehaviourContext(world, step, time, dt, ego, actors, gap, lead_speed, rng)
     cols = {
         k: getattr(actors, k).tolist()
@@ -108,6 +119,7 @@ def step_traffic(
     memory = list(actors.memory)
     log = world.log
     log_rows: list[int] = []
+    released_now = actors.released.copy()
     for i in range(n):
         script = world.scripts[i]
         trig = cols["triggered_at"][i]
@@ -123,6 +135,10 @@ def step_traffic(
             name, params = script.behaviour, world.behaviour_params[i]
         else:
             name, params = script.before, world.before_params[i]
+        if name == "log_replay" and conflict is not None and (released_now[i] or conflict[i]):
+            # the log would drive this vehicle into the ego: it becomes an IDM driver for good
+            released_now[i] = True
+            name, params = "idm", _default_params("idm")
         if name == "log_replay":
             j = world.log_index[i]
             if j >= 0 and log.available(step) and log.present[step, j]:
@@ -168,8 +184,27 @@ def step_traffic(
         arrays["s"][rows] = np.nan
         arrays["d"][rows] = np.nan
     return ActorsState(
-        ids=actors.ids, kinds=actors.kinds, behaviours=tuple(behaviours), memory=tuple(memory), **arrays
+        released=released_now,
+        ids=actors.ids,
+        kinds=actors.kinds,
+        behaviours=tuple(behaviours),
+        memory=tuple(memory),
+        **arrays,
     )
+
+
+def _conflicts(
+    actors: ActorsState, gap: np.ndarray, lead_speed: np.ndarray, leader: np.ndarray, world: World
+) -> np.ndarray:
+    """``[N]`` bool: active vehicles / cyclists whose leader is the ego and that close in on it
+    faster than IDM would accept: gap below the standstill gap, or time to contact (gap over
+    closing speed) below ``RELEASE_TTC``."""
+    n = len(actors)
+    closing = actors.speed - lead_speed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ttc = np.where(closing > 0.1, gap / closing, np.inf)
+    kinds = np.array([k in ("vehicle", "cyclist") for k in actors.kinds])
+    return (leader == n) & actors.active & kinds & ((gap < world.config.idm.min_gap) | (ttc < RELEASE_TTC))
 
 
 @functools.cache

@@ -310,3 +310,20 @@ def test_ego_start_offset_and_inserted_actor_yaw():
     assert states[1].last.measurements.progress == pytest.approx(0.4, abs=0.01)  # from the actual start
     with pytest.raises(ConfigError, match="speed"):
         build_world(straight_road(), CFG, ego_start=EgoStart(speed=-1.0))
+
+
+@pytest.mark.parametrize("release", [True, False])
+def test_log_follower_is_released_to_idm_when_closing_in_on_the_ego(release):
+    log = straight_road(tracks={"follower": straight_track("follower", -15.0, 0.0, 10.0)})
+    cfg = SimConfig(terminate_on_collision=False, release_on_conflict=release)
+    states = run(build_world(log, cfg), 50, action=(-0.5, 0.0))  # the ego brakes at 4 m/s^2
+    contacts = [e for st in states[1:] for e in st.last.measurements.collisions]
+    end = states[-1].actors
+    if release:
+        assert not contacts and end.released[0] and end.behaviours[0] == "idm"
+        first = next(st for st in states if st.actors.released[0])
+        assert 1 <= first.step < 30
+        assert end.speed[0] < 1.0  # IDM creeps up to its standstill gap
+    else:
+        assert len(contacts) == 1 and not contacts[0].at_fault  # the log drives into the ego
+        assert not end.released.any()
