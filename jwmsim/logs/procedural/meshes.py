@@ -136,6 +136,24 @@ def box(
     return MeshPart.from_trimesh(trimesh.creation.box(extents, _pose(*center, yaw)), **appearance)  # type: ignore[arg-type]
 
 
+def frustum(
+    bottom_lw: tuple[float, float],
+    top_lw: tuple[float, float],
+    z_bottom: float,
+    z_top: float,
+    x_bottom: float = 0.0,
+    x_top: float = 0.0,
+) -> trimesh.Trimesh:
+    """Convex solid between two horizontal rectangles (length along x, width along y) centred at
+    ``x_bottom`` / ``x_top``: car bodies with a chamfered nose, cabins with sloped glass."""
+    pts = []
+    for (length, width), x, z in ((bottom_lw, x_bottom, z_bottom), (top_lw, x_top, z_top)):
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                pts.append((x + sx * length / 2, sy * width / 2, z))
+    return trimesh.convex.convex_hull(np.array(pts))
+
+
 def cylinder(
     radius: float, height: float, base: tuple[float, float, float], sections: int = 10, **appearance: object
 ) -> MeshPart:
@@ -349,22 +367,21 @@ def vehicle(rng: np.random.Generator, kind: str | None = None, color: np.ndarray
         body_top = z0 + cab_h
     else:
         body_h = (height - clearance) * 0.5
-        parts.append(
-            box(
-                (length - 0.06, width - 0.1, body_h),
-                (0, 0, z0 + clearance + body_h / 2),
-                color=paint,
-                material=mat.PAINT,
-            )
-        )
+        z_body = z0 + clearance
+        body = frustum((length - 0.06, width - 0.1), (length - 0.36, width - 0.16), z_body, z_body + body_h)
+        parts.append(MeshPart.from_trimesh(body, paint, mat.PAINT))
         cab_len = length * cabin_frac
-        cab = box(
-            (cab_len, width * 0.9, height - clearance - body_h),
-            (cabin_off * length, 0, z0 + clearance + body_h + (height - clearance - body_h) / 2),
-            color=glass,
-            material=mat.GLASS,
+        top_len = cab_len * (0.55 if kind == "sedan" else 0.75)
+        cab = frustum(
+            (cab_len, width * 0.88),
+            (top_len, width * 0.76),
+            z_body + body_h,
+            height / 2,
+            x_bottom=cabin_off * length,
+            x_top=cabin_off * length - 0.35 * (cab_len - top_len),
         )
-        parts.append(cab.with_material_where(cab.face_normals()[:, 2] > 0.5, mat.PAINT, paint))
+        cab_part = MeshPart.from_trimesh(cab, glass, mat.GLASS)
+        parts.append(cab_part.with_material_where(cab_part.face_normals()[:, 2] > 0.9, mat.PAINT, paint))
         body_top = z0 + clearance + body_h
     light_z = body_top - 0.18 if kind != "truck" else z0 + clearance + 0.35
     for sy in (1, -1):
