@@ -14,6 +14,7 @@ from jwmsim.sim import (
     ActorScript,
     InsertedActor,
     SimulationOverError,
+    TriggerSpec,
     build_world,
     episode_metrics,
     expert_actions,
@@ -239,3 +240,44 @@ def test_neuroncap_score_and_config_checks():
         SimConfig(dt=0.0)
     with pytest.raises(ConfigError, match="start_time"):
         build_world(straight_road(), SimConfig(start_time=100.0))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_driving_keeps_invariants(seed):
+    rng = np.random.default_rng(seed)
+    cfg = SimConfig(terminate_on_collision=False, terminate_on_offroad=False, episode_seconds=8.0)
+    inserted = [
+        InsertedActor("a", lane="ego", offset=25.0, speed=6.0),
+        InsertedActor(
+            "b",
+            lane="ego_left",
+            offset=5.0,
+            speed=12.0,
+            script=ActorScript(
+                "cut_in", trigger=TriggerSpec("distance_to_ego", {"distance": 15.0}), before="idm"
+            ),
+        ),
+        InsertedActor(
+            "p",
+            category="human.pedestrian.adult",
+            size_wlh=(0.6, 0.6, 1.8),
+            pose=(45.0, -3.0, 0.0),
+            script=ActorScript(
+                "pedestrian_crossing", trigger=TriggerSpec("time", {"at": 2.0}), before="hold"
+            ),
+        ),
+    ]
+    log = curve_road() if seed == 2 else straight_road()
+    states = drive(build_world(log, cfg, inserted=inserted), lambda st: rng.uniform(-1, 1, 2), max_steps=200)
+    end = states[-1]
+    assert end.reason == "time_limit" and end.step == 80
+    for st in states[1:]:
+        assert all(0.0 <= v <= 1.0 for v in st.last.metrics.values())
+        assert math.isfinite(st.last.reward)
+        e = st.ego
+        assert all(math.isfinite(v) for v in (e.x, e.y, e.yaw, e.speed, e.accel)) and e.speed >= 0.0
+        a = st.actors
+        for k in ("x", "y", "yaw", "speed"):
+            assert np.all(np.isfinite(getattr(a, k)[a.active]))
+    scores = episode_metrics(end)
+    assert all(0.0 <= v <= 5.0 for v in scores.values())
