@@ -203,8 +203,16 @@ def _conflicts(
     closing = actors.speed - lead_speed
     with np.errstate(divide="ignore", invalid="ignore"):
         ttc = np.where(closing > 0.1, gap / closing, np.inf)
-    kinds = np.array([k in ("vehicle", "cyclist") for k in actors.kinds])
+    kinds = _drivers(actors.kinds)
     return (leader == n) & actors.active & kinds & ((gap < world.config.idm.min_gap) | (ttc < RELEASE_TTC))
+
+
+@functools.lru_cache(maxsize=64)
+def _drivers(kinds: tuple[str, ...]) -> np.ndarray:
+    """``[N]`` bool: actors that drive on lanes (vehicles and cyclists)."""
+    out = np.array([k in ("vehicle", "cyclist") for k in kinds], dtype=bool)
+    out.setflags(write=False)
+    return out
 
 
 @functools.cache
