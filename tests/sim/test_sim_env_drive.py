@@ -210,3 +210,16 @@ def test_lidar_skeleton_renders_the_real_log(pandaset_log, tmp_path, monkeypatch
     assert psnr(img, gt) > 16.0 and psnr(img, gt) > psnr(flat, gt) + 3.0
     frame = env.render()
     assert frame.shape[0] >= 90 and frame.dtype == np.uint8
+
+
+def test_log_frames_observation_on_the_real_log(pandaset_log):
+    env = JWMDrivingEnv(
+        segment=pandaset_log, observation="log_frames", cameras=("CAM_FRONT", "CAM_BACK"), image_size=(36, 64)
+    )
+    env.reset(seed=0)
+    for _ in range(3):
+        obs, *_ = env.step(np.array([0.0, 0.0], np.float32))
+    t = env.state.log_time
+    for cam in ("CAM_FRONT", "CAM_BACK"):
+        expected = pandaset_log.image(cam, pandaset_log.nearest_frame(cam, t), (36, 64))
+        assert np.array_equal(obs[cam], expected)
