@@ -20,6 +20,7 @@ from pathlib import Path
 import numba
 import torch
 
+from jwmsim.gaussians.backend_cpu import set_threads
 from jwmsim.gaussians.fit import FitConfig, fit_scene
 from jwmsim.logs.nuscenes import load_nuscenes_log
 
@@ -36,8 +37,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_fit.json")
     parser.add_argument("--save-dir", type=Path, default=None, help="also save the fitted scenes here")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    set_threads(args.threads)  # numba threads of the rasterizer; FitConfig.torch_threads for PyTorch
     h, w = (int(v) for v in args.size.split("x"))
     cfg = FitConfig(steps=args.steps, image_hw=(h, w))
     load_before = os.getloadavg()

@@ -6,7 +6,7 @@ forward (no grad) and forward + backward (loss on RGB, depth and alpha; gradient
 Gaussian parameter). Each number is the median of ``--repeats`` runs after one warm-up run; the
 machine's load average is recorded before and after, since the cores may be shared.
 
-Run:  .venv/bin/python benchmarks/bench_render.py [--threads 2] [--repeats 15] \
+Run:  .venv/bin/python benchmarks/bench_render.py [--threads 2] [--torch-threads 1] [--repeats 15] \
           [--out benchmarks/results/bench_render.json]
 """
 
@@ -23,6 +23,7 @@ import numba
 import numpy as np
 import torch
 
+from jwmsim.gaussians.backend_cpu import set_threads
 from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
 from jwmsim.gaussians.synthetic import forward_rig, street_car_poses, street_scene
@@ -75,12 +76,13 @@ def time_case(n: int, size_hw: tuple[int, int], backward: bool, repeats: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="numba threads of the rasterizer")
+    parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch threads (element-wise glue)")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_render.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(args.torch_threads)
+    set_threads(args.threads)
     load_before = os.getloadavg()
     results = []
     for n in (50_000, 200_000):
@@ -97,7 +99,7 @@ def main() -> None:
     report = {
         "benchmark": "bench_render",
         "command": "python benchmarks/bench_render.py "
-        + f"--threads {args.threads} --repeats {args.repeats}",
+        + f"--threads {args.threads} --torch-threads {args.torch_threads} --repeats {args.repeats}",
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),
@@ -107,6 +109,7 @@ def main() -> None:
             "threading_layer": numba.threading_layer(),
         },
         "threads": args.threads,
+        "torch_threads": args.torch_threads,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "target": "<= 30 ms forward, 3 cameras 112x200, 50k Gaussians, 2 threads",

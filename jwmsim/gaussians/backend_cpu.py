@@ -16,6 +16,12 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().cpu().numpy()
 
 
+def set_threads(n: int) -> None:
+    """Threads of the CPU rasterizer's numba kernels (default: every core numba sees). Independent
+    of ``torch.set_num_threads``: the PyTorch side of a render is small element-wise work."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
 def _n_workers() -> int:
     """Interleaved tile queues: a few per thread, so that heavy tiles spread over the threads."""
     return 4 * numba.get_num_threads()
@@ -108,7 +114,6 @@ def rasterize_cpu(
         rgb ``[V, H, W, 3]`` premultiplied by alpha (no sky), expected depth ``[V, H, W]`` [m]
         (0 where nothing is drawn), alpha ``[V, H, W]``. Differentiable in all Gaussian inputs.
     """
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     dtype = means.dtype
     viewmats = viewmats.to("cpu", dtype)
     ks = ks.to("cpu", dtype)

@@ -63,6 +63,7 @@ class FitConfig:
     lr_sky: float = 1e-2
     lidar_sweeps: int = 12  # sweeps used to initialise (evenly spread)
     seed: int = 0
+    torch_threads: int = 1  # PyTorch threads while fitting (small tensors; the rasterizer uses numba's)
     max_eval_views: int = 48  # held-out views evaluated at most (evenly spread)
 
     def __post_init__(self) -> None:
@@ -185,14 +186,14 @@ def _lidar_init(
 
 def _random_init(train: list[_View], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Points along random camera rays at 2-40 m (no lidar): a blurry start the optimiser shapes."""
-    views = [train[i] for i in rng.integers(0, len(train), n)]
-    pts = np.empty((n, 3))
-    for j, v in enumerate(views):
-        kinv = np.linalg.inv(v.k.numpy())
-        h2, w2 = 2 * v.k[1, 2].item() + 1, 2 * v.k[0, 2].item() + 1
-        ray = kinv @ np.array([rng.uniform(0, w2), rng.uniform(0, h2), 1.0])
-        p_cam = ray * rng.uniform(2.0, 40.0)
-        pts[j] = v.world_from_cam[:3, :3] @ p_cam + v.world_from_cam[:3, 3]
+    pick = rng.integers(0, len(train), n)
+    k = np.stack([v.k.numpy() for v in train])  # [T, 3, 3]
+    world_from_cam = np.stack([v.world_from_cam for v in train])  # [T, 4, 4]
+    size = 2 * k[pick][:, [0, 1], [2, 2]] + 1  # image width, height from the principal point
+    pix = np.concatenate([rng.uniform(0, 1, (n, 2)) * size, np.ones((n, 1))], 1)
+    rays = np.einsum("nij,nj->ni", np.linalg.inv(k)[pick], pix)
+    p_cam = rays * rng.uniform(2.0, 40.0, (n, 1))
+    pts = np.einsum("nij,nj->ni", world_from_cam[pick, :3, :3], p_cam) + world_from_cam[pick, :3, 3]
     return pts, np.full((n, 3), 0.5)
 
 
@@ -459,6 +460,21 @@ def fit_scene(
     Returns:
         The fitted scene (float32, CPU) and a :class:`FitReport` with held-out PSNR / SSIM.
     """
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(config.torch_threads)
+    try:
+        return _fit(log, config, progress, init_scene, on_step)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _fit(
+    log: LogSegment,
+    config: FitConfig,
+    progress: bool,
+    init_scene: GaussianScene | None,
+    on_step: Callable[[int, float], None] | None,
+) -> tuple[GaussianScene, FitReport]:
     t_start = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
