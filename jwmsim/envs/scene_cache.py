@@ -4,9 +4,11 @@
 
 * ``source`` is a path to a saved :class:`~jwmsim.gaussians.scene.GaussianScene` (``.safetensors``):
   that scene (e.g. a WorldRec reconstruction);
-* ``source == "lidar"``: the **lidar skeleton** of the log, built on first use and cached under
-  ``$JWMSIM_CACHE/scenes`` (default ``~/.cache/jwmsim/scenes``), keyed by the log's name, source,
-  duration and the builder version, written atomically.
+* ``source == "lidar"``: the **lidar skeleton** of the log (below), built on first use and cached
+  under ``$JWMSIM_CACHE/scenes`` (default ``~/.cache/jwmsim/scenes``), keyed by the log's name,
+  source, duration and the builder version, written atomically;
+* ``source == "fit"``: a per-scene optimised scene (:func:`jwmsim.gaussians.fit.fit_scene` with its
+  default :class:`~jwmsim.gaussians.fit.FitConfig`; minutes on a CPU), cached the same way.
 
 The lidar skeleton is a learning-free stand-in until a trained reconstruction is available: every
 lidar point is coloured from the camera frame nearest in time that sees it; points inside an
@@ -32,6 +34,7 @@ from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel
 from jwmsim.logs.segment import LogSegment
 
 BUILDER_VERSION = "lidar-skeleton-v1"
+SOURCES = {"lidar": BUILDER_VERSION, "fit": "fit-default-v1"}
 BACKGROUND_VOXEL = 0.3  # [m]
 EGO_BODY = ((-1.5, 4.5), (-1.3, 1.3), (-0.5, 2.5))  # [m] ego-frame box of the ego's own body, dropped
 ACTOR_VOXEL = 0.1  # [m]
@@ -45,32 +48,39 @@ def cache_root() -> Path:
     return (Path(env).expanduser() if env else Path.home() / ".cache" / "jwmsim") / "scenes"
 
 
-def scene_cache_path(segment: LogSegment) -> Path:
-    key = f"{segment.name}|{segment.source}|{segment.start_us}|{segment.duration:.3f}|{BUILDER_VERSION}"
+def scene_cache_path(segment: LogSegment, method: str = "lidar") -> Path:
+    """Cache file of the ``method`` (``"lidar"`` / ``"fit"``) scene of ``segment``."""
+    key = f"{segment.name}|{segment.source}|{segment.start_us}|{segment.duration:.3f}|{SOURCES[method]}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in segment.name)
-    return cache_root() / f"{safe}-{digest}.safetensors"
+    return cache_root() / f"{safe}-{method}-{digest}.safetensors"
 
 
 def scene_for_log(
     segment: LogSegment, source: str | os.PathLike[str] = "lidar", progress: bool = True
 ) -> GaussianScene:
     """The scene to render for ``segment`` (see the module docstring)."""
-    if str(source) != "lidar":
+    method = str(source)
+    if method not in SOURCES:
         path = Path(source)
         if not path.is_file():
             raise CheckpointError(
                 f"Gaussian scene {path} does not exist",
-                hint="pass the path of a saved GaussianScene, or scene='lidar'",
+                hint=f"pass the path of a saved GaussianScene, or one of {sorted(SOURCES)}",
             )
         return GaussianScene.load(path)
-    path = scene_cache_path(segment)
+    path = scene_cache_path(segment, method)
     if path.is_file():
         try:
             return GaussianScene.load(path)
         except Exception:  # a corrupt cache entry is rebuilt, not trusted
             path.unlink(missing_ok=True)
-    scene = lidar_skeleton(segment, progress=progress)
+    if method == "fit":
+        from jwmsim.gaussians.fit import fit_scene
+
+        scene, _ = fit_scene(segment, progress=progress)
+    else:
+        scene = lidar_skeleton(segment, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     scene.save(path)
     return scene

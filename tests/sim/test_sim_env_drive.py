@@ -223,3 +223,23 @@ def test_log_frames_observation_on_the_real_log(pandaset_log):
     for cam in ("CAM_FRONT", "CAM_BACK"):
         expected = pandaset_log.image(cam, pandaset_log.nearest_frame(cam, t), (36, 64))
         assert np.array_equal(obs[cam], expected)
+
+
+def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
+    from jwmsim.envs.scene_cache import scene_cache_path, scene_for_log
+    from jwmsim.errors import CheckpointError
+
+    monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
+    log = small_log()
+    with pytest.raises(CheckpointError, match="does not exist"):
+        scene_for_log(log, tmp_path / "nope.safetensors")
+    with pytest.raises(ConfigError, match="no lidar"):
+        scene_for_log(log, "lidar")  # the test log has no lidar and nothing is cached
+    cached = street_scene(500)
+    path = scene_cache_path(log, "lidar")
+    path.parent.mkdir(parents=True)
+    cached.save(path)
+    got = scene_for_log(log, "lidar")  # served from the cache, not rebuilt
+    assert got.num_gaussians == cached.num_gaussians
+    assert scene_cache_path(log, "fit") != path
+    assert scene_for_log(log, path).num_gaussians == cached.num_gaussians
