@@ -97,6 +97,9 @@ def test_actor_selection_and_errors(town: Town) -> None:
     with pytest.raises(ConfigError, match="already name town actors"):
         clash = {town.actors[0].actor_id: vehicle(np.random.default_rng(0))}
         render_ground_truth(town, cam, ego, actor_poses={}, inserted=clash)
+    twice = {town.actors[0].actor_id: SE3(), town.instance_token(town.actors[0].actor_id): SE3()}
+    with pytest.raises(ConfigError, match="placed twice"):
+        render_ground_truth(town, cam, ego, actor_poses=twice)
     with pytest.raises(ConfigError, match="time or explicit"):
         render_ground_truth(town, cam, ego)
     # a car moved right in front of the camera shows up there, by id or by instance token

@@ -103,12 +103,16 @@ def actor_geometry(
     ids = tuple(a.actor_id for a in town.actors) + tuple(inserted)
     index = {a: i + 1 for i, a in enumerate(ids)}
     parts, inst = [], []
+    placed: set[str] = set()
     for key, pose in actor_poses.items():
         if key in inserted:
             model, actor_id = inserted[key], key
         else:
             actor = town.actor(key)
             model, actor_id = actor.model, actor.actor_id
+        if actor_id in placed:
+            raise ConfigError(f"actor {actor_id!r} is placed twice (by id and by instance token?)")
+        placed.add(actor_id)
         if not isinstance(pose, SE3):
             raise ConfigError(
                 f"pose of actor {key!r} must be an SE3 world_from_box, got {type(pose).__name__}"
