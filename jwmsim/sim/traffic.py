@@ -37,8 +37,10 @@ def find_leaders(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest agent ahead of every actor, the ego included.
 
-    An agent ``j`` is ahead of ``i`` when its centre is in front of ``i``'s centre along ``i``'s
-    heading, within ``idm.lookahead``, and laterally closer than the two half-widths plus 0.3 m.
+    An agent ``j`` is ahead of ``i`` when its centre is in front of ``i``'s centre, within
+    ``idm.lookahead``, and laterally closer than the two half-widths plus 0.3 m. "In front" and
+    "laterally" are measured along the lane (Frenet ``s``, ``d``) when both are on the same lane
+    (the ego: on the lane nearest its box centre), else in ``i``'s heading frame (straight ahead).
 
     Returns:
         ``gap`` ``[N]`` bumper-to-bumper [m] (inf: no leader) and ``lead_speed`` ``[N]`` the leader's
@@ -47,7 +49,7 @@ def find_leaders(
     """
     n = len(actors)
     if n == 0:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=int)
     veh = world.config.vehicle
     ex, ey = ego_centre(ego.x, ego.y, ego.yaw, veh)
     ox = np.append(actors.x, ex)
@@ -61,6 +63,15 @@ def find_leaders(
     dx, dy = ox[None, :] - actors.x[:, None], oy[None, :] - actors.y[:, None]
     lon = dx * c + dy * s
     lat = -dx * s + dy * c
+    on_lane = (actors.lane >= 0) & np.isfinite(actors.s)
+    if on_lane.any():
+        e_lane, e_s, e_d = world.road.locate(ex, ey, ego.yaw)
+        olane = np.append(np.where(on_lane, actors.lane, -1), e_lane)
+        os_ = np.append(actors.s, e_s)
+        od = np.append(actors.d, e_d)
+        same = (olane[None, :] == actors.lane[:, None]) & on_lane[:, None] & (olane[None, :] >= 0)
+        lon = np.where(same, os_[None, :] - actors.s[:, None], lon)
+        lat = np.where(same, od[None, :] - actors.d[:, None], lat)
     cand = (
         (lon > 0)
         & oact[None, :]

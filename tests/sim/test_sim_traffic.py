@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from sim_logs import LANE_W, straight_road, straight_track
+from sim_logs import LANE_W, curve_road, straight_road, straight_track
 
 from jwmsim.config import SimConfig
 from jwmsim.errors import ConfigError
@@ -24,6 +24,7 @@ from jwmsim.sim import (
 )
 from jwmsim.sim.behaviours import hard_brake_decel
 from jwmsim.sim.registry import Registry
+from jwmsim.sim.traffic import find_leaders
 
 CFG = SimConfig(terminate_on_collision=False, terminate_on_offroad=False, route_extension=400.0)
 
@@ -327,3 +328,20 @@ def test_log_follower_is_released_to_idm_when_closing_in_on_the_ego(release):
     else:
         assert len(contacts) == 1 and not contacts[0].at_fault  # the log drives into the ego
         assert not end.released.any()
+
+
+def test_idm_follows_its_leader_round_a_bend():
+    # on a 40 m radius bend the leader 30 m ahead along the lane is ~11 m off the follower's heading
+    stalled = InsertedActor("stalled", lane="ego", offset=45.0, script=ActorScript("hold", before="hold"))
+    follower = InsertedActor("follower", lane="ego", offset=12.0, speed=8.0)
+    cfg = SimConfig(terminate_on_collision=False, terminate_on_offroad=False)
+    world = build_world(curve_road(radius=40.0), cfg, inserted=[stalled, follower])
+    # seen from the start, along the lane (straight ahead it would be hidden ~11 m to the left)
+    gap, lead_speed, leader = find_leaders(world.initial_actors, world.initial_ego, world)
+    assert leader[1] == 0 and gap[1] == pytest.approx(45.0 - 12.0 - 4.6, abs=0.05) and lead_speed[1] == 0.0
+    states = run(world, 80, action=(-1.0, 0.0))
+    a = states[-1].actors
+    assert a.speed[1] < 0.5
+    gap = a.s[0] - a.s[1] - 4.6
+    assert 0.5 < gap < 4.0
+    assert not any(st.actors.s[0] - st.actors.s[1] < 4.6 for st in states)
