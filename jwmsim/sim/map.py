@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
 
@@ -67,6 +68,8 @@ class RoadMap:
     _seg_len: np.ndarray = field(init=False, repr=False)  # [S]
     _seg_s0: np.ndarray = field(init=False, repr=False)  # [S] arc length of the segment start in its lane
     _seg_lane: np.ndarray = field(init=False, repr=False)  # [S] lane index
+    _tree: cKDTree = field(init=False, repr=False)  # segment midpoints, to search near a point only
+    _half_seg: float = field(init=False, repr=False)  # [m] longest half segment
 
     def __post_init__(self) -> None:
         if not self.lanes:
@@ -85,6 +88,9 @@ class RoadMap:
             li.append(np.full(len(c._seg_len), i))
         for name, arr in (("_seg_a", a), ("_seg_u", u), ("_seg_len", ln), ("_seg_s0", s0), ("_seg_lane", li)):
             object.__setattr__(self, name, np.concatenate(arr))
+        mid = self._seg_a + 0.5 * self._seg_len[:, None] * self._seg_u
+        object.__setattr__(self, "_tree", cKDTree(mid))
+        object.__setattr__(self, "_half_seg", float(self._seg_len.max()) / 2)
 
     # --- look-ups ------------------------------------------------------------------------------
     def lane_index(self, lane_id: str) -> int:
@@ -112,17 +118,22 @@ class RoadMap:
             ``(-1, nan, nan)`` when no lane qualifies (``max_distance`` defaults to one lane width).
         """
         max_distance = self.lane_width if max_distance is None else max_distance
-        rel = np.array([x, y]) - self._seg_a
-        t = np.clip(np.einsum("sk,sk->s", rel, self._seg_u), 0.0, self._seg_len)
-        diff = rel - t[:, None] * self._seg_u
+        near = self._tree.query_ball_point((x, y), max_distance + self._half_seg)
+        if not near:
+            return -1, math.nan, math.nan
+        near = np.asarray(near)
+        seg_u = self._seg_u[near]
+        rel = np.array([x, y]) - self._seg_a[near]
+        t = np.clip(np.einsum("sk,sk->s", rel, seg_u), 0.0, self._seg_len[near])
+        diff = rel - t[:, None] * seg_u
         dist2 = np.einsum("sk,sk->s", diff, diff)
         if yaw is not None:
-            cos_diff = self._seg_u[:, 0] * math.cos(yaw) + self._seg_u[:, 1] * math.sin(yaw)
+            cos_diff = seg_u[:, 0] * math.cos(yaw) + seg_u[:, 1] * math.sin(yaw)
             dist2 = np.where(cos_diff >= math.cos(max_heading_diff), dist2, np.inf)
         best = int(np.argmin(dist2))
         if not dist2[best] <= max_distance**2:
             return -1, math.nan, math.nan
-        lane = int(self._seg_lane[best])
+        lane = int(self._seg_lane[near[best]])
         s, d = self.lanes[lane].centreline.project_point(x, y)
         return lane, s, d
 
