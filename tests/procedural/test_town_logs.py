@@ -43,10 +43,11 @@ def test_same_seed_same_town_and_different_seeds_differ(town: Town) -> None:
 
 
 def test_town_has_what_the_issue_asks_for(town: Town) -> None:
-    main, cross = town.roads
+    main, cross = town.roads[:2]
     assert main.lanes_forward >= 2 and main.lanes_backward >= 2
     assert np.ptp(main.ref.heading) > np.radians(30), "the main road has a curve"
-    assert town.junctions["main"] and town.junctions["cross"], "the side road crosses the main road"
+    assert town.junctions["main"][0].kind == "crossing" and town.junctions["cross"], "a four-way junction"
+    assert set(town.lanes) >= {"main:fwd:0", "main:fwd:1", "main:bwd:0", "main:bwd:1", "cross:fwd:0"}
     cats = [a.category for a in town.actors]
     assert any(c.startswith("human.pedestrian") for c in cats)
     attrs = {a.attributes[0] for a in town.actors}
@@ -64,6 +65,18 @@ def _footprint(x: float, y: float, yaw: float, length: float, width: float) -> s
     c, s = np.cos(yaw), np.sin(yaw)
     local = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]]) * [length / 2, width / 2]
     return shapely.Polygon(local @ np.array([[c, s], [-s, c]]) + [x, y])
+
+
+def test_t_junction_on_some_seeds() -> None:
+    towns = [Town.generate(seed) for seed in (0, 1)]
+    assert [len(t.roads) for t in towns] == [3, 2]
+    tee = towns[0]
+    assert [z.kind for z in tee.junctions["main"]] == ["crossing", "through"]
+    assert tee.junctions["tee"][0].kind == "branch" and "tee:bwd:0" in tee.lanes
+    # its lanes meet the main road, and a car waits at its stop line
+    start = tee.lanes["tee:fwd:0"][0]
+    assert tee.drivable_area.contains(shapely.Point(*start))
+    assert any(a.actor_id.startswith("waiting-") for a in tee.actors)
 
 
 def test_no_actor_overlaps_the_ego(town: Town) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from jwmsim.errors import ConfigError
 
 # Bump when the generator or renderer changes what a seed produces: cached logs are keyed by it.
-GENERATOR_VERSION = "town-v3"
+GENERATOR_VERSION = "town-v4"
 
 
 @dataclass(frozen=True)

@@ -169,10 +169,20 @@ YELLOW = (0.85, 0.65, 0.12)
 
 @dataclass(frozen=True)
 class JunctionZone:
-    """Arc-length interval ``[s_min, s_max]`` of a road covered by a crossing road."""
+    """Arc-length interval ``[s_min, s_max]`` of a road covered by another road.
+
+    Attributes:
+        kind: ``crossing`` (four-way: lines stop, zebra crossings and stop lines on both sides),
+            ``through`` (this road has priority at a T junction: only the edge line on ``side``
+            is interrupted), or ``branch`` (this road ends at a T junction at its start: lines
+            start after it, with a zebra crossing and a stop line for the approaching lane).
+        side: for ``through``, the side of the branch (+1 left, -1 right).
+    """
 
     s_min: float
     s_max: float
+    kind: str = "crossing"
+    side: float = 0.0
 
 
 def _cut(intervals: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -208,9 +218,13 @@ def plan_markings(
     plan = MarkingPlan(road)
     length = road.ref.length
     stop_gap, cross_near, cross_far = 6.0, 1.5, 4.5
-    holes = [(j.s_min - stop_gap, j.s_max + stop_gap) for j in junctions]
+    holes = [(j.s_min - stop_gap, j.s_max + stop_gap) for j in junctions if j.kind != "through"]
     spans = _cut([(0.0, length)], holes)
     m2, w = road.median / 2, road.lane_width
+    edge_holes = {
+        side: [(j.s_min - 1.0, j.s_max + 1.0) for j in junctions if j.kind == "through" and j.side == side]
+        for side in (-1.0, 1.0)
+    }
     for a, b in spans:
         # double yellow centre line
         for d in (-m2 + 0.06, m2 - 0.06) if road.median >= 0.25 else (0.0,):
@@ -223,9 +237,12 @@ def plan_markings(
                 while s + dash < b:
                     plan.stripes.append(Stripe(s, s + dash, d, 0.12, WHITE))
                     s += dash + gap
-            plan.stripes.append(Stripe(a, b, sign * (m2 + n * w - 0.15), 0.12, WHITE))  # edge line
+            for ea, eb in _cut([(a, b)], edge_holes[sign]):  # edge line, open where a road branches off
+                plan.stripes.append(Stripe(ea, eb, sign * (m2 + n * w - 0.15), 0.12, WHITE))
     for j in junctions:
-        for side in (-1.0, 1.0):
+        if j.kind == "through":
+            continue
+        for side in (-1.0, 1.0) if j.kind == "crossing" else (1.0,):
             s_edge = j.s_min if side < 0 else j.s_max
             near, far = s_edge + side * cross_near, s_edge + side * cross_far
             lo, hi = min(near, far), max(near, far)

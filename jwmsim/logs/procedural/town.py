@@ -9,7 +9,7 @@ waiting at the junction and pedestrians. All coordinates are nuScenes global met
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
@@ -143,9 +143,10 @@ def _rng(seed: int, part: str) -> np.random.Generator:
     return np.random.default_rng([seed, int.from_bytes(part.encode()[:8].ljust(8, b"\0"), "little")])
 
 
-def _layout_roads(seed: int, cfg: TownConfig) -> tuple[Road, Road, float, float]:
-    """Main road (straight, curve, straight) and a crossing side road; returns them, the ego start
-    arc length and the junction arc length on the main road."""
+def _layout_roads(seed: int, cfg: TownConfig) -> tuple[list[Road], float, float]:
+    """Main road (straight, curve, straight), a crossing side road and, on most seeds, a T-junction
+    side street; returns the roads (main, cross[, tee]), the ego start arc length and the junction
+    arc length on the main road."""
     rng = _rng(seed, "roads")
     n = int(rng.choice(cfg.lanes_per_direction))
     lane_w = float(rng.uniform(*cfg.lane_width))
@@ -176,11 +177,39 @@ def _layout_roads(seed: int, cfg: TownConfig) -> tuple[Road, Road, float, float]
         cref = RefLine.from_segments((start[0], start[1]), float(ch), [("straight", 2 * cross_half_len, 0.0)])
         return main, Road("cross", cref, 1, 1, cross_lane_w, 0.3, cross_parking)
 
+    # a T junction on most seeds: a side street branching off behind the ego's start or after the
+    # curve (own random stream, so the rest of the layout does not depend on it)
+    tee_rng = _rng(seed, "tee")
+    tee_plan = None
+    if tee_rng.random() < 0.6:
+        arc_len = radius * abs(turn)
+        s_tee = tee_rng.uniform(35, 60) if tee_rng.random() < 0.5 else l1 + arc_len + tee_rng.uniform(25, 60)
+        side = 1.0 if tee_rng.random() < 0.5 else -1.0
+        angle = np.pi / 2 + tee_rng.uniform(-0.25, 0.25)
+        tee_plan = (s_tee, side, angle, tee_rng.uniform(3.1, 3.4), 2.3 if tee_rng.random() < 0.6 else 0.0)
+
+    def build_tee(main: Road) -> Road | None:
+        if tee_plan is None:
+            return None
+        s_tee, side, angle, lane, park = tee_plan
+        half = main.half_width_left if side > 0 else main.half_width_right
+        start, h = main.ref.to_xy(s_tee, side * (half - 1.0))
+        ref = RefLine.from_segments((start[0], start[1]), float(h + side * angle), [("straight", 70.0, 0.0)])
+        return Road("tee", ref, 1, 1, lane, 0.3, park)
+
     main, cross = build(np.zeros(2))
-    pts = np.concatenate([main.ref.points, cross.ref.points])
+    tee = build_tee(main)
+    pts = np.concatenate([main.ref.points, cross.ref.points] + ([tee.ref.points] if tee else []))
     margin = 130.0  # room for sidewalks, buildings and the map raster's positive quadrant
     main, cross = build(margin - pts.min(axis=0))
-    return main, cross, s_ego, s_junction
+    tee = build_tee(main)
+    if tee is not None:
+        # drop a branch that would run into the other roads (e.g. on the inside of the curve)
+        poly = tee.polygon()
+        overlap = poly.intersection(main.polygon()).area
+        if poly.intersects(cross.polygon().buffer(12.0)) or overlap > 4.0 * (tee.half_width_left * 2):
+            tee = None
+    return [main, cross] + ([tee] if tee else []), s_ego, s_junction
 
 
 def _tiles(poly: BaseGeometry, cell: float) -> list[BaseGeometry]:
@@ -346,14 +375,22 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"town seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
-    main, cross, s_ego, _ = _layout_roads(seed, cfg)
-    roads = [main, cross]
+    roads, s_ego, _ = _layout_roads(seed, cfg)
+    main, cross = roads[0], roads[1]
     junctions: dict[str, list[JunctionZone]] = {}
     for road, other in ((main, cross), (cross, main)):
         zone = junction_zone(road, other.polygon())
         if zone is None:
             raise RuntimeError("internal error: the side road does not cross the main road")
         junctions[road.name] = [zone]
+    if len(roads) > 2:
+        tee = roads[2]
+        on_main, on_tee = junction_zone(main, tee.polygon()), junction_zone(tee, main.polygon())
+        if on_main is None or on_tee is None:
+            raise RuntimeError("internal error: the T-junction street does not meet the main road")
+        side = float(np.sign(main.ref.project(tee.ref.points[-1:])[1][0]))
+        junctions["main"].append(replace(on_main, kind="through", side=side))
+        junctions["tee"] = [replace(on_tee, s_min=0.0, kind="branch")]
     rng = _rng(seed, "layout")
     sw_width = float(rng.uniform(*cfg.sidewalk_width))
     road_union = shapely.union_all([r.polygon() for r in roads])
@@ -386,6 +423,8 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
     }
     actors += traffic.parked_cars(roads, junctions, _rng(seed, "parked"), times, window)
     actors += traffic.waiting_cross_traffic(cross, junctions["cross"][0], _rng(seed, "cross"), times)
+    if "tee" in junctions:
+        actors += traffic.waiting_at_branch(roads[2], junctions["tee"][0], _rng(seed, "tee-traffic"), times)
     actors += traffic.pedestrians(
         main,
         junctions["main"][0],

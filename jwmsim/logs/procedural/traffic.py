@@ -236,6 +236,27 @@ def waiting_cross_traffic(
     return actors
 
 
+def waiting_at_branch(
+    road: Road, zone: JunctionZone, rng: np.random.Generator, times: np.ndarray
+) -> list[Actor]:
+    """A car (sometimes two) waiting at the stop line of a T-junction street to join the main road."""
+    actors = []
+    pos = zone.s_max + 6.5
+    for k in range(int(rng.integers(1, 3))):
+        model = vehicle(rng)
+        length = model.size_wlh[1]
+        centre = pos + length / 2
+        ss = np.full(len(times), centre)
+        d = np.full(len(times), road.lane_offset(False, 0))
+        attrs = ["vehicle.stopped"] * len(times)
+        present = np.ones(len(times), bool)
+        actors.append(
+            _actor_from_frenet(f"waiting-{k:03d}", model, road, times, ss, d, False, attrs, present=present)
+        )
+        pos = centre + length / 2 + rng.uniform(1.5, 3.0)
+    return actors
+
+
 def pedestrians(
     main: Road,
     zone_main: JunctionZone,
