@@ -95,6 +95,9 @@ def _project_kernel(
         lim_xn = (cx + 0.5) / fx + 0.3 * tan_x
         lim_yp = (height - (cy + 0.5)) / fy + 0.3 * tan_y
         lim_yn = (cy + 0.5) / fy + 0.3 * tan_y
+        # bound on |J| / (f / z) over the clamped field of view, for the early cull below
+        jac_gain = math.sqrt(1.0 + max(lim_xp, lim_xn) ** 2 + max(lim_yp, lim_yn) ** 2)
+        f_max = max(fx, fy)
         for i in prange(n):
             mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
             x = w00 * mx + w01 * my + w02 * mz + w03
@@ -109,6 +112,13 @@ def _project_kernel(
             w = fy * y * rz + cy
             means2d[v, i, 0] = u
             means2d[v, i, 1] = w
+            # early cull: a screen radius bound from the largest scale (exact culling below)
+            s_max = max(scales[i, 0], max(scales[i, 1], scales[i, 2]))
+            r_bound = MAX_EXTENT_SIGMA * (f_max * rz * jac_gain * s_max + math.sqrt(eps2d)) + 2.0
+            if u + 0.5 + r_bound <= 0 or u + 0.5 - r_bound >= width or w + 0.5 + r_bound <= 0:
+                continue
+            if w + 0.5 - r_bound >= height:
+                continue
             # world covariance R S S^T R^T, then camera covariance W Sigma W^T with m = W R S
             qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
             qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
