@@ -13,9 +13,9 @@ from jwmsim.cli.app import app
 def make_log(
     seed: int = typer.Option(..., "--seed", help="town seed (non-negative integer)"),
     out: Path = typer.Option(..., "--out", help="dataroot folder to create"),
-    duration: float = typer.Option(20.0, "--duration", help="log length [s]"),
-    width: int = typer.Option(320, "--width", help="camera image width [px]"),
-    height: int = typer.Option(180, "--height", help="camera image height [px]"),
+    duration: float = typer.Option(20.0, "--duration", help="log length in seconds"),
+    width: int = typer.Option(320, "--width", help="camera image width in pixels"),
+    height: int = typer.Option(180, "--height", help="camera image height in pixels"),
     workers: int = typer.Option(0, "--workers", help="render processes (0: up to 2)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out folder"),
 ) -> None:
@@ -33,9 +33,9 @@ def make_dataset_command(
     count: int = typer.Option(..., "--count", help="number of logs (towns)"),
     out: Path = typer.Option(..., "--out", help="folder for the logs (one sub-folder per town)"),
     seed0: int = typer.Option(1000, "--seed0", help="seed of the first town; the others follow"),
-    duration: float = typer.Option(20.0, "--duration", help="length of each log [s]"),
-    width: int = typer.Option(320, "--width", help="camera image width [px]"),
-    height: int = typer.Option(180, "--height", help="camera image height [px]"),
+    duration: float = typer.Option(20.0, "--duration", help="length of each log in seconds"),
+    width: int = typer.Option(320, "--width", help="camera image width in pixels"),
+    height: int = typer.Option(180, "--height", help="camera image height in pixels"),
     workers: int = typer.Option(0, "--workers", help="render processes per log (0: up to 2)"),
 ) -> None:
     """Write COUNT procedural logs (seeds SEED0 ...) for training; finished logs are kept, so an
