@@ -61,7 +61,6 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0, help="time per case")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_env_steps.json")
     args = ap.parse_args()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
     segment = load_log(DriveEnvConfig(log=args.log))
     scene = scene_for_log(segment, "lidar")
     results: dict[str, object] = {}

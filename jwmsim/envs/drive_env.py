@@ -260,23 +260,31 @@ class JWMDrivingEnv(gym.Env):
         return poses, extra
 
     def _render_skeleton(self, st: SimState) -> tuple[np.ndarray, np.ndarray]:
+        """``rgb`` ``[V, H, W, 3]`` uint8 and ``depth`` ``[V, H, W]`` float32 [m] of the scene at the
+        state's ego and actor poses (PyTorch limited to ``render_torch_threads`` meanwhile)."""
         import torch
 
         from jwmsim.gaussians.render import render
 
         poses, extra = self._actor_gaussians(st)
-        with torch.no_grad():
-            out = render(
-                self.scene,
-                self._cameras,
-                st.ego.pose(),
-                poses,
-                self.config.image_size,
-                backend=self.config.render_backend,
-                extra_actors=extra,
-            )
-        rgb = (out.rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-        depth = out.depth.float().cpu().numpy()
+        threads = torch.get_num_threads()
+        if self.config.render_torch_threads is not None:
+            torch.set_num_threads(self.config.render_torch_threads)
+        try:
+            with torch.no_grad():
+                out = render(
+                    self.scene,
+                    self._cameras,
+                    st.ego.pose(),
+                    poses,
+                    self.config.image_size,
+                    backend=self.config.render_backend,
+                    extra_actors=extra,
+                )
+                rgb = (out.rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+                depth = out.depth.float().cpu().numpy()
+        finally:
+            torch.set_num_threads(threads)
         return rgb, depth
 
     def _draw_bev(self, st: SimState, size: tuple[int, int], ppm: float) -> np.ndarray:
