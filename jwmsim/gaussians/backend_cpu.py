@@ -66,7 +66,7 @@ class _CompositeCPU(torch.autograd.Function):
         )  # fmt: skip
         grads = torch.from_numpy(g)
         tdt = grads.dtype
-        per_packed = torch.zeros(len(packed_ids), cpu_kernels.N_PACKED, dtype=tdt)
+        per_packed = torch.zeros(len(packed_ids), cpu_kernels.N_GRADS, dtype=tdt)
         per_packed.index_add_(0, torch.from_numpy(isect), grads)
         flat = torch.from_numpy(packed_ids)
         gid = flat % n

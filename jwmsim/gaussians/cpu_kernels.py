@@ -290,12 +290,14 @@ def _fill_tiles(
                     cursor[t] += 1
 
 
-N_PACKED = 10  # mean2d (2), conic (3), opacity, colour (3), depth
+N_PACKED = 11  # mean2d (2), conic (3), opacity, colour (3), depth, sigma cut-off
+N_GRADS = 10  # gradients w.r.t. the first 10 packed columns
 
 
 def pack(packed_ids, means2d, conics, opacities, colors, depths):
-    """``[P, 10]`` parameters of the visible Gaussians in ``packed_ids`` order: mean2d, conic,
-    opacity, colour, depth (one contiguous row per Gaussian and camera)."""
+    """``[P, 11]`` parameters of the visible Gaussians in ``packed_ids`` order: mean2d, conic,
+    opacity, colour, depth, and the ``sigma`` above which ``alpha < 1/255`` (plus a margin); one
+    contiguous row per Gaussian and camera."""
     out = np.empty((packed_ids.shape[0], N_PACKED), means2d.dtype)
     _pack_kernel(packed_ids, means2d, conics, opacities, colors, depths, out)
     return out
@@ -317,6 +319,7 @@ def _pack_kernel(packed_ids, means2d, conics, opacities, colors, depths, out):  
         out[q, 7] = colors[i, 1]
         out[q, 8] = colors[i, 2]
         out[q, 9] = depths[v, i]
+        out[q, 10] = math.log(opacities[i] / ALPHA_THRESHOLD) + 1e-3
 
 
 @njit(cache=True, fastmath=True)
@@ -354,7 +357,7 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
     """Front-to-back compositing.
 
     Args:
-        packed: ``[P, 10]`` from :func:`pack`; boxes, offsets, isect: from :func:`bin_tiles`;
+        packed: ``[P, 11]`` from :func:`pack`; boxes, offsets, isect: from :func:`bin_tiles`;
         v_count: cameras; ``n_workers``: interleaved tile queues (a few per thread).
 
     Returns:
@@ -400,7 +403,7 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                 op = packed[q, 5]
                 cr, cg, cbl, z = packed[q, 6], packed[q, 7], packed[q, 8], packed[q, 9]
                 # sigma above which alpha < threshold (with a margin): rows beyond it are skipped
-                sigma_cut = math.log(op / ALPHA_THRESHOLD) + 1e-3
+                sigma_cut = packed[q, 10]
                 kf = float(k)
                 for py in range(y0, y1 + 1):
                     dy = my - py
@@ -515,7 +518,7 @@ def composite_backward(
                 mx, my = packed[q, 0], packed[q, 1]
                 ca, cb, cc = packed[q, 2], packed[q, 3], packed[q, 4]
                 op = packed[q, 5]
-                sigma_cut = math.log(op / ALPHA_THRESHOLD) + 1e-3
+                sigma_cut = packed[q, 10]
                 cr, cg, cbl, z = packed[q, 6], packed[q, 7], packed[q, 8], packed[q, 9]
                 g_mx = g_my = g_a = g_b = g_c = g_op = g_r = g_g = g_bl = g_z = 0.0
                 for py in range(y0, y1 + 1):
