@@ -34,9 +34,10 @@ from jwmsim.config import SimConfig
 from jwmsim.envs.drive_config import DriveEnvConfig
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
+from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
-from jwmsim.sim.collision import box_corners
+from jwmsim.sim.collision import box_corners, ego_centre
 from jwmsim.sim.state import SimState
 
 EGO_VECTOR_SIZE = 9
@@ -300,7 +301,9 @@ class JWMDrivingEnv(gym.Env):
             self._bevs[key] = BevRenderer(self.world.road.drivable_area, lanes, size, ppm)
         bev = self._bevs[key]
         veh = self.world.config.vehicle
-        ego_pose = st.ego.pose()
+        # centred on the ego's box centre, so that the ego box is drawn where it is
+        cx, cy = ego_centre(st.ego.x, st.ego.y, st.ego.yaw, veh)
+        ego_pose = SE3.from_xy_yaw(cx, cy, st.ego.yaw, st.ego.z)
         img = bev.draw(
             ego_pose,
             (),
