@@ -12,7 +12,7 @@ from nuscenes.nuscenes import NuScenes
 
 from jwmsim.logs.nuscenes import load_nuscenes_log
 from jwmsim.logs.nuscenes_writer import TABLE_NAMES
-from jwmsim.logs.procedural import LogConfig, Town, write_town_log
+from jwmsim.logs.procedural import LogConfig, Town, TownConfig, write_town_log
 from jwmsim.logs.procedural.rig import RIG_LAYOUT
 
 
@@ -134,11 +134,17 @@ def test_lidar_points_lie_on_the_road_plane(tiny_log: Path) -> None:
     assert np.abs(ground[:, 2]).min() < 1e-3  # road points at z = 0 exactly (float32)
 
 
-def test_invalid_seed_is_a_clear_error(tmp_path: Path) -> None:
+def test_invalid_input_is_a_clear_error(tmp_path: Path) -> None:
     from jwmsim.errors import ConfigError
 
     with pytest.raises(ConfigError, match="seed"):
         Town.generate(-1)
+    short = Town.generate(1, TownConfig(duration=2.0))
+    with pytest.raises(ConfigError, match="longer than the town"):
+        write_town_log(short, tmp_path / "log", LogConfig(duration=3.0), progress=False)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ConfigError, match="120"):
+        TownConfig(duration=500.0)
 
 
 def test_oracle_reproduces_the_logged_images(tiny_log: Path, town: Town) -> None:

@@ -38,7 +38,10 @@ class TownConfig:
 
     def __post_init__(self) -> None:
         if self.duration <= 0 or self.duration > 120:
-            raise ConfigError(f"town duration must be in (0, 120] s, got {self.duration}")
+            raise ConfigError(
+                f"town / log duration must be in (0, 120] s, got {self.duration}",
+                hint="record longer drives as several logs (make-dataset) or shorten --duration",
+            )
         if not self.lanes_per_direction or min(self.lanes_per_direction) < 2:
             raise ConfigError("the main road needs at least 2 lanes per direction")
         if not 2.5 <= self.lane_width[0] <= self.lane_width[1] <= 5.0:

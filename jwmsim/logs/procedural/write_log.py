@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from jwmsim.errors import ConfigError
 from jwmsim.logs.nuscenes_writer import NuScenesWriter
 from jwmsim.logs.procedural import shading
 from jwmsim.logs.procedural.config import GENERATOR_VERSION, LogConfig, TownConfig
@@ -69,7 +70,13 @@ def write_town_log(
     cfg = config or LogConfig()
     if isinstance(town, int | np.integer):
         town = Town.generate(int(town), TownConfig(duration=max(cfg.duration, TownConfig().duration)))
-    duration = min(cfg.duration, float(town.ego_times[-1]))
+    if cfg.duration > float(town.ego_times[-1]) + 1e-6:
+        raise ConfigError(
+            f"log duration {cfg.duration} s is longer than the town's trajectories "
+            f"({town.ego_times[-1]:.1f} s)",
+            hint="generate the town with TownConfig(duration=...) at least as long as the log",
+        )
+    duration = cfg.duration
     n_frames = int(round(duration * cfg.frame_rate))
     rig = nuscenes_like_rig(cfg.width, cfg.height)
     _JOB.update(
