@@ -55,7 +55,8 @@ class FitConfig:
     densify_frac: float = 0.05  # fraction of the Gaussians cloned / split per densification
     min_opacity: float = 0.01  # pruned below
     ssim_weight: float = 0.2  # D-SSIM weight in the loss
-    lr_means: float = 1.6e-4  # x scene extent [m]
+    lr_means: float = 1.6e-4  # x scene extent [m], decayed exponentially to lr_means_final
+    lr_means_final: float = 1.6e-6  # x scene extent [m], at the last step
     lr_log_scales: float = 5e-3
     lr_quats: float = 1e-3
     lr_opacity: float = 5e-2
@@ -517,6 +518,9 @@ def _fit(
             loss = loss + config.ssim_weight * (1 - ssim(rgb, gt, window="gaussian", size=11))
         params.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        frac = (step - 1) / max(1, config.steps - 1)
+        lr_means = config.lr_means * (config.lr_means_final / config.lr_means) ** frac
+        params.optimizer.param_groups[0]["lr"] = lr_means * extent  # group 0 holds the means
         params.optimizer.step()
         with torch.no_grad():
             means_grad = params.parts["bg"]["means"].grad

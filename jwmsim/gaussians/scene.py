@@ -258,7 +258,7 @@ class SkyModel:
     Attributes:
         color_logits: ``[3, H_el, W_az]``; rows go from elevation +90 deg (row 0) to -90 deg,
             columns from azimuth -180 deg to +180 deg (about world +z, from +x towards +y);
-            colour = sigmoid.
+            colour = sigmoid of the logits, bilinearly interpolated between texels.
     """
 
     color_logits: torch.Tensor
@@ -294,11 +294,12 @@ class SkyModel:
         return SkyModel(self.color_logits.to(device=device, dtype=dtype))
 
     def colors(self, directions: torch.Tensor) -> torch.Tensor:
-        """RGB ``[..., 3]`` in (0, 1) for world-frame view directions ``[..., 3]`` (any norm)."""
-        d = directions / directions.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        az = torch.atan2(d[..., 1], d[..., 0])  # [-pi, pi]
-        el = torch.asin(d[..., 2].clamp(-1.0, 1.0))
-        tex = self.color_logits
+        """RGB ``[..., 3]`` in (0, 1) for world-frame view directions ``[..., 3]`` (any norm): the
+        map's colours (sigmoid of the logits), bilinearly interpolated."""
+        dx, dy, dz = directions.unbind(-1)
+        az = torch.atan2(dy, dx)  # [-pi, pi]
+        el = torch.atan2(dz, torch.hypot(dx, dy))  # [-pi/2, pi/2]
+        tex = torch.sigmoid(self.color_logits)
         # wrap azimuth: pad one column on each side so bilinear sampling is seamless at +-180 deg
         tex = torch.cat([tex[:, :, -1:], tex, tex[:, :, :1]], dim=2)
         w = self.color_logits.shape[2]
@@ -308,7 +309,7 @@ class SkyModel:
         out = torch.nn.functional.grid_sample(
             tex[None], grid, mode="bilinear", padding_mode="border", align_corners=False
         )  # [1, 3, P, 1]
-        return torch.sigmoid(out[0, :, :, 0].T.reshape(*directions.shape[:-1], 3))
+        return out[0, :, :, 0].T.reshape(*directions.shape[:-1], 3)
 
 
 @dataclass(frozen=True)
