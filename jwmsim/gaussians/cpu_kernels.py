@@ -219,29 +219,56 @@ def bin_tiles(means2d, radii, depth_keys, key_bytes, width, height):
     scratch = np.empty((v_count, n), np.int64)
     keys = np.empty((v_count, n), np.uint64)
     n_visible = np.zeros(v_count, np.int64)
-    counts = np.zeros(v_count * n_tiles + 1, np.int64)
-    _sort_and_count(
-        means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible, counts
+    _sort_visible(
+        means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible
     )
-    offsets = np.cumsum(counts)
+    # tile counts per (camera, chunk of its front-to-back list): chunks balance the threads
+    chunk_counts = np.zeros((v_count, CHUNKS, n_tiles), np.int64)
+    _count_tiles(boxes, orders, n_visible, width, height, chunk_counts)
+    per_tile = chunk_counts.sum(1).ravel()
+    offsets = np.concatenate([[0], np.cumsum(per_tile)])
+    # where each chunk starts writing in each tile: after the earlier chunks of that tile
+    starts = offsets[:-1].reshape(v_count, 1, n_tiles) + np.cumsum(chunk_counts, axis=1) - chunk_counts
     packed_start = np.concatenate([[0], np.cumsum(n_visible)])
     isect = np.empty(offsets[-1], np.int64)
     packed_ids = np.empty(packed_start[-1], np.int64)
     packed_boxes = np.empty((packed_start[-1], 4), np.int32)
     _fill_tiles(
-        boxes, orders, n_visible, packed_start, offsets, width, height, isect, packed_ids, packed_boxes
+        boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes
     )
     return packed_boxes, offsets, isect, packed_ids
 
 
+CHUNKS = 4  # pieces of each camera's visible list for the counting and filling threads
+
+
+@njit(cache=True)
+def _chunk(n_items, c):  # pragma: no cover
+    """Range ``[a, b)`` of chunk ``c`` of ``n_items`` split in CHUNKS nearly equal pieces."""
+    return (n_items * c) // CHUNKS, (n_items * (c + 1)) // CHUNKS
+
+
 @njit(parallel=True, cache=True)
-def _sort_and_count(
-    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible, counts
-):  # pragma: no cover
-    """Screen boxes, per-camera front-to-back order of the visible Gaussians, tile counts."""
-    v_count, n = depth_keys.shape
+def _count_tiles(boxes, orders, n_visible, width, height, chunk_counts):  # pragma: no cover
+    v_count = orders.shape[0]
     tiles_x = (width + TILE - 1) // TILE
-    n_tiles = tiles_x * ((height + TILE - 1) // TILE)
+    for job in prange(v_count * CHUNKS):
+        v = job // CHUNKS
+        a, b = _chunk(n_visible[v], job - v * CHUNKS)
+        counts = chunk_counts[v, job - v * CHUNKS]
+        for j in range(a, b):
+            i = orders[v, j]
+            for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
+                for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
+                    counts[ty * tiles_x + tx] += 1
+
+
+@njit(parallel=True, cache=True)
+def _sort_visible(
+    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible
+):  # pragma: no cover
+    """Screen boxes and each camera's front-to-back order of its visible Gaussians."""
+    v_count, n = depth_keys.shape
     for v in range(v_count):
         for i in prange(n):
             if radii[v, i, 0] <= 0 and radii[v, i, 1] <= 0:
@@ -259,25 +286,19 @@ def _sort_and_count(
                 k += 1
         n_visible[v] = k
         _radix_sort_by_key(keys[v, :k], orders[v, :k], scratch[v, :k], key_bytes)
-        base = v * n_tiles
-        for j in range(k):
-            i = orders[v, j]
-            for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
-                for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
-                    counts[base + ty * tiles_x + tx + 1] += 1
 
 
 @njit(parallel=True, cache=True)
 def _fill_tiles(
-    boxes, orders, n_visible, packed_start, offsets, width, height, isect, packed_ids, packed_boxes
+    boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes
 ):  # pragma: no cover
     v_count, n = orders.shape
     tiles_x = (width + TILE - 1) // TILE
-    n_tiles = tiles_x * ((height + TILE - 1) // TILE)
-    for v in prange(v_count):
-        base = v * n_tiles
-        cursor = offsets[base : base + n_tiles].copy()
-        for j in range(n_visible[v]):
+    for job in prange(v_count * CHUNKS):
+        v = job // CHUNKS
+        a, b = _chunk(n_visible[v], job - v * CHUNKS)
+        cursor = starts[v, job - v * CHUNKS].copy()
+        for j in range(a, b):
             i = orders[v, j]
             q = packed_start[v] + j
             packed_ids[q] = v * n + i
