@@ -358,7 +358,7 @@ def _row_span(mx, ca, bdy, cdy, sigma_cut, x0, x1):  # pragma: no cover
 @njit(cache=True, fastmath=True)
 def _exp_neg(sigma):  # pragma: no cover
     """``exp(-sigma)`` for ``sigma`` in [0, 6] to 1e-8 relative (Taylor on sigma / 16, squared 4
-    times): branch-free, so the row loop below vectorises (libm ``exp`` does not)."""
+    times): branch-free, so loops using it vectorise (libm ``exp`` does not). float64."""
     x = -sigma * 0.0625
     e = 1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (
         1.0 / 720.0 + x * (1.0 / 5040.0 + x * (1.0 / 40320.0))))))))  # fmt: skip
@@ -368,14 +368,29 @@ def _exp_neg(sigma):  # pragma: no cover
     return e * e
 
 
-# tile state in one flat float64 array, one block of TILE * TILE per quantity: constant offsets
-# between the blocks let LLVM prove the row loop free of aliasing and vectorise it
-_T, _R, _G, _B, _D, _LAST = (np.uint64(c * TILE * TILE) for c in range(6))
+@njit(cache=True, fastmath=True)
+def _exp_neg_typed(sigma, k):  # pragma: no cover
+    """:func:`_exp_neg` with every constant taken from ``k`` (typed like ``sigma``), so that float32
+    stays float32 (numba would promote to float64 on a Python float literal)."""
+    x = -sigma * k[0]
+    e = k[1] + x * (
+        k[1] + x * (k[2] + x * (k[3] + x * (k[4] + x * (k[5] + x * (k[6] + x * (k[7] + x * k[8]))))))
+    )
+    e = e * e
+    e = e * e
+    e = e * e
+    return e * e
+
+
+# tile state in one flat array, one block of TILE * TILE per quantity: constant offsets between the
+# blocks let LLVM prove the row loop free of aliasing and vectorise it
+_T, _R, _G, _B, _D = (np.uint64(c * TILE * TILE) for c in range(5))
 
 
 @njit(parallel=True, fastmath=True, cache=True)
 def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_workers):  # pragma: no cover
-    """Front-to-back compositing.
+    """Front-to-back compositing, in the precision of ``packed`` (float32: 16 pixels per AVX-512
+    instruction; float64 for exact tests).
 
     Args:
         packed: ``[P, 11]`` from :func:`pack`; boxes, offsets, isect: from :func:`bin_tiles`;
@@ -387,6 +402,11 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
         (entry of ``isect`` of the last contributing Gaussian, -1 if none).
     """
     dt = packed.dtype
+    c = dt.type
+    f0, f1, half, two, eight = c(0.0), c(1.0), c(0.5), c(2.0), c(8.0)
+    max_alpha, threshold, t_eps = c(MAX_ALPHA), c(ALPHA_THRESHOLD), c(T_EPS)
+    exp_k = (c(0.0625), c(1.0), c(0.5), c(1.0 / 6.0), c(1.0 / 24.0), c(1.0 / 120.0), c(1.0 / 720.0),
+             c(1.0 / 5040.0), c(1.0 / 40320.0))  # fmt: skip
     tiles_x = (width + TILE - 1) // TILE
     tiles_y = (height + TILE - 1) // TILE
     n_tiles = tiles_x * tiles_y
@@ -395,8 +415,9 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
     alpha_out = np.zeros((v_count, height, width), dt)
     last_out = np.full((v_count, height, width), -1, np.int64)
     for worker in prange(n_workers):
-        # transmittance (negated once a pixel is done), r, g, b, depth, last entry
-        st = np.empty(6 * TILE * TILE, np.float64)
+        # transmittance (negated once a pixel is done), r, g, b, depth; last contributing entry
+        st = np.empty(5 * TILE * TILE, dt)
+        last = np.empty(TILE * TILE, np.int64)
         for job in range(worker, v_count * n_tiles, n_workers):
             v = job // n_tiles
             t = job - v * n_tiles
@@ -409,14 +430,14 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
             # pixels of the tile outside the image start "done" (negative transmittance)
             for j in range(TILE * TILE):
                 inside = (j % TILE) < tw and (j // TILE) < (ty1 - ty0 + 1)
-                st[j] = 1.0 if inside else -1.0
-            st[TILE * TILE : 5 * TILE * TILE] = 0.0
-            st[5 * TILE * TILE :] = -1.0
+                st[j] = f1 if inside else -f1
+            st[TILE * TILE :] = f0
+            last[:] = -1
             n_done = TILE * TILE - npix
             for k in range(offsets[job], offsets[job + 1]):
                 q = isect[k]
-                x0 = float(boxes[q, 0])
-                x1 = float(boxes[q, 1])
+                x0 = c(boxes[q, 0])
+                x1 = c(boxes[q, 1])
                 y0 = max(boxes[q, 2], ty0)
                 y1 = min(boxes[q, 3], ty1)
                 mx, my = packed[q, 0], packed[q, 1]
@@ -425,33 +446,32 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                 cr, cg, cbl, z = packed[q, 6], packed[q, 7], packed[q, 8], packed[q, 9]
                 # sigma above which alpha < threshold (with a margin): rows beyond it are skipped
                 sigma_cut = packed[q, 10]
-                kf = float(k)
                 for py in range(y0, y1 + 1):
-                    dy = my - py
+                    dy = my - c(py)
                     bdy = cb * dy
-                    cdy = 0.5 * cc * dy * dy
-                    if bdy * bdy - 2.0 * ca * (cdy - sigma_cut) < 0.0:
+                    cdy = half * cc * dy * dy
+                    if bdy * bdy - two * ca * (cdy - sigma_cut) < f0:
                         continue  # the ellipse sigma <= sigma_cut misses this row
                     row = np.uint64((py - ty0) * TILE)
                     # all TILE columns at once (fixed trip count: vectorised); masks do the rest
                     for j in range(TILE):
                         p = row + np.uint64(j)  # unsigned: no negative-index wraparound code
-                        px = float(tx0 + j)
+                        px = c(tx0 + j)
                         dx = mx - px
-                        sigma = (0.5 * ca * dx + bdy) * dx + cdy
-                        alpha = min(MAX_ALPHA, op * _exp_neg(min(max(sigma, 0.0), 8.0)))
+                        sigma = (half * ca * dx + bdy) * dx + cdy
+                        alpha = min(max_alpha, op * _exp_neg_typed(min(max(sigma, f0), eight), exp_k))
                         tp = st[p + _T]
-                        ok = (sigma >= 0.0) & (sigma <= sigma_cut) & (alpha >= ALPHA_THRESHOLD) & (tp > 0.0)
+                        ok = (sigma >= f0) & (sigma <= sigma_cut) & (alpha >= threshold) & (tp > f0)
                         ok = ok & (px >= x0) & (px <= x1)
-                        next_t = tp * (1.0 - alpha)
-                        use = ok & (next_t > T_EPS)
-                        wgt = alpha * tp if use else 0.0
+                        next_t = tp * (f1 - alpha)
+                        use = ok & (next_t > t_eps)
+                        wgt = alpha * tp if use else f0
                         st[p + _R] += cr * wgt
                         st[p + _G] += cg * wgt
                         st[p + _B] += cbl * wgt
                         st[p + _D] += z * wgt
                         st[p + _T] = next_t if use else (-tp if ok else tp)
-                        st[p + _LAST] = kf if use else st[p + _LAST]
+                        last[p] = k if use else last[p]
                         n_done += 1 if (ok and not use) else 0
                 if n_done == TILE * TILE:
                     break
@@ -462,8 +482,8 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                     rgb[v, py, px, 1] = st[p + _G]
                     rgb[v, py, px, 2] = st[p + _B]
                     dep[v, py, px] = st[p + _D]
-                    alpha_out[v, py, px] = 1.0 - abs(st[p + _T])
-                    last_out[v, py, px] = int(st[p + _LAST])
+                    alpha_out[v, py, px] = f1 - abs(st[p + _T])
+                    last_out[v, py, px] = last[p]
     return rgb, dep, alpha_out, last_out
 
 
