@@ -138,11 +138,18 @@ def _views(log: LogSegment, cfg: FitConfig) -> tuple[list[_View], list[_View]]:
     return train, held
 
 
-def _lidar_init(
-    log: LogSegment, cfg: FitConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """World points ``[P, 3]`` and colours ``[P, 3]`` from lidar sweeps seen by the cameras, with
-    points inside actor boxes removed (actors get their own Gaussians)."""
+@dataclass(frozen=True)
+class _LidarInit:
+    """Coloured lidar points: background in the world frame, actors in their box frames."""
+
+    points: np.ndarray  # [P, 3] world [m]
+    colors: np.ndarray  # [P, 3] in [0, 1]
+    actor_points: dict[str, tuple[np.ndarray, np.ndarray]]  # id -> (box-frame points, colours)
+
+
+def _lidar_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> _LidarInit | None:
+    """Points of lidar sweeps that some camera sees, coloured by that camera's image; points in an
+    actor's box go to that actor (in its box frame), the rest to the background."""
     if not log.lidar:
         return None
     h, w = cfg.image_hw
@@ -151,17 +158,10 @@ def _lidar_init(
         np.linspace(0, len(log.lidar) - 1, min(cfg.lidar_sweeps, len(log.lidar))).round().astype(int)
     )
     pts_all, col_all = [], []
+    actor_parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for si in picks:
         sweep = log.lidar[si]
         world = sweep.points_world()
-        keep = np.ones(len(world), dtype=bool)
-        for tr in log.tracks.values():
-            if not tr.is_present(sweep.time):
-                continue
-            local = tr.pose_at(sweep.time).inverse().apply(world)
-            half = np.array([tr.size_wlh[1], tr.size_wlh[0], tr.size_wlh[2]]) / 2 + 0.3
-            keep &= ~np.all(np.abs(local) <= half, axis=1)
-        world = world[keep]
         seen = np.zeros(len(world), dtype=bool)
         colors = np.zeros((len(world), 3))
         for cam in cams:
@@ -176,15 +176,30 @@ def _lidar_init(
             px = np.clip(np.round(uv[ok]).astype(int), 0, [w - 1, h - 1])
             colors[ok] = img[px[:, 1], px[:, 0]] / 255.0
             seen |= ok
-        pts_all.append(world[seen])
-        col_all.append(colors[seen])
+        world, colors = world[seen], colors[seen]
+        background = np.ones(len(world), dtype=bool)
+        for aid, tr in log.tracks.items():
+            if not tr.is_present(sweep.time):
+                continue
+            local = tr.pose_at(sweep.time).inverse().apply(world)
+            half = np.array([tr.size_wlh[1], tr.size_wlh[0], tr.size_wlh[2]]) / 2
+            background &= ~np.all(np.abs(local) <= half + 0.3, axis=1)  # margin: boxes are loose
+            inside = np.all(np.abs(local) <= half, axis=1)
+            if inside.any() and category_kind(tr.category) != "static":
+                actor_parts.setdefault(aid, []).append((local[inside], colors[inside]))
+        pts_all.append(world[background])
+        col_all.append(colors[background])
     pts, cols = np.concatenate(pts_all), np.concatenate(col_all)
     if len(pts) < 100:
         return None
     if len(pts) > cfg.init_points:
         sel = rng.choice(len(pts), cfg.init_points, replace=False)
         pts, cols = pts[sel], cols[sel]
-    return pts, cols
+    actors = {
+        aid: (np.concatenate([p for p, _ in parts]), np.concatenate([c for _, c in parts]))
+        for aid, parts in actor_parts.items()
+    }
+    return _LidarInit(pts, cols, actors)
 
 
 def _random_init(train: list[_View], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -215,8 +230,14 @@ def _component_from_points(pts: np.ndarray, cols: np.ndarray, opacity: float = 0
     )
 
 
-def _actor_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> dict[str, GaussianComponent]:
-    """Random Gaussians on the surface of each actor's box (its box frame), grey."""
+def _actor_init(
+    log: LogSegment,
+    cfg: FitConfig,
+    rng: np.random.Generator,
+    lidar_points: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, GaussianComponent]:
+    """Gaussians of each (non-static) actor in its box frame: its coloured lidar points where it
+    has some, topped up with grey points on the box surface."""
     out = {}
     lo, hi = cfg.actor_gaussians
     for aid, tr in log.tracks.items():
@@ -225,12 +246,18 @@ def _actor_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> di
         w, length, h = tr.size_wlh
         area = 2 * (w * length + w * h + length * h)
         n = int(np.clip(area * 8, lo, hi))
+        lp, lc = (lidar_points or {}).get(aid, (np.zeros((0, 3)), np.zeros((0, 3))))
+        if len(lp) > n // 2:
+            sel = rng.choice(len(lp), n // 2, replace=False)
+            lp, lc = lp[sel], lc[sel]
+        m = n - len(lp)
         half = np.array([length, w, h]) / 2
-        pts = rng.uniform(-1, 1, (n, 3))
-        axis = rng.integers(0, 3, n)
-        pts[np.arange(n), axis] = np.sign(pts[np.arange(n), axis])
-        comp = _component_from_points(pts * half * 0.9, np.full((n, 3), 0.4), opacity=0.5)
-        out[aid] = comp
+        shell = rng.uniform(-1, 1, (m, 3))
+        axis = rng.integers(0, 3, m)
+        shell[np.arange(m), axis] = np.sign(shell[np.arange(m), axis])
+        pts = np.concatenate([lp, shell * half * 0.9])
+        cols = np.concatenate([lc, np.full((m, 3), 0.4)])
+        out[aid] = _component_from_points(pts, cols, opacity=0.5)
     return out
 
 
@@ -489,8 +516,10 @@ def _fit(
         scene0, init = init_scene.to("cpu", torch.float32), "scene"
     else:
         lidar = _lidar_init(log, config, rng)
-        pts, cols = lidar if lidar is not None else _random_init(train, config.init_points, rng)
-        init = "lidar" if lidar is not None else "random"
+        if lidar is not None:
+            pts, cols, actor_points, init = lidar.points, lidar.colors, lidar.actor_points, "lidar"
+        else:
+            (pts, cols), actor_points, init = _random_init(train, config.init_points, rng), None, "random"
         upper = torch.stack(
             [
                 images[(v.camera, v.index)][: config.image_hw[0] // 4]
@@ -499,7 +528,8 @@ def _fit(
         )
         sky_rgb = upper.reshape(-1, 3).median(0).values.clamp(0.05, 0.95)
         sky = SkyModel(logit(sky_rgb)[:, None, None].expand(3, 8, 16).contiguous().float())
-        scene0 = GaussianScene(_component_from_points(pts, cols), _actor_init(log, config, rng), sky)
+        actors = _actor_init(log, config, rng, actor_points)
+        scene0 = GaussianScene(_component_from_points(pts, cols), actors, sky)
     cam_centres = np.stack([v.world_from_cam[:3, 3] for v in train])
     extent = float(max(10.0, 1.1 * np.linalg.norm(cam_centres - cam_centres.mean(0), axis=1).max() + 20.0))
     params = _Params(scene0, config, extent)
