@@ -40,8 +40,7 @@ class _CompositeCPU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height):  # type: ignore[override]
-        boxes, offsets, isect, packed_ids = binning
-        packed = cpu_kernels.pack(packed_ids, *(_np(t) for t in (means2d, conics, opacities, colors, depths)))
+        packed, boxes, offsets, isect, packed_ids = binning
         v_count, n = depths.shape
         rgb, dep, alpha, last = cpu_kernels.composite_forward(
             packed, boxes, offsets, isect, v_count, width, height, _n_workers()
@@ -51,7 +50,7 @@ class _CompositeCPU(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, v_rgb, v_dep, v_alpha):  # type: ignore[override]
-        packed, (boxes, offsets, isect, packed_ids), (v_count, n, width, height), alpha, last = ctx.state
+        packed, (_, boxes, offsets, isect, packed_ids), (v_count, n, width, height), alpha, last = ctx.state
         dt = packed.dtype
 
         def grad_or_zero(g: torch.Tensor | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -137,7 +136,14 @@ def rasterize_cpu(
         means2d, conics, depths = (torch.from_numpy(a) for a in out[:3])
         radii_np = out[3]
     keys, key_bytes = depth_sort_keys(_np(depths))
-    binning = cpu_kernels.bin_tiles(_np(means2d), radii_np, keys, key_bytes, width, height)
+    binning = cpu_kernels.bin_tiles(
+        *(_np(t) for t in (means2d, conics, opacities, colors, depths)),
+        radii_np,
+        keys,
+        key_bytes,
+        width,
+        height,
+    )
     rgb, depth_acc, alpha = _CompositeCPU.apply(
         means2d, conics, opacities, colors, depths, binning, width, height
     )

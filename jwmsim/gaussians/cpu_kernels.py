@@ -31,6 +31,8 @@ ALPHA_THRESHOLD = 1.0 / 255.0
 MAX_ALPHA = 0.999
 T_EPS = 1e-4
 MAX_EXTENT_SIGMA = 3.33
+N_PACKED = 11  # packed row: mean2d (2), conic (3), opacity, colour (3), depth, sigma cut-off
+N_GRADS = 10  # gradients w.r.t. the first 10 packed columns
 
 
 def project(means, quats, scales, opacities, viewmats, ks, width, height, near, far, eps2d):
@@ -194,23 +196,26 @@ def _radix_sort_by_key(keys, values, scratch, n_bytes):  # pragma: no cover
     values[:] = scratch[:n]
 
 
-def bin_tiles(means2d, radii, depth_keys, key_bytes, width, height):
-    """Assign Gaussians to the 16x16 tiles their screen box touches, depth-sorted per tile.
+def bin_tiles(means2d, conics, opacities, colors, depths, radii, depth_keys, key_bytes, width, height):
+    """Assign Gaussians to the 16x16 tiles their screen box touches, depth-sorted per tile, and
+    pack their parameters in that order.
 
     Args:
-        means2d ``[V, N, 2]``, radii ``[V, N, 2]`` (0: culled); depth_keys: ``[V, N]`` uint64
-            keys ordered as the depths of visible Gaussians (bit patterns of positive floats),
-            ``key_bytes`` significant bytes.
+        means2d ``[V, N, 2]``, conics ``[V, N, 3]``, opacities ``[N]``, colors ``[N, 3]``,
+        depths ``[V, N]``, radii ``[V, N, 2]`` (0: culled); depth_keys: ``[V, N]`` uint64 keys
+        ordered as the depths of visible Gaussians (bit patterns of positive floats),
+        ``key_bytes`` significant bytes.
 
     Returns:
+        packed: ``[P, 11]`` parameters of the visible Gaussians, camera by camera, front to back
+            (one contiguous row each, so a tile reads them as a stream): mean2d, conic, opacity,
+            colour, depth, and the ``sigma`` above which ``alpha < 1/255`` (plus a margin).
         boxes: ``[P, 4]`` int32 inclusive pixel box ``x0, x1, y0, y1`` of each packed Gaussian.
         tile_offsets: ``[V * tiles + 1]`` int64; tile ``t`` of camera ``v`` owns entries
             ``tile_offsets[v * tiles + t] : tile_offsets[v * tiles + t + 1]`` of ``isect``.
         isect: ``[M]`` int64 positions in ``packed_ids``, front to back inside each tile (ties in
             index order).
-        packed_ids: ``[P]`` int64 flat ids ``v * N + i`` of the visible Gaussians, camera by
-            camera, front to back: the order in which :func:`pack` lays out their parameters so
-            that a tile reads them as a stream.
+        packed_ids: ``[P]`` int64 flat ids ``v * N + i`` of the packed rows.
     """
     v_count, n = depth_keys.shape
     n_tiles = ((width + TILE - 1) // TILE) * ((height + TILE - 1) // TILE)
@@ -233,10 +238,12 @@ def bin_tiles(means2d, radii, depth_keys, key_bytes, width, height):
     isect = np.empty(offsets[-1], np.int64)
     packed_ids = np.empty(packed_start[-1], np.int64)
     packed_boxes = np.empty((packed_start[-1], 4), np.int32)
+    packed = np.empty((packed_start[-1], N_PACKED), means2d.dtype)
     _fill_tiles(
-        boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes
-    )
-    return packed_boxes, offsets, isect, packed_ids
+        boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes,
+        means2d, conics, opacities, colors, depths, packed,
+    )  # fmt: skip
+    return packed, packed_boxes, offsets, isect, packed_ids
 
 
 CHUNKS = 4  # pieces of each camera's visible list for the counting and filling threads
@@ -290,8 +297,9 @@ def _sort_visible(
 
 @njit(parallel=True, cache=True)
 def _fill_tiles(
-    boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes
-):  # pragma: no cover
+    boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes,
+    means2d, conics, opacities, colors, depths, packed,
+):  # pragma: no cover  # fmt: skip
     v_count, n = orders.shape
     tiles_x = (width + TILE - 1) // TILE
     for job in prange(v_count * CHUNKS):
@@ -304,6 +312,17 @@ def _fill_tiles(
             packed_ids[q] = v * n + i
             for c in range(4):
                 packed_boxes[q, c] = boxes[v, i, c]
+            packed[q, 0] = means2d[v, i, 0]
+            packed[q, 1] = means2d[v, i, 1]
+            packed[q, 2] = conics[v, i, 0]
+            packed[q, 3] = conics[v, i, 1]
+            packed[q, 4] = conics[v, i, 2]
+            packed[q, 5] = opacities[i]
+            packed[q, 6] = colors[i, 0]
+            packed[q, 7] = colors[i, 1]
+            packed[q, 8] = colors[i, 2]
+            packed[q, 9] = depths[v, i]
+            packed[q, 10] = math.log(opacities[i] / ALPHA_THRESHOLD) + 1e-3
             for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
                 for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
                     t = ty * tiles_x + tx
@@ -311,36 +330,6 @@ def _fill_tiles(
                     cursor[t] += 1
 
 
-N_PACKED = 11  # mean2d (2), conic (3), opacity, colour (3), depth, sigma cut-off
-N_GRADS = 10  # gradients w.r.t. the first 10 packed columns
-
-
-def pack(packed_ids, means2d, conics, opacities, colors, depths):
-    """``[P, 11]`` parameters of the visible Gaussians in ``packed_ids`` order: mean2d, conic,
-    opacity, colour, depth, and the ``sigma`` above which ``alpha < 1/255`` (plus a margin); one
-    contiguous row per Gaussian and camera."""
-    out = np.empty((packed_ids.shape[0], N_PACKED), means2d.dtype)
-    _pack_kernel(packed_ids, means2d, conics, opacities, colors, depths, out)
-    return out
-
-
-@njit(parallel=True, cache=True)
-def _pack_kernel(packed_ids, means2d, conics, opacities, colors, depths, out):  # pragma: no cover
-    n = depths.shape[1]
-    for q in prange(packed_ids.shape[0]):
-        v = packed_ids[q] // n
-        i = packed_ids[q] - v * n
-        out[q, 0] = means2d[v, i, 0]
-        out[q, 1] = means2d[v, i, 1]
-        out[q, 2] = conics[v, i, 0]
-        out[q, 3] = conics[v, i, 1]
-        out[q, 4] = conics[v, i, 2]
-        out[q, 5] = opacities[i]
-        out[q, 6] = colors[i, 0]
-        out[q, 7] = colors[i, 1]
-        out[q, 8] = colors[i, 2]
-        out[q, 9] = depths[v, i]
-        out[q, 10] = math.log(opacities[i] / ALPHA_THRESHOLD) + 1e-3
 
 
 @njit(cache=True, fastmath=True)
@@ -393,7 +382,7 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
     instruction; float64 for exact tests).
 
     Args:
-        packed: ``[P, 11]`` from :func:`pack`; boxes, offsets, isect: from :func:`bin_tiles`;
+        packed: ``[P, 11]`` from :func:`bin_tiles`; boxes, offsets, isect: from :func:`bin_tiles`;
         v_count: cameras; ``n_workers``: interleaved tile queues (a few per thread).
 
     Returns:

@@ -439,7 +439,7 @@ def _render_view(
     return out.rgb[0], out.alpha[0]
 
 
-def evaluate_scene(
+def _evaluate(
     scene: GaussianScene,
     log: LogSegment,
     views: list[_View],
@@ -573,8 +573,8 @@ def _fit(
     fit_seconds = time.perf_counter() - t_start
     scene = params.scene({"source": log.source or log.name, "method": "fit", "steps": str(config.steps)})
     eval_train = [train[i] for i in np.linspace(0, len(train) - 1, min(16, len(train))).round().astype(int)]
-    train_psnr = evaluate_scene(scene, log, eval_train, config, images)[0]
-    h_psnr, h_ssim, h_cov = evaluate_scene(scene, log, held, config, images) if held else (float("nan"),) * 3
+    train_psnr = _evaluate(scene, log, eval_train, config, images)[0]
+    h_psnr, h_ssim, h_cov = _evaluate(scene, log, held, config, images) if held else (float("nan"),) * 3
     report = FitReport(
         log=log.name,
         steps=config.steps,
