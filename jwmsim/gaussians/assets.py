@@ -134,7 +134,7 @@ def vehicle_mesh(
         parts.append(_box((0.95 * length, 0.96 * w, h / 2 - top), (0, 0, (top + h / 2) / 2), body_rgb))
         windshield_h = 0.6 * (h / 2 - top)
         parts.append(
-            _box((0.05 * length, 0.9 * w, windshield_h), (0.48 * length, 0, top + 0.6 * windshield_h), glass)
+            _box((0.05 * length, 0.9 * w, windshield_h), (0.475 * length, 0, top + 0.6 * windshield_h), glass)
         )
     elif cabin == "truck":
         parts.append(
@@ -151,18 +151,19 @@ def vehicle_mesh(
 def pedestrian_mesh(height: float = 1.75, shirt_rgb: tuple[int, int, int] = (170, 40, 40)) -> trimesh.Trimesh:
     """A standing pedestrian in a 0.6 x 0.6 x ``height`` m box frame: legs, torso, arms, head."""
     z0 = -height / 2
+    k = height / 1.75  # widths scale with height (a child is narrower)
     leg_h, torso_h, head_r = 0.47 * height, 0.32 * height, 0.07 * height
     parts = []
-    for y in (0.1, -0.1):
-        leg = trimesh.creation.cylinder(radius=0.07, height=leg_h, sections=12)
+    for y in (0.1 * k, -0.1 * k):
+        leg = trimesh.creation.cylinder(radius=0.07 * k, height=leg_h, sections=12)
         leg.apply_translation([0, y, z0 + leg_h / 2])
         parts.append(_colored(leg, (40, 45, 70)))
-    torso = trimesh.creation.capsule(height=torso_h - 0.2, radius=0.17, count=[12, 12])
+    torso = trimesh.creation.capsule(height=torso_h - 0.34 * k, radius=0.17 * k, count=[12, 12])
     torso.apply_translation([0, 0, z0 + leg_h + torso_h / 2])
     parts.append(_colored(torso, shirt_rgb))
-    for y in (0.23, -0.23):
-        arm = trimesh.creation.cylinder(radius=0.05, height=0.55, sections=10)
-        arm.apply_translation([0, y, z0 + leg_h + torso_h - 0.3])
+    for y in (0.23 * k, -0.23 * k):
+        arm = trimesh.creation.cylinder(radius=0.05 * k, height=0.31 * height, sections=10)
+        arm.apply_translation([0, y, z0 + leg_h + torso_h - 0.17 * height])
         parts.append(_colored(arm, shirt_rgb))
     head = trimesh.creation.icosphere(subdivisions=2, radius=head_r)
     head.apply_translation([0, 0, z0 + leg_h + torso_h + head_r])
@@ -170,7 +171,69 @@ def pedestrian_mesh(height: float = 1.75, shirt_rgb: tuple[int, int, int] = (170
     return trimesh.util.concatenate(parts)
 
 
-# name -> (mesh builder, number of Gaussians, nuScenes size (w, l, h) [m], category)
+def two_wheeler_mesh(
+    size_wlh: tuple[float, float, float], motor: bool, body_rgb: tuple[int, int, int]
+) -> trimesh.Trimesh:
+    """A bicycle or motorcycle with its rider, in the box frame of nuScenes size (w, l, h) [m]."""
+    w, length, h = size_wlh
+    z0 = -h / 2
+    r = 0.3 if motor else 0.33
+    parts = []
+    for x in (0.5 * length - r, -0.5 * length + r):
+        wheel = trimesh.creation.cylinder(radius=r, height=0.1 if motor else 0.05, sections=20)
+        wheel.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+        wheel.apply_translation([x, 0, z0 + r])
+        parts.append(_colored(wheel, (20, 20, 20)))
+    frame_h = 0.35 if motor else 0.08
+    parts.append(
+        _box((length - 2 * r, 0.3 if motor else 0.06, frame_h), (0, 0, z0 + r + frame_h / 2), body_rgb)
+    )
+    # rider: legs down to the frame, torso leaning forward, head
+    seat = z0 + r + frame_h
+    rider_h = h - (seat - z0)
+    torso = trimesh.creation.capsule(height=0.45 * rider_h, radius=0.16, count=[10, 10])
+    torso.apply_transform(trimesh.transformations.rotation_matrix(0.35, [0, 1, 0]))
+    torso.apply_translation([0.05 * length, 0, seat + 0.42 * rider_h])
+    parts.append(_colored(torso, (50, 90, 160)))
+    for y in (0.12, -0.12):
+        leg = trimesh.creation.cylinder(radius=0.06, height=0.35 * rider_h + r, sections=10)
+        leg.apply_translation([0.05 * length, y, seat - r / 2 + 0.1 * rider_h])
+        parts.append(_colored(leg, (40, 40, 50)))
+    head = trimesh.creation.icosphere(subdivisions=2, radius=0.11)
+    head.apply_translation([0.12 * length, 0, z0 + h - 0.12])
+    parts.append(_colored(head, (230, 230, 230) if motor else (205, 165, 135)))
+    return trimesh.util.concatenate(parts)
+
+
+def cone_mesh(size_wlh: tuple[float, float, float]) -> trimesh.Trimesh:
+    """An orange traffic cone with a white band on a square base."""
+    w, _, h = size_wlh
+    z0 = -h / 2
+    base = _box((w, w, 0.04), (0, 0, z0 + 0.02), (230, 90, 20))
+    lower = trimesh.creation.cone(radius=0.4 * w, height=h - 0.04, sections=20)
+    lower.apply_translation([0, 0, z0 + 0.04])
+    lower.visual.face_colors = np.array([230, 90, 20, 255], dtype=np.uint8)
+    centres_z = lower.triangles_center[:, 2] - (z0 + 0.04)
+    band = (centres_z > 0.45 * (h - 0.04)) & (centres_z < 0.65 * (h - 0.04))
+    lower.visual.face_colors[band] = [240, 240, 240, 255]
+    return trimesh.util.concatenate([base, lower])
+
+
+def barrier_mesh(size_wlh: tuple[float, float, float]) -> trimesh.Trimesh:
+    """A road barrier across its box (long along y): two feet and a striped red / white board."""
+    w, length, h = size_wlh
+    z0 = -h / 2
+    parts = [_box((length, 0.1, h * 0.6), (0, y, z0 + 0.3 * h), (90, 90, 90)) for y in (0.4 * w, -0.4 * w)]
+    n = 6
+    for i in range(n):
+        y = -w / 2 + (i + 0.5) * w / n
+        rgb = (200, 30, 30) if i % 2 == 0 else (240, 240, 240)
+        parts.append(_box((0.08, w / n, 0.4 * h), (0, y, z0 + 0.75 * h), rgb))
+    return trimesh.util.concatenate(parts)
+
+
+# name -> (mesh builder, number of Gaussians, nuScenes size (w, l, h) [m], category); names and sizes
+# are the ones jwmsim.scenario.assets offers to scenarios
 SHIPPED = {
     "sedan": (
         lambda: vehicle_mesh((1.85, 4.6, 1.5), (160, 25, 30), "sedan"),
@@ -179,9 +242,9 @@ SHIPPED = {
         "vehicle.car",
     ),
     "suv": (
-        lambda: vehicle_mesh((1.95, 4.8, 1.75), (35, 60, 120), "sedan"),
+        lambda: vehicle_mesh((1.95, 4.8, 1.8), (35, 60, 120), "sedan"),
         4000,
-        (1.95, 4.8, 1.75),
+        (1.95, 4.8, 1.8),
         "vehicle.car",
     ),
     "van": (
@@ -197,7 +260,31 @@ SHIPPED = {
         "vehicle.truck",
     ),
     "pedestrian": (lambda: pedestrian_mesh(1.75), 1500, (0.6, 0.6, 1.75), "human.pedestrian.adult"),
+    "bus": (
+        lambda: vehicle_mesh((2.6, 11.0, 3.2), (230, 180, 30), "van"),
+        7000,
+        (2.6, 11.0, 3.2),
+        "vehicle.bus.rigid",
+    ),
+    "motorcycle": (
+        lambda: two_wheeler_mesh((0.8, 2.1, 1.5), True, (20, 20, 25)),
+        1500,
+        (0.8, 2.1, 1.5),
+        "vehicle.motorcycle",
+    ),
+    "bicycle": (
+        lambda: two_wheeler_mesh((0.6, 1.8, 1.7), False, (40, 140, 60)),
+        1200,
+        (0.6, 1.8, 1.7),
+        "vehicle.bicycle",
+    ),
+    "child": (lambda: pedestrian_mesh(1.2, (40, 120, 200)), 1000, (0.5, 0.5, 1.2), "human.pedestrian.child"),
+    "traffic_cone": (lambda: cone_mesh((0.4, 0.4, 0.7)), 400, (0.4, 0.4, 0.7), "movable_object.trafficcone"),
+    "barrier": (lambda: barrier_mesh((2.0, 0.5, 1.0)), 1200, (2.0, 0.5, 1.0), "movable_object.barrier"),
 }
+
+
+ASSET_NAMES: tuple[str, ...] = tuple(SHIPPED)  # what scenarios may insert (jwmsim.scenario.assets)
 
 
 def save_asset(
@@ -250,7 +337,7 @@ def available_assets(directory: Path = ASSET_DIR) -> list[str]:
 
 
 def load_actor_asset(name: str, directory: Path = ASSET_DIR) -> GaussianComponent:
-    """A shipped actor asset by name (``sedan``, ``suv``, ``van``, ``truck``, ``pedestrian``)."""
+    """A shipped actor asset by name (see :data:`ASSET_NAMES`)."""
     path = Path(directory) / f"{name}.safetensors"
     if not path.is_file():
         raise ConfigError(

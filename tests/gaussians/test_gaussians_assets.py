@@ -70,3 +70,14 @@ def test_asset_round_trip_and_corrupt_file(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:50])
     with pytest.raises(CheckpointError):
         load_asset(path)
+
+
+def test_shipped_assets_match_the_scenario_asset_list() -> None:
+    from jwmsim.gaussians.assets import ASSET_NAMES
+    from jwmsim.scenario.assets import ASSETS, known_assets
+
+    assert set(known_assets()) == set(ASSET_NAMES)
+    for name in ASSET_NAMES:
+        _, _, size_wlh, category = SHIPPED[name]
+        assert ASSETS[name].category == category, name
+        np.testing.assert_allclose(ASSETS[name].size_wlh, size_wlh, err_msg=name)
