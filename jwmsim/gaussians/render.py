@@ -66,13 +66,13 @@ def camera_matrices(
 
 
 def sky_directions(viewmats: torch.Tensor, ks: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
-    """``[V, H, W, 3]`` world-frame ray directions (unnormalised) through every pixel centre."""
+    """``[V, H, W, 3]`` world-frame ray directions (unnormalised) through every pixel centre, in the
+    dtype of ``ks``."""
     h, w = size_hw
     ys, xs = torch.meshgrid(torch.arange(h, dtype=ks.dtype), torch.arange(w, dtype=ks.dtype), indexing="ij")
     pix = torch.stack([xs, ys, torch.ones_like(xs)], -1)  # [H, W, 3]
-    rays_cam = torch.einsum("vij,hwj->vhwi", torch.linalg.inv(ks), pix)
-    world_from_cam_rot = viewmats[:, :3, :3].transpose(-1, -2)
-    return torch.einsum("vij,vhwj->vhwi", world_from_cam_rot, rays_cam)
+    world_from_pixel = viewmats[:, :3, :3].transpose(-1, -2).to(ks.dtype) @ torch.linalg.inv(ks)  # [V, 3, 3]
+    return torch.einsum("vij,hwj->vhwi", world_from_pixel, pix)
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -156,9 +156,7 @@ def _render(
             far_plane,
         )
     if sky is not None:
-        dirs = sky_directions(viewmats.double().cpu(), ks.double().cpu(), size_hw).to(
-            dev, sky.color_logits.dtype
-        )
+        dirs = sky_directions(viewmats.detach().cpu(), ks.detach().cpu().float(), size_hw).to(dev)
         rgb = rgb + (1.0 - alpha)[..., None] * sky.to(dev).colors(dirs).to(rgb.dtype)
     return RenderOutput(rgb=rgb, depth=depth, alpha=alpha)
 
