@@ -4,7 +4,10 @@ JWM-Drive-v0 cases (the ego follows the logged actions, resets when an episode e
   * ``jwm_bev``: no camera, 64x64 BEV + ego vector (the cost of the simulation core + BEV);
   * ``jwm_skeleton_1cam``: CAM_FRONT 64x112 rendered from the log's lidar skeleton (CPU rasterizer
     here, gsplat on a CUDA machine);
-  * ``jwm_skeleton_3cam``: CAM_FRONT, CAM_FRONT_LEFT, CAM_FRONT_RIGHT at 64x112.
+  * ``jwm_skeleton_3cam``: CAM_FRONT, CAM_FRONT_LEFT, CAM_FRONT_RIGHT at 64x112;
+  * ``jwm_skeleton_3cam_112x200``: the same three cameras at 112x200 (the issue's setting);
+  * ``jwm_skeleton_3cam_112x200_async2``: that, as ``gymnasium.vector.AsyncVectorEnv`` with 2
+    workers (steps/s counts environment steps: 2 per vector step).
 Peer: ``highway-v0`` with its default configuration (kinematics observation, 15 Hz simulation, 1 Hz
 policy... as shipped), IDLE action. Skipped with a message when highway-env is not installed
 (``pip install -c constraints.txt highway-env==1.11``).
@@ -16,6 +19,7 @@ Writes benchmarks/results/bench_env_steps.json (or --out).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -33,6 +37,31 @@ from jwmsim.envs.scene_cache import scene_for_log
 from jwmsim.sim import expert_actions
 
 REPO = Path(__file__).resolve().parents[1]
+FRONT3 = ("CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT")
+
+
+def vector_steps_per_second(make_env, num_envs: int, seconds: float, min_steps: int = 3) -> dict[str, float]:
+    """Environment steps per second of an ``AsyncVectorEnv`` (zero actions; autoreset)."""
+    # spawn, not fork: numba's worker threads in the parent do not survive a fork
+    venv = gym.vector.AsyncVectorEnv([make_env] * num_envs, context="spawn")
+    try:
+        venv.reset(seed=0)
+        actions = np.zeros((num_envs, 2), np.float32)
+        venv.step(actions)  # warm-up
+        n = 0
+        t0 = time.perf_counter()
+        while n < min_steps or time.perf_counter() - t0 < seconds:
+            venv.step(actions)
+            n += 1
+        dt = time.perf_counter() - t0
+    finally:
+        venv.close()
+    return {
+        "vector_steps": n,
+        "num_envs": num_envs,
+        "seconds": round(dt, 2),
+        "steps_per_s": round(n * num_envs / dt, 2),
+    }
 
 
 def steps_per_second(env: gym.Env, policy, seconds: float, min_steps: int = 5) -> dict[str, float]:
@@ -67,11 +96,8 @@ def main() -> None:
     cases = {
         "jwm_bev": dict(observation="none", bev=True),
         "jwm_skeleton_1cam": dict(observation="skeleton", cameras=("CAM_FRONT",), image_size=(64, 112)),
-        "jwm_skeleton_3cam": dict(
-            observation="skeleton",
-            cameras=("CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT"),
-            image_size=(64, 112),
-        ),
+        "jwm_skeleton_3cam": dict(observation="skeleton", cameras=FRONT3, image_size=(64, 112)),
+        "jwm_skeleton_3cam_112x200": dict(observation="skeleton", cameras=FRONT3, image_size=(112, 200)),
     }
     for name, kw in cases.items():
         env = gym.make("JWM-Drive-v0", segment=segment, scene=scene, **kw)
@@ -84,6 +110,17 @@ def main() -> None:
         results[name]["gaussians"] = scene.num_gaussians if kw["observation"] == "skeleton" else 0
         env.close()
         print(name, results[name], flush=True)
+    # each spawned worker loads the log and the cached scene itself (a LogSegment does not pickle)
+    make_env = functools.partial(
+        gym.make,
+        "jwmsim:JWM-Drive-v0",
+        log=args.log,
+        observation="skeleton",
+        cameras=FRONT3,
+        image_size=(112, 200),
+    )
+    results["jwm_skeleton_3cam_112x200_async2"] = vector_steps_per_second(make_env, 2, args.seconds)
+    print("jwm_skeleton_3cam_112x200_async2", results["jwm_skeleton_3cam_112x200_async2"], flush=True)
     try:
         import highway_env  # noqa: F401
 

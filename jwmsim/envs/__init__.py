@@ -7,19 +7,9 @@ env = gym.make("JWM-Drive-v0", observation="skeleton", cameras=("CAM_FRONT",), i
 
 from __future__ import annotations
 
-import gymnasium as gym
-
 from jwmsim.envs.drive_config import DriveEnvConfig
 from jwmsim.envs.drive_env import EnvStateError, JWMDrivingEnv
-
-ENV_ID = "JWM-Drive-v0"
-
-
-def register_envs() -> None:
-    """Register ``JWM-Drive-v0`` unless it already is (safe to call repeatedly)."""
-    if ENV_ID not in gym.registry:
-        gym.register(id=ENV_ID, entry_point="jwmsim.envs.drive_env:JWMDrivingEnv", disable_env_checker=False)
-
+from jwmsim.registration import ENV_ID, register_envs
 
 register_envs()
 
