@@ -330,8 +330,6 @@ def _fill_tiles(
                     cursor[t] += 1
 
 
-
-
 @njit(cache=True, fastmath=True)
 def _row_span(mx, ca, bdy, cdy, sigma_cut, x0, x1):  # pragma: no cover
     """Pixels ``xa..xb`` of a row (within ``x0..x1``) where ``sigma <= sigma_cut`` may hold."""
