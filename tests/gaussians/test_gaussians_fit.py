@@ -108,7 +108,7 @@ def test_fit_improves_heldout_psnr_and_round_trips(tmp_path: Path, one_torch_thr
         image_hw=(45, 80), init_points=3000, holdout_every=4, densify_from=10, densify_every=10, seed=1
     )
     _, start = fit_scene(log, FitConfig(steps=1, **base), progress=False)
-    scene, report = fit_scene(log, FitConfig(steps=40, **base), progress=False)
+    scene, report = fit_scene(log, FitConfig(steps=80, **base), progress=False)
     assert report.init == "random"  # the tiny log has no lidar
     assert report.heldout_views == 3 and report.train_views == 9
     assert set(scene.actors) == {"car_0"}
