@@ -34,7 +34,7 @@ from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel
 from jwmsim.logs.segment import LogSegment
 
 BUILDER_VERSION = "lidar-skeleton-v1"
-SOURCES = {"lidar": BUILDER_VERSION, "fit": "fit-default-v1"}
+SOURCES = {"lidar": BUILDER_VERSION, "fit": "fit-default-v2"}
 BACKGROUND_VOXEL = 0.3  # [m]
 EGO_BODY = ((-1.5, 4.5), (-1.3, 1.3), (-0.5, 2.5))  # [m] ego-frame box of the ego's own body, dropped
 ACTOR_VOXEL = 0.1  # [m]
