@@ -22,7 +22,7 @@ from jwmsim.scenario.params import closest, describe
 
 Loc = tuple[str | int, ...]
 
-DOCS = "docs/notes/scenario.md"
+DOCS = "README.md, section \"Scenarios\""
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class CollisionEvent:
     """One new contact between the ego and an actor.
 
     Attributes:
-        kind: the actor's class; at_fault: per the NC rules (docs/notes/sim.md);
+        kind: the actor's class; at_fault: per the NC rules (README.md, "Simulation core");
         type: ``stopped_ego``, ``stopped_actor``, ``rear``, ``front`` or ``lateral``;
         v_impact: ego-actor relative speed [m/s]; v_ref: that speed had the ego kept its logged
         speed and current heading [m/s] (NeuroNCAP).
