@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.gaussians.lidar_colours import colour_points
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel
 from jwmsim.logs.segment import LogSegment
 
@@ -122,7 +123,6 @@ def lidar_skeleton(segment: LogSegment, progress: bool = True, max_sweeps: int =
         )
     step = max(1, len(segment.lidar) // max_sweeps)
     sweeps = segment.lidar[::step]
-    cams = list(segment.cameras.values())
     bg_pts, bg_col = [], []
     act_pts: dict[str, list[np.ndarray]] = {}
     act_col: dict[str, list[np.ndarray]] = {}
@@ -140,23 +140,7 @@ def lidar_skeleton(segment: LogSegment, progress: bool = True, max_sweeps: int =
         pts = sweep.world_from_ego.apply(pts_ego[~body])
         if len(pts) == 0:
             continue
-        col = np.full((len(pts), 3), np.nan)
-        for cam in cams:  # first camera that sees a point colours it
-            idx = segment.nearest_frame(cam.name, sweep.time)
-            frame = segment.frames[cam.name][idx]
-            todo = np.flatnonzero(np.isnan(col[:, 0]))
-            if len(todo) == 0:
-                break
-            pc = frame.world_from_cam(cam).inverse().apply(pts[todo])
-            uv, z = cam.intrinsics.project(pc)
-            ok = (z > 0.5) & cam.intrinsics.in_image(uv)
-            if not ok.any():
-                continue
-            img = segment.image(cam.name, idx)
-            u = np.clip(np.round(uv[ok, 0]).astype(int), 0, img.shape[1] - 1)
-            v = np.clip(np.round(uv[ok, 1]).astype(int), 0, img.shape[0] - 1)
-            col[todo[ok]] = img[v, u] / 255.0
-        seen = ~np.isnan(col[:, 0])
+        col, seen = colour_points(segment, pts, sweep.time)
         in_actor = np.zeros(len(pts), dtype=bool)
         for aid, tr in segment.tracks.items():
             if not tr.is_present(sweep.time):

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
+from jwmsim.gaussians.lidar_colours import colour_points
 from jwmsim.gaussians.projection import quat_to_rotmat
 from jwmsim.gaussians.render import render_gaussians
 from jwmsim.gaussians.scene import (
@@ -160,20 +161,7 @@ def _lidar_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> _L
     for si in picks:
         sweep = log.lidar[si]
         world = sweep.points_world()
-        seen = np.zeros(len(world), dtype=bool)
-        colors = np.zeros((len(world), 3))
-        for cam in cams:
-            fi = log.nearest_frame(cam, sweep.time)
-            frame = log.frames[cam][fi]
-            cam_pts = frame.world_from_cam(log.cameras[cam]).inverse().apply(world)
-            uv, z = log.intrinsics(cam, (h, w)).project(cam_pts)
-            ok = (z > 0.5) & log.intrinsics(cam, (h, w)).in_image(uv) & ~seen
-            if not ok.any():
-                continue
-            img = log.image(cam, fi, (h, w))
-            px = np.clip(np.round(uv[ok]).astype(int), 0, [w - 1, h - 1])
-            colors[ok] = img[px[:, 1], px[:, 0]] / 255.0
-            seen |= ok
+        colors, seen = colour_points(log, world, sweep.time, cams, (h, w))
         world, colors = world[seen], colors[seen]
         background = np.ones(len(world), dtype=bool)
         for aid, tr in log.tracks.items():
