@@ -113,6 +113,21 @@ def make_view(**fields: Any) -> ActorView:
     return new
 
 
+def check_parameters(
+    kind: str, name: str, defaults: Mapping[str, Any], params: Mapping[str, Any] | None, where: str = ""
+) -> dict[str, Any]:
+    """``params`` as a dict; a key that is not in ``defaults`` is a :class:`ConfigError` naming
+    the ``kind`` (behaviour, trigger) and its parameters."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"{where}{kind} {name!r} has no parameter(s) {unknown}",
+            hint=f"its parameters are {sorted(defaults)}",
+        )
+    return params
+
+
 BehaviourFn = Callable[[ActorView, BehaviourContext, Mapping[str, Any]], ActorView]
 
 
@@ -126,13 +141,7 @@ class Behaviour:
 
     def resolve(self, params: Mapping[str, Any] | None, where: str = "") -> Mapping[str, Any]:
         """Defaults overridden by ``params``; unknown keys are a :class:`ConfigError`."""
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            raise ConfigError(
-                f"{where}behaviour {self.name!r} has no parameter(s) {unknown}",
-                hint=f"its parameters are {sorted(self.defaults)}",
-            )
+        params = check_parameters("behaviour", self.name, self.defaults, params, where)
         return MappingProxyType({**self.defaults, **params})
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, make_view, release_behaviour
 from jwmsim.sim.collision import ego_centre
-from jwmsim.sim.state import EMPTY, ActorsState, EgoState
+from jwmsim.sim.state import ACTOR_ARRAYS, EMPTY, ActorsState, EgoState
 from jwmsim.sim.triggers import TRIGGERS
 
 if TYPE_CHECKING:
@@ -106,25 +106,8 @@ def step_traffic(
         _conflicts(actors, gap, lead_speed, leader, world) if world.config.release_on_conflict else None
     )
     ctx = BehaviourContext(world, step, time, dt, ego, actors, gap, lead_speed, rng)
-    cols = {
-        k: getattr(actors, k).tolist()
-        for k in (
-            "length",
-            "width",
-            "height",
-            "x",
-            "y",
-            "z",
-            "yaw",
-            "speed",
-            "accel",
-            "active",
-            "lane",
-            "s",
-            "d",
-            "triggered_at",
-        )
-    }
+    # every per-actor column but "released", which is carried as an array
+    cols = {k: getattr(actors, k).tolist() for k in ACTOR_ARRAYS if k != "released"}
     out = {k: list(v) for k, v in cols.items()}
     behaviours = list(actors.behaviours)
     memory = list(actors.memory)

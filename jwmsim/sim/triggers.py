@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jwmsim.errors import ConfigError
-from jwmsim.sim.behaviours import ActorView, BehaviourContext
+from jwmsim.sim.behaviours import ActorView, BehaviourContext, check_parameters
 from jwmsim.sim.registry import Registry
 
 REQUIRED = object()  # default of a parameter that must be given
@@ -40,13 +40,7 @@ class Trigger:
     defaults: Mapping[str, Any]
 
     def resolve(self, params: Mapping[str, Any] | None, where: str = "") -> Mapping[str, Any]:
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            raise ConfigError(
-                f"{where}trigger {self.name!r} has no parameter(s) {unknown}",
-                hint=f"its parameters are {sorted(self.defaults)}",
-            )
+        params = check_parameters("trigger", self.name, self.defaults, params, where)
         merged = {**self.defaults, **{k: v for k, v in params.items() if v is not None}}
         missing = sorted(k for k, v in merged.items() if v is REQUIRED)
         if missing:
