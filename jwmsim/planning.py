@@ -68,7 +68,12 @@ class Planner(ABC):
         action = np.asarray(self.compute_action(state, observation), dtype=np.float32)
         self.call_seconds.append(time.perf_counter() - t0)
         if not np.all(np.isfinite(action)):
-            raise ValueError(f"planner {self.name!r} returned a non-finite action {action.tolist()}")
+            from jwmsim.sim.actions import ActionError
+
+            raise ActionError(
+                f"planner {self.name!r} returned a non-finite action {action.tolist()}",
+                hint="return finite numbers (check the planner for divisions by zero or NaN inputs)",
+            )
         return action
 
     def timing(self) -> dict[str, float]:

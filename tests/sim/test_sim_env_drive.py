@@ -197,7 +197,7 @@ def test_lidar_skeleton_renders_the_real_log(pandaset_log, tmp_path, monkeypatch
     monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
     env = JWMDrivingEnv(segment=pandaset_log, image_size=(90, 160), start_time=2.0, render_mode="rgb_array")
     obs, _ = env.reset(seed=0)
-    from jwmsim.envs.scene_cache import scene_cache_path
+    from jwmsim.envs.scene_sources import scene_cache_path
 
     assert scene_cache_path(pandaset_log).is_file()  # cached for the next environment
     gt = pandaset_log.image("CAM_FRONT", pandaset_log.nearest_frame("CAM_FRONT", 2.0), (90, 160)) / 255.0
@@ -226,7 +226,7 @@ def test_log_frames_observation_on_the_real_log(pandaset_log):
 
 
 def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
-    from jwmsim.envs.scene_cache import scene_cache_path, scene_for_log
+    from jwmsim.envs.scene_sources import scene_cache_path, scene_for_log
     from jwmsim.errors import CheckpointError
 
     monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
@@ -242,4 +242,9 @@ def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
     got = scene_for_log(log, "lidar")  # served from the cache, not rebuilt
     assert got.num_gaussians == cached.num_gaussians
     assert scene_cache_path(log, "fit") != path
-    assert scene_for_log(log, path).num_gaussians == cached.num_gaussians
+    # a scene file that does not record this log is refused, not served
+    from jwmsim.errors import SceneMismatchError
+
+    with pytest.raises(SceneMismatchError, match="does not record the log"):
+        scene_for_log(log, path)
+    assert scene_for_log(log, path, force=True).num_gaussians == cached.num_gaussians
