@@ -21,6 +21,8 @@ class ReplayFrameDrawer:
         self.h, self.w, self.n = h, w, max(n_cameras, 1)
         bev_px = 2 * h
         self.bev = BevRenderer(world.road.drivable_area, lanes, (bev_px, bev_px), pixels_per_m=bev_px / 70.0)
+        # [m] actors farther from the ego than the image's diagonal (plus a car length) are not drawn
+        self.view_radius = float(np.hypot(bev_px, bev_px)) / self.bev.ppm + 10.0
         self.title = title
         self.route = world.route.line.points
         self.path: list[tuple[float, float]] = []
@@ -65,7 +67,9 @@ class ReplayFrameDrawer:
                 a.ids[i],
                 a.ids[i] in self.scripted,
             )
-            for i in np.flatnonzero(a.active)
+            for i in np.flatnonzero(
+                a.active & (np.hypot(a.x - state.ego.x, a.y - state.ego.y) < self.view_radius)
+            )
         ]
         veh = state.world.config.vehicle
         bev = self.bev.draw(
