@@ -24,7 +24,8 @@ def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
     lines += [
         f"rate       {summary['frame_rate_hz']} Hz  ({summary['keyframes']} keyframes)",
         f"duration   {summary['duration_s']} s",
-        f"lidar      {summary['lidar_sweeps']} sweeps",
+        f"lidar      {summary['lidar_sweeps']} sweeps"
+        + ("  (none: a fit starts from random points)" if summary["lidar_sweeps"] == 0 else ""),
         f"actors     {summary['actors']}",
     ]
     by_cat = summary["actors_by_category"]

@@ -60,6 +60,7 @@ def reconstruct(
         f"wrote {out}: {rep.num_gaussians} Gaussians, {rep.num_actors} actors, fit {rep.fit_seconds:.0f} s; "
         f"held-out PSNR {rep.heldout_psnr:.2f} dB, SSIM {rep.heldout_ssim:.3f} ({rep.heldout_views} views)"
     )
+    typer.echo(f"initialised from {rep.init_reason}")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         tmp = report.with_suffix(report.suffix + ".tmp")

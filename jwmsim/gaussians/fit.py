@@ -37,6 +37,8 @@ from jwmsim.gaussians.scene import (
 from jwmsim.geometry import quat_to_matrix
 from jwmsim.logs.segment import LogSegment, category_kind
 
+MIN_LIDAR_INIT_POINTS = 100  # fewer lidar points in view than this: start from random points
+
 
 @dataclass(frozen=True)
 class FitConfig:
@@ -94,7 +96,8 @@ class FitReport:
     heldout_ssim: float
     heldout_psnr_covered: float  # on pixels with alpha > 0.5
     train_psnr: float
-    init: str  # "lidar" or "random"
+    init: str  # "lidar", "random" (no usable lidar: see init_reason) or "scene" (init_scene)
+    init_reason: str = ""  # why the fit started the way it did, in words (shown by reconstruct)
     config: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -176,7 +179,7 @@ def _lidar_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> _L
         pts_all.append(world[background])
         col_all.append(colors[background])
     pts, cols = np.concatenate(pts_all), np.concatenate(col_all)
-    if len(pts) < 100:
+    if len(pts) < MIN_LIDAR_INIT_POINTS:
         return None
     if len(pts) > cfg.init_points:
         sel = rng.choice(len(pts), cfg.init_points, replace=False)
@@ -186,6 +189,17 @@ def _lidar_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> _L
         for aid, parts in actor_parts.items()
     }
     return _LidarInit(pts, cols, actors)
+
+
+def random_init_reason(log: LogSegment) -> str:
+    """Why a fit of ``log`` starts from random points instead of lidar (recorded on the scene as
+    ``metadata["init_reason"]`` and in :class:`FitReport`)."""
+    if not log.lidar:
+        return "random points along the camera rays: the log has no lidar sweeps"
+    return (
+        f"random points along the camera rays: fewer than {MIN_LIDAR_INIT_POINTS} points of the "
+        f"log's {len(log.lidar)} lidar sweeps fall inside a camera view"
+    )
 
 
 def _random_init(train: list[_View], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -505,12 +519,15 @@ def _fit(
     images = _load_images(log, train + held, config, progress)
     if init_scene is not None:
         scene0, init = init_scene.to("cpu", torch.float32), "scene"
+        init_reason = "the given scene"
     else:
         lidar = _lidar_init(log, config, rng)
         if lidar is not None:
             pts, cols, actor_points, init = lidar.points, lidar.colors, lidar.actor_points, "lidar"
+            init_reason = f"lidar points coloured by the cameras ({len(pts)} points)"
         else:
             (pts, cols), actor_points, init = _random_init(train, config.init_points, rng), None, "random"
+            init_reason = random_init_reason(log)
         upper = torch.stack(
             [
                 _as_float(images[(v.camera, v.index)][: config.image_hw[0] // 4])
@@ -562,7 +579,15 @@ def _fit(
         if on_step is not None:
             on_step(step, value)
     fit_seconds = time.perf_counter() - t_start
-    scene = params.scene({"source": log.source or log.name, "method": "fit", "steps": str(config.steps)})
+    scene = params.scene(
+        {
+            "source": log.source or log.name,
+            "method": "fit",
+            "steps": str(config.steps),
+            "init": init,
+            "init_reason": init_reason,
+        }
+    )
     eval_train = [train[i] for i in np.linspace(0, len(train) - 1, min(16, len(train))).round().astype(int)]
     train_psnr = _evaluate(scene, log, eval_train, config, images)[0]
     h_psnr, h_ssim, h_cov = _evaluate(scene, log, held, config, images) if held else (float("nan"),) * 3
@@ -579,6 +604,7 @@ def _fit(
         heldout_psnr_covered=round(h_cov, 3),
         train_psnr=round(train_psnr, 3),
         init=init,
+        init_reason=init_reason,
         config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
     )
     return scene, report
