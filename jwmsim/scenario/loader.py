@@ -91,15 +91,21 @@ def parse_scenario(text: str, file: str | Path = "<string>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (no log needed).
+    """Read and validate a scenario file (no log needed). A ``path`` that is no existing file but
+    names a scenario of the shipped library (``cut_in``, ``cut_in.yaml``) loads that one.
 
     Raises:
         ScenarioError: unreadable file, YAML syntax, schema errors, agent not found.
     """
+    from jwmsim.scenario.library import find_library_scenario, library_names
+
     path = Path(path)
+    if not path.exists():
+        path = find_library_scenario(str(path)) or path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        names = library_names()
         raise ScenarioError(
             [
                 Issue(
@@ -107,7 +113,8 @@ def load_scenario(path: str | Path) -> Scenario:
                     None,
                     "",
                     "no such file",
-                    "a scenario YAML file (the library is in scenarios/*.yaml)",
+                    "a scenario YAML file, or the name of a library scenario"
+                    + (f": one of {', '.join(names)}" if names else ""),
                 )
             ]
         ) from None
