@@ -99,6 +99,9 @@ def test_truncated_camera_image_is_refused_with_its_path(broken_root: Path) -> N
     with pytest.raises(LogFormatError, match=f"image {re.escape(str(path))} is a truncated JPEG"):
         log.image("CAM_FRONT", 4)
     assert log.image("CAM_FRONT", 3).shape == (36, 64, 3)  # the others still load
+    path.write_bytes(b"")  # an empty file is refused when the log is read
+    with pytest.raises(LogFormatError, match=f"camera image {re.escape(str(path))} is empty"):
+        load_nuscenes_log(broken_root)
 
 
 def test_drivable_area_source_is_recorded(tiny_root: Path, broken_root: Path) -> None:

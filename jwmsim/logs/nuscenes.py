@@ -363,9 +363,11 @@ def load_nuscenes_log(
         fs = []
         for r in chain:
             path = root / r["filename"]
-            if not path.is_file():
+            if not path.is_file() or path.stat().st_size == 0:
                 raise LogFormatError(
-                    f"camera image {path} is missing (sample_data {r['token']} of {c})",
+                    f"camera image {path} is "
+                    + ("empty (0 bytes)" if path.is_file() else "missing")
+                    + f" (sample_data {r['token']} of {c})",
                     hint="restore the images under samples/ and sweeps/, or regenerate the log",
                 )
             ego = _pose(nusc.get("ego_pose", r["ego_pose_token"]))
