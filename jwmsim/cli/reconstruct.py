@@ -73,6 +73,8 @@ def reconstruct(
             f"fit {rep['fit_seconds']:.0f} s; held-out PSNR {rep['heldout_psnr']:.2f} dB, "
             f"SSIM {rep['heldout_ssim']:.3f} ({rep['heldout_views']} views)"
         )
+    if "init_reason" in rep:
+        typer.echo(f"initialised from {rep['init_reason']}")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         tmp = report.with_suffix(report.suffix + ".tmp")

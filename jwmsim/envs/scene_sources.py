@@ -116,7 +116,7 @@ class FitSource:
         from jwmsim.gaussians.fit import FitConfig, fit_scene
 
         cfg = FitConfig()
-        over: dict[str, Any] = {"seed": settings.seed}
+        over: dict[str, Any] = {"seed": settings.seed, "device": settings.device}
         if settings.steps is not None:
             over["steps"] = settings.steps
         if settings.image_hw is not None:
@@ -163,7 +163,7 @@ def scene_cache_path(
 def provenance(ident: LogIdentity, method: str, version: str, report: Mapping[str, Any]) -> dict[str, str]:
     """Metadata recording where a scene came from."""
     meta = {**ident.as_metadata(), "method": method, "method_version": version}
-    for key in ("build_seconds", "fit_seconds", "heldout_psnr", "init"):
+    for key in ("build_seconds", "fit_seconds", "heldout_psnr", "init", "init_reason"):
         if key in report:
             meta[key] = str(report[key])
     return meta

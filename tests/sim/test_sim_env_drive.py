@@ -159,12 +159,15 @@ def test_human_render_mode_headless(monkeypatch):
 
 
 @pytest.mark.slow
-def test_sb3_ppo_learns_a_few_steps_on_the_env():
+def test_sb3_ppo_update_loop_runs_on_the_env_and_predicts_in_the_action_space():
+    """SB3 PPO collects rollouts and updates on the env and its prediction is a valid action
+    (whether it *learns* is the RL training's business, not this test's)."""
     from stable_baselines3 import PPO
 
     env = JWMDrivingEnv(segment=small_log(), observation="none", bev=True, episode_seconds=2.0)
     model = PPO("MultiInputPolicy", env, n_steps=32, batch_size=16, n_epochs=1, device="cpu", seed=0)
     model.learn(total_timesteps=64)
+    assert model.num_timesteps == 64 and model._n_updates == 2  # two rollouts of 32, one epoch each
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(action.astype(np.float32))
 
