@@ -221,5 +221,5 @@ def test_cli_reconstruct_lidar_records_the_log(two_logs: tuple[Path, Path], tmp_
         timeout=300,
     )
     assert (
-        bad.returncode == 2 and "unknown scene source 'nerf'" in bad.stderr and "Traceback" not in bad.stderr
+        bad.returncode == 2 and "unknown reconstruction method 'nerf'" in bad.stderr and "Traceback" not in bad.stderr
     )

@@ -42,7 +42,10 @@ def reconstruct(
     """Reconstruct a Gaussian scene (background, one component per actor, sky) from a log. The
     scene records the log it was built from (name, dataroot, content digest) and the method; the
     fit reports PSNR / SSIM on held-out frames (every 8th frame is held out)."""
-    SCENE_SOURCES.get(method)  # unknown methods fail here, with the list
+    if method not in SCENE_SOURCES:
+        raise ConfigError(
+            f"unknown reconstruction method {method!r}", hint=f"use one of {SCENE_SOURCES.names()}"
+        )
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out must end in .safetensors, got {out}")
     if out.exists() and out.is_dir():

@@ -25,9 +25,14 @@ def _size(text: str) -> tuple[int, int]:
 
 @app.command("replay")
 def replay_command(
-    scenario: Path = typer.Argument(..., help="scenario YAML file (see scenarios/)"),
+    scenario: Path = typer.Argument(
+        ..., help="scenario YAML file, or the name of a library scenario (e.g. cut_in; see scenarios/)"
+    ),
     agent: str = typer.Option(
-        None, "--agent", help="planner name (idm, constant_velocity, log_replay) or .py path"
+        None,
+        "--agent",
+        help="planner name (idm, constant_velocity, log_replay), a .py path, or sb3:POLICY.zip "
+        "(a policy zip runs code when loaded: only load files you trust)",
     ),
     runs: int = typer.Option(None, "--runs", help="number of jittered runs (default: the scenario's)"),
     out: Path = typer.Option(None, "--out", help="output folder (default: runs/<scenario name>)"),
