@@ -22,9 +22,10 @@ y in [-20, 20]). A NaN or wrongly shaped action raises :class:`~jwmsim.sim.actio
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import gymnasium as gym
@@ -54,6 +55,16 @@ WAYPOINT_HIGH = (60.0, 20.0)
 
 class EnvStateError(JwmsimError, RuntimeError):
     """``step`` before ``reset`` (or after the episode ended)."""
+
+
+@dataclass(frozen=True)
+class EnvSnapshot:
+    """A moment of an episode (:meth:`JWMDrivingEnv.snapshot`)."""
+
+    state: SimState
+    renderer: object
+    images: dict[str, np.ndarray]
+    rng_state: dict[str, Any]
 
 
 def load_log(cfg: DriveEnvConfig) -> LogSegment:
@@ -204,6 +215,27 @@ class JWMDrivingEnv(gym.Env):
         if self.render_mode == "human":
             self.render()
         return obs, float(st.last.reward), bool(st.terminated), bool(st.truncated), self._info(st)
+
+    def snapshot(self) -> EnvSnapshot:
+        """Everything needed to go back to this moment: the (immutable) simulation state, the random
+        generator's state, the render path's per-episode state and the last images (see
+        :meth:`restore`)."""
+        if self._state is None:
+            raise EnvStateError("snapshot() called before reset()", hint="call env.reset() first")
+        rng = copy.deepcopy(self.np_random.bit_generator.state)
+        return EnvSnapshot(self._state, self.renderer.snapshot(), dict(self._last_images), rng)
+
+    def restore(self, snapshot: EnvSnapshot) -> None:
+        """Go back to a :meth:`snapshot` of this environment's current episode (a viewer scrubbing
+        the timeline): the next :meth:`step` continues from there exactly as it did then."""
+        if snapshot.state.world is not self.world:
+            raise EnvStateError(
+                "restore() got a snapshot of another world", hint="snapshots belong to one env episode"
+            )
+        self._state = snapshot.state
+        self.np_random.bit_generator.state = copy.deepcopy(snapshot.rng_state)
+        self.renderer.restore(snapshot.renderer)
+        self._last_images = dict(snapshot.images)
 
     def render(self) -> np.ndarray | None:
         if self._state is None:

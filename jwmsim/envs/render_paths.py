@@ -6,7 +6,10 @@ A render path is a small stateful object (:class:`RenderPath`):
   cache here; the skeleton path prepares the Gaussians of the episode's inserted actors);
 * ``render(state) -> RenderedFrame``: images (uint8 ``[H, W, 3]``) per camera, plus depth [m] and
   coverage alpha where the path has them;
-* ``close()`` frees what it holds (a GPU, a model).
+* ``close()`` frees what it holds (a GPU, a model);
+* ``snapshot() -> object`` and ``restore(snapshot)``: its per-episode state (past frames, a KV
+  cache), so that a viewer can scrub back in time and replay from there; stateless paths return
+  None.
 
 The driving environment, ``jwmsim replay`` and the command-line help hold one render path by name
 and know nothing of what is inside it. Built in (:data:`RENDER_PATHS`):
@@ -106,6 +109,20 @@ class RenderPath(Protocol):
 
     def close(self) -> None: ...
 
+    def snapshot(self) -> object: ...
+
+    def restore(self, snapshot: object) -> None: ...
+
+
+class Stateless:
+    """Mixin of render paths whose images depend on the state alone (nothing to snapshot)."""
+
+    def snapshot(self) -> object:
+        return None
+
+    def restore(self, snapshot: object) -> None:
+        pass
+
 
 @dataclass(frozen=True)
 class RenderPathSpec:
@@ -150,7 +167,7 @@ def needs_lidar(path: str, scene_source: str) -> bool:
 # --- built-in paths ---------------------------------------------------------------------------------
 
 
-class NoImages:
+class NoImages(Stateless):
     """``none``: renders nothing."""
 
     def reset(self, episode: Episode) -> None:
@@ -163,7 +180,7 @@ class NoImages:
         pass
 
 
-class LogFrames:
+class LogFrames(Stateless):
     """``log_frames``: the logged image nearest in time to the state's log time, per camera."""
 
     def __init__(self, setup: RenderSetup) -> None:
@@ -186,7 +203,7 @@ class LogFrames:
         pass
 
 
-class SkeletonRenderer:
+class SkeletonRenderer(Stateless):
     """``skeleton``: the Gaussian scene at the state's ego and actor poses.
 
     Actors the scene has no component for are drawn from the shipped asset named by the scenario
