@@ -3,7 +3,8 @@
 * ``idm``: rule-based, IDM speed control behind the leader on the route + pure-pursuit steering;
 * ``constant_velocity``: keeps its speed and steering straight;
 * ``log_replay``: drives the logged ego motion (inverse bicycle of the log);
-* ``sb3``: a stable-baselines3 policy saved with ``model.save(path)`` (reads the observation).
+* ``sb3``: a stable-baselines3 policy saved with ``model.save(path)``, spec ``sb3:PATH.zip`` (reads the
+  observation).
 """
 
 from agents.constant_velocity import ConstantVelocityPlanner

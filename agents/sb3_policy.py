@@ -1,4 +1,9 @@
-"""A stable-baselines3 policy as a planner: loads ``model.zip`` and acts on the observation."""
+"""A stable-baselines3 policy as a planner: loads ``model.zip`` and acts on the observation.
+
+Spec: ``sb3:path/to/policy.zip`` (``--agent`` or a scenario's ``agent:``; in a scenario the path is
+relative to the scenario file). The zip is unpickled, which can run code: it is loaded only when
+the planner is made for a run, never while a scenario is checked, and never found implicitly.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,17 @@ class SB3Planner(Planner):
 
     name = "sb3"
     needs_observation = True
+    path_argument = "path"
+    path_description = "policy zip (saved by model.save)"
+
+    @classmethod
+    def path_problem(cls, path: Path) -> str | None:
+        """The policy must be an existing zip file (checked without unpickling it)."""
+        if not path.is_file():
+            return f"{path} does not exist"
+        if not zipfile.is_zipfile(path):
+            return f"{path} is not a zip file (a stable-baselines3 model.save() output)"
+        return None
 
     def __init__(self, path: str | Path, algorithm: str = "PPO") -> None:
         super().__init__()

@@ -33,7 +33,7 @@ import torch
 import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
 from jwmsim.envs.drive_config import DriveEnvConfig
 from jwmsim.envs.drive_env import load_log
-from jwmsim.envs.scene_cache import scene_for_log
+from jwmsim.envs.scene_sources import scene_for_log
 from jwmsim.sim import expert_actions
 
 REPO = Path(__file__).resolve().parents[1]

@@ -39,3 +39,7 @@ class CheckpointError(JwmsimError):
     """A saved scene or model checkpoint is missing, corrupt or does not match."""
 
     exit_code = 2
+
+
+class SceneMismatchError(CheckpointError):
+    """A Gaussian scene was built from another log than the one it is asked to render."""

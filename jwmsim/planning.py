@@ -6,8 +6,15 @@ the format of ``world.config.action_type``: ``[2]`` normalised (acceleration, st
 or ``[K, 2]`` ego-frame waypoints.
 
 Concrete planners live in the top-level ``agents`` package and register themselves by name in
-:data:`PLANNERS`; :func:`make_planner` also accepts the path of a ``.py`` file that defines one
-:class:`Planner` subclass.
+:data:`PLANNERS`. A planner *spec* (``--agent``, a scenario's ``agent:``) is one of
+
+* a registered name: ``idm``;
+* ``NAME:PATH`` for a planner that reads a file (its :attr:`Planner.path_argument`), e.g.
+  ``sb3:policies/ppo.zip``; the file is only opened when the planner is made;
+* the path of a ``.py`` file that defines one :class:`Planner` subclass: ``my_planners/go.py``.
+
+:func:`resolve_planner_spec` anchors the paths of a spec at a folder (a scenario's); relative
+paths elsewhere are relative to the working directory.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +51,16 @@ class Planner(ABC):
 
     name: ClassVar[str] = "planner"
     needs_observation: ClassVar[bool] = False
+    # constructor argument that ``NAME:PATH`` fills (None: the planner reads no file); when set,
+    # the planner cannot be made without it
+    path_argument: ClassVar[str | None] = None
+    path_description: ClassVar[str] = "file"  # what the file is, for messages
+
+    @classmethod
+    def path_problem(cls, path: Path) -> str | None:
+        """Why ``path`` cannot be this planner's file, checked *without* loading it (a policy file
+        may run code when loaded); None when it looks usable. Default: it must be a file."""
+        return None if path.is_file() else f"{path} does not exist"
 
     def __init__(self) -> None:
         self.call_seconds: list[float] = []
@@ -68,7 +88,12 @@ class Planner(ABC):
         action = np.asarray(self.compute_action(state, observation), dtype=np.float32)
         self.call_seconds.append(time.perf_counter() - t0)
         if not np.all(np.isfinite(action)):
-            raise ValueError(f"planner {self.name!r} returned a non-finite action {action.tolist()}")
+            from jwmsim.sim.actions import ActionError
+
+            raise ActionError(
+                f"planner {self.name!r} returned a non-finite action {action.tolist()}",
+                hint="return finite numbers (check the planner for divisions by zero or NaN inputs)",
+            )
         return action
 
     def timing(self) -> dict[str, float]:
@@ -122,22 +147,109 @@ def _planner_from_file(path: Path) -> type[Planner]:
     return found[0]
 
 
-def make_planner(spec: str, **kwargs: Any) -> Planner:
-    """A planner by registered name (``idm``, ``constant_velocity``, ``log_replay``, ``sb3``) or by
-    path to a ``.py`` file; ``kwargs`` go to its constructor."""
-    if spec.endswith(".py") or "/" in spec:
-        cls = _planner_from_file(Path(spec))
-    else:
-        _load_builtin_agents()
-        if spec not in PLANNERS:
-            import difflib
+_NAME_WITH_PATH = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(.+)$")
 
-            close = difflib.get_close_matches(spec, PLANNERS.names(), n=1)
+
+@dataclass(frozen=True)
+class PlannerSpec:
+    """A parsed planner spec (see the module docstring).
+
+    Attributes:
+        name: registered planner name, or None for a ``.py`` file.
+        file: the ``.py`` file, or None for a registered name.
+        path: the ``PATH`` of ``NAME:PATH`` (e.g. a policy zip), else None.
+    """
+
+    name: str | None
+    file: Path | None = None
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        if self.file is not None:
+            return str(self.file)
+        return f"{self.name}:{self.path}" if self.path is not None else str(self.name)
+
+
+def _expand(path: str) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(path)))
+
+
+def parse_planner_spec(spec: str) -> PlannerSpec:
+    """``"idm"``, ``"sb3:policy.zip"`` or ``"dir/planner.py"`` -> :class:`PlannerSpec`."""
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("empty planner spec", hint=f"use a name ({planner_names()}) or a .py path")
+    named = _NAME_WITH_PATH.match(spec)
+    if named is not None:
+        return PlannerSpec(named.group(1), path=_expand(named.group(2)))
+    if spec.endswith(".py") or "/" in spec or os.sep in spec:
+        return PlannerSpec(None, file=_expand(spec))
+    return PlannerSpec(spec)
+
+
+def resolve_planner_spec(spec: str, base: str | os.PathLike[str]) -> str:
+    """``spec`` with its relative path (the ``.py`` file or the ``PATH`` of ``NAME:PATH``) made
+    relative to the folder ``base`` (``~`` and ``$VARS`` expanded); names are returned as given."""
+    parsed = parse_planner_spec(spec)
+    base = Path(base)
+    if parsed.file is not None and not parsed.file.is_absolute():
+        parsed = PlannerSpec(None, file=base / parsed.file)
+    elif parsed.path is not None and not parsed.path.is_absolute():
+        parsed = PlannerSpec(parsed.name, path=base / parsed.path)
+    return str(parsed)
+
+
+def planner_class(name: str) -> type[Planner]:
+    """The registered planner class ``name``.
+
+    Raises:
+        ConfigError: no planner of that name (with the closest name).
+    """
+    _load_builtin_agents()
+    if name not in PLANNERS:
+        import difflib
+
+        close = difflib.get_close_matches(name, PLANNERS.names(), n=1)
+        raise ConfigError(
+            f"unknown planner {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint=f"choose one of {planner_names()} or give the path of a .py file",
+        )
+    return PLANNERS.get(name)
+
+
+def planner_path_problem(cls: type[Planner], spec: PlannerSpec) -> str | None:
+    """What is wrong with the file part of ``spec`` for planner ``cls`` (missing where required,
+    given where not taken, or not usable), checked without loading the file; None when fine."""
+    example = f"{cls.name}:PATH"
+    if spec.path is None:
+        if cls.path_argument is None:
+            return None
+        return f"planner {cls.name!r} needs its {cls.path_description}: write {example}"
+    if cls.path_argument is None:
+        return f"planner {cls.name!r} reads no file, but the spec names {spec.path}"
+    problem = cls.path_problem(spec.path)
+    return None if problem is None else f"{cls.path_description} of planner {cls.name!r}: {problem}"
+
+
+def make_planner(spec: str, **kwargs: Any) -> Planner:
+    """A planner from a spec: a registered name (``idm``, ``constant_velocity``, ``log_replay``),
+    ``NAME:PATH`` (``sb3:policy.zip``) or the path of a ``.py`` file; ``kwargs`` go to its
+    constructor (a ``path_argument`` given in ``kwargs`` replaces ``NAME:PATH``)."""
+    parsed = parse_planner_spec(spec)
+    if parsed.file is not None:
+        cls = _planner_from_file(parsed.file)
+    else:
+        assert parsed.name is not None
+        cls = planner_class(parsed.name)
+    arg = cls.path_argument
+    if parsed.path is not None or arg is None or arg not in kwargs:
+        problem = planner_path_problem(cls, parsed)
+        if problem is not None:
             raise ConfigError(
-                f"unknown planner {spec!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                hint=f"choose one of {planner_names()} or give the path of a .py file",
+                problem, hint="in a scenario file, relative paths are relative to the scenario's folder"
             )
-        cls = PLANNERS.get(spec)
+        if parsed.path is not None:
+            kwargs = {arg: parsed.path, **kwargs}
     try:
         return cls(**kwargs)
     except TypeError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,15 @@ import shapely
 
 from jwmsim.errors import LogFormatError
 from jwmsim.geometry import SE3, CameraIntrinsics
-from jwmsim.logs.segment import ActorTrack, Camera, CameraFrame, LogSegment, category_kind
+from jwmsim.logs.segment import (
+    ActorTrack,
+    Camera,
+    CameraFrame,
+    LogSegment,
+    category_kind,
+    image_bytes_problem,
+    load_image,
+)
 
 
 def _track() -> ActorTrack:
@@ -123,8 +132,44 @@ def test_missing_image_is_a_clear_error(tmp_path: Path) -> None:
         seg.image("CAM_FRONT", 4)
 
 
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_truncated_image_is_refused_with_its_path(tmp_path: Path, ext: str) -> None:
+    """cv2 alone decodes a truncated JPEG as a partly grey image; it must be an error instead."""
+    img = np.random.default_rng(0).integers(0, 255, (40, 64, 3), dtype=np.uint8)
+    data = cv2.imencode(ext, img)[1].tobytes()
+    whole, cut = tmp_path / f"whole{ext}", tmp_path / f"cut{ext}"
+    whole.write_bytes(data + (b"\0" * 7 if ext == ".jpg" else b""))  # padding after the EOI is fine
+    cut.write_bytes(data[: len(data) - 10])
+    assert load_image(whole).shape == (40, 64, 3)
+    kind = "JPEG" if ext == ".jpg" else "PNG"
+    with pytest.raises(LogFormatError, match=f"image .*cut\\{ext} is a truncated {kind}"):
+        load_image(cut)
+    cut.write_bytes(b"")
+    with pytest.raises(LogFormatError, match="is empty"):
+        load_image(cut)
+
+
+def test_image_bytes_problem_keeps_thumbnail_eoi_apart() -> None:
+    """A JPEG whose only end-of-image marker belongs to an embedded thumbnail (before the main
+    scan) is truncated; unknown formats are left to the decoder."""
+    thumb = b"\xff\xd8\xff\xe1exif\xff\xd8thumb\xff\xd9"
+    assert image_bytes_problem(thumb + b"\xff\xdascan-data") is not None
+    assert image_bytes_problem(thumb + b"\xff\xdascan-data\xff\xd9") is None
+    assert image_bytes_problem(b"GIF89a....") is None
+
+
 def test_drivable_area_and_summary(tmp_path: Path) -> None:
     seg = _segment(tmp_path)
     np.testing.assert_array_equal(seg.on_drivable_area(np.array([[0, 0], [0, 10]])), [True, False])
     s = seg.summary()
     assert s["actors"] == 1 and s["frame_rate_hz"] == 10.0 and s["keyframes"] == 3
+    assert s["drivable_area_source"] == ""  # built in Python: not recorded
+
+
+def test_drivable_area_source_must_be_known(tmp_path: Path) -> None:
+    seg = _segment(tmp_path)
+    assert (
+        replace(seg, drivable_area_source="ego_corridor").summary()["drivable_area_source"] == "ego_corridor"
+    )
+    with pytest.raises(ValueError, match="drivable_area_source 'guess'"):
+        replace(seg, drivable_area_source="guess")

@@ -4,11 +4,13 @@ error messages for broken dataroots (library and ``jwmsim info``)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from procedural.test_nuscenes_writer import ROAD, write_tiny_log
@@ -47,7 +49,7 @@ def test_round_trip(tiny_root: Path) -> None:
     # lidar in the ego frame: sensor (0.9, 0, 1.8) rotated by -90 deg about z
     pts = log.lidar[0].points_ego()
     assert pts.shape == (50, 3) and abs(pts[:, 2].mean() - 1.8) < 0.5
-    assert log.drivable_area.hausdorff_distance(ROAD) < 0.2  # traced from the 0.1 m/px raster
+    assert log.drivable_area.hausdorff_distance(ROAD) < 1e-6  # the writer's polygon
     np.testing.assert_allclose(log.lanes["lane-east"], [[10.0, 22.0], [90.0, 22.0]])
     assert log.image("CAM_FRONT", 4).shape == (36, 64, 3)
 
@@ -88,6 +90,47 @@ def test_broken_dataroot_is_a_clear_error(broken_root: Path, breakage, message: 
         load_nuscenes_log(broken_root)
 
 
+def test_truncated_camera_image_is_refused_with_its_path(broken_root: Path) -> None:
+    """A truncated JPEG must not load as a grey image: the error names the file."""
+    log = load_nuscenes_log(broken_root)
+    path = log.frames["CAM_FRONT"][4].image_path
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(LogFormatError, match=f"image {re.escape(str(path))} is a truncated JPEG"):
+        log.image("CAM_FRONT", 4)
+    assert log.image("CAM_FRONT", 3).shape == (36, 64, 3)  # the others still load
+    path.write_bytes(b"")  # an empty file is refused when the log is read
+    with pytest.raises(LogFormatError, match=f"camera image {re.escape(str(path))} is empty"):
+        load_nuscenes_log(broken_root)
+
+
+def test_drivable_area_source_is_recorded(tiny_root: Path, broken_root: Path) -> None:
+    # jwmsim's writer stores the whole map's polygon: the reader takes it as it is
+    log = load_nuscenes_log(tiny_root)
+    assert log.drivable_area_source == "geojson" and log.drivable_area.equals(ROAD)
+    (broken_root / "extras" / "drivable_area.geojson").unlink()  # a log without it: the raster
+    log = load_nuscenes_log(broken_root)
+    assert log.drivable_area_source == "semantic_prior"
+    assert log.drivable_area.hausdorff_distance(ROAD) < 0.2  # traced from the 0.1 m/px raster
+    png = next((broken_root / "maps").glob("*.png"))
+    blank = np.zeros_like(cv2.imread(str(png), cv2.IMREAD_GRAYSCALE))
+    cv2.imwrite(str(png), blank)  # a map that marks nothing drivable: the reader falls back
+    log = load_nuscenes_log(broken_root)
+    assert log.drivable_area_source == "ego_corridor"
+    assert log.summary()["drivable_area_source"] == "ego_corridor"
+    ego_xy = np.array([p.translation[:2] for p in log.ego_poses])
+    assert log.drivable_area.equals(fallback_drivable_area(ego_xy, log.tracks.values()))
+    res = _jwmsim("info", str(broken_root))
+    assert res.returncode == 0, res.stderr
+    assert "fall-back: no map applies" in res.stdout
+
+
+def test_broken_drivable_area_geojson_is_a_clear_error(broken_root: Path) -> None:
+    (broken_root / "extras" / "drivable_area.geojson").write_text('{"type": "FeatureCollection"}')
+    with pytest.raises(LogFormatError, match="drivable_area.geojson is not a GeoJSON"):
+        load_nuscenes_log(broken_root)
+
+
 def test_dangling_token_is_a_clear_error(broken_root: Path) -> None:
     path = broken_root / "v1.0-mini" / "instance.json"
     rows = json.loads(path.read_text())
@@ -114,7 +157,8 @@ def test_cli_info(tiny_root: Path) -> None:
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "CAM_FRONT" in out and "64x36" in out and "11 frames" in out
-    assert "10.0 Hz" in out and "vehicle.car" in out and "drivable area" in out and "lanes      1" in out
+    assert "10.0 Hz" in out and "vehicle.car" in out and "lanes      1" in out
+    assert "drivable area" in out and "drivable_area.geojson" in out and "fall-back" not in out
 
 
 def test_cli_help_lists_commands() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from jwmsim.errors import ConfigError
 from jwmsim.logs.procedural import LogConfig, write_town_log
-from jwmsim.replay import ReplayOptions, replay, summary_table
+from jwmsim.replay import PlannerFailed, ReplayOptions, replay, summary_table
 
 SCENARIO = """\
 version: 1
@@ -49,7 +49,7 @@ def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _opts(out: Path, **kw) -> ReplayOptions:
-    base = dict(out=out, cameras=("CAM_FRONT",), image_size=(32, 56), progress=False)
+    base = dict(out=out, cameras=("CAM_FRONT",), image_size=(32, 56), progress=False, workers=1)
     base.update(kw)
     return ReplayOptions(**base)
 
@@ -114,6 +114,110 @@ def test_options_are_validated() -> None:
         ReplayOptions(render="jwm")
     with pytest.raises(ConfigError, match="--runs"):
         ReplayOptions(runs=0)
+    with pytest.raises(ConfigError, match="--workers"):
+        ReplayOptions(workers=0)
+
+
+def test_out_pointing_at_a_file_is_a_clear_error(scenario_file: Path, tmp_path: Path) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        replay(scenario_file, _opts(target, render="none"))
+    assert target.read_text() == "keep me"
+
+
+RAISING_PLANNER = """\
+import numpy as np
+from jwmsim.planning import Planner
+
+class Raising(Planner):
+    def compute_action(self, state, observation):
+        if state.step == 3:
+            return self.helper(state)
+        return np.zeros(2)
+
+    def helper(self, state):
+        raise ZeroDivisionError("my planner divided by zero")
+"""
+
+NAN_PLANNER = """\
+import numpy as np
+from jwmsim.planning import Planner
+
+class Nan(Planner):
+    def compute_action(self, state, observation):
+        return np.array([np.nan, 0.0]) if state.step == 2 else np.zeros(2)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expect"),
+    [(RAISING_PLANNER, "ZeroDivisionError: my planner divided by zero"), (NAN_PLANNER, "non-finite action")],
+)
+def test_failing_planner_is_recorded_and_the_replay_fails(
+    scenario_file: Path, tmp_path: Path, source: str, expect: str
+) -> None:
+    agent = tmp_path / "bad_planner.py"
+    agent.write_text(source)
+    out = tmp_path / "out"
+    with pytest.raises(PlannerFailed, match="failed in run 0") as err:
+        replay(scenario_file, _opts(out, agent=str(agent), render="none"))
+    assert expect in err.value.message
+    rec = json.loads((out / "run_000" / "metrics.json").read_text())
+    assert rec["status"] == "failed" and expect in rec["error"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed"] is True and summary["aggregate"]["runs_failed"] == 1
+    assert summary["runs"][0]["status"] == "failed" and not (out / "run_001").exists()
+    if "ZeroDivision" in expect:
+        assert "in helper" in err.value.traceback  # the planner's own frames, for its author
+    code = "import sys; from jwmsim.cli import main; main(sys.argv[1:])"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "replay",
+            str(scenario_file),
+            "--agent",
+            str(agent),
+            "--render",
+            "none",
+            "--out",
+            str(tmp_path / "cli"),
+            "--no-progress",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 1
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expect in errors[0]
+    assert (tmp_path / "cli" / "summary.json").exists()
+
+
+def test_worker_processes_give_the_same_runs(scenario_file: Path, tmp_path: Path) -> None:
+    one = replay(scenario_file, _opts(tmp_path / "one", render="none", runs=3))
+    two = replay(scenario_file, _opts(tmp_path / "two", render="none", runs=3, workers=2))
+    assert [r.run_index for r in two.runs] == [0, 1, 2]
+    for ra, rb in zip(one.runs, two.runs, strict=True):
+        assert ra.metrics == rb.metrics and ra.draws == rb.draws and ra.steps == rb.steps
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert summary["workers"] == 2 and summary["aggregate"]["runs_finished"] == 3
+
+
+def test_stop_request_marks_the_run_interrupted(scenario_file: Path, tmp_path: Path) -> None:
+    from jwmsim.replay import _prepare
+    from jwmsim.replay_run import load_for_runs, run_one
+
+    _, setup, _, _ = _prepare(scenario_file, _opts(tmp_path / "stop"))
+    calls = iter(range(1000))
+    res = run_one(load_for_runs(setup), 0, should_stop=lambda: next(calls) >= 6)
+    assert res.status == "interrupted" and res.steps == 6 and res.video is None
+    rec = json.loads((tmp_path / "stop" / "run_000" / "metrics.json").read_text())
+    assert rec["status"] == "interrupted"
 
 
 def test_cli_replay(scenario_file: Path, tmp_path: Path) -> None:

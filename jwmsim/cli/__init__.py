@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {err.message}", file=sys.stderr)
         if err.hint:
             print(f"  hint: {err.hint}", file=sys.stderr)
+        user_traceback = getattr(err, "traceback", None)
+        if user_traceback:  # the user's own code raised (e.g. a planner): its traceback helps them
+            print(user_traceback.rstrip(), file=sys.stderr)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

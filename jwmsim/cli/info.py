@@ -11,6 +11,8 @@ from jwmsim.cli.app import app
 
 def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
     """Human-readable lines for :meth:`LogSegment.summary`."""
+    from jwmsim.logs.segment import DRIVABLE_AREA_SOURCES
+
     lines = [f"log        {summary['name']}  ({summary['source']})"]
     if len(scenes) > 1:
         lines.append(f"scenes     {len(scenes)}: {', '.join(scenes)}")
@@ -22,14 +24,19 @@ def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
     lines += [
         f"rate       {summary['frame_rate_hz']} Hz  ({summary['keyframes']} keyframes)",
         f"duration   {summary['duration_s']} s",
-        f"lidar      {summary['lidar_sweeps']} sweeps",
+        f"lidar      {summary['lidar_sweeps']} sweeps"
+        + ("  (none: a fit starts from random points)" if summary["lidar_sweeps"] == 0 else ""),
         f"actors     {summary['actors']}",
     ]
     by_cat = summary["actors_by_category"]
     assert isinstance(by_cat, dict)
     lines += [f"  {cat:<32} {n}" for cat, n in by_cat.items()]
     area = summary["drivable_area_m2"]
-    lines.append(f"map        {'drivable area ' + str(area) + ' m^2' if area is not None else 'none'}")
+    source = str(summary.get("drivable_area_source", ""))
+    if area is None:
+        lines.append("map        none (every point counts as drivable)")
+    else:
+        lines.append(f"map        drivable area {area} m^2, from {DRIVABLE_AREA_SOURCES.get(source, source)}")
     lanes = summary.get("lanes")
     if lanes is not None:
         lines.append(f"lanes      {lanes}")

@@ -1,4 +1,5 @@
-"""``jwmsim reconstruct LOG --method fit --out scene.safetensors``: a Gaussian scene from a log."""
+"""``jwmsim reconstruct LOG --method M --out scene.safetensors``: a Gaussian scene from a log, by any
+scene source of :data:`jwmsim.envs.scene_sources.SCENE_SOURCES`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from pathlib import Path
 import typer
 
 from jwmsim.cli.app import app
+from jwmsim.envs.scene_sources import SCENE_SOURCES
 from jwmsim.errors import ConfigError
-
-METHODS = ("fit",)  # per-scene optimisation; feed-forward methods register here when they land
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -22,46 +22,64 @@ def _parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _methods_help() -> str:
+    return "; ".join(f"{n}: {SCENE_SOURCES.get(n).description}" for n in SCENE_SOURCES.names())
+
+
 @app.command("reconstruct")
 def reconstruct(
     dataroot: Path = typer.Argument(None, help="nuScenes-format dataroot; default: the built-in seed log"),
     out: Path = typer.Option(..., "--out", help="scene file to write (.safetensors)"),
     scene: str = typer.Option(None, "--scene", help="scene name (default: the first scene)"),
-    method: str = typer.Option("fit", "--method", help=f"reconstruction method: {', '.join(METHODS)}"),
-    steps: int = typer.Option(1500, "--steps", help="optimisation steps (fit)"),
-    size: str = typer.Option("90x160", "--size", help="fitting resolution HEIGHTxWIDTH [px]"),
+    method: str = typer.Option("fit", "--method", help=f"reconstruction method ({_methods_help()})"),
+    steps: int = typer.Option(None, "--steps", help="optimisation steps (fit; default 1500)"),
+    size: str = typer.Option("90x160", "--size", help="fitting / evaluation resolution HEIGHTxWIDTH [px]"),
     cameras: str = typer.Option(None, "--cameras", help="comma-separated channels (default: all)"),
-    report: Path = typer.Option(None, "--report", help="also write the FitReport as JSON here"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N"),
+    report: Path = typer.Option(None, "--report", help="also write the method's report as JSON here"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
 ) -> None:
-    """Reconstruct a Gaussian scene (background, one component per actor, sky) from a log and
-    report PSNR / SSIM on held-out frames (every 8th frame is held out)."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown reconstruction method {method!r}", hint=f"use one of {list(METHODS)}")
+    """Reconstruct a Gaussian scene (background, one component per actor, sky) from a log. The
+    scene records the log it was built from (name, dataroot, content digest) and the method; the
+    fit reports PSNR / SSIM on held-out frames (every 8th frame is held out)."""
+    if method not in SCENE_SOURCES:
+        raise ConfigError(
+            f"unknown reconstruction method {method!r}", hint=f"use one of {SCENE_SOURCES.names()}"
+        )
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out must end in .safetensors, got {out}")
-    from jwmsim.gaussians.fit import FitConfig, fit_scene
+    if out.exists() and out.is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder", hint="name the scene file, e.g. --out scene.safetensors"
+        )
+    from jwmsim.devices import resolve_device
+    from jwmsim.envs.scene_sources import SourceSettings, build_scene
     from jwmsim.logs.nuscenes import load_nuscenes_log
 
+    dev = resolve_device(device)
     if dataroot is None:
         from jwmsim.logs.procedural import default_log_path
 
         dataroot = default_log_path()
-    cfg = FitConfig(
-        steps=steps,
-        image_hw=_parse_size(size),
-        cameras=tuple(c.strip() for c in cameras.split(",")) if cameras else None,
-        seed=seed,
-    )
-    log = load_nuscenes_log(dataroot, scene=scene, cameras=cfg.cameras, with_lidar=True)
-    result, rep = fit_scene(log, cfg, progress=True)
+    chans = tuple(c.strip() for c in cameras.split(",")) if cameras else None
+    lidar = SCENE_SOURCES.get(method).needs_lidar
+    log = load_nuscenes_log(dataroot, scene=scene, cameras=chans, with_lidar=lidar)
+    settings = SourceSettings(device=str(dev), steps=steps, image_hw=_parse_size(size), seed=seed)
+    result, rep = build_scene(log, method, settings, progress=True)
     result.save(out)
     typer.echo(
-        f"wrote {out}: {rep.num_gaussians} Gaussians, {rep.num_actors} actors, fit {rep.fit_seconds:.0f} s; "
-        f"held-out PSNR {rep.heldout_psnr:.2f} dB, SSIM {rep.heldout_ssim:.3f} ({rep.heldout_views} views)"
+        f"wrote {out}: {result.num_gaussians} Gaussians, {len(result.actors)} actors ({method} on {dev}); "
+        f"built from log {result.metadata['log']!r} (digest {result.metadata['log_digest']})"
     )
+    if "heldout_psnr" in rep:
+        typer.echo(
+            f"fit {rep['fit_seconds']:.0f} s; held-out PSNR {rep['heldout_psnr']:.2f} dB, "
+            f"SSIM {rep['heldout_ssim']:.3f} ({rep['heldout_views']} views)"
+        )
+    if "init_reason" in rep:
+        typer.echo(f"initialised from {rep['init_reason']}")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         tmp = report.with_suffix(report.suffix + ".tmp")
-        tmp.write_text(json.dumps(rep.to_dict(), indent=2) + "\n")
+        tmp.write_text(json.dumps({"method": method, "device": str(dev), **rep}, indent=2) + "\n")
         os.replace(tmp, report)

@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from jwmsim.cli.app import app
+from jwmsim.envs.render_paths import render_path_help
+from jwmsim.envs.scene_sources import SCENE_SOURCES
 from jwmsim.errors import ConfigError
 
 
@@ -23,17 +25,27 @@ def _size(text: str) -> tuple[int, int]:
 
 @app.command("replay")
 def replay_command(
-    scenario: Path = typer.Argument(..., help="scenario YAML file (see scenarios/)"),
+    scenario: Path = typer.Argument(
+        ..., help="scenario YAML file, or the name of a library scenario (e.g. cut_in; see scenarios/)"
+    ),
     agent: str = typer.Option(
-        None, "--agent", help="planner name (idm, constant_velocity, log_replay) or .py path"
+        None,
+        "--agent",
+        help="planner name (idm, constant_velocity, log_replay), a .py path, or sb3:POLICY.zip "
+        "(a policy zip runs code when loaded: only load files you trust)",
     ),
     runs: int = typer.Option(None, "--runs", help="number of jittered runs (default: the scenario's)"),
     out: Path = typer.Option(None, "--out", help="output folder (default: runs/<scenario name>)"),
-    render: str = typer.Option(
-        "skeleton", "--render", help="render path: skeleton (Gaussian renders) or none"
-    ),
+    render: str = typer.Option("skeleton", "--render", help=f"render path ({render_path_help()})"),
     scene: str = typer.Option(
-        "lidar", "--scene", help="'lidar' (cached lidar skeleton) or a GaussianScene file"
+        "lidar", "--scene", help=f"scene source ({', '.join(SCENE_SOURCES.names())}) or a GaussianScene file"
+    ),
+    force_scene: bool = typer.Option(
+        False, "--force-scene", help="render a scene file even if it records another log"
+    ),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N"),
+    workers: int = typer.Option(
+        None, "--workers", help="processes the runs are spread over (default: one per CPU core)"
     ),
     size: str = typer.Option("112x200", "--size", help="camera image size HEIGHTxWIDTH in the video"),
     cameras: str = typer.Option(
@@ -43,7 +55,7 @@ def replay_command(
 ) -> None:
     """Replay a long-tail scenario in closed loop: per run an mp4 (camera mosaic + BEV) and
     metrics.json; a summary.json and a table of the runs."""
-    from jwmsim.replay import ReplayOptions, replay, summary_table
+    from jwmsim.replay import PlannerFailed, ReplayOptions, replay, summary_table
 
     opts = ReplayOptions(
         agent=agent,
@@ -51,12 +63,18 @@ def replay_command(
         out=out,
         render=render,
         scene=scene,
+        force_scene=force_scene,
+        device=device,
+        workers=workers,
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
         image_size=_size(size),
         progress=not no_progress,
     )
     try:
         result = replay(scenario, opts)
+    except PlannerFailed as failed:
+        typer.echo(summary_table(failed.result))
+        raise
     except KeyboardInterrupt as stop:
         partial = stop.args[0] if stop.args else None
         if partial is not None:

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from jwmsim.config import SimConfig
 from jwmsim.errors import ConfigError
 
-OBSERVATIONS = ("skeleton", "log_frames", "none")
-
 
 @dataclass(frozen=True)
 class DriveEnvConfig:
@@ -19,13 +17,19 @@ class DriveEnvConfig:
         scene_name: scene of the dataroot (None: its first scene).
         cameras: camera channels observed, in order (each becomes an observation key).
         image_size: ``(height, width)`` of the camera observations [px].
-        observation: ``"skeleton"``: renders of the log's Gaussian scene at the simulated poses
-            (closed loop); ``"log_frames"``: the logged image nearest in time (open loop: the
-            images do not follow the simulated ego; for smoke tests and debugging); ``"none"``: no
-            camera images.
-        scene: for ``"skeleton"``: ``"lidar"`` (the lidar skeleton of the log, cached per log, see
-            :mod:`jwmsim.envs.scene_cache`) or the path of a saved GaussianScene.
-        render_backend: ``"auto"``, ``"cpu"``, ``"gsplat"`` (CUDA) or ``"reference"``.
+        observation: the render path (:data:`jwmsim.envs.render_paths.RENDER_PATHS`):
+            ``"skeleton"``: renders of the log's Gaussian scene at the simulated poses (closed
+            loop); ``"log_frames"``: the logged image nearest in time (open loop: the images do
+            not follow the simulated ego; for smoke tests and debugging); ``"none"``: no camera
+            images; more paths join the registry (e.g. a generator).
+        scene: for paths that render a Gaussian scene: a scene source
+            (:data:`jwmsim.envs.scene_sources.SCENE_SOURCES`: ``"lidar"``, the lidar skeleton of
+            the log, cached per log; ``"fit"``) or the path of a saved GaussianScene.
+        force_scene: render a scene file even if it records another log than ``log`` (or none).
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the
+            scene is rendered.
+        render_backend: ``"auto"`` (gsplat on CUDA, the numba rasterizer on a CPU), ``"cpu"``,
+            ``"gsplat"`` (CUDA) or ``"reference"``.
         render_torch_threads: PyTorch threads while rendering (restored afterwards); the CPU
             rasterizer runs on numba's threads, and more PyTorch threads on the small tensor
             operations around it oversubscribe the cores (measured: 240 ms instead of 1 ms for one
@@ -42,6 +46,8 @@ class DriveEnvConfig:
     image_size: tuple[int, int] = (64, 112)
     observation: str = "skeleton"
     scene: str = "lidar"
+    force_scene: bool = False
+    device: str = "auto"
     render_backend: str = "auto"
     render_torch_threads: int | None = 1
     depth: bool = False
@@ -53,12 +59,14 @@ class DriveEnvConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "cameras", tuple(self.cameras))
         object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
-        if self.observation not in OBSERVATIONS:
+        from jwmsim.envs.render_paths import RENDER_PATHS
+
+        if self.observation not in RENDER_PATHS:
             raise ConfigError(
-                f"DriveEnvConfig.observation = {self.observation!r} is invalid",
-                hint=f"use one of {OBSERVATIONS}",
+                f"DriveEnvConfig.observation = {self.observation!r} is not a render path",
+                hint=f"use one of {RENDER_PATHS.names()}",
             )
-        if self.observation != "none" and not self.cameras:
+        if RENDER_PATHS.get(self.observation).has_images and not self.cameras:
             raise ConfigError(
                 "DriveEnvConfig.cameras is empty", hint="name at least one camera, e.g. ('CAM_FRONT',)"
             )
@@ -67,10 +75,11 @@ class DriveEnvConfig:
                 f"DriveEnvConfig.image_size = {self.image_size} is invalid",
                 hint="(height, width) in pixels, each >= 8",
             )
-        if self.depth and self.observation != "skeleton":
+        if self.depth and not RENDER_PATHS.get(self.observation).has_depth:
+            with_depth = [n for n in RENDER_PATHS.names() if RENDER_PATHS.get(n).has_depth]
             raise ConfigError(
-                "DriveEnvConfig.depth needs observation='skeleton'",
-                hint="depth comes from the Gaussian renders",
+                f"DriveEnvConfig.depth: render path {self.observation!r} has no depth images",
+                hint=f"use one of {with_depth}",
             )
         if self.bev_size < 16 or self.bev_pixels_per_m <= 0:
             raise ConfigError(

@@ -23,6 +23,7 @@ y in [-20, 20]). A NaN or wrongly shaped action raises :class:`~jwmsim.sim.actio
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import fields, replace
 from typing import Any
 
@@ -32,8 +33,9 @@ from gymnasium import spaces
 
 from jwmsim.config import SimConfig
 from jwmsim.envs.drive_config import DriveEnvConfig
+from jwmsim.envs.render_paths import RENDER_PATHS, Episode, RenderPath, RenderSetup
 from jwmsim.errors import ConfigError, JwmsimError
-from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
+from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
@@ -92,7 +94,8 @@ class JWMDrivingEnv(gym.Env):
         render_mode: ``"rgb_array"`` (camera mosaic + BEV) or ``"human"`` (pygame window).
         segment: a log already loaded (instead of ``config.log``).
         world: a prepared :class:`~jwmsim.sim.World` (e.g. from a scenario; its config wins).
-        scene: a Gaussian scene to render (instead of ``config.scene``).
+        scene: a Gaussian scene to render (instead of ``config.scene``); a string or path is taken
+            as ``config.scene`` (a scene source name or a scene file).
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
@@ -113,13 +116,16 @@ class JWMDrivingEnv(gym.Env):
                 f"render_mode {render_mode!r} is not supported",
                 hint=f"use one of {self.metadata['render_modes']} or None",
             )
+        if isinstance(scene, (str, os.PathLike)):  # gym.make(..., scene="lidar" | "file.safetensors")
+            overrides["scene"], scene = str(scene), None
         cfg = make_config(config, overrides)
         if world is not None:
             cfg = replace(cfg, sim=world.config)
             segment = world.segment
         elif segment is None:
             segment = load_log(cfg)
-        missing = [c for c in cfg.cameras if c not in segment.cameras] if cfg.observation != "none" else []
+        spec = RENDER_PATHS.get(cfg.observation)
+        missing = [c for c in cfg.cameras if c not in segment.cameras] if spec.has_images else []
         if missing:
             raise ConfigError(
                 f"camera(s) {missing} are not in log {segment.name!r}",
@@ -129,15 +135,22 @@ class JWMDrivingEnv(gym.Env):
         self.render_mode = render_mode
         self.segment = segment
         self.world = world if world is not None else build_world(segment, cfg.sim)
-        self.scene: GaussianScene | None = None
-        if cfg.observation == "skeleton":
-            if scene is None:
-                from jwmsim.envs.scene_cache import scene_for_log
-
-                scene = scene_for_log(segment, cfg.scene)
-            self.scene = scene
-        self._cameras = [segment.cameras[c] for c in cfg.cameras] if cfg.observation != "none" else []
-        self._box_assets: dict[str, GaussianComponent] = {}
+        self._cameras = [segment.cameras[c] for c in cfg.cameras] if spec.has_images else []
+        self.renderer: RenderPath = spec.make(
+            RenderSetup(
+                segment=segment,
+                cameras=tuple(self._cameras),
+                image_size=cfg.image_size,
+                depth=cfg.depth,
+                scene_source=cfg.scene,
+                scene=scene,
+                force_scene=cfg.force_scene,
+                device=cfg.device,
+                backend=cfg.render_backend,
+                torch_threads=cfg.render_torch_threads,
+            )
+        )
+        self._episodes = 0
         self._bevs: dict[tuple, Any] = {}
         self._window = None
         self._state: SimState | None = None
@@ -172,6 +185,8 @@ class JWMDrivingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._state = initial_state(self.world)
+        self.renderer.reset(Episode(self.world, seed, self._episodes))
+        self._episodes += 1
         obs = self._observe(self._state)
         if self.render_mode == "human":
             self.render()
@@ -200,6 +215,7 @@ class JWMDrivingEnv(gym.Env):
         return frame
 
     def close(self) -> None:
+        self.renderer.close()
         if self._window is not None:
             import pygame
 
@@ -212,20 +228,19 @@ class JWMDrivingEnv(gym.Env):
         """The current simulation state (read-only)."""
         return self._state
 
+    @property
+    def scene(self) -> GaussianScene | None:
+        """The Gaussian scene the render path draws, if it draws one."""
+        return getattr(self.renderer, "scene", None)
+
     def _observe(self, st: SimState) -> dict[str, np.ndarray]:
-        obs: dict[str, np.ndarray] = {}
         cfg = self.config
-        if cfg.observation == "skeleton":
-            rgb, depth = self._render_skeleton(st)
-            for i, cam in enumerate(self._cameras):
-                obs[cam.name] = rgb[i]
-                if cfg.depth:
-                    obs[f"depth_{cam.name}"] = np.clip(depth[i][..., None], 0.0, MAX_DEPTH)
-        elif cfg.observation == "log_frames":
-            t = min(max(st.log_time, 0.0), self.segment.duration)
-            for cam in self._cameras:
-                idx = self.segment.nearest_frame(cam.name, t)
-                obs[cam.name] = self.segment.image(cam.name, idx, cfg.image_size)
+        frame = self.renderer.render(st)
+        obs: dict[str, np.ndarray] = {}
+        for cam in self._cameras:
+            obs[cam.name] = frame.images[cam.name]
+            if cfg.depth:
+                obs[f"depth_{cam.name}"] = np.clip(frame.depth[cam.name][..., None], 0.0, MAX_DEPTH)
         self._last_images = {c.name: obs[c.name] for c in self._cameras}
         obs["ego"] = self._ego_vector(st)
         if cfg.bev:
@@ -243,50 +258,6 @@ class JWMDrivingEnv(gym.Env):
             dtype=np.float32,
         )
         return np.clip(vec, EGO_LOW, EGO_HIGH)
-
-    def _actor_gaussians(self, st: SimState) -> tuple[dict, dict]:
-        """Poses of the active actors and box Gaussians for those the scene lacks."""
-        from jwmsim.gaussians.synthetic import box_actor
-
-        a = st.actors
-        poses, extra = {}, {}
-        for i in np.flatnonzero(a.active):
-            aid = a.ids[i]
-            poses[aid] = a.pose(int(i))
-            if self.scene is not None and aid not in self.scene.actors:
-                if aid not in self._box_assets:
-                    size = (float(a.length[i]), float(a.width[i]), float(a.height[i]))
-                    self._box_assets[aid] = box_actor(size, n=600, seed=int(i))
-                extra[aid] = self._box_assets[aid]
-        return poses, extra
-
-    def _render_skeleton(self, st: SimState) -> tuple[np.ndarray, np.ndarray]:
-        """``rgb`` ``[V, H, W, 3]`` uint8 and ``depth`` ``[V, H, W]`` float32 [m] of the scene at the
-        state's ego and actor poses (PyTorch limited to ``render_torch_threads`` meanwhile)."""
-        import torch
-
-        from jwmsim.gaussians.render import render
-
-        poses, extra = self._actor_gaussians(st)
-        threads = torch.get_num_threads()
-        if self.config.render_torch_threads is not None:
-            torch.set_num_threads(self.config.render_torch_threads)
-        try:
-            with torch.no_grad():
-                out = render(
-                    self.scene,
-                    self._cameras,
-                    st.ego.pose(),
-                    poses,
-                    self.config.image_size,
-                    backend=self.config.render_backend,
-                    extra_actors=extra,
-                )
-                rgb = (out.rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-                depth = out.depth.float().cpu().numpy()
-        finally:
-            torch.set_num_threads(threads)
-        return rgb, depth
 
     def _draw_bev(self, st: SimState, size: tuple[int, int], ppm: float) -> np.ndarray:
         """Ego-centred BEV: map and route by :class:`~jwmsim.viz.bev.BevRenderer`, actor boxes drawn

@@ -1,6 +1,8 @@
 """Actor assets: trimesh meshes -> Gaussians, and the vehicle / pedestrian assets shipped in
 ``assets/actors`` (made here from trimesh primitives; rebuild them with
-``python -m jwmsim.gaussians.assets``).
+``python -m jwmsim.gaussians.assets``). The folder is the repository's top-level ``assets/actors``
+in a checkout and ``jwmsim/_shipped/assets/actors`` in an installed wheel
+(:func:`jwmsim.resources.shipped_path`).
 
 An asset is a :class:`~jwmsim.gaussians.scene.GaussianComponent` in its **box frame** (origin at
 the box centre, x forward, y left, z up, metres), so a scenario can insert it at any box pose:
@@ -23,9 +25,10 @@ from safetensors.torch import save_file
 
 from jwmsim.errors import CheckpointError, ConfigError
 from jwmsim.gaussians.scene import GaussianComponent, logit
+from jwmsim.resources import shipped_path
 
 ASSET_FORMAT = "jwmsim.gaussian_asset"
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "actors"
+ASSET_DIR = shipped_path("assets") / "actors"  # checkout: <repo>/assets/actors; wheel: package data
 _FIELDS = ("means", "quats", "log_scales", "opacity_logits", "color_logits")
 
 
@@ -340,6 +343,12 @@ def load_actor_asset(name: str, directory: Path = ASSET_DIR) -> GaussianComponen
     """A shipped actor asset by name (see :data:`ASSET_NAMES`)."""
     path = Path(directory) / f"{name}.safetensors"
     if not path.is_file():
+        if not Path(directory).is_dir():
+            raise ConfigError(
+                f"the actor asset folder {directory} does not exist",
+                hint="reinstall jwmsim (a wheel built with `pip wheel .` carries the assets) or "
+                "rebuild them with `python -m jwmsim.gaussians.assets`",
+            )
         raise ConfigError(
             f"no actor asset named {name!r} in {directory}", hint=f"available: {available_assets(directory)}"
         )

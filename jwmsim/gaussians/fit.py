@@ -37,6 +37,8 @@ from jwmsim.gaussians.scene import (
 from jwmsim.geometry import quat_to_matrix
 from jwmsim.logs.segment import LogSegment, category_kind
 
+MIN_LIDAR_INIT_POINTS = 100  # fewer lidar points in view than this: start from random points
+
 
 @dataclass(frozen=True)
 class FitConfig:
@@ -67,6 +69,7 @@ class FitConfig:
     seed: int = 0
     torch_threads: int = 1  # PyTorch threads while fitting (small tensors; the rasterizer uses numba's)
     max_eval_views: int = 48  # held-out views evaluated at most (evenly spread)
+    device: str = "cpu"  # "cpu", "cuda" or "cuda:N" (gsplat renders on CUDA); "auto": CUDA when present
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -94,7 +97,8 @@ class FitReport:
     heldout_ssim: float
     heldout_psnr_covered: float  # on pixels with alpha > 0.5
     train_psnr: float
-    init: str  # "lidar" or "random"
+    init: str  # "lidar", "random" (no usable lidar: see init_reason) or "scene" (init_scene)
+    init_reason: str = ""  # why the fit started the way it did, in words (shown by reconstruct)
     config: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -176,7 +180,7 @@ def _lidar_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> _L
         pts_all.append(world[background])
         col_all.append(colors[background])
     pts, cols = np.concatenate(pts_all), np.concatenate(col_all)
-    if len(pts) < 100:
+    if len(pts) < MIN_LIDAR_INIT_POINTS:
         return None
     if len(pts) > cfg.init_points:
         sel = rng.choice(len(pts), cfg.init_points, replace=False)
@@ -186,6 +190,17 @@ def _lidar_init(log: LogSegment, cfg: FitConfig, rng: np.random.Generator) -> _L
         for aid, parts in actor_parts.items()
     }
     return _LidarInit(pts, cols, actors)
+
+
+def random_init_reason(log: LogSegment) -> str:
+    """Why a fit of ``log`` starts from random points instead of lidar (recorded on the scene as
+    ``metadata["init_reason"]`` and in :class:`FitReport`)."""
+    if not log.lidar:
+        return "random points along the camera rays: the log has no lidar sweeps"
+    return (
+        f"random points along the camera rays: fewer than {MIN_LIDAR_INIT_POINTS} points of the "
+        f"log's {len(log.lidar)} lidar sweeps fall inside a camera view"
+    )
 
 
 def _random_init(train: list[_View], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +334,7 @@ class _Params:
         comps = [scene.actors[a] for a in self.actor_ids]
         self.owner = torch.repeat_interleave(
             torch.arange(len(comps)), torch.tensor([len(c) for c in comps], dtype=torch.long)
-        )
+        ).to(scene.device)
         self.parts: dict[str, dict[str, torch.Tensor]] = {}
         self._set("bg", scene.background)
         self._set("actors", GaussianComponent.concat(comps) if comps else GaussianComponent.empty())
@@ -375,7 +390,7 @@ def _densify_and_prune(params: _Params, grad_acc: torch.Tensor, count: torch.Ten
     avg = grad_acc / count.clamp_min(1)
     room = max(0, cfg.max_gaussians - n)
     k = min(int(cfg.densify_frac * n), room)
-    grow = torch.zeros(n, dtype=torch.bool)
+    grow = torch.zeros(n, dtype=torch.bool, device=bg.device)
     if k > 0:
         grow[torch.topk(avg, k).indices] = True
         grow &= avg > 0
@@ -421,7 +436,8 @@ def _render_view(
     else:
         assert poses is not None
         world, sky = source.world(poses), SkyModel(source.sky)
-    out = render_gaussians(world, sky, view.viewmat[None], view.k[None], cfg.image_hw, backend="cpu")
+    dev = world.device
+    out = render_gaussians(world, sky, view.viewmat[None].to(dev), view.k[None].to(dev), cfg.image_hw)
     return out.rgb[0], out.alpha[0]
 
 
@@ -437,7 +453,7 @@ def _evaluate(
     with torch.no_grad():
         for v in views:
             rgb, alpha = _render_view(scene, log, v, cfg)
-            gt = _as_float(images[(v.camera, v.index)])
+            gt = _as_float(images[(v.camera, v.index)]).to(rgb.device)
             rgb = rgb.clamp(0, 1).float()
             ps.append(psnr(rgb, gt))
             ss.append(float(ssim(rgb, gt)))
@@ -496,7 +512,10 @@ def _fit(
     init_scene: GaussianScene | None,
     on_step: Callable[[int, float], None] | None,
 ) -> tuple[GaussianScene, FitReport]:
+    from jwmsim.devices import resolve_device
+
     t_start = time.perf_counter()
+    dev = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     train, held = _views(log, config)
@@ -505,12 +524,15 @@ def _fit(
     images = _load_images(log, train + held, config, progress)
     if init_scene is not None:
         scene0, init = init_scene.to("cpu", torch.float32), "scene"
+        init_reason = "the given scene"
     else:
         lidar = _lidar_init(log, config, rng)
         if lidar is not None:
             pts, cols, actor_points, init = lidar.points, lidar.colors, lidar.actor_points, "lidar"
+            init_reason = f"lidar points coloured by the cameras ({len(pts)} points)"
         else:
             (pts, cols), actor_points, init = _random_init(train, config.init_points, rng), None, "random"
+            init_reason = random_init_reason(log)
         upper = torch.stack(
             [
                 _as_float(images[(v.camera, v.index)][: config.image_hw[0] // 4])
@@ -523,17 +545,20 @@ def _fit(
         scene0 = GaussianScene(_component_from_points(pts, cols), actors, sky)
     cam_centres = np.stack([v.world_from_cam[:3, 3] for v in train])
     extent = float(max(10.0, 1.1 * np.linalg.norm(cam_centres - cam_centres.mean(0), axis=1).max() + 20.0))
-    params = _Params(scene0, config, extent)
-    train_poses = _actor_poses(log, params.actor_ids, np.array([v.time for v in train]))
+    params = _Params(scene0.to(dev), config, extent)
+    train_poses = [
+        _ActorPoses(*(t.to(dev) for t in (p.present, p.rot, p.trans, p.quat)))
+        for p in _actor_poses(log, params.actor_ids, np.array([v.time for v in train]))
+    ]
     n_bg = len(params.parts["bg"]["means"])
-    grad_acc, grad_cnt = torch.zeros(n_bg), torch.zeros(n_bg)
+    grad_acc, grad_cnt = torch.zeros(n_bg, device=dev), torch.zeros(n_bg, device=dev)
     densify_until = int(config.densify_until_frac * config.steps)
     bar = tqdm(range(1, config.steps + 1), desc=f"fitting {log.name}", unit="step", disable=not progress)
     loss_ema = None
     for step in bar:
         vi = int(rng.integers(len(train)))
         view = train[vi]
-        gt = _as_float(images[(view.camera, view.index)])
+        gt = _as_float(images[(view.camera, view.index)]).to(dev)
         rgb, _ = _render_view(params, log, view, config, train_poses[vi])
         l1 = (rgb - gt).abs().mean()
         loss = (1 - config.ssim_weight) * l1
@@ -554,7 +579,7 @@ def _fit(
         if config.densify_from <= step <= densify_until and step % config.densify_every == 0:
             _densify_and_prune(params, grad_acc, grad_cnt, config)
             n_bg = len(params.parts["bg"]["means"])
-            grad_acc, grad_cnt = torch.zeros(n_bg), torch.zeros(n_bg)
+            grad_acc, grad_cnt = torch.zeros(n_bg, device=dev), torch.zeros(n_bg, device=dev)
         value = float(loss.detach())
         loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
         if step % 10 == 0 or step == config.steps:
@@ -562,7 +587,15 @@ def _fit(
         if on_step is not None:
             on_step(step, value)
     fit_seconds = time.perf_counter() - t_start
-    scene = params.scene({"source": log.source or log.name, "method": "fit", "steps": str(config.steps)})
+    scene = params.scene(
+        {
+            "source": log.source or log.name,
+            "method": "fit",
+            "steps": str(config.steps),
+            "init": init,
+            "init_reason": init_reason,
+        }
+    )
     eval_train = [train[i] for i in np.linspace(0, len(train) - 1, min(16, len(train))).round().astype(int)]
     train_psnr = _evaluate(scene, log, eval_train, config, images)[0]
     h_psnr, h_ssim, h_cov = _evaluate(scene, log, held, config, images) if held else (float("nan"),) * 3
@@ -579,6 +612,7 @@ def _fit(
         heldout_psnr_covered=round(h_cov, 3),
         train_psnr=round(train_psnr, 3),
         init=init,
+        init_reason=init_reason,
         config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
     )
-    return scene, report
+    return scene.to("cpu"), report

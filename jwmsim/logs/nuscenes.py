@@ -20,7 +20,8 @@ What is read, through nuscenes-devkit:
   3. fall-back when neither gives any drivable surface near the ego path: the union of the ego
      path buffered by :data:`FALLBACK_EGO_HALF_WIDTH` and of the paths of the vehicles that move,
      buffered by :data:`FALLBACK_VEHICLE_HALF_WIDTH` (a conservative corridor of road the log shows
-     being driven on);
+     being driven on); recorded as ``LogSegment.drivable_area_source == "ego_corridor"`` and shown
+     by ``jwmsim info`` (``geojson`` / ``map_expansion`` / ``semantic_prior`` for the others);
 * lane centrelines: ``maps/lanes/<map_token>.json`` when present (written by jwmsim's procedural
   town; not a nuScenes table), else none (the simulator derives lanes, see :mod:`jwmsim.sim`).
 """
@@ -381,9 +382,11 @@ def load_nuscenes_log(
         fs = []
         for r in chain:
             path = root / r["filename"]
-            if not path.is_file():
+            if not path.is_file() or path.stat().st_size == 0:
                 raise LogFormatError(
-                    f"camera image {path} is missing (sample_data {r['token']} of {c})",
+                    f"camera image {path} is "
+                    + ("empty (0 bytes)" if path.is_file() else "missing")
+                    + f" (sample_data {r['token']} of {c})",
                     hint="restore the images under samples/ and sweeps/, or regenerate the log",
                 )
             ego = _pose(nusc.get("ego_pose", r["ego_pose_token"]))
@@ -434,13 +437,13 @@ def load_nuscenes_log(
 
     log = nusc.get("log", scene_rec["log_token"])
     ego_xy = np.array([p.translation[:2] for p in ego_poses])
-    drivable = _drivable_from_geojson(root)
+    drivable, drivable_source = _drivable_from_geojson(root), "geojson"
     if drivable is None:
-        drivable = _drivable_from_expansion(root, log["location"], ego_xy)
+        drivable, drivable_source = _drivable_from_expansion(root, log["location"], ego_xy), "map_expansion"
     if drivable is None:
-        drivable = _drivable_from_raster(nusc, log, ego_xy)
+        drivable, drivable_source = _drivable_from_raster(nusc, log, ego_xy), "semantic_prior"
     if drivable is None or drivable.is_empty or not drivable.intersects(_path(ego_xy).buffer(2.0)):
-        drivable = fallback_drivable_area(ego_xy, tracks.values())
+        drivable, drivable_source = fallback_drivable_area(ego_xy, tracks.values()), "ego_corridor"
     if isinstance(drivable, Polygon):
         drivable = MultiPolygon([drivable])
 
@@ -458,4 +461,5 @@ def load_nuscenes_log(
         drivable_area=drivable,
         lanes=_read_lanes(root, log["map_token"]),
         source=str(root),
+        drivable_area_source=drivable_source,
     )

@@ -171,21 +171,64 @@ def category_kind(category: str) -> str:
     return "static"
 
 
+_JPEG_SOI, _JPEG_SOS, _JPEG_EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+_PNG_SIGNATURE, _PNG_IEND = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+
+
+def image_bytes_problem(data: bytes) -> str | None:
+    """Why encoded image bytes are incomplete, or None when they look whole.
+
+    OpenCV decodes a truncated JPEG without an error (the missing rows come out grey; libjpeg only
+    prints a warning), so the structure is checked first: a JPEG must end its last scan with an
+    end-of-image marker (bytes after it are allowed), a PNG must end with its ``IEND`` chunk.
+    Other formats are left to the decoder.
+    """
+    if not data:
+        return "is empty"
+    if data.startswith(_JPEG_SOI):
+        eoi = data.rfind(_JPEG_EOI)
+        if eoi < 0 or eoi < data.rfind(_JPEG_SOS):
+            return f"is a truncated JPEG ({len(data)} bytes, no end-of-image marker after the last scan)"
+    elif data.startswith(_PNG_SIGNATURE) and _PNG_IEND not in data[-64:]:
+        return f"is a truncated PNG ({len(data)} bytes, no IEND chunk at the end)"
+    return None
+
+
 def load_image(path: Path, size_hw: tuple[int, int] | None = None) -> np.ndarray:
-    """Read an image as ``[H, W, 3]`` uint8 RGB, resized (area filter) to ``size_hw`` if given."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """Read an image as ``[H, W, 3]`` uint8 RGB, resized (area filter) to ``size_hw`` if given.
+
+    Raises:
+        LogFormatError: the file is missing, empty, truncated or cannot be decoded (naming it).
+    """
+    hint = "the log's sample_data table names this file; restore it or regenerate the log"
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise LogFormatError(f"image {path} is missing", hint=hint) from None
+    except OSError as err:
+        raise LogFormatError(f"image {path} cannot be read ({type(err).__name__}: {err})", hint=hint) from err
+    problem = image_bytes_problem(data)
+    if problem is not None:
+        raise LogFormatError(f"image {path} {problem}", hint=hint)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
-        exists = Path(path).exists()
-        raise LogFormatError(
-            f"image {path} " + ("could not be decoded (corrupt or not an image)" if exists else "is missing"),
-            hint="the log's sample_data table names this file; restore it or regenerate the log",
-        )
+        raise LogFormatError(f"image {path} could not be decoded (corrupt or not an image)", hint=hint)
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if size_hw is not None and (img.shape[0], img.shape[1]) != tuple(size_hw):
         h, w = size_hw
         interp = cv2.INTER_AREA if w < img.shape[1] else cv2.INTER_LINEAR
         img = cv2.resize(img, (w, h), interpolation=interp)
     return img
+
+
+# Where a segment's drivable area came from -> how `jwmsim info` describes it.
+DRIVABLE_AREA_SOURCES: dict[str, str] = {
+    "": "not recorded",
+    "geojson": "the whole map's drivable-area polygon (extras/drivable_area.geojson, jwmsim's writer)",
+    "map_expansion": "nuScenes map expansion (vector drivable_area layer)",
+    "semantic_prior": "the log's semantic_prior map raster",
+    "ego_corridor": "fall-back: no map applies; a corridor around the ego and moving vehicle paths",
+}
 
 
 @dataclass(frozen=True)
@@ -203,6 +246,9 @@ class LogSegment:
         tracks: actor tracks by instance id.
         lidar: lidar sweeps sorted by time (empty when the log has none).
         drivable_area: drivable surface in the world xy plane, or None when unknown.
+        drivable_area_source: where ``drivable_area`` came from, one of
+            :data:`DRIVABLE_AREA_SOURCES` (``ego_corridor`` is the fall-back built from the driven
+            paths when no map applies; ``""`` when not recorded).
         lanes: lane centrelines by id, each ``[N, 2]`` world xy [m] ordered in the direction of
             travel (empty when the log has no lane map; the simulator then derives lanes).
         source: where the segment came from (dataroot or generator), for messages.
@@ -220,8 +266,14 @@ class LogSegment:
     drivable_area: BaseGeometry | None = None
     lanes: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = ""
+    drivable_area_source: str = ""
 
     def __post_init__(self) -> None:
+        if self.drivable_area_source not in DRIVABLE_AREA_SOURCES:
+            raise ValueError(
+                f"drivable_area_source {self.drivable_area_source!r} is not one of "
+                f"{sorted(DRIVABLE_AREA_SOURCES)}"
+            )
         if set(self.frames) != set(self.cameras):
             raise ValueError("frames must be given for exactly the cameras of the rig")
         if len(self.ego_times) != len(self.ego_poses) or not self.ego_times:
@@ -362,6 +414,7 @@ class LogSegment:
             "drivable_area_m2": None
             if self.drivable_area is None
             else round(float(self.drivable_area.area), 1),
+            "drivable_area_source": self.drivable_area_source,
         }
 
 

@@ -84,19 +84,28 @@ def parse_scenario(text: str, file: str | Path = "<string>") -> Scenario:
     agent_issue = check_agent(scenario)
     if agent_issue is not None:
         raise ScenarioError([agent_issue])
+    if scenario.agent is not None:  # from here on the agent's paths no longer depend on the cwd
+        scenario = scenario.model_copy(update={"agent": resolved_agent(scenario)})
+        _attach(scenario, Path(file), source.lines)
     return scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (no log needed).
+    """Read and validate a scenario file (no log needed). A ``path`` that is no existing file but
+    names a scenario of the shipped library (``cut_in``, ``cut_in.yaml``) loads that one.
 
     Raises:
         ScenarioError: unreadable file, YAML syntax, schema errors, agent not found.
     """
+    from jwmsim.scenario.library import find_library_scenario, library_names
+
     path = Path(path)
+    if not path.exists():
+        path = find_library_scenario(str(path)) or path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        names = library_names()
         raise ScenarioError(
             [
                 Issue(
@@ -104,7 +113,8 @@ def load_scenario(path: str | Path) -> Scenario:
                     None,
                     "",
                     "no such file",
-                    "a scenario YAML file (the library is in scenarios/*.yaml)",
+                    "a scenario YAML file, or the name of a library scenario"
+                    + (f": one of {', '.join(names)}" if names else ""),
                 )
             ]
         ) from None
@@ -146,30 +156,67 @@ def resolve_relative(scenario: Scenario, path: str) -> Path:
     return p
 
 
+def _scenario_folder(scenario: Scenario) -> Path:
+    src = source_file(scenario)
+    return src.parent if src is not None else Path(".")
+
+
+def resolved_agent(scenario: Scenario) -> str | None:
+    """The scenario's planner spec with its paths (``planner.py``, the ``PATH`` of ``sb3:PATH``)
+    relative to the scenario file's folder; None when the scenario names no agent.
+
+    :func:`load_scenario` stores this in ``scenario.agent``, so a run makes the same planner
+    whatever the working directory.
+    """
+    if scenario.agent is None:
+        return None
+    from jwmsim.planning import resolve_planner_spec
+
+    return resolve_planner_spec(scenario.agent, _scenario_folder(scenario))
+
+
+_AGENT_EXPECTED = (
+    "a planner name, NAME:PATH for a planner that reads a file (sb3:policy.zip), or the path of a "
+    ".py file defining a planner; paths are relative to the scenario file"
+)
+
+
 def check_agent(scenario: Scenario) -> Issue | None:
-    """The agent is a ``.py`` file that exists, or a known planner name where the registry exists."""
+    """The agent is a ``.py`` file that exists, or a known planner name (where the registry exists)
+    with the file it needs (``sb3:policy.zip``: an existing zip). Nothing is imported from the
+    ``.py`` file and no policy is loaded here: both can run code."""
+    from jwmsim.planning import parse_planner_spec, planner_class, planner_path_problem
+
     agent = scenario.agent
     if agent is None:
         return None
-    if agent.endswith(".py") or "/" in agent:
-        p = resolve_relative(scenario, agent)
-        if not p.is_file():
+    try:
+        spec = parse_planner_spec(resolved_agent(scenario) or "")
+    except JwmsimError as err:
+        return issue_at(scenario, ("agent",), f"{agent!r} ({err.message})", _AGENT_EXPECTED)
+    if spec.file is not None:
+        if not spec.file.is_file():
             return issue_at(
                 scenario,
                 ("agent",),
-                f"{agent!r} (resolved to {p}, which does not exist)",
+                f"{agent!r} (resolved to {spec.file}, which does not exist)",
                 "a planner name or the path of a .py file defining a planner",
             )
         return None
     names = known_agents()
-    if names is not None and agent not in names:
-        near = closest(agent, names)
+    if names is None:
+        return None
+    if spec.name not in names:
+        near = closest(str(spec.name), names)
         return issue_at(
             scenario,
             ("agent",),
             repr(agent),
             f"a planner of agents/: one of {names}" + (f" (did you mean {near!r}?)" if near else ""),
         )
+    problem = planner_path_problem(planner_class(str(spec.name)), spec)
+    if problem is not None:
+        return issue_at(scenario, ("agent",), f"{agent!r}: {problem}", _AGENT_EXPECTED)
     return None
 
 

@@ -5,7 +5,8 @@ A scenario describes a situation once, on a seed log, to be replayed many times 
     version: 1
     log: builtin                      # or {dataroot: DIR, scene: NAME, version: v1.0-mini}
     ego: {start_time: 2.0, offset: {longitudinal: 0, lateral: 0, yaw: 0}}
-    agent: rule_based                 # a planner of agents/ by name, or a path to a .py file
+    agent: idm                        # a planner of agents/ by name, NAME:PATH (sb3:policy.zip) or a
+                                      # .py file; paths are relative to this file
     duration: 12                      # [s], at most 60
     runs: 20                          # jittered runs
     seed: 7

@@ -122,15 +122,7 @@ class BevRenderer:
             if len(pts) >= 2:
                 px = np.round(self.to_pixels(ego, np.asarray(pts)[:, :2]) * 4).astype(np.int32)
                 cv2.polylines(img, [px], False, colour, 1, lineType=cv2.LINE_AA, shift=2)
-        for actor in actors:
-            self._box(
-                img,
-                ego,
-                actor.pose,
-                actor.size_wlh,
-                KIND_COLOURS.get(actor.kind, (200, 200, 200)),
-                actor.highlight,
-            )
+        self._boxes(img, ego, [a for a in actors if self._in_view(ego, a)])
         self._box(img, ego, ego, ego_size_wlh, KIND_COLOURS["ego"], True)
         for xy, label, colour in markers:
             u, v = self.to_pixels(ego, np.asarray(xy)[:2])
@@ -140,6 +132,34 @@ class BevRenderer:
         for i, line in enumerate(text):
             cv2.putText(img, line, (4, 12 + 12 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1)
         return img
+
+    def _in_view(self, ego: SE3, actor: BevActor) -> bool:
+        d = np.hypot(*(actor.pose.translation[:2] - ego.translation[:2]))
+        return bool(d < self._radius + max(actor.size_wlh[:2]))
+
+    def _boxes(self, img: np.ndarray, ego: SE3, actors: Sequence[BevActor]) -> None:
+        """All actor boxes in one vectorised pass: filled by kind, white outline if highlighted,
+        a dark line towards the nose."""
+        if not actors:
+            return
+        half = np.array([[a.size_wlh[1] / 2, a.size_wlh[0] / 2] for a in actors])  # [A, 2] (l/2, w/2)
+        signs = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], np.float64)  # [4, 2]
+        local = np.concatenate([half[:, None, :] * signs[None], np.zeros((len(actors), 4, 1))], -1)
+        nose_x = np.stack([half[:, 0], half[:, 0] - np.minimum(1.0, 2 * half[:, 0] / 3)], 1)  # [A, 2]
+        nose = np.stack([nose_x, np.zeros_like(nose_x), np.zeros_like(nose_x)], -1)  # [A, 2, 3]
+        rot = np.stack([a.pose.rotation for a in actors])  # [A, 3, 3]
+        trans = np.stack([a.pose.translation for a in actors])  # [A, 3]
+        world = np.einsum("aij,akj->aki", rot, np.concatenate([local, nose], 1)) + trans[:, None]
+        px = np.round(self.to_pixels(ego, world[..., :2]) * 4).astype(np.int32)  # [A, 6, 2]
+        kinds = [a.kind for a in actors]
+        for kind in set(kinds):
+            sel = [px[i, :4] for i, k in enumerate(kinds) if k == kind]
+            cv2.fillPoly(img, sel, KIND_COLOURS.get(kind, (200, 200, 200)), lineType=cv2.LINE_AA, shift=2)
+        lit = [px[i, :4] for i, a in enumerate(actors) if a.highlight]
+        if lit:
+            cv2.polylines(img, lit, True, (255, 255, 255), 1, lineType=cv2.LINE_AA, shift=2)
+        for p in px[:, 4:]:
+            cv2.line(img, tuple(p[0]), tuple(p[1]), (20, 20, 20), 2, lineType=cv2.LINE_AA, shift=2)
 
     def _box(self, img: np.ndarray, ego: SE3, pose: SE3, size_wlh, colour, outline: bool) -> None:
         w, length, _ = size_wlh

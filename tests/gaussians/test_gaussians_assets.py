@@ -81,3 +81,13 @@ def test_shipped_assets_match_the_scenario_asset_list() -> None:
         _, _, size_wlh, category = SHIPPED[name]
         assert ASSETS[name].category == category, name
         np.testing.assert_allclose(ASSETS[name].size_wlh, size_wlh, err_msg=name)
+
+
+def test_asset_folder_is_the_shipped_one_and_a_missing_folder_says_so(tmp_path: Path) -> None:
+    from jwmsim.gaussians.assets import ASSET_DIR
+    from jwmsim.resources import shipped_dir
+
+    assert ASSET_DIR == shipped_dir("assets") / "actors" and ASSET_DIR.is_dir()
+    with pytest.raises(ConfigError, match=r"actor asset folder .*nowhere does not exist") as err:
+        load_actor_asset("sedan", directory=tmp_path / "nowhere")
+    assert "pip wheel" in str(err.value)

@@ -33,7 +33,12 @@ def test_psnr_and_ssim() -> None:
     gen = torch.Generator().manual_seed(0)
     a = torch.rand(2, 20, 30, 3, generator=gen)
     assert psnr(a, a) == math.inf
-    assert abs(psnr(a, (a + 0.1).clamp(0, 1)) - psnr(a, (a + 0.1).clamp(0, 1))) == 0
+    b = (a + 0.1).clamp(0, 1)
+    mask = torch.zeros(2, 20, 30, dtype=torch.bool)
+    mask[:, :, :10] = True  # PSNR over the masked pixels only
+    masked_mse = float(((a - b)[:, :, :10] ** 2).mean())
+    assert abs(psnr(a, b, mask) - (-10 * math.log10(masked_mse))) < 1e-4
+    assert math.isnan(psnr(a, b, torch.zeros_like(mask)))
     assert abs(psnr(torch.zeros(4, 4, 3), torch.full((4, 4, 3), 0.1)) - 20.0) < 1e-5
     assert abs(float(ssim(a, a)) - 1.0) < 1e-6
     noisy = (a + 0.2 * torch.randn(a.shape, generator=gen)).clamp(0, 1)

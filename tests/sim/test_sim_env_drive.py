@@ -159,12 +159,15 @@ def test_human_render_mode_headless(monkeypatch):
 
 
 @pytest.mark.slow
-def test_sb3_ppo_learns_a_few_steps_on_the_env():
+def test_sb3_ppo_update_loop_runs_on_the_env_and_predicts_in_the_action_space():
+    """SB3 PPO collects rollouts and updates on the env and its prediction is a valid action
+    (whether it *learns* is the RL training's business, not this test's)."""
     from stable_baselines3 import PPO
 
     env = JWMDrivingEnv(segment=small_log(), observation="none", bev=True, episode_seconds=2.0)
     model = PPO("MultiInputPolicy", env, n_steps=32, batch_size=16, n_epochs=1, device="cpu", seed=0)
     model.learn(total_timesteps=64)
+    assert model.num_timesteps == 64 and model._n_updates == 2  # two rollouts of 32, one epoch each
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(action.astype(np.float32))
 
@@ -197,7 +200,7 @@ def test_lidar_skeleton_renders_the_real_log(pandaset_log, tmp_path, monkeypatch
     monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
     env = JWMDrivingEnv(segment=pandaset_log, image_size=(90, 160), start_time=2.0, render_mode="rgb_array")
     obs, _ = env.reset(seed=0)
-    from jwmsim.envs.scene_cache import scene_cache_path
+    from jwmsim.envs.scene_sources import scene_cache_path
 
     assert scene_cache_path(pandaset_log).is_file()  # cached for the next environment
     gt = pandaset_log.image("CAM_FRONT", pandaset_log.nearest_frame("CAM_FRONT", 2.0), (90, 160)) / 255.0
@@ -226,7 +229,7 @@ def test_log_frames_observation_on_the_real_log(pandaset_log):
 
 
 def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
-    from jwmsim.envs.scene_cache import scene_cache_path, scene_for_log
+    from jwmsim.envs.scene_sources import scene_cache_path, scene_for_log
     from jwmsim.errors import CheckpointError
 
     monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
@@ -242,4 +245,9 @@ def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
     got = scene_for_log(log, "lidar")  # served from the cache, not rebuilt
     assert got.num_gaussians == cached.num_gaussians
     assert scene_cache_path(log, "fit") != path
-    assert scene_for_log(log, path).num_gaussians == cached.num_gaussians
+    # a scene file that does not record this log is refused, not served
+    from jwmsim.errors import SceneMismatchError
+
+    with pytest.raises(SceneMismatchError, match="does not record the log"):
+        scene_for_log(log, path)
+    assert scene_for_log(log, path, force=True).num_gaussians == cached.num_gaussians

@@ -1,0 +1,321 @@
+"""Render paths: how a simulation state becomes camera images, in one registry.
+
+A render path is a small stateful object (:class:`RenderPath`):
+
+* ``reset(episode)`` at the start of every episode (a generator clears its past frames and KV
+  cache here; the skeleton path prepares the Gaussians of the episode's inserted actors);
+* ``render(state) -> RenderedFrame``: images (uint8 ``[H, W, 3]``) per camera, plus depth [m] and
+  coverage alpha where the path has them;
+* ``close()`` frees what it holds (a GPU, a model).
+
+The driving environment, ``jwmsim replay`` and the command-line help hold one render path by name
+and know nothing of what is inside it. Built in (:data:`RENDER_PATHS`):
+
+* ``skeleton``: the log's Gaussian scene rendered at the simulated ego and actor poses;
+* ``log_frames``: the logged image nearest in time (open loop: the view does not follow the
+  simulated ego; for smoke tests and debugging);
+* ``none``: no images.
+
+A new path joins with ``RENDER_PATHS.add(name, RenderPathSpec(...))``; its ``make(setup)`` receives
+everything the environment knows (:class:`RenderSetup`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from jwmsim.errors import ConfigError
+from jwmsim.sim.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
+    from jwmsim.logs.segment import Camera, LogSegment
+    from jwmsim.sim import World
+    from jwmsim.sim.state import SimState
+
+
+@dataclass(frozen=True)
+class RenderSetup:
+    """What a render path is built from.
+
+    Attributes:
+        segment: the log.
+        cameras: the observed cameras, in order.
+        image_size: ``(height, width)`` of every image [px].
+        depth: depth images are wanted.
+        scene_source: scene source name (``lidar``, ``fit`` ...) or a scene file path.
+        scene: a scene already loaded (wins over ``scene_source``).
+        force_scene: render a scene file even if it records another log.
+        device: torch device the path renders on.
+        backend: Gaussian render backend (``auto``: gsplat on CUDA, the numba rasterizer on a CPU).
+        torch_threads: PyTorch threads while rendering on a CPU (None: leave as is).
+        progress: show progress bars while building a scene.
+    """
+
+    segment: LogSegment
+    cameras: tuple[Camera, ...]
+    image_size: tuple[int, int]
+    depth: bool = False
+    scene_source: str = "lidar"
+    scene: GaussianScene | None = None
+    force_scene: bool = False
+    device: torch.device | str = "cpu"
+    backend: str = "auto"
+    torch_threads: int | None = 1
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Episode:
+    """What a render path is told at an episode's start.
+
+    Attributes:
+        world: the episode's world (log, road, route, initial actors, inserted assets).
+        seed: the reset seed (None: unseeded).
+        index: episodes reset so far by this holder (0 for the first).
+    """
+
+    world: World
+    seed: int | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class RenderedFrame:
+    """One rendered step. ``images[cam]`` uint8 ``[H, W, 3]``; ``depth[cam]`` float32 ``[H, W]`` [m]
+    and ``alpha[cam]`` float32 ``[H, W]`` in [0, 1] where the path has them."""
+
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+    depth: dict[str, np.ndarray] = field(default_factory=dict)
+    alpha: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class RenderPath(Protocol):
+    """The protocol of the module docstring."""
+
+    def reset(self, episode: Episode) -> None: ...
+
+    def render(self, state: SimState) -> RenderedFrame: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RenderPathSpec:
+    """A registry entry.
+
+    Attributes:
+        make: builds the path for one holder (an environment).
+        description: one line, for ``--help``.
+        has_images: the path produces camera images.
+        has_depth: it can produce depth images.
+        uses_scene: it renders a Gaussian scene (so the log needs lidar for the ``lidar`` source).
+    """
+
+    make: Callable[[RenderSetup], RenderPath]
+    description: str
+    has_images: bool = True
+    has_depth: bool = False
+    uses_scene: bool = False
+
+
+RENDER_PATHS: Registry[RenderPathSpec] = Registry("render path")
+
+
+def render_path_names() -> list[str]:
+    """Registered render path names (for help texts)."""
+    return RENDER_PATHS.names()
+
+
+def render_path_help() -> str:
+    """``name: description`` of every render path, for ``--help``."""
+    return "; ".join(f"{n}: {RENDER_PATHS.get(n).description}" for n in RENDER_PATHS.names())
+
+
+def needs_lidar(path: str, scene_source: str) -> bool:
+    """Whether the log must be loaded with its lidar sweeps for ``path`` with ``scene_source``."""
+    from jwmsim.envs.scene_sources import SCENE_SOURCES
+
+    spec = RENDER_PATHS.get(path)
+    return spec.uses_scene and scene_source in SCENE_SOURCES and SCENE_SOURCES.get(scene_source).needs_lidar
+
+
+# --- built-in paths ---------------------------------------------------------------------------------
+
+
+class NoImages:
+    """``none``: renders nothing."""
+
+    def reset(self, episode: Episode) -> None:
+        pass
+
+    def render(self, state: SimState) -> RenderedFrame:
+        return RenderedFrame()
+
+    def close(self) -> None:
+        pass
+
+
+class LogFrames:
+    """``log_frames``: the logged image nearest in time to the state's log time, per camera."""
+
+    def __init__(self, setup: RenderSetup) -> None:
+        self.segment = setup.segment
+        self.cameras = setup.cameras
+        self.size = setup.image_size
+
+    def reset(self, episode: Episode) -> None:
+        pass
+
+    def render(self, state: SimState) -> RenderedFrame:
+        t = min(max(state.log_time, 0.0), self.segment.duration)
+        images = {}
+        for cam in self.cameras:
+            idx = self.segment.nearest_frame(cam.name, t)
+            images[cam.name] = self.segment.image(cam.name, idx, self.size)
+        return RenderedFrame(images)
+
+    def close(self) -> None:
+        pass
+
+
+class SkeletonRenderer:
+    """``skeleton``: the Gaussian scene at the state's ego and actor poses.
+
+    Actors the scene has no component for are drawn from the shipped asset named by the scenario
+    (inserted actors) or, failing that, as a box of Gaussians of their size.
+    """
+
+    def __init__(self, setup: RenderSetup) -> None:
+        from jwmsim.devices import resolve_device
+        from jwmsim.envs.scene_sources import scene_for_log
+
+        self.device = resolve_device(setup.device)
+        scene = setup.scene
+        if scene is None:
+            scene = scene_for_log(
+                setup.segment, setup.scene_source, progress=setup.progress, force=setup.force_scene
+            )
+        self.scene = scene.to(self.device)
+        self.cameras = list(setup.cameras)
+        self.size = setup.image_size
+        self.backend = setup.backend
+        self.torch_threads = setup.torch_threads
+        self.want_depth = setup.depth
+        self._episode_assets: dict[str, GaussianComponent] = {}
+        self._box_assets: dict[str, GaussianComponent] = {}
+
+    def reset(self, episode: Episode) -> None:
+        from jwmsim.gaussians.assets import available_assets, load_actor_asset
+
+        names = set(available_assets())
+        world = episode.world
+        self._episode_assets = {}
+        for aid, asset in zip(world.initial_actors.ids, world.assets, strict=True):
+            if asset and asset in names and aid not in self.scene.actors:
+                self._episode_assets[aid] = load_actor_asset(asset).to(self.device)
+        self._box_assets = {}
+
+    def _extra_actors(self, state: SimState) -> tuple[dict, dict]:
+        from jwmsim.gaussians.synthetic import box_actor
+
+        a = state.actors
+        poses, extra = {}, {}
+        for i in np.flatnonzero(a.active):
+            aid = a.ids[i]
+            poses[aid] = a.pose(int(i))
+            if aid in self.scene.actors:
+                continue
+            if aid in self._episode_assets:
+                extra[aid] = self._episode_assets[aid]
+                continue
+            if aid not in self._box_assets:
+                size = (float(a.length[i]), float(a.width[i]), float(a.height[i]))
+                self._box_assets[aid] = box_actor(size, n=600, seed=int(i)).to(self.device)
+            extra[aid] = self._box_assets[aid]
+        return poses, extra
+
+    def render(self, state: SimState) -> RenderedFrame:
+        import torch
+
+        from jwmsim.gaussians.render import render
+
+        poses, extra = self._extra_actors(state)
+        limit = self.torch_threads if self.device.type == "cpu" else None
+        with torch.no_grad(), _torch_threads(limit):
+            out = render(
+                self.scene,
+                self.cameras,
+                state.ego.pose(),
+                poses,
+                self.size,
+                backend=self.backend,
+                extra_actors=extra,
+            )
+            rgb = (out.rgb.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+            depth = out.depth.float().cpu().numpy() if self.want_depth else None
+            alpha = out.alpha.float().cpu().numpy()
+        names = [c.name for c in self.cameras]
+        return RenderedFrame(
+            images={n: rgb[i] for i, n in enumerate(names)},
+            depth={n: depth[i] for i, n in enumerate(names)} if depth is not None else {},
+            alpha={n: alpha[i] for i, n in enumerate(names)},
+        )
+
+    def close(self) -> None:
+        self._episode_assets = {}
+        self._box_assets = {}
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Limit PyTorch to ``n`` threads inside the block (None: no change)."""
+    import torch
+
+    if n is None or torch.get_num_threads() == n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_depth(setup: RenderSetup, name: str) -> None:
+    if setup.depth:
+        raise ConfigError(f"render path {name!r} has no depth images", hint="use depth=False or 'skeleton'")
+
+
+def _make_none(setup: RenderSetup) -> RenderPath:
+    _check_depth(setup, "none")
+    return NoImages()
+
+
+def _make_log_frames(setup: RenderSetup) -> RenderPath:
+    _check_depth(setup, "log_frames")
+    return LogFrames(setup)
+
+
+RENDER_PATHS.add(
+    "skeleton",
+    RenderPathSpec(
+        SkeletonRenderer,
+        "Gaussian scene rendered at the simulated poses (closed loop)",
+        has_depth=True,
+        uses_scene=True,
+    ),
+)
+RENDER_PATHS.add(
+    "log_frames",
+    RenderPathSpec(_make_log_frames, "nearest logged camera image (open loop, for debugging)"),
+)
+RENDER_PATHS.add("none", RenderPathSpec(_make_none, "no camera images (metrics only)", has_images=False))

@@ -1,0 +1,295 @@
+"""One run of a replay, in this process or in a worker process of :func:`jwmsim.replay.replay`.
+
+A run draws its jitter from ``(scenario seed, run index)``, builds its world, drives it to its end
+with the planner through the driving environment (the replay's render path), and writes
+``run_XXX/video.mp4`` and ``run_XXX/metrics.json`` atomically. A run ends as ``finished``,
+``interrupted`` (Ctrl-C, or the replay's stop event) or ``failed`` (the planner raised or returned an
+action the simulator refuses: its error and traceback are recorded).
+
+Worker processes are started with the ``spawn`` method (numba's threads do not survive a fork),
+keep the scenario, log, scene and planner of the replay loaded between runs, run numba on
+``threads`` threads each, ignore SIGINT (the parent sets the stop event instead) and report their
+step counts on a queue for the parent's progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jwmsim.planning import Planner
+from jwmsim.sim.actions import ActionError
+from jwmsim.sim.state import SimState
+from jwmsim.sim.world import episode_metrics
+
+PROGRESS_EVERY = 5  # [steps] between progress reports of a worker
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        status: ``finished``, ``interrupted`` or ``failed``.
+        error: for a failed run, ``"ExceptionType: message"``; traceback: the planner's traceback.
+    """
+
+    run_index: int
+    status: str
+    reason: str
+    steps: int
+    metrics: dict[str, float]
+    run_dir: Path
+    video: Path | None = None
+    draws: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """Everything a run needs, picklable for a worker process.
+
+    Attributes:
+        scenario_path: the scenario file.
+        agent: planner name, ``.py`` path or ``sb3:POLICY`` (resolved against the scenario's folder).
+        out: the replay's output folder.
+        render: render path name; scene: scene source or file; force_scene: skip the log check.
+        cameras / image_size: observed cameras and their size ``(H, W)`` [px].
+        render_backend / device: where and how to render.
+    """
+
+    scenario_path: Path
+    agent: str
+    out: Path
+    render: str
+    scene: str
+    force_scene: bool
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int]
+    render_backend: str
+    device: str
+
+
+class _Loaded:
+    """The replay's scenario, log, scene and planner, loaded once per process."""
+
+    def __init__(self, setup: RunSetup) -> None:
+        from jwmsim.envs.render_paths import needs_lidar
+        from jwmsim.planning import make_planner
+        from jwmsim.scenario import load_scenario
+        from jwmsim.scenario.loader import load_seed_log
+
+        self.setup = setup
+        self.scenario = load_scenario(setup.scenario_path)
+        self.log = load_seed_log(self.scenario, with_lidar=needs_lidar(setup.render, setup.scene))
+        self.planner: Planner = make_planner(setup.agent)
+        self.scene = None
+        if setup.cameras and setup.render != "none":
+            from jwmsim.envs.render_paths import RENDER_PATHS
+
+            if RENDER_PATHS.get(setup.render).uses_scene:
+                from jwmsim.envs.scene_sources import scene_for_log
+
+                self.scene = scene_for_log(self.log, setup.scene, progress=False, force=setup.force_scene)
+
+
+_PROCESS_STATE: dict[str, Any] = {}
+
+
+def init_worker(threads: int, stop_event: Any, progress_queue: Any) -> None:
+    """Initializer of a replay worker process (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import numba
+    import torch
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    torch.set_num_threads(1)
+    _PROCESS_STATE.update(stop=stop_event, queue=progress_queue)
+
+
+def run_in_worker(setup: RunSetup, run_index: int) -> RunResult:
+    """Entry point of a worker: one run, with the process's cached scenario, log and scene."""
+    key = repr(setup)
+    if _PROCESS_STATE.get("key") != key:
+        _PROCESS_STATE.update(key=key, loaded=_Loaded(setup))
+    loaded: _Loaded = _PROCESS_STATE["loaded"]
+    stop = _PROCESS_STATE.get("stop")
+    queue = _PROCESS_STATE.get("queue")
+
+    def report(steps: int) -> None:
+        if queue is not None:
+            queue.put((run_index, steps))
+
+    return run_one(loaded, run_index, report, should_stop=stop.is_set if stop is not None else None)
+
+
+def load_for_runs(setup: RunSetup) -> _Loaded:
+    """Load what runs in this process need (the sequential replay)."""
+    return _Loaded(setup)
+
+
+def run_one(
+    loaded: _Loaded,
+    run_index: int,
+    report: Any = None,
+    should_stop: Any = None,
+) -> RunResult:
+    """Drive run ``run_index`` to its end; write its video and ``metrics.json``.
+
+    Args:
+        report: called as ``report(steps_done)`` every few steps (progress).
+        should_stop: returns True when the replay is being interrupted.
+    """
+    from jwmsim.envs.drive_env import JWMDrivingEnv
+    from jwmsim.scenario import sample
+    from jwmsim.scenario.build import build_world_for_run
+    from jwmsim.viz.replay_frame import ReplayFrameDrawer
+    from jwmsim.viz.video import VideoWriter
+
+    setup, scenario, planner = loaded.setup, loaded.scenario, loaded.planner
+    concrete = sample(scenario, run_index, scenario.seed)
+    world = build_world_for_run(concrete, loaded.log)
+    env = JWMDrivingEnv(
+        world=world,
+        scene=loaded.scene,
+        observation=setup.render,
+        cameras=setup.cameras,
+        image_size=setup.image_size,
+        render_backend=setup.render_backend,
+        device=setup.device,
+        force_scene=setup.force_scene,
+    )
+    cameras = list(setup.cameras)
+    run_dir = setup.out / f"run_{run_index:03d}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    obs, _ = env.reset(seed=scenario.seed + run_index)
+    planner.reset(world)
+    state = env.state
+    assert state is not None
+    with_video = setup.render != "none"
+    drawer = ReplayFrameDrawer(
+        state, f"{scenario.name}  run {run_index}  agent {setup.agent}", setup.image_size, len(cameras)
+    )
+    video = VideoWriter(run_dir / "video.mp4", fps=1.0 / world.config.dt) if with_video else None
+    status, error, trace = "finished", None, None
+    try:
+        if video is not None:
+            video.append(drawer.draw(state, [obs[c] for c in cameras], cameras))
+        while not state.done:
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt
+            try:
+                action = planner.act(state, obs)
+            except (KeyboardInterrupt, ActionError):
+                raise
+            except Exception as err:  # the planner's own code raised: record it, the user fixes it
+                status, error, trace = "failed", f"{type(err).__name__}: {err}", traceback.format_exc()
+                break
+            obs, _, _, _, _ = env.step(action)
+            state = env.state
+            assert state is not None
+            if video is not None:
+                video.append(drawer.draw(state, [obs[c] for c in cameras], cameras))
+            if report is not None and state.step % PROGRESS_EVERY == 0:
+                report(PROGRESS_EVERY)
+    except ActionError as err:  # the planner's action: non-finite or wrongly shaped
+        status, error = "failed", f"planner {setup.agent!r}: {err.message}"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        env.close()
+    video_path = None
+    if video is not None:
+        if status == "finished":
+            video_path = video.close()
+        else:
+            video.abort()
+    record = run_record(state, concrete.draws, status, planner)
+    if error is not None:
+        record["error"] = error
+        record["traceback"] = trace
+    write_json_atomic(run_dir / "metrics.json", record)
+    return RunResult(
+        run_index,
+        status,
+        state.reason if status == "finished" else status,
+        state.step,
+        record["metrics"],
+        run_dir,
+        video_path,
+        dict(concrete.draws),
+        error,
+        trace,
+    )
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(payload, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+
+
+def run_record(state: SimState, draws: Mapping[str, Any], status: str, planner: Planner) -> dict[str, Any]:
+    """The JSON record of a run: metrics, collisions and per-step penalty attribution."""
+    acc = state.episode
+    metrics = {k: _clean(v) for k, v in episode_metrics(state).items()}
+    penalties = [
+        {"step": p.step, "time": round(p.time, 3), "metric": p.metric, "value": p.value, "cause": p.cause}
+        for p in acc.penalties
+    ]
+    by_metric: dict[str, int] = {}
+    for p in acc.penalties:
+        by_metric[p.metric] = by_metric.get(p.metric, 0) + 1
+    return {
+        "status": status,
+        "end_reason": state.reason,
+        "steps": state.step,
+        "sim_time_s": round(state.time, 3),
+        "draws": dict(draws),
+        "metrics": metrics,
+        "collisions": [
+            {
+                "step": e.step,
+                "time": round(e.time, 3),
+                "actor": e.actor_id,
+                "kind": e.kind,
+                "at_fault": e.at_fault,
+                "type": e.type,
+                "v_impact": _clean(e.v_impact),
+                "v_ref": _clean(e.v_ref),
+            }
+            for e in acc.collisions
+        ],
+        "penalties": penalties,
+        "penalty_steps_by_metric": by_metric,
+        "reward_sum": _clean(acc.reward_sum),
+        "reward_terms_sum": {k: _clean(v) for k, v in acc.reward_terms_sum.items()},
+        "planner": {"name": planner.name, **planner.timing()},
+    }

@@ -1,0 +1,87 @@
+"""The frame of a replay video: camera mosaic over a text panel (time, speed, the step's metrics and
+penalties), beside a bird's-eye view (boxes, route, driven path, trigger points)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jwmsim.sim.state import SimState
+from jwmsim.viz.bev import BevActor, BevRenderer
+from jwmsim.viz.mosaic import camera_mosaic, side_by_side
+
+
+class ReplayFrameDrawer:
+    """Video frame: camera mosaic over a text panel, beside a BEV (boxes, route, driven path,
+    trigger points). Layout: ``[2H, V*W + 2H]`` for V cameras of ``H x W``."""
+
+    def __init__(self, state: SimState, title: str, image_size: tuple[int, int], n_cameras: int) -> None:
+        world = state.world
+        lanes = {ln.id: ln.centreline.points for ln in world.road.lanes}
+        h, w = image_size
+        self.h, self.w, self.n = h, w, max(n_cameras, 1)
+        bev_px = 2 * h
+        self.bev = BevRenderer(world.road.drivable_area, lanes, (bev_px, bev_px), pixels_per_m=bev_px / 70.0)
+        # [m] actors farther from the ego than the image's diagonal (plus a car length) are not drawn
+        self.view_radius = float(np.hypot(bev_px, bev_px)) / self.bev.ppm + 10.0
+        self.title = title
+        self.route = world.route.line.points
+        self.path: list[tuple[float, float]] = []
+        self.scripted = {
+            world.initial_actors.ids[i]
+            for i, sc in enumerate(world.scripts)
+            if sc.trigger is not None or world.log_index[i] < 0
+        }
+        self.triggers: dict[str, np.ndarray] = {}
+
+    def _panel(self, state: SimState) -> np.ndarray:
+        import cv2
+
+        panel = np.full((self.h, self.n * self.w, 3), 20, np.uint8)
+        lines = [self.title, f"t = {state.time:5.1f} s   speed = {state.ego.speed:5.2f} m/s"]
+        rec = state.last
+        if rec is not None:
+            m = rec.metrics
+            lines.append(
+                "step: " + "  ".join(f"{k.upper()} {m[k]:.2f}" for k in ("nc", "dac", "ttc", "c", "ep"))
+            )
+            if rec.penalties:
+                lines.append("penalty: " + "; ".join(f"{p.metric} ({p.cause})" for p in rec.penalties)[:90])
+        acc = state.episode
+        lines.append(f"episode: NC {acc.nc:.1f}  DAC {acc.dac:.0f}  TTC {acc.ttc:.0f}  C {acc.comfort:.0f}")
+        if state.reason:
+            lines.append(f"end: {state.reason}")
+        for i, line in enumerate(lines):
+            cv2.putText(panel, line, (6, 16 + 16 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (235, 235, 235), 1)
+        return panel
+
+    def draw(self, state: SimState, images: list[np.ndarray], names: list[str]) -> np.ndarray:
+        a = state.actors
+        self.path.append((state.ego.x, state.ego.y))
+        for i in np.flatnonzero(np.isfinite(a.triggered_at)):
+            self.triggers.setdefault(a.ids[i], np.array([a.x[i], a.y[i]]))
+        actors = [
+            BevActor(
+                a.pose(int(i)),
+                (float(a.width[i]), float(a.length[i]), float(a.height[i])),
+                a.kinds[i],
+                a.ids[i],
+                a.ids[i] in self.scripted,
+            )
+            for i in np.flatnonzero(
+                a.active & (np.hypot(a.x - state.ego.x, a.y - state.ego.y) < self.view_radius)
+            )
+        ]
+        veh = state.world.config.vehicle
+        bev = self.bev.draw(
+            state.ego.pose(),
+            actors,
+            (veh.width, veh.length, veh.height),
+            paths=[(self.route, (80, 200, 80)), (np.array(self.path), (40, 160, 255))],
+            markers=[(xy, f"trigger {aid}"[:18], (255, 80, 80)) for aid, xy in self.triggers.items()],
+        )
+        top = (
+            camera_mosaic(images, names, columns=len(images))
+            if images
+            else np.zeros((self.h, self.n * self.w, 3), np.uint8)
+        )
+        return side_by_side(np.concatenate([top, self._panel(state)], 0), bev)
