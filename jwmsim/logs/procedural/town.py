@@ -1,10 +1,14 @@
 """The procedural town: roads, sidewalks, buildings, props, actors and the ego drive, from a seed.
 
-``Town.generate(seed)`` lays out a main road (2-3 lanes per direction, straight - curve -
-straight) crossed by a side road at a signalised junction with zebra crossings, sidewalks with
-curbs, buildings with varied facades, trees, street lights, signs, parked and moving cars, cars
-waiting at the junction and pedestrians. All coordinates are nuScenes global metres and positive
-(the devkit's map raster starts at (0, 0)); the road surface is the plane z = 0.
+``Town.generate(seed)`` lays out a main road (2-3 lanes per direction, a 940 m S-bend: straight -
+curve - straight - opposite curve - straight, long enough for a one-minute drive) crossed by two
+side roads at signalised four-way junctions with zebra crossings (and, on most seeds, a T-junction
+side street), sidewalks with curbs, buildings with varied facades, trees, street lights, signs,
+parked and moving cars, cars waiting at the junctions and pedestrians. Its lanes are the roads'
+lanes (running unbroken through the junctions) plus turn connector lanes at each four-way
+junction, which start on an approaching lane and end on an exit lane. All coordinates are nuScenes
+global metres and positive (the devkit's map raster starts at (0, 0)); the road surface is the
+plane z = 0.
 """
 
 from __future__ import annotations
@@ -63,10 +67,12 @@ class Town:
 
     Attributes:
         seed / config: what generated it.
-        roads: the main road first, then the cross road.
+        roads: the main road first, then the crossing roads ``cross`` and ``cross2``, then ``tee``
+            where the seed has one.
         junctions: per road name, the arc-length intervals covered by crossing roads.
         drivable_area: road surface polygon (world xy). sidewalk_area: sidewalks polygon.
-        lanes / lane_widths: lane centrelines ``[N, 2]`` in the direction of travel, by lane id.
+        lanes / lane_widths: lane centrelines ``[N, 2]`` in the direction of travel, by lane id
+            (``<road>:fwd|bwd:<index>``, and ``<from lane>><to lane>`` for turn connectors).
         static_mesh: all static geometry in world coordinates.
         actors: other road users, in a stable order (instance index = position + 1).
         ego_times / ego_states: ``[T]`` s and ``[T, 4]`` x, y, yaw, z of the ego frame.
