@@ -49,7 +49,7 @@ def test_round_trip(tiny_root: Path) -> None:
     # lidar in the ego frame: sensor (0.9, 0, 1.8) rotated by -90 deg about z
     pts = log.lidar[0].points_ego()
     assert pts.shape == (50, 3) and abs(pts[:, 2].mean() - 1.8) < 0.5
-    assert log.drivable_area.hausdorff_distance(ROAD) < 0.2  # traced from the 0.1 m/px raster
+    assert log.drivable_area.hausdorff_distance(ROAD) < 1e-6  # the writer's polygon
     np.testing.assert_allclose(log.lanes["lane-east"], [[10.0, 22.0], [90.0, 22.0]])
     assert log.image("CAM_FRONT", 4).shape == (36, 64, 3)
 
@@ -105,7 +105,13 @@ def test_truncated_camera_image_is_refused_with_its_path(broken_root: Path) -> N
 
 
 def test_drivable_area_source_is_recorded(tiny_root: Path, broken_root: Path) -> None:
-    assert load_nuscenes_log(tiny_root).drivable_area_source == "semantic_prior"
+    # jwmsim's writer stores the whole map's polygon: the reader takes it as it is
+    log = load_nuscenes_log(tiny_root)
+    assert log.drivable_area_source == "geojson" and log.drivable_area.equals(ROAD)
+    (broken_root / "extras" / "drivable_area.geojson").unlink()  # a log without it: the raster
+    log = load_nuscenes_log(broken_root)
+    assert log.drivable_area_source == "semantic_prior"
+    assert log.drivable_area.hausdorff_distance(ROAD) < 0.2  # traced from the 0.1 m/px raster
     png = next((broken_root / "maps").glob("*.png"))
     blank = np.zeros_like(cv2.imread(str(png), cv2.IMREAD_GRAYSCALE))
     cv2.imwrite(str(png), blank)  # a map that marks nothing drivable: the reader falls back
@@ -117,6 +123,12 @@ def test_drivable_area_source_is_recorded(tiny_root: Path, broken_root: Path) ->
     res = _jwmsim("info", str(broken_root))
     assert res.returncode == 0, res.stderr
     assert "fall-back: no map applies" in res.stdout
+
+
+def test_broken_drivable_area_geojson_is_a_clear_error(broken_root: Path) -> None:
+    (broken_root / "extras" / "drivable_area.geojson").write_text('{"type": "FeatureCollection"}')
+    with pytest.raises(LogFormatError, match="drivable_area.geojson is not a GeoJSON"):
+        load_nuscenes_log(broken_root)
 
 
 def test_dangling_token_is_a_clear_error(broken_root: Path) -> None:
@@ -146,7 +158,7 @@ def test_cli_info(tiny_root: Path) -> None:
     out = res.stdout
     assert "CAM_FRONT" in out and "64x36" in out and "11 frames" in out
     assert "10.0 Hz" in out and "vehicle.car" in out and "lanes      1" in out
-    assert "drivable area" in out and "semantic_prior map raster" in out and "fall-back" not in out
+    assert "drivable area" in out and "drivable_area.geojson" in out and "fall-back" not in out
 
 
 def test_cli_help_lists_commands() -> None:

@@ -11,6 +11,8 @@ What is read, through nuscenes-devkit:
   poses between keyframes are interpolated (linear position, slerp rotation);
 * lidar: ``LIDAR_TOP`` sweeps (keyframes and sweeps), loaded lazily and expressed in the ego frame;
 * drivable area, first that applies:
+  0. ``extras/drivable_area.geojson`` (written by jwmsim's :class:`NuScenesWriter`, e.g. for the
+     procedural towns: the whole map, not only the part around the ego path);
   1. the map expansion (``maps/expansion/<location>.json``, vector ``drivable_area`` layer) when
      present;
   2. the ``semantic_prior`` raster of the log's map (255 = drivable), traced into polygons around
@@ -19,7 +21,7 @@ What is read, through nuscenes-devkit:
      path buffered by :data:`FALLBACK_EGO_HALF_WIDTH` and of the paths of the vehicles that move,
      buffered by :data:`FALLBACK_VEHICLE_HALF_WIDTH` (a conservative corridor of road the log shows
      being driven on); recorded as ``LogSegment.drivable_area_source == "ego_corridor"`` and shown
-     by ``jwmsim info`` (``map_expansion`` / ``semantic_prior`` for the first two);
+     by ``jwmsim info`` (``geojson`` / ``map_expansion`` / ``semantic_prior`` for the others);
 * lane centrelines: ``maps/lanes/<map_token>.json`` when present (written by jwmsim's procedural
   town; not a nuScenes table), else none (the simulator derives lanes, see :mod:`jwmsim.sim`).
 """
@@ -234,6 +236,23 @@ def _drivable_from_raster(nusc: Any, log: dict[str, Any], ego_xy: np.ndarray) ->
     return _mask_to_polygons(crop, res, x0=c0 * res, y_top=(h - r0) * res)
 
 
+def _drivable_from_geojson(dataroot: Path) -> BaseGeometry | None:
+    """The whole drivable area from ``extras/drivable_area.geojson``, when the log has one."""
+    path = dataroot / "extras" / "drivable_area.geojson"
+    if not path.is_file():
+        return None
+    try:
+        features = json.loads(path.read_text())["features"]
+        geoms = [shapely.geometry.shape(f["geometry"]) for f in features]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise LogFormatError(
+            f"{path} is not a GeoJSON feature collection of polygons ({err})",
+            hint="rewrite the log, or delete the file to use the map raster instead",
+        ) from err
+    area = shapely.unary_union(geoms) if geoms else None
+    return None if area is None or area.is_empty else area
+
+
 def _drivable_from_expansion(dataroot: Path, location: str, ego_xy: np.ndarray) -> BaseGeometry | None:
     if not (dataroot / "maps" / "expansion" / f"{location}.json").is_file():
         return None
@@ -418,7 +437,9 @@ def load_nuscenes_log(
 
     log = nusc.get("log", scene_rec["log_token"])
     ego_xy = np.array([p.translation[:2] for p in ego_poses])
-    drivable, drivable_source = _drivable_from_expansion(root, log["location"], ego_xy), "map_expansion"
+    drivable, drivable_source = _drivable_from_geojson(root), "geojson"
+    if drivable is None:
+        drivable, drivable_source = _drivable_from_expansion(root, log["location"], ego_xy), "map_expansion"
     if drivable is None:
         drivable, drivable_source = _drivable_from_raster(nusc, log, ego_xy), "semantic_prior"
     if drivable is None or drivable.is_empty or not drivable.intersects(_path(ego_xy).buffer(2.0)):

@@ -224,6 +224,7 @@ def load_image(path: Path, size_hw: tuple[int, int] | None = None) -> np.ndarray
 # Where a segment's drivable area came from -> how `jwmsim info` describes it.
 DRIVABLE_AREA_SOURCES: dict[str, str] = {
     "": "not recorded",
+    "geojson": "the whole map's drivable-area polygon (extras/drivable_area.geojson, jwmsim's writer)",
     "map_expansion": "nuScenes map expansion (vector drivable_area layer)",
     "semantic_prior": "the log's semantic_prior map raster",
     "ego_corridor": "fall-back: no map applies; a corridor around the ego and moving vehicle paths",

@@ -15,6 +15,12 @@ as they are. Where it has none, lanes are **derived** (see :func:`derive_lanes`)
 Derived lanes next to the ego all run in the ego's direction of travel. Where the log has no
 drivable area, the drivable area is the union of the lanes buffered by half a lane width
 (documented fall-back: DAC then measures "stays on some lane").
+
+**Lane graph.** A lane's successors are the other lanes that continue it where it ends: their
+centreline passes within :data:`JOIN_DISTANCE` of its end point, heading within 45 degrees of its
+end heading (nuScenes lanes and lane connectors meet end to start; a procedural junction's turn
+connectors end on the crossing road's lane). :meth:`RoadMap.straight_on` picks the successor whose
+heading 10 m on turns least: straight on at a junction where it can.
 """
 
 from __future__ import annotations
@@ -29,11 +35,15 @@ from scipy.spatial import cKDTree
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
 
+from jwmsim.geometry import wrap_angle
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim.polyline import Polyline
 
 _MIN_DERIVED_LANE = 20.0  # [m] shorter clipped neighbour lanes are dropped
 _MIN_TRACK_TRAVEL = 10.0  # [m] vehicles that moved less do not define a lane
+JOIN_DISTANCE = 0.5  # [m] a lane continuing another one passes this close to its end point
+_JOIN_HEADING = math.radians(45.0)  # and runs within this angle of its end heading
+_TURN_PROBE = 10.0  # [m] how far into a successor its turn is measured
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +80,7 @@ class RoadMap:
     _seg_lane: np.ndarray = field(init=False, repr=False)  # [S] lane index
     _tree: cKDTree = field(init=False, repr=False)  # segment midpoints, to search near a point only
     _half_seg: float = field(init=False, repr=False)  # [m] longest half segment
+    _successors: dict = field(init=False, repr=False)  # lane index -> successors, filled lazily
 
     def __post_init__(self) -> None:
         if not self.lanes:
@@ -91,6 +102,7 @@ class RoadMap:
         mid = self._seg_a + 0.5 * self._seg_len[:, None] * self._seg_u
         object.__setattr__(self, "_tree", cKDTree(mid))
         object.__setattr__(self, "_half_seg", float(self._seg_len.max()) / 2)
+        object.__setattr__(self, "_successors", {})
 
     # --- look-ups ------------------------------------------------------------------------------
     def lane_index(self, lane_id: str) -> int:
@@ -147,6 +159,40 @@ class RoadMap:
         x, y, yaw = c.frenet_to_xy(s, sign * self.lane_width)
         j, _, d = self.locate(x, y, yaw, max_heading_diff=math.pi / 6, max_distance=0.4 * self.lane_width)
         return j if j != lane else -1
+
+    def successors(self, lane: int) -> tuple[tuple[int, float], ...]:
+        """Lanes continuing ``lane`` from its end (see the module docstring), as
+        ``(lane index, arc length [m] on that lane where it joins)``, sorted by lane index."""
+        cached = self._successors.get(lane)
+        if cached is not None:
+            return cached
+        c = self.lanes[lane].centreline
+        x, y, yaw = c.pose_at(c.length)
+        near = self._tree.query_ball_point((x, y), JOIN_DISTANCE + self._half_seg)
+        found: dict[int, float] = {}
+        for j in sorted({int(self._seg_lane[k]) for k in near} - {lane}):
+            other = self.lanes[j].centreline
+            s, d = other.project_point(x, y)
+            if not (0.0 <= s < other.length - 1.0 and abs(d) <= JOIN_DISTANCE):
+                continue
+            if math.cos(float(wrap_angle(other.heading_at(s) - yaw))) >= math.cos(_JOIN_HEADING):
+                found[j] = s
+        out = tuple(sorted(found.items()))
+        self._successors[lane] = out
+        return out
+
+    def straight_on(self, lane: int) -> tuple[int, float] | None:
+        """The successor of ``lane`` that turns least over its first 10 m (``None``: the lane
+        ends without one, at the edge of the map)."""
+        c = self.lanes[lane].centreline
+        yaw = c.heading_at(c.length)
+        best, best_turn = None, math.inf
+        for j, s in self.successors(lane):
+            other = self.lanes[j].centreline
+            turn = abs(float(wrap_angle(other.heading_at(min(s + _TURN_PROBE, other.length)) - yaw)))
+            if turn < best_turn - 1e-9:
+                best, best_turn = (j, s), turn
+        return best
 
     def covers(self, polygons: np.ndarray | BaseGeometry) -> np.ndarray:
         """``[N]`` bool: polygons entirely inside the drivable area."""

@@ -25,9 +25,16 @@ Per step (each in [0, 1], functions of :class:`~jwmsim.sim.state.StepMeasurement
 
 Per episode (from :class:`~jwmsim.sim.state.EpisodeAccumulator`): ``nc``, ``dac``, ``ttc``, ``c``
 are minima over the steps, ``ep`` is the last step's; ``pdms = nc dac (5 ep + 5 ttc + 2 c) / 12``;
-``rc`` = best progress / route length; ``hd_score = rc * mean_t[nc_t dac_t (5 ttc_t + 2 c_t) / 7]``;
-``neuroncap = 5`` without collision, else ``4 max(0, 1 - v_impact / v_ref)`` for the first
-collision (any fault); ``collision`` 1 if any at-fault collision; ``comfort_rate`` the fraction of
+``rc`` = best progress / route length, and 1 within ``ROUTE_END_TOLERANCE`` of its end; the
+route length is the distance the logged ego covers in the episode's duration (see
+:mod:`jwmsim.sim.route`), so the logged expert scores RC = 1 (the episode ends as
+``route_complete``, with that reward, when the progress reaches the route length before the time
+limit); ``hd_score = rc * mean_t[nc_t dac_t (5 ttc_t + 2 c_t) / 7]``; ``neuroncap = 5`` without
+collision, else ``4 max(0, 1 - v_impact / v_ref)`` for the first collision (any fault), where
+``v_impact`` is the ego-actor relative speed and ``v_ref`` that of the **non-reacting ego** (the
+logged ego: logged speed and heading at that time, held after the log's end; a scenario's ego start
+speed replaces the logged speed; :func:`jwmsim.sim.world.reference_velocity`) against the same
+actor; ``collision`` 1 if any at-fault collision; ``comfort_rate`` the fraction of
 comfortable steps.
 """
 
@@ -42,6 +49,10 @@ from jwmsim.sim.state import EpisodeAccumulator, Penalty, StepMeasurements
 
 StepMetricFn = Callable[[StepMeasurements, SimConfig], float]
 EpisodeMetricFn = Callable[[EpisodeAccumulator, float, SimConfig], float]
+
+# [m] RC counts the route as driven this close to its end (well above the ~0.05 m by which a
+# closed-loop replay of the logged path trails the log)
+ROUTE_END_TOLERANCE = 2.0
 
 STEP_METRICS: Registry[StepMetricFn] = Registry("step metric")
 EPISODE_METRICS: Registry[EpisodeMetricFn] = Registry("episode metric")
@@ -165,7 +176,7 @@ def pdms(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
 
 @EPISODE_METRICS.register("rc")
 def route_completion(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
-    if route_length <= 0:
+    if route_length <= 0 or acc.progress_max >= route_length - ROUTE_END_TOLERANCE:
         return 1.0
     return min(1.0, max(0.0, acc.progress_max / route_length))
 

@@ -1,10 +1,22 @@
-"""The reference route: the logged ego path from the start time on, extended ahead.
+"""The reference route: the logged ego path from the start time on, continued along the lanes.
 
-The extension follows the lane the log ends on (the lane nearest the last logged pose, heading
-within 60 degrees) up to that lane's end, then continues straight, until ``route_extension``
-metres have been added. A 10 m straight lead-in behind the start keeps the start projection off
-the route's end. Progress is the arc length of the ego's projection, searched in a window around
-the previous projection so that a route crossing itself is followed in order.
+**Geometry.** A 10 m straight lead-in behind the start pose, the logged ego path from the start
+time to the log's end, then the continuation: from the lane the log ends on (nearest the last
+logged pose, heading within 60 degrees) to that lane's end, then from lane to successor lane
+through junctions, straight on where it can (:meth:`~jwmsim.sim.map.RoadMap.straight_on`), joined
+smoothly to the path's end over 10 m. Where the lanes end without a successor (the edge of the
+map; a log without lane graph, whose derived lanes end 60 m past the logged path) the route goes on
+straight: the documented fall-back. The continuation is long enough for the rest of the episode at
+the logged ego's end speed plus ``extension`` metres of look-ahead.
+
+**What counts as completed** (``end_s``, the route length for RC): the distance the episode can
+cover, i.e. the logged ego's ("expert's") progress over the episode's duration; where the episode
+outlasts the log, the expert's progress at the log's end plus the remaining time at its end speed
+(mean over the log's last second). A drive as far as the expert (within ``ROUTE_END_TOLERANCE``)
+completes the route: RC = 1.
+
+Progress is the arc length of the ego's projection, searched in a window around the previous
+projection so that a route crossing itself is followed in order.
 """
 
 from __future__ import annotations
@@ -19,8 +31,11 @@ from jwmsim.sim.map import RoadMap, ego_path, path_polyline
 from jwmsim.sim.polyline import Polyline
 
 LEAD_IN = 10.0  # [m] straight route piece behind the start pose
+JOIN_FADE = 10.0  # [m] the lane continuation is blended into the logged path's end over this length
+END_SPEED_WINDOW = 1.0  # [s] the logged end speed is the mean over the log's last second
 _BACK_WINDOW = 10.0  # [m] progress search window behind the last projection
 _AHEAD_WINDOW = 40.0  # [m] and ahead of it
+_MAX_LANE_HOPS = 200  # guards lane graphs with cycles of very short lanes
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,10 +43,11 @@ class Route:
     """Reference route with the logged ego ("expert") progress along it.
 
     Attributes:
-        line: the route polyline.
+        line: the route polyline (longer than ``end_s``: planners look ahead on it).
         start_s: arc length [m] of the ego's start position.
-        end_s: arc length [m] at which the route counts as completed (its end).
+        end_s: arc length [m] at which the route counts as completed (see the module docstring).
         expert_s: ``[K]`` arc length of the logged ego at sim steps ``0..K-1`` (held after the log).
+        end_speed: [m/s] the logged ego's speed at the log's end (the route beyond it assumes it).
         z_s / z: ground height [m] of the logged ego along the route (for rendering).
     """
 
@@ -41,10 +57,11 @@ class Route:
     expert_s: np.ndarray
     z_s: np.ndarray
     z: np.ndarray
+    end_speed: float = 0.0
 
     @property
     def length(self) -> float:
-        """Route length [m] to drive, from the start position."""
+        """Route length [m] to drive, from the start position (RC's denominator)."""
         return self.end_s - self.start_s
 
     def project(self, x: float, y: float, s_hint: float | None = None) -> tuple[float, float]:
@@ -62,34 +79,88 @@ class Route:
         return float(np.interp(s, self.z_s, self.z))
 
 
-def build_route(segment: LogSegment, road: RoadMap, start_time: float, dt: float, extension: float) -> Route:
-    """Route from the log's ego path after ``start_time``, extended by ``extension`` metres."""
+def follow_lanes(road: RoadMap, x: float, y: float, yaw: float, length: float) -> tuple[np.ndarray, float]:
+    """Points along the lane graph from a pose, for ``length`` metres.
+
+    Starts on the lane nearest ``(x, y)`` heading within 60 degrees of ``yaw``, follows it to its
+    end, then the straight-on successor, and so on.
+
+    Returns:
+        ``[M, 2]`` points [m] about 1 m apart (M may be 0: no lane near the pose), and the metres
+        still missing where the lanes ended without a successor.
+    """
+    lane, s, _ = road.locate(x, y, yaw, max_heading_diff=math.pi / 3)
+    pieces: list[np.ndarray] = []
+    remaining = length
+    for _ in range(_MAX_LANE_HOPS):
+        if lane < 0 or remaining <= 0:
+            break
+        c = road.lanes[lane].centreline
+        follow = min(remaining, max(0.0, c.length - s))
+        if follow > 1e-6:
+            n = max(1, int(math.ceil(follow)))
+            pieces.append(c.interpolate(s + np.linspace(0.0, follow, n + 1)[1:])[0])
+            remaining -= follow
+        if remaining <= 0:
+            break
+        nxt = road.straight_on(lane)
+        if nxt is None:
+            break
+        lane, s = nxt
+    pts = np.concatenate(pieces) if pieces else np.zeros((0, 2))
+    return pts, max(0.0, remaining)
+
+
+def _end_speed(segment: LogSegment) -> float:
+    """Mean logged speed [m/s] over the log's last ``END_SPEED_WINDOW`` seconds."""
+    t1 = segment.ego_times[-1]
+    t0 = max(segment.ego_times[0], t1 - END_SPEED_WINDOW)
+    if t1 - t0 < 1e-6:
+        return 0.0
+    ts = np.linspace(t0, t1, 11)
+    xy = np.array([segment.ego_pose_at(float(t)).translation[:2] for t in ts])
+    return float(np.sum(np.linalg.norm(np.diff(xy, axis=0), axis=1)) / (t1 - t0))
+
+
+def build_route(
+    segment: LogSegment,
+    road: RoadMap,
+    start_time: float,
+    dt: float,
+    extension: float,
+    episode_seconds: float | None = None,
+) -> Route:
+    """The route of an episode starting at log time ``start_time`` (see the module docstring).
+
+    Args:
+        dt: simulation step [s] (the expert's progress is sampled on this grid).
+        extension: look-ahead [m] beyond the completion point.
+        episode_seconds: the episode's duration [s]; None: as long as the log lasts from the start.
+    """
     start_pose = segment.ego_pose_at(start_time)
+    t_end = segment.ego_times[-1]
+    horizon = (t_end - start_time) if episode_seconds is None else float(episode_seconds)
+    beyond_log = max(0.0, start_time + horizon - t_end)  # [s] the episode outlasts the log by this
+    v_end = _end_speed(segment)
     pts = np.concatenate([start_pose.translation[None, :2], ego_path(segment, start_time + 1e-6)])
     path = path_polyline(pts, start_pose.yaw)
     pieces = [path.interpolate(np.arange(-LEAD_IN, 0.0, 1.0))[0], path.points]
     end_x, end_y = path.points[-1]
     end_yaw = path.heading_at(path.length)
-    remaining = extension
-    lane, s, _ = road.locate(end_x, end_y, end_yaw, max_heading_diff=math.pi / 3)
-    if lane >= 0 and remaining > 0:
-        c = road.lanes[lane].centreline
-        follow = min(remaining, max(0.0, c.length - s))
-        if follow >= 1.0:
-            n = int(math.ceil(follow))
-            lane_pts = c.interpolate(s + np.linspace(0.0, follow, n + 1)[1:])[0]
-            # join smoothly: shift the lane piece so that it starts at the path's end
-            offset = np.array([end_x, end_y]) - c.interpolate(np.array([s]))[0][0]
-            fade = np.clip(1.0 - np.linspace(0.0, follow, n + 1)[1:] / 10.0, 0.0, 1.0)[:, None]
-            pieces.append(lane_pts + offset * fade)
-            remaining -= follow
+    lane_pts, missing = follow_lanes(road, end_x, end_y, end_yaw, beyond_log * v_end + extension)
+    if len(lane_pts):
+        # join smoothly: shift the lane piece so that it starts at the path's end, fading out
+        first, s0, _ = road.locate(end_x, end_y, end_yaw, max_heading_diff=math.pi / 3)
+        offset = np.array([end_x, end_y]) - road.lanes[first].centreline.interpolate(np.array([s0]))[0][0]
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(lane_pts, axis=0), axis=1))]) + 1.0
+        fade = np.clip(1.0 - along / JOIN_FADE, 0.0, 1.0)[:, None]
+        pieces.append(lane_pts + offset * fade)
     tail = Polyline.from_points(np.concatenate(pieces), min_step=0.2)
-    if remaining > 0:
-        tail = tail.extended(0.0, remaining)
+    if missing > 0:
+        tail = tail.extended(0.0, missing)
     line = Polyline.from_points(tail.points, spacing=0.5, min_step=0.05)
     start_s, _ = line.project_point(*start_pose.translation[:2], s_max=LEAD_IN + 5.0)
     # expert progress on the sim grid, while the log lasts
-    t_end = segment.ego_times[-1]
     n_steps = max(1, int(math.floor((t_end - start_time) / dt + 1e-6)) + 1)
     expert = np.empty(n_steps)
     s_prev = start_s
@@ -98,8 +169,14 @@ def build_route(segment: LogSegment, road: RoadMap, start_time: float, dt: float
         s_k, _ = line.project_point(p[0], p[1], s_prev - _BACK_WINDOW, s_prev + _AHEAD_WINDOW)
         expert[k] = s_k
         s_prev = s_k
+    n_episode = int(round(horizon / dt))
+    if n_episode < n_steps:
+        end_s = float(np.max(expert[: n_episode + 1]))
+    else:
+        end_s = float(np.max(expert)) + beyond_log * v_end
+    end_s = min(max(end_s, float(start_s)), line.length)
     zs = np.array([p.translation[2] for p in segment.ego_poses])
     xy = np.array([p.translation[:2] for p in segment.ego_poses])
     z_s, _ = line.project(xy)
     order = np.argsort(z_s)
-    return Route(line, float(start_s), float(line.length), expert, z_s[order], zs[order])
+    return Route(line, float(start_s), end_s, expert, z_s[order], zs[order], end_speed=v_end)

@@ -154,8 +154,8 @@ class CollisionEvent:
     Attributes:
         kind: the actor's class; at_fault: per the NC rules (README.md, "Simulation core");
         type: ``stopped_ego``, ``stopped_actor``, ``rear``, ``front`` or ``lateral``;
-        v_impact: ego-actor relative speed [m/s]; v_ref: that speed had the ego kept its logged
-        speed and current heading [m/s] (NeuroNCAP).
+        v_impact: ego-actor relative speed [m/s]; v_ref: the non-reacting ego's velocity
+        (:func:`jwmsim.sim.world.reference_velocity`) relative to the actor's [m/s] (NeuroNCAP).
     """
 
     step: int

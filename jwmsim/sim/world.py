@@ -44,8 +44,6 @@ from jwmsim.sim.state import (
 from jwmsim.sim.traffic import step_traffic
 from jwmsim.sim.triggers import TRIGGERS
 
-ROUTE_END_TOLERANCE = 2.0  # [m] the route counts as completed this close to its end
-
 
 class SimulationOverError(JwmsimError, RuntimeError):
     """``transition`` was called on a state whose episode has ended."""
@@ -63,6 +61,8 @@ class World:
         log_index: ``[N]`` column of each actor in ``log`` (-1: inserted).
         behaviour_params / before_params / trigger_params: resolved (defaults merged) parameters.
         categories / assets: per actor, for the renderer.
+        reference_speed: [m/s] the scenario's ego start speed, which the non-reacting ego keeps
+            (:func:`reference_velocity`); None: the logged speed.
     """
 
     config: SimConfig
@@ -81,6 +81,7 @@ class World:
     initial_ego: EgoState
     initial_actors: ActorsState
     initial_comfort_history: tuple[tuple[float, float, float, float], ...] = ()
+    reference_speed: float | None = None
 
 
 def _default_script(kind: str, config: SimConfig) -> ActorScript:
@@ -179,7 +180,9 @@ def build_world(
             hint="choose a start time inside the log",
         )
     road = build_road_map(segment, config.lane_width, config.lane_extension)
-    route = build_route(segment, road, config.start_time, config.dt, config.route_extension)
+    route = build_route(
+        segment, road, config.start_time, config.dt, config.route_extension, config.episode_seconds
+    )
     log = resample_tracks(segment, config.start_time, config.dt)
     removed = set(removed)
     unknown = sorted(removed - set(log.ids))
@@ -235,6 +238,7 @@ def build_world(
         initial_ego=replace(ego, z=route.ground_z(route.start_s)),
         initial_comfort_history=_initial_comfort_history(segment, config, ego),
         initial_actors=actors,
+        reference_speed=None if ego_start is None or ego_start.speed is None else float(ego_start.speed),
     )
 
 
@@ -361,9 +365,23 @@ def _classify(world: World, ego: EgoState, actors: ActorsState, i: int) -> tuple
     return bool(np.max(np.abs(d)) > world.road.lane_width / 2 + cfg.metrics.lane_tolerance), "lateral"
 
 
-def _logged_speed(world: World, log_time: float) -> float:
-    seg = world.segment
-    return seg.ego_speed_at(min(max(log_time, seg.ego_times[0]), seg.ego_times[-1]), world.config.dt)
+def reference_velocity(world: World, time: float) -> tuple[float, float]:
+    """World-frame velocity [m/s] of the **non-reacting ego** ``time`` seconds into the episode.
+
+    The non-reacting ego is the ego of the log, which does not react to anything the scenario adds:
+    it drives the logged path with the logged speed (after the log's end: its last logged pose and
+    speed held). A scenario that sets the ego's start speed makes it keep that speed instead, along
+    the logged heading. NeuroNCAP's reference impact speed ``v_ref`` is this velocity relative to
+    the hit actor's.
+    """
+    seg, dt = world.segment, world.config.dt
+    # central differences over dt, kept inside the log (held after its end)
+    t = min(max(world.start_time + time, seg.ego_times[0] + dt / 2), seg.ego_times[-1] - dt / 2)
+    speed = world.reference_speed
+    if speed is None:
+        speed = seg.ego_speed_at(t, dt)
+    yaw = seg.ego_pose_at(t).yaw
+    return speed * math.cos(yaw), speed * math.sin(yaw)
 
 
 def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, time: float) -> StepMeasurements:
@@ -372,21 +390,22 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
     dt = cfg.dt
     s, d = route.project(ego.x, ego.y, s_hint=state.route_s)
     progress = s - route.start_s
-    was_complete = acc.progress_max >= route.length - ROUTE_END_TOLERANCE
-    complete = (progress >= route.length - ROUTE_END_TOLERANCE) and not was_complete
+    # completed: as far as the expert gets in the episode (RC = 1 already within ROUTE_END_TOLERANCE)
+    was_complete = acc.progress_max >= route.length
+    complete = progress >= route.length and not was_complete
     touching = overlapping_actors(ego, actors, cfg.vehicle)
     events = []
     vx_e, vy_e = ego.speed * math.cos(ego.yaw), ego.speed * math.sin(ego.yaw)
-    v_log = None
+    v_non_reacting = None
     for i in touching:
         aid = actors.ids[i]
         if aid in acc.collided_ids:
             continue
         at_fault, kind = _classify(world, ego, actors, int(i))
         vx_a, vy_a = actors.speed[i] * math.cos(actors.yaw[i]), actors.speed[i] * math.sin(actors.yaw[i])
-        if v_log is None:
-            v_log = _logged_speed(world, world.start_time + time)
-        v_ref = math.hypot(v_log * math.cos(ego.yaw) - vx_a, v_log * math.sin(ego.yaw) - vy_a)
+        if v_non_reacting is None:
+            v_non_reacting = reference_velocity(world, time)
+        v_ref = math.hypot(v_non_reacting[0] - vx_a, v_non_reacting[1] - vy_a)
         events.append(
             CollisionEvent(
                 step, time, aid, actors.kinds[i], at_fault, kind, math.hypot(vx_e - vx_a, vy_e - vy_a), v_ref
@@ -519,7 +538,9 @@ def transition(state: SimState, action: object, rng: np.random.Generator | None 
         reason = "collision"
     elif cfg.terminate_on_offroad and metrics["dac"] < 1.0:
         reason = "offroad"
-    elif cfg.terminate_on_route_complete and acc.progress_max >= world.route.length - ROUTE_END_TOLERANCE:
+    elif (
+        cfg.terminate_on_route_complete and acc.progress_max >= world.route.length and step < cfg.max_steps
+    ):  # at the time limit the episode is truncated, not terminated, even where the route is done
         reason = "route_complete"
     truncated = not reason and step >= cfg.max_steps
     return SimState(

@@ -69,14 +69,52 @@ def _footprint(x: float, y: float, yaw: float, length: float, width: float) -> s
 
 def test_t_junction_on_some_seeds() -> None:
     towns = [Town.generate(seed) for seed in (0, 1)]
-    assert [len(t.roads) for t in towns] == [3, 2]
+    assert [[r.name for r in t.roads] for t in towns] == [
+        ["main", "cross", "cross2", "tee"],
+        ["main", "cross", "cross2"],
+    ]
     tee = towns[0]
-    assert [z.kind for z in tee.junctions["main"]] == ["crossing", "through"]
+    assert [z.kind for z in tee.junctions["main"]] == ["crossing", "crossing", "through"]
     assert tee.junctions["tee"][0].kind == "branch" and "tee:bwd:0" in tee.lanes
     # its lanes meet the main road, and a car waits at its stop line
     start = tee.lanes["tee:fwd:0"][0]
     assert tee.drivable_area.contains(shapely.Point(*start))
     assert any(a.actor_id.startswith("waiting-") for a in tee.actors)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 7])
+def test_town_is_big_enough_for_a_minute(seed: int) -> None:
+    """The main road carries a 60 s drive at the top ego speed plus look-ahead, through two
+    four-way junctions whose turn connectors start on the approaching lanes and end on the exit
+    lanes; every side road meets the main road once; the map is the whole town."""
+    from jwmsim.logs.procedural.town import LOOK_AHEAD, MIN_DRIVE
+
+    town = Town.generate(seed)
+    main = town.roads[0]
+    cfg = town.config
+    assert main.ref.length >= 90.0 + MIN_DRIVE * cfg.ego_speed[1] * 1.06 + LOOK_AHEAD - 1.0
+    assert [z.kind for z in town.junctions["main"]][:2] == ["crossing", "crossing"]
+    for road in town.roads[1:]:
+        inter = road.polygon().intersection(main.polygon())
+        assert len(getattr(inter, "geoms", [inter])) == 1, road.name
+    connectors = {k: v for k, v in town.lanes.items() if ">" in k}
+    assert len(connectors) == 16
+    for lane_id, pts in connectors.items():
+        src, dst = lane_id.split(">")
+        for end, lane in ((pts[0], src), (pts[-1], dst)):
+            d = shapely.LineString(town.lanes[lane]).distance(shapely.Point(*end))
+            assert d < 0.05, (lane_id, lane, d)
+    # the 60 s drive of that town stays on its road, and buildings line the whole main road
+    long = Town.generate(seed, TownConfig(duration=60.0))
+    xy = long.ego_states[:, :2]
+    assert shapely.contains_xy(long.drivable_area, xy[:, 0], xy[:, 1]).all()
+    assert np.hypot(*(xy[-1] - xy[0])) > 400.0
+    cars = [a for a in long.actors if a.actor_id.startswith("car-")]
+    s_ego_end = main.ref.project(xy[-1:])[0][0]
+    near_end = [
+        a for a in cars if np.any(np.abs(main.ref.project(a.states[a.present, :2])[0] - s_ego_end) < 80)
+    ]
+    assert near_end, "traffic where the minute's drive ends"
 
 
 def test_no_actor_overlaps_the_ego(town: Town) -> None:

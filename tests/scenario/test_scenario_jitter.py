@@ -101,7 +101,7 @@ def test_library_reproducible_and_sample_dumps_to_json() -> None:
     rec = sample(s, 2).to_dict()
     assert rec["run_index"] == 2 and rec["seed"] == s.seed
     assert rec["scenario"]["actors"][0]["offset"] == rec["draws"]["actors[0].offset"]
-    assert s.model_dump(mode="json")["actors"][0]["offset"] == {"uniform": [20.0, 30.0]}
+    assert s.model_dump(mode="json")["actors"][0]["offset"] == {"uniform": [15.0, 25.0]}
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True])

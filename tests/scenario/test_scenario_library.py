@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from jwmsim.scenario import jittered_paths, load_scenario, sample
@@ -82,6 +85,187 @@ def test_library_scenario_validates_and_runs_on_the_builtin_log(name: str, built
     for action in expert_actions(world, 20):
         state = transition(state, action)
     assert state.step == 20 and all(a.id in world.initial_actors.ids for a in s.actors)
+
+
+# --- closed loop: each scenario produces the event it exists for ----------------------------------
+EVENT_RUNS = (0, 1, 2, 3)  # jittered runs per scenario
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One closed-loop run with the IDM agent, without rendering: per step (0 = start) the ego's
+    route arc length ``ego_s`` [T] and the scripted actor's ``x, y, yaw, speed, s, d`` [T] (``s``:
+    route arc length, ``d``: offset from the ego's start lane, left positive), its lane index and
+    whether its trigger has fired; ``lane_width`` [m], the scenario's ``run``."""
+
+    world: object
+    run: object
+    ego_s: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    yaw: np.ndarray
+    speed: np.ndarray
+    s: np.ndarray
+    d: np.ndarray
+    lane: np.ndarray
+    triggered: np.ndarray
+    ego_lane: int
+    lane_yaw: np.ndarray
+    actor: int
+
+
+def _closed_loop(name: str, run_index: int, log) -> Trace:
+    from agents import IDMPlanner
+    from jwmsim.config import SimConfig
+    from jwmsim.scenario.build import build_world_for_run
+    from jwmsim.sim.world import initial_state, transition
+
+    scenario = load_scenario(REPO / "scenarios" / f"{name}.yaml")
+    run = sample(scenario, run_index)
+    cfg = SimConfig(
+        terminate_on_collision=False, terminate_on_offroad=False, terminate_on_route_complete=False
+    )
+    world = build_world_for_run(run, log, cfg)
+    planner = IDMPlanner()
+    planner.reset(world)
+    state = initial_state(world)
+    actor = state.actors.index(scenario.actors[0].id)
+    ego_lane, _, _ = world.road.locate(state.ego.x, state.ego.y, state.ego.yaw)
+    centre = world.road.lanes[ego_lane].centreline
+    rows = []
+    while True:
+        a = state.actors
+        # searched 10 m behind to 150 m ahead of the ego (the route may cross itself further on)
+        s_a, _ = world.route.line.project_point(
+            float(a.x[actor]), float(a.y[actor]), state.route_s - 10.0, state.route_s + 150.0
+        )
+        s_l, d_l = centre.project_point(float(a.x[actor]), float(a.y[actor]))
+        rows.append(
+            (
+                state.route_s,
+                a.x[actor],
+                a.y[actor],
+                a.yaw[actor],
+                a.speed[actor],
+                s_a,
+                d_l,
+                a.lane[actor],
+                not math.isnan(a.triggered_at[actor]),
+                centre.heading_at(s_l),
+            )
+        )
+        if state.done:
+            break
+        state = transition(state, planner.act(state, None))
+    assert state.reason == "time_limit" and state.time == pytest.approx(float(scenario.duration))
+    cols = list(zip(*rows, strict=True))
+    arr = [np.asarray(c) for c in cols]
+    return Trace(
+        world,
+        run,
+        arr[0],
+        arr[1],
+        arr[2],
+        arr[3],
+        arr[4],
+        arr[5],
+        arr[6],
+        arr[7].astype(int),
+        arr[8].astype(bool),
+        ego_lane,
+        arr[9],
+        actor,
+    )
+
+
+def _draw(trace: Trace, path: str) -> float:
+    return float(trace.run.draws[path])
+
+
+@pytest.mark.parametrize("run_index", EVENT_RUNS)
+def test_cut_in_ends_in_the_egos_lane_ahead_of_it(run_index: int, builtin_log) -> None:
+    tr = _closed_loop("cut_in", run_index, builtin_log)
+    w = tr.world.road.lane_width
+    assert abs(abs(tr.d[0]) - w) < 0.3 and tr.s[0] > tr.ego_s[0] + 15.0  # starts beside, ahead
+    fired = int(np.argmax(tr.triggered))
+    assert tr.triggered.any() and np.all(tr.triggered[fired:])
+    gap = tr.s[fired] - tr.ego_s[fired]
+    assert 9.0 <= gap <= _draw(tr, "actors[0].trigger.distance") + 6.0  # fired near its distance
+    done = fired + int(round((_draw(tr, "actors[0].then.duration") + 0.5) / tr.world.config.dt))
+    assert done < len(tr.d), "the lane change has time to finish within the scenario"
+    # from the end of the lane change on: in the ego's lane, ahead of the ego
+    assert np.all(np.abs(tr.d[done:]) < 0.35) and np.all(tr.lane[done:] == tr.ego_lane)
+    assert np.all(tr.s[done:] > tr.ego_s[done:] + 2.0)
+
+
+@pytest.mark.parametrize("run_index", EVENT_RUNS)
+def test_hard_brake_leader_decelerates_as_scripted_in_front(run_index: int, builtin_log) -> None:
+    tr = _closed_loop("hard_brake", run_index, builtin_log)
+    dt = tr.world.config.dt
+    decel, at = _draw(tr, "actors[0].then.decel"), _draw(tr, "actors[0].trigger.at")
+    stand = _draw(tr, "actors[0].then.stop_duration")
+    assert np.all(np.abs(tr.d) < 0.3) and np.all(tr.s > tr.ego_s + 3.0)  # in the ego's lane, ahead
+    fired = int(np.argmax(tr.triggered))
+    assert at <= fired * dt <= at + 2 * dt + 1e-9  # checked at the start of each step
+    brake = -np.diff(tr.speed) / dt
+    assert np.all(brake[: fired - 1] < 1.0)  # no braking before the trigger
+    assert brake.max() == pytest.approx(decel, abs=0.05)  # the scripted deceleration
+    stopped = np.flatnonzero(tr.speed < 0.05)
+    assert len(stopped) and stopped[0] * dt < at + tr.speed[fired] / decel + 0.3 + 0.5
+    # it stands for the scripted time, then drives on
+    standing = stopped[stopped < stopped[0] + int(round(stand / dt)) + 3]
+    assert (standing[-1] - stopped[0]) * dt == pytest.approx(stand, abs=0.25)
+    if (stopped[0] * dt + stand + 1.0) < tr.world.config.episode_seconds:
+        assert tr.speed[-1] > 0.5
+
+
+@pytest.mark.parametrize("run_index", EVENT_RUNS)
+def test_pedestrian_crosses_the_egos_path(run_index: int, builtin_log) -> None:
+    tr = _closed_loop("pedestrian_crossing", run_index, builtin_log)
+    lateral = _draw(tr, "actors[0].lateral")
+    assert tr.d[0] == pytest.approx(lateral, abs=0.05) and tr.d[0] < -2.0  # waits at the right edge
+    fired = int(np.argmax(tr.triggered))
+    assert tr.triggered.any() and np.all(np.abs(np.diff(tr.d[:fired])) < 1e-6)  # waits until then
+    # it steps out in front of the ego, about the trigger distance ahead
+    gap = tr.s[fired] - tr.ego_s[fired]
+    assert gap == pytest.approx(_draw(tr, "actors[0].trigger.distance"), abs=1.5)
+    assert len(np.flatnonzero(tr.d > 0.0)), "it reaches the ego lane's centre line (the ego's path)"
+    assert np.all(np.diff(tr.d[fired:]) > 0)  # walking across, right to left
+    speed = np.hypot(np.diff(tr.x[fired + 1 :]), np.diff(tr.y[fired + 1 :])) / tr.world.config.dt
+    assert np.median(speed) == pytest.approx(_draw(tr, "actors[0].then.speed"), abs=0.05)
+
+
+@pytest.mark.parametrize("run_index", EVENT_RUNS)
+def test_oncoming_car_approaches_in_the_egos_lane(run_index: int, builtin_log) -> None:
+    tr = _closed_loop("oncoming", run_index, builtin_log)
+    gap = tr.s - tr.ego_s
+    ahead = gap > 5.0
+    assert ahead[0] and gap[0] > 45.0
+    k = np.flatnonzero(ahead)
+    assert np.all(np.abs(tr.d[k]) <= 0.75 + 0.05)  # in the ego's lane, within the lateral jitter
+    assert np.all(np.cos(tr.yaw[k] - tr.lane_yaw[k]) < -0.99)  # head-on
+    assert np.all(np.diff(gap[k]) < 0)  # closing in on the ego all along
+    assert np.all(tr.speed[k] == pytest.approx(_draw(tr, "actors[0].speed")))
+
+
+@pytest.mark.parametrize("run_index", EVENT_RUNS)
+def test_stalled_vehicle_blocks_the_egos_lane(run_index: int, builtin_log) -> None:
+    from jwmsim.sim.collision import box_corners
+
+    tr = _closed_loop("stalled_vehicle", run_index, builtin_log)
+    assert np.all(tr.speed == 0.0) and np.ptp(tr.x) == 0.0 and np.ptp(tr.y) == 0.0  # stands still
+    a = tr.world.initial_actors
+    i = tr.actor
+    corners = box_corners(
+        float(tr.x[0]), float(tr.y[0]), float(tr.yaw[0]), float(a.length[i]), float(a.width[i])
+    )
+    _, d = tr.world.road.lanes[tr.ego_lane].centreline.project(corners)
+    half = tr.world.road.lane_width / 2
+    assert d.min() < half and d.max() > -half, "part of the van is in the ego's lane"
+    # the ego stays behind it for the whole scenario (it cannot drive through)
+    front = tr.world.config.vehicle.length - tr.world.config.vehicle.rear_overhang
+    assert np.all(tr.ego_s + front < tr.s[0])
+    assert tr.ego_s[-1] - tr.ego_s[0] > 5.0  # it drove up to the van
 
 
 def test_real_log_scenario_runs(pandaset_root: Path) -> None:

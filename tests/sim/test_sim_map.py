@@ -12,7 +12,7 @@ from sim_logs import LANE_W, curve_road, make_log, straight_road, straight_track
 from jwmsim.errors import ConfigError
 from jwmsim.sim.map import build_road_map
 from jwmsim.sim.polyline import Polyline
-from jwmsim.sim.route import LEAD_IN, build_route
+from jwmsim.sim.route import LEAD_IN, build_route, follow_lanes
 
 
 def test_polyline_projection_interpolation_and_extrapolation():
@@ -90,12 +90,18 @@ def test_route_follows_the_log_then_extends_and_tracks_expert_progress():
     road = build_road_map(log, LANE_W)
     route = build_route(log, road, start_time=1.0, dt=0.1, extension=40.0)
     assert route.start_s == pytest.approx(LEAD_IN)
-    assert route.length == pytest.approx(50.0 + 40.0, abs=0.6)  # 5 s of log at 10 m/s + extension
+    assert route.length == pytest.approx(50.0, abs=1e-6)  # 5 s of log at 10 m/s: what can be covered
+    assert route.line.length - route.end_s == pytest.approx(40.0, abs=0.6)  # look-ahead beyond it
     assert route.expert_progress(0) == pytest.approx(0.0, abs=1e-6)
     assert route.expert_progress(20) == pytest.approx(20.0, abs=1e-6)
     assert route.expert_progress(10_000) == pytest.approx(50.0, abs=1e-6)  # held after the log
     s, d = route.project(30.0, 1.0, s_hint=25.0)
     assert s == pytest.approx(LEAD_IN + 20.0) and d == pytest.approx(1.0)
+    # a 3 s episode covers 30 m of the log; an 8 s one outlasts it by 3 s at the end speed 10 m/s
+    assert build_route(log, road, 1.0, 0.1, 40.0, episode_seconds=3.0).length == pytest.approx(30.0)
+    long = build_route(log, road, 1.0, 0.1, 40.0, episode_seconds=8.0)
+    assert long.length == pytest.approx(80.0, abs=0.05) and long.end_speed == pytest.approx(10.0)
+    assert long.line.length - long.end_s == pytest.approx(40.0, abs=0.6)
 
 
 def test_route_extension_follows_the_lane_on_a_curve():
@@ -106,3 +112,46 @@ def test_route_extension_follows_the_lane_on_a_curve():
     # the ego lane is the logged arc extended straight by 30 m; the route follows it 25 m
     x_end, y_end, yaw_end = road.lanes[0].centreline.pose_at(32.0 + 25.0 - 1e-9 + 30.0)
     assert math.hypot(end[0] - x_end, end[1] - y_end) < 0.6
+
+
+def _junction_log(duration: float = 3.0):
+    """The ego drives 30 m east on ``in`` (x 0..40), which ends at a junction; from its end ``ahead``
+    runs on east (x 40..100, then north-east), ``right`` turns south, and ``cross`` (a north-south
+    lane through the junction) passes the end point across it."""
+    t = np.linspace(0.0, 1.0, 41)
+    arc = np.stack([40.0 + 10.0 * np.sin(t * np.pi / 2), -10.0 + 10.0 * np.cos(t * np.pi / 2)], 1)
+    ahead = np.concatenate([np.stack([np.linspace(40, 100, 61), np.zeros(61)], 1), [[130.0, 30.0]]])
+    lanes = {
+        "in": np.stack([np.linspace(0, 40, 41), np.zeros(41)], 1),
+        "ahead": ahead,
+        "right": np.concatenate([arc, np.stack([np.full(30, 50.0), np.linspace(-11, -40, 30)], 1)]),
+        "cross": np.stack([np.full(41, 40.0), np.linspace(-20, 20, 41)], 1),
+    }
+    return make_log(lambda t: (10.0 * t, 0.0, 0.0), duration, lanes=lanes, name="junction")
+
+
+def test_lane_graph_successors_and_straight_on():
+    road = build_road_map(_junction_log(), LANE_W)
+    i = road.lane_index
+    succ = dict(road.successors(i("in")))
+    # the crossing lane passes the end point across it: not a successor
+    assert set(succ) == {i("ahead"), i("right")} and succ[i("ahead")] == pytest.approx(0.0)
+    assert road.straight_on(i("in")) == (i("ahead"), pytest.approx(0.0))
+    assert road.successors(i("ahead")) == () and road.straight_on(i("ahead")) is None
+
+
+def test_route_after_the_log_follows_the_lane_graph_then_goes_straight():
+    log = _junction_log()
+    road = build_road_map(log, LANE_W)
+    pts, missing = follow_lanes(road, 30.0, 0.0, 0.0, 150.0)
+    # 10 m of "in", straight on through the junction along "ahead" (60 m east, 42.4 m north-east)
+    assert missing == pytest.approx(150.0 - 10.0 - 60.0 - math.hypot(30, 30), abs=0.2)  # 1 m resampling
+    assert np.allclose(pts[-1], [130.0, 30.0], atol=1e-6) and np.all(pts[:, 1] >= -1e-9)
+    # a 15 s episode: 3 s of log (30 m), 12 s at 10 m/s beyond; the lanes end, then straight on
+    route = build_route(log, road, 0.0, 0.1, extension=20.0, episode_seconds=15.0)
+    assert route.length == pytest.approx(150.0, abs=0.1)
+    x, y, yaw = route.line.pose_at(route.start_s + 115.0)  # on "ahead", north-east of x = 100
+    assert y > 5.0 and abs(y - (x - 100.0)) < 0.3 and yaw == pytest.approx(math.pi / 4, abs=0.02)
+    x_end, y_end = route.line.points[-1]
+    assert y_end - x_end == pytest.approx(30.0 - 130.0, abs=0.3)  # straight on along 45 degrees
+    assert route.line.length - route.end_s == pytest.approx(20.0, abs=1.0)

@@ -22,6 +22,8 @@ from jwmsim.sim import (
     transition,
 )
 from jwmsim.sim.metrics import neuroncap_from_speeds
+from jwmsim.sim.scripts import EgoStart
+from jwmsim.sim.world import reference_velocity
 
 HOLD = ActorScript("hold", before="hold")
 
@@ -64,6 +66,25 @@ def test_at_fault_collision_with_a_standing_car():
     )
     with pytest.raises(SimulationOverError, match="collision"):
         transition(end, (0.0, 0.0))
+
+
+def test_neuroncap_reference_is_the_non_reacting_ego():
+    # an oncoming car at 5 m/s: the non-reacting (logged) ego at 10 m/s east would meet it at 15 m/s,
+    # whatever the ego actually does (here it swerves a little and brakes)
+    hold_speed = ActorScript("constant_velocity", before="constant_velocity")
+    oncoming = InsertedActor("onc", lane="ego", offset=40.0, yaw=math.pi, speed=5.0, script=hold_speed)
+    world = build_world(straight_road(), SimConfig(terminate_on_offroad=False), inserted=[oncoming])
+    assert reference_velocity(world, 1.0) == pytest.approx((10.0, 0.0), abs=1e-6)
+    assert reference_velocity(world, 30.0) == pytest.approx((10.0, 0.0), abs=1e-6)  # held after the log
+    end = drive(world, lambda st: (-0.1, 0.02))[-1]
+    (ev,) = end.last.measurements.collisions
+    assert ev.actor_id == "onc" and ev.v_ref == pytest.approx(15.0, abs=1e-3)
+    assert ev.v_impact < 15.0 and episode_metrics(end)["neuroncap"] == pytest.approx(
+        4 * (1 - ev.v_impact / 15.0), abs=1e-6
+    )
+    # a scenario's ego start speed is what the non-reacting ego keeps
+    slow = build_world(straight_road(), ego_start=EgoStart(speed=4.0), inserted=[oncoming])
+    assert reference_velocity(slow, 2.0) == pytest.approx((4.0, 0.0), abs=1e-6)
 
 
 def test_static_objects_halve_nc():
@@ -186,7 +207,7 @@ def test_episode_scores_combine_as_documented():
     per_step = [st.last.metrics for st in states[1:]]
     hd = np.mean([m["nc"] * m["dac"] * (5 * m["ttc"] + 2 * m["c"]) / 7 for m in per_step])
     assert ep["hd_score"] == pytest.approx(ep["rc"] * hd)
-    assert ep["rc"] == pytest.approx(end.episode.progress_max / world.route.length)
+    assert ep["rc"] == pytest.approx(min(1.0, end.episode.progress_max / world.route.length))
     assert ep["c"] == min(m["c"] for m in per_step) and ep["ttc"] == min(m["ttc"] for m in per_step)
     rewards = [st.last for st in states[1:]]
     for r in rewards:
@@ -197,10 +218,20 @@ def test_episode_scores_combine_as_documented():
 
 
 def test_route_completion_ends_the_episode():
-    world = build_world(straight_road(), SimConfig(route_extension=20.0))
-    end = drive(world, (0.0, 0.0))[-1]
-    assert end.reason == "route_complete" and end.last.rewards["route_complete"] == 1.0
-    assert episode_metrics(end)["rc"] == pytest.approx(1.0, abs=0.03)
+    # the route of an 8 s episode: 6 s of log and 2 s more at its end speed, 80 m at 10 m/s
+    world = build_world(straight_road(), SimConfig(route_extension=20.0, episode_seconds=8.0))
+    assert world.route.length == pytest.approx(80.0, abs=0.05)
+    end = drive(world, lambda st: (0.25 if st.step < 10 else 0.0, 0.0))[-1]  # faster than the log
+    assert end.reason == "route_complete" and end.step < 80 and end.last.rewards["route_complete"] == 1.0
+    assert end.episode.progress_max >= world.route.length and episode_metrics(end)["rc"] == 1.0
+    # as fast as the log: done at the time limit, which truncates (not terminates) the episode
+    same = drive(world, (0.0, 0.0))[-1]
+    assert same.reason == "time_limit" and same.truncated and episode_metrics(same)["rc"] == 1.0
+    # slower: RC is the fraction of the route driven
+    slow = drive(world, lambda st: (-0.05 if st.step < 10 else 0.0, 0.0))[-1]
+    scores = episode_metrics(slow)
+    assert scores["rc"] == pytest.approx(slow.episode.progress_max / world.route.length)
+    assert scores["rc"] < 0.99
 
 
 def test_expert_actions_replay_the_log_on_a_curve():

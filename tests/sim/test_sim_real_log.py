@@ -35,10 +35,30 @@ def test_expert_replay_on_the_real_log(pandaset_log):
     assert scores["nc"] == 1.0 and scores["dac"] == 1.0 and scores["ep"] == pytest.approx(1.0, abs=0.02)
     # the logged driving is comfortable with the default 5-sample derivative window
     assert scores["c"] == 1.0 and scores["pdms"] == pytest.approx(1.0, abs=0.01)
+    # the route is what the expert covers in the episode: the expert completes it
+    assert world.route.length == pytest.approx(state.episode.progress_max, abs=0.1)
+    assert (scores["rc"], scores["hd_score"], scores["pdms"]) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("seconds", [2.0, 4.0])
+def test_expert_completes_shorter_episodes_of_the_real_log(pandaset_log, seconds):
+    world = build_world(pandaset_log, SimConfig(episode_seconds=seconds))
+    actions = expert_actions(world)
+    state = initial_state(world)
+    while not state.done:
+        state = transition(state, actions[state.step])
+    scores = episode_metrics(state)
+    assert state.reason == "time_limit"
+    assert (scores["rc"], scores["hd_score"], scores["pdms"]) == (1.0, 1.0, 1.0)
 
 
 def test_traffic_carries_on_after_the_real_log(pandaset_log):
-    cfg = SimConfig(episode_seconds=15.0, terminate_on_collision=False, terminate_on_offroad=False)
+    cfg = SimConfig(
+        episode_seconds=15.0,
+        terminate_on_collision=False,
+        terminate_on_offroad=False,
+        terminate_on_route_complete=False,
+    )
     world = build_world(pandaset_log, cfg)
     actions = expert_actions(world)
     state = initial_state(world)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from jwmsim.errors import ConfigError
 
 # Bump when the generator or renderer changes what a seed produces: cached logs are keyed by it.
-GENERATOR_VERSION = "town-v4"
+GENERATOR_VERSION = "town-v5"
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class TownConfig:
         curb_height: sidewalk height above the road [m].
         ego_speed: range of the ego's cruising speed [m/s].
         traffic_density: cars per 100 m of lane, per lane (the same direction as the ego and the other).
-        num_pedestrians: pedestrians walking or standing on the sidewalks (at least 1).
+        num_pedestrians: pedestrians walking or standing on the sidewalks (at least 1), per 20 s of
+            drive (a longer drive gets proportionally more, spread along it).
         trajectory_rate: samples per second of the stored trajectories [Hz].
     """
 

@@ -161,13 +161,19 @@ _ATTRS = ("normals", "color", "color2", "material", "params")
 
 
 def _gather(static: _Geometry, dynamic: _Geometry, hits: _Hits, sel: np.ndarray) -> dict[str, np.ndarray]:
-    """Face attributes of the selected hits, from one table of static + actor faces."""
-    tables = dynamic.__dict__.get("_combined")
-    if tables is None:
-        tables = {k: np.concatenate([getattr(static, k), getattr(dynamic, k)]) for k in _ATTRS}
-        dynamic.__dict__["_combined"] = tables
-    idx = hits.face[sel] + np.where(hits.dynamic[sel], len(static.instance), 0)
-    return {k: v[idx] for k, v in tables.items()}
+    """Face attributes of the selected hits, gathered from the static and the actor tables apart
+    (no per-frame copy of the static table: its cost would grow with the town)."""
+    face, dyn = hits.face[sel], hits.dynamic[sel]
+    on_static = ~dyn
+    out = {}
+    for k in _ATTRS:
+        s_arr, d_arr = getattr(static, k), getattr(dynamic, k)
+        res = np.empty((len(face), *s_arr.shape[1:]), dtype=np.result_type(s_arr, d_arr))
+        res[on_static] = s_arr[face[on_static]]
+        if dyn.any():
+            res[dyn] = d_arr[face[dyn]]
+        out[k] = res
+    return out
 
 
 def _light_table(town: Town) -> np.ndarray:

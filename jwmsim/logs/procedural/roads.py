@@ -288,3 +288,48 @@ def junction_zone(road: Road, other: BaseGeometry) -> JunctionZone | None:
     coords = np.asarray(shapely.get_coordinates(inter))
     s, _ = road.ref.project(coords)
     return JunctionZone(float(s.min()), float(s.max()))
+
+
+def _lane_end(road: Road, forward: bool, index: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Point ``[2]`` and unit direction of travel ``[2]`` of a lane at arc length ``s`` of its road."""
+    p, h = road.ref.to_xy(s, road.lane_offset(forward, index))
+    h = float(h) + (0.0 if forward else np.pi)
+    return np.asarray(p, dtype=np.float64), np.array([np.cos(h), np.sin(h)])
+
+
+def turn_connectors(
+    road: Road, zone: JunctionZone, other: Road, other_zone: JunctionZone, step: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Turning lanes of a four-way junction from ``road`` into ``other``.
+
+    For each direction of ``road``: a right turn from its outermost lane into the outermost lane of
+    ``other`` heading right, and a left turn from its innermost lane into the innermost lane of
+    ``other`` heading left. Each is a cubic Bezier curve from the approaching lane 1 m before the
+    junction zone to the exit lane 1 m past it, tangent to both, so that it starts on the
+    approaching lane and ends on the exit lane (the lane graph then links it to the exit lane).
+
+    Returns:
+        lane id (``"<from lane>><to lane>"``) -> ``[N, 2]`` centreline, in the direction of travel.
+    """
+    out = {}
+    for forward, n in ((True, road.lanes_forward), (False, road.lanes_backward)):
+        s_in = zone.s_min - 1.0 if forward else zone.s_max + 1.0
+        for o_forward, o_n in ((True, other.lanes_forward), (False, other.lanes_backward)):
+            s_out = other_zone.s_max + 1.0 if o_forward else other_zone.s_min - 1.0
+            _, d0 = _lane_end(road, forward, 0, s_in)
+            _, d3 = _lane_end(other, o_forward, 0, s_out)
+            left = d0[0] * d3[1] - d0[1] * d3[0] > 0
+            i, j = (0, 0) if left else (n - 1, o_n - 1)
+            p0, d0 = _lane_end(road, forward, i, s_in)
+            p3, d3 = _lane_end(other, o_forward, j, s_out)
+            k = 0.45 * float(np.linalg.norm(p3 - p0))
+            ctrl = np.stack([p0, p0 + k * d0, p3 - k * d3, p3])
+            m = max(8, int(np.ceil(2.2 * k / step)))
+            t = np.linspace(0.0, 1.0, m + 1)[:, None]
+            curve = (
+                (1 - t) ** 3 * ctrl[0] + 3 * (1 - t) ** 2 * t * ctrl[1] + 3 * (1 - t) * t**2 * ctrl[2]
+            ) + t**3 * ctrl[3]
+            src = f"{road.name}:{'fwd' if forward else 'bwd'}:{i}"
+            dst = f"{other.name}:{'fwd' if o_forward else 'bwd'}:{j}"
+            out[f"{src}>{dst}"] = curve
+    return out

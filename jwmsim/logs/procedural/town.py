@@ -1,10 +1,14 @@
 """The procedural town: roads, sidewalks, buildings, props, actors and the ego drive, from a seed.
 
-``Town.generate(seed)`` lays out a main road (2-3 lanes per direction, straight - curve -
-straight) crossed by a side road at a signalised junction with zebra crossings, sidewalks with
-curbs, buildings with varied facades, trees, street lights, signs, parked and moving cars, cars
-waiting at the junction and pedestrians. All coordinates are nuScenes global metres and positive
-(the devkit's map raster starts at (0, 0)); the road surface is the plane z = 0.
+``Town.generate(seed)`` lays out a main road (2-3 lanes per direction, a 940 m S-bend: straight -
+curve - straight - opposite curve - straight, long enough for a one-minute drive) crossed by two
+side roads at signalised four-way junctions with zebra crossings (and, on most seeds, a T-junction
+side street), sidewalks with curbs, buildings with varied facades, trees, street lights, signs,
+parked and moving cars, cars waiting at the junctions and pedestrians. Its lanes are the roads'
+lanes (running unbroken through the junctions) plus turn connector lanes at each four-way
+junction, which start on an approaching lane and end on an exit lane. All coordinates are nuScenes
+global metres and positive (the devkit's map raster starts at (0, 0)); the road surface is the
+plane z = 0.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from jwmsim.logs.procedural.roads import (
     junction_zone,
     plan_markings,
     stripe_quads,
+    turn_connectors,
 )
 
 ASPHALT = (0.085, 0.085, 0.09)
@@ -62,10 +67,12 @@ class Town:
 
     Attributes:
         seed / config: what generated it.
-        roads: the main road first, then the cross road.
+        roads: the main road first, then the crossing roads ``cross`` and ``cross2``, then ``tee``
+            where the seed has one.
         junctions: per road name, the arc-length intervals covered by crossing roads.
         drivable_area: road surface polygon (world xy). sidewalk_area: sidewalks polygon.
-        lanes / lane_widths: lane centrelines ``[N, 2]`` in the direction of travel, by lane id.
+        lanes / lane_widths: lane centrelines ``[N, 2]`` in the direction of travel, by lane id
+            (``<road>:fwd|bwd:<index>``, and ``<from lane>><to lane>`` for turn connectors).
         static_mesh: all static geometry in world coordinates.
         actors: other road users, in a stable order (instance index = position + 1).
         ego_times / ego_states: ``[T]`` s and ``[T, 4]`` x, y, yaw, z of the ego frame.
@@ -143,10 +150,17 @@ def _rng(seed: int, part: str) -> np.random.Generator:
     return np.random.default_rng([seed, int.from_bytes(part.encode()[:8].ljust(8, b"\0"), "little")])
 
 
+CROSSINGS = ("cross", "cross2")  # the side roads crossing the main road at four-way junctions
+MIN_DRIVE = 60.0  # [s] the main road is long enough for this long a drive at the top ego speed
+LOOK_AHEAD = 150.0  # [m] and this much road beyond it (planners look ahead; routes run on)
+
+
 def _layout_roads(seed: int, cfg: TownConfig) -> tuple[list[Road], float, float]:
-    """Main road (straight, curve, straight), a crossing side road and, on most seeds, a T-junction
-    side street; returns the roads (main, cross[, tee]), the ego start arc length and the junction
-    arc length on the main road."""
+    """Main road (straight, curve, straight, curve, straight), long enough for a ``MIN_DRIVE``
+    drive, crossed by two side roads at signalised four-way junctions (``cross`` after the ego's
+    start, ``cross2`` after the first curve) and, on most seeds, a T-junction side street
+    (``tee``); returns the roads (main, cross, cross2[, tee]), the ego start arc length and the
+    first junction's arc length on the main road."""
     rng = _rng(seed, "roads")
     n = int(rng.choice(cfg.lanes_per_direction))
     lane_w = float(rng.uniform(*cfg.lane_width))
@@ -156,33 +170,52 @@ def _layout_roads(seed: int, cfg: TownConfig) -> tuple[list[Road], float, float]
     radius = rng.uniform(55, 110)
     turn = rng.uniform(np.radians(35), np.radians(75)) * (1 if rng.random() < 0.5 else -1)
     heading = rng.uniform(0, 2 * np.pi)
-    segments = [
-        ("straight", l1, 0.0),
-        ("arc", radius * abs(turn), np.sign(turn) / radius),
-        ("straight", 130.0, 0.0),
-    ]
     median = 0.3 if rng.random() < 0.7 else 1.2
     parking = 2.4 if rng.random() < 0.65 else 0.0
     cross_angle = np.pi / 2 + rng.uniform(-0.2, 0.2)
     cross_lane_w = rng.uniform(3.1, 3.5)
     cross_parking = 2.3 if rng.random() < 0.75 else 0.0
     cross_half_len = 75.0
+    # the town's second half (own stream: the first half of the layout does not depend on it)
+    far = _rng(seed, "roads-far")
+    arc_len = radius * abs(turn)
+    l2 = far.uniform(220, 260)  # straight after the first curve, with the second junction
+    s_junction2 = l1 + arc_len + far.uniform(120, 150)
+    radius2 = far.uniform(70, 120)
+    turn2 = -np.sign(turn) * far.uniform(np.radians(25), np.radians(55))  # an S bend: no loop back
+    top_speed = cfg.ego_speed[1] * 1.06  # plan_ego's speed varies by 6 %
+    length_needed = s_ego + MIN_DRIVE * top_speed + LOOK_AHEAD
+    l3 = max(130.0, length_needed - (l1 + arc_len + l2 + radius2 * abs(turn2)))
+    segments = [
+        ("straight", l1, 0.0),
+        ("arc", arc_len, np.sign(turn) / radius),
+        ("straight", l2, 0.0),
+        ("arc", radius2 * abs(turn2), np.sign(turn2) / radius2),
+        ("straight", l3, 0.0),
+    ]
+    cross2_angle = np.pi / 2 + far.uniform(-0.2, 0.2)
+    cross2_lane_w = far.uniform(3.1, 3.5)
+    cross2_parking = 2.3 if far.random() < 0.6 else 0.0
 
-    def build(origin: np.ndarray) -> tuple[Road, Road]:
-        ref = RefLine.from_segments((origin[0], origin[1]), heading, segments)
-        main = Road("main", ref, n, n, lane_w, median, parking)
-        p, h = ref.frame_at(s_junction)
-        ch = h + cross_angle
+    def crossing(main: Road, name: str, s_at: float, angle: float, lane: float, park: float) -> Road:
+        p, h = main.ref.frame_at(s_at)
+        ch = h + angle
         start = p - cross_half_len * np.array([np.cos(ch), np.sin(ch)])
         cref = RefLine.from_segments((start[0], start[1]), float(ch), [("straight", 2 * cross_half_len, 0.0)])
-        return main, Road("cross", cref, 1, 1, cross_lane_w, 0.3, cross_parking)
+        return Road(name, cref, 1, 1, lane, 0.3, park)
+
+    def build(origin: np.ndarray) -> tuple[Road, Road, Road]:
+        ref = RefLine.from_segments((origin[0], origin[1]), heading, segments)
+        main = Road("main", ref, n, n, lane_w, median, parking)
+        cross = crossing(main, "cross", s_junction, cross_angle, cross_lane_w, cross_parking)
+        cross2 = crossing(main, "cross2", s_junction2, cross2_angle, cross2_lane_w, cross2_parking)
+        return main, cross, cross2
 
     # a T junction on most seeds: a side street branching off behind the ego's start or after the
     # curve (own random stream, so the rest of the layout does not depend on it)
     tee_rng = _rng(seed, "tee")
     tee_plan = None
     if tee_rng.random() < 0.6:
-        arc_len = radius * abs(turn)
         s_tee = tee_rng.uniform(35, 60) if tee_rng.random() < 0.5 else l1 + arc_len + tee_rng.uniform(25, 60)
         side = 1.0 if tee_rng.random() < 0.5 else -1.0
         angle = np.pi / 2 + tee_rng.uniform(-0.25, 0.25)
@@ -197,19 +230,22 @@ def _layout_roads(seed: int, cfg: TownConfig) -> tuple[list[Road], float, float]
         ref = RefLine.from_segments((start[0], start[1]), float(h + side * angle), [("straight", 70.0, 0.0)])
         return Road("tee", ref, 1, 1, lane, 0.3, park)
 
-    main, cross = build(np.zeros(2))
+    main, cross, cross2 = build(np.zeros(2))
     tee = build_tee(main)
-    pts = np.concatenate([main.ref.points, cross.ref.points] + ([tee.ref.points] if tee else []))
+    pts = np.concatenate(
+        [main.ref.points, cross.ref.points, cross2.ref.points] + ([tee.ref.points] if tee else [])
+    )
     margin = 130.0  # room for sidewalks, buildings and the map raster's positive quadrant
-    main, cross = build(margin - pts.min(axis=0))
+    main, cross, cross2 = build(margin - pts.min(axis=0))
     tee = build_tee(main)
     if tee is not None:
         # drop a branch that would run into the other roads (e.g. on the inside of the curve)
         poly = tee.polygon()
         overlap = poly.intersection(main.polygon()).area
-        if poly.intersects(cross.polygon().buffer(12.0)) or overlap > 4.0 * (tee.half_width_left * 2):
+        crossings = cross.polygon().union(cross2.polygon()).buffer(12.0)
+        if poly.intersects(crossings) or overlap > 4.0 * (tee.half_width_left * 2):
             tee = None
-    return [main, cross] + ([tee] if tee else []), s_ego, s_junction
+    return [main, cross, cross2] + ([tee] if tee else []), s_ego, s_junction
 
 
 def _tiles(poly: BaseGeometry, cell: float) -> list[BaseGeometry]:
@@ -332,8 +368,26 @@ def _street_props(
                             parts.append(meshes.tree(rng, base))
                         k += 1
                 s += rng.uniform(8, 15)
-    main, cross = roads[0], roads[1]
-    zone = junctions["main"][0]
+    by_name = {r.name: r for r in roads}
+    for name in CROSSINGS:
+        main, side = roads[0], by_name[name]
+        parts += _signals(main, side, _zone_of(main, side), junctions[name][0], curb)
+    return parts
+
+
+def _zone_of(main: Road, other: Road) -> JunctionZone:
+    """The main road's junction zone with the crossing road ``other``."""
+    zone = junction_zone(main, other.polygon())
+    if zone is None:
+        raise RuntimeError(f"internal error: the side road {other.name!r} does not cross the main road")
+    return zone
+
+
+def _signals(
+    main: Road, side: Road, zone: JunctionZone, side_zone: JunctionZone, curb: float
+) -> list[MeshPart]:
+    """Traffic lights of a four-way junction: green for the main road, red for the side road."""
+    parts = []
     for s_edge, forward in ((zone.s_min - 2.5, True), (zone.s_max + 2.5, False)):
         # signal for the main road's approaching lanes: on the right corner, arm over the lanes
         d = -(main.half_width_right + 0.9) if forward else main.half_width_left + 0.9
@@ -345,10 +399,9 @@ def _street_props(
                 np.array([xy[0], xy[1], curb]), arm, min(7.0, main.half_width_right), facing, lit=1
             )
         )
-    czone = junctions["cross"][0]
-    for s_edge, forward in ((czone.s_min - 2.5, True), (czone.s_max + 2.5, False)):
-        d = -(cross.half_width_right + 0.9) if forward else cross.half_width_left + 0.9
-        xy, heading = cross.ref.to_xy(s_edge, d)
+    for s_edge, forward in ((side_zone.s_min - 2.5, True), (side_zone.s_max + 2.5, False)):
+        d = -(side.half_width_right + 0.9) if forward else side.half_width_left + 0.9
+        xy, heading = side.ref.to_xy(s_edge, d)
         facing = float(heading) + (np.pi if forward else 0.0)
         arm = float(heading) + (np.pi / 2 if forward else -np.pi / 2)
         parts.append(meshes.traffic_light(np.array([xy[0], xy[1], curb]), arm, 4.0, facing, lit=0))
@@ -369,6 +422,11 @@ def _lighting(seed: int) -> Lighting:
     return Lighting(sun, sun_color, zenith, horizon, float(rng.uniform(0.0, 0.8)))
 
 
+def _extra_pedestrians(cfg: TownConfig) -> int:
+    """Pedestrians beyond ``num_pedestrians`` (which is per 20 s of drive) for longer drives."""
+    return int(round(cfg.num_pedestrians * max(0.0, cfg.duration - 20.0) / 20.0))
+
+
 def generate_town(seed: int, config: TownConfig | None = None) -> Town:
     """See :meth:`Town.generate`."""
     cfg = config or TownConfig()
@@ -376,15 +434,14 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
         raise ConfigError(f"town seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     roads, s_ego, _ = _layout_roads(seed, cfg)
-    main, cross = roads[0], roads[1]
-    junctions: dict[str, list[JunctionZone]] = {}
-    for road, other in ((main, cross), (cross, main)):
-        zone = junction_zone(road, other.polygon())
-        if zone is None:
-            raise RuntimeError("internal error: the side road does not cross the main road")
-        junctions[road.name] = [zone]
-    if len(roads) > 2:
-        tee = roads[2]
+    by_name = {r.name: r for r in roads}
+    main = roads[0]
+    junctions: dict[str, list[JunctionZone]] = {"main": []}
+    for name in CROSSINGS:
+        junctions["main"].append(_zone_of(main, by_name[name]))
+        junctions[name] = [_zone_of(by_name[name], main)]
+    if "tee" in by_name:
+        tee = by_name["tee"]
         on_main, on_tee = junction_zone(main, tee.polygon()), junction_zone(tee, main.polygon())
         if on_main is None or on_tee is None:
             raise RuntimeError("internal error: the T-junction street does not meet the main road")
@@ -416,15 +473,20 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
     trng = _rng(seed, "traffic")
     ego = traffic.plan_ego(main, trng, times, s_ego, cfg.ego_speed)
     actors = traffic.moving_traffic(main, ego, trng, times, cfg.traffic_density)
-    cz = junctions["cross"][0]
-    window = {
-        "main": (float(ego.s[0]) - 40.0, float(ego.s[-1]) + 60.0),
-        "cross": (cz.s_min - 55, cz.s_max + 55),
-    }
+    window = {"main": (float(ego.s[0]) - 40.0, float(ego.s[-1]) + 60.0)}
+    for name in CROSSINGS:
+        zone = junctions[name][0]
+        window[name] = (zone.s_min - 55, zone.s_max + 55)
     actors += traffic.parked_cars(roads, junctions, _rng(seed, "parked"), times, window)
-    actors += traffic.waiting_cross_traffic(cross, junctions["cross"][0], _rng(seed, "cross"), times)
+    for name in CROSSINGS:
+        # the first junction keeps its stream and ids; the others get their own
+        stream, prefix = ("cross", "") if name == "cross" else (f"{name}-traffic", f"{name}-")
+        zone = junctions[name][0]
+        actors += traffic.waiting_cross_traffic(by_name[name], zone, _rng(seed, stream), times, prefix)
     if "tee" in junctions:
-        actors += traffic.waiting_at_branch(roads[2], junctions["tee"][0], _rng(seed, "tee-traffic"), times)
+        actors += traffic.waiting_at_branch(
+            by_name["tee"], junctions["tee"][0], _rng(seed, "tee-traffic"), times
+        )
     actors += traffic.pedestrians(
         main,
         junctions["main"][0],
@@ -432,7 +494,7 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
         sidewalk,
         cfg.curb_height,
         ego,
-        cfg.num_pedestrians,
+        cfg.num_pedestrians + _extra_pedestrians(cfg),
         _rng(seed, "peds"),
         times,
     )
@@ -441,6 +503,12 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
         for lane_id, forward, index in road.lane_ids():
             lanes[lane_id] = road.lane_centerline(forward, index)
             widths[lane_id] = road.lane_width
+    for name in CROSSINGS:
+        side, main_zone, side_zone = by_name[name], _zone_of(main, by_name[name]), junctions[name][0]
+        for a, za, b, zb in ((main, main_zone, side, side_zone), (side, side_zone, main, main_zone)):
+            for lane_id, pts in turn_connectors(a, za, b, zb).items():
+                lanes[lane_id] = pts
+                widths[lane_id] = a.lane_width
     return Town(
         seed=seed,
         config=cfg,

@@ -115,10 +115,15 @@ def moving_traffic(
     v_ego = float((ego.s[-1] - ego.s[0]) / max(duration, 1e-6))
     lc_left = lane_changes
     specs = []
+    # drives longer than 20 s: oncoming cars further ahead (they meet the ego later), and the
+    # same-direction traffic spread a little further (speeds differ by up to 15 %)
+    extra = max(0.0, duration - 20.0)
     for forward, n in ((True, main.lanes_forward), (False, main.lanes_backward)):
         for lane in range(n):
             lo, hi = (
-                (s_ego0 - 60, s_ego0 + 170) if forward else (s_ego0 + 20, min(main.ref.length, s_ego0 + 320))
+                (s_ego0 - 60, s_ego0 + 170 + 0.3 * v_ego * extra)
+                if forward
+                else (s_ego0 + 20, min(main.ref.length, s_ego0 + 320 + (v_ego + 11.0) * extra))
             )
             count = int(np.ceil(density * (hi - lo) / 100))
             for s0 in np.sort(rng.uniform(lo, hi, size=count)):
@@ -196,9 +201,10 @@ def parked_cars(
 
 
 def waiting_cross_traffic(
-    cross: Road, zone: JunctionZone, rng: np.random.Generator, times: np.ndarray
+    cross: Road, zone: JunctionZone, rng: np.random.Generator, times: np.ndarray, prefix: str = ""
 ) -> list[Actor]:
-    """Cars queued at the stop lines of the cross road, and one leaving the junction."""
+    """Cars queued at the stop lines of the cross road, and one leaving the junction (actor ids
+    start with ``prefix``)."""
     actors = []
     for forward in (True, False):
         stop = zone.s_min - 6.5 if forward else zone.s_max + 6.5
@@ -211,7 +217,7 @@ def waiting_cross_traffic(
             d = np.full(len(times), cross.lane_offset(forward, 0))
             actors.append(
                 _actor_from_frenet(
-                    f"stopped-{len(actors):03d}",
+                    f"{prefix}stopped-{len(actors):03d}",
                     model,
                     cross,
                     times,
@@ -231,7 +237,9 @@ def waiting_cross_traffic(
     s = zone.s_max + 12.0 + rng.uniform(0, 10) + rng.uniform(6, 9) * (times - times[0])
     d = np.full(len(times), cross.lane_offset(True, 0))
     actors.append(
-        _actor_from_frenet("leaving-000", model, cross, times, s, d, True, ["vehicle.moving"] * len(times))
+        _actor_from_frenet(
+            f"{prefix}leaving-000", model, cross, times, s, d, True, ["vehicle.moving"] * len(times)
+        )
     )
     return actors
 
@@ -272,6 +280,7 @@ def pedestrians(
     while the ego approaches, the others walk or stand along the street."""
     actors = []
     t = times - times[0]
+    reach = float(ego.s[-1] - ego.s[0])  # [m] the ego's drive: walkers are spread along it
     s_cross = 0.5 * (zone_main.s_min + zone_main.s_max)
     for k in range(count):
         model = pedestrian(rng)
@@ -286,10 +295,10 @@ def pedestrians(
             s = s0 + v * t
             d_side = -(main.half_width_right + sidewalk_width * 0.5)
         elif rng.random() < 0.3:
-            s = np.full(len(t), ego.s[0] + rng.uniform(20, 160))
+            s = np.full(len(t), ego.s[0] + rng.uniform(20, max(160.0, reach - 40.0)))
         else:
             v = rng.uniform(1.0, 1.6) * (1 if rng.random() < 0.5 else -1)
-            s = ego.s[0] + rng.uniform(15, 170) + v * t
+            s = ego.s[0] + rng.uniform(15, max(170.0, reach - 30.0)) + v * t
         xy, heading = main.ref.to_xy(s, np.full(len(t), d_side))
         on_walk = shapely.contains_xy(sidewalk, xy[:, 0], xy[:, 1])
         z = np.where(on_walk, curb, 0.0) + model.size_wlh[2] / 2
