@@ -405,6 +405,7 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
         # transmittance (negated once a pixel is done), r, g, b, depth; last contributing entry
         st = np.empty(5 * TILE * TILE, dt)
         last = np.empty(TILE * TILE, np.int64)
+        row_done = np.empty(TILE, np.int64)  # finished pixels per tile row: full rows are skipped
         for job in range(worker, v_count * n_tiles, n_workers):
             v = job // n_tiles
             t = job - v * n_tiles
@@ -420,6 +421,8 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                 st[j] = f1 if inside else -f1
             st[TILE * TILE :] = f0
             last[:] = -1
+            for r in range(TILE):
+                row_done[r] = TILE - tw if r <= ty1 - ty0 else TILE
             n_done = TILE * TILE - npix
             for k in range(offsets[job], offsets[job + 1]):
                 q = isect[k]
@@ -434,12 +437,15 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                 # sigma above which alpha < threshold (with a margin): rows beyond it are skipped
                 sigma_cut = packed[q, 10]
                 for py in range(y0, y1 + 1):
+                    if row_done[py - ty0] == TILE:
+                        continue
                     dy = my - c(py)
                     bdy = cb * dy
                     cdy = half * cc * dy * dy
                     if bdy * bdy - two * ca * (cdy - sigma_cut) < f0:
                         continue  # the ellipse sigma <= sigma_cut misses this row
                     row = np.uint64((py - ty0) * TILE)
+                    done_before = n_done
                     # all TILE columns at once (fixed trip count: vectorised); masks do the rest
                     for j in range(TILE):
                         p = row + np.uint64(j)  # unsigned: no negative-index wraparound code
@@ -460,6 +466,7 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                         st[p + _T] = next_t if use else (-tp if ok else tp)
                         last[p] = k if use else last[p]
                         n_done += 1 if (ok and not use) else 0
+                    row_done[py - ty0] += n_done - done_before
                 if n_done == TILE * TILE:
                     break
             for py in range(ty0, ty1 + 1):
