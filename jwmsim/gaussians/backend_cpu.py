@@ -10,6 +10,7 @@ import torch
 
 from jwmsim.gaussians import cpu_kernels
 from jwmsim.gaussians.projection import project_gaussians
+from jwmsim.gaussians.workspace import thread_workspace
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -28,22 +29,22 @@ def _n_workers() -> int:
 
 
 def depth_sort_keys(depths: np.ndarray) -> tuple[np.ndarray, int]:
-    """uint64 keys ``[V, N]`` that sort like positive ``depths`` (their IEEE bit patterns), and the
-    number of significant bytes (4 for float32, 8 for float64)."""
+    """Unsigned keys ``[V, N]`` that sort like positive ``depths`` (their IEEE bit patterns, a view:
+    uint32 for float32, uint64 for float64), and the number of significant bytes (4 or 8)."""
     if depths.dtype == np.float32:
-        return depths.view(np.uint32).astype(np.uint64), 4
-    return depths.astype(np.float64).view(np.uint64), 8
+        return depths.view(np.uint32), 4
+    return depths.astype(np.float64, copy=False).view(np.uint64), 8
 
 
 class _CompositeCPU(torch.autograd.Function):
     """(means2d, conics, opacities, colors, depths) -> (rgb premultiplied, depth_acc, alpha)."""
 
     @staticmethod
-    def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height):  # type: ignore[override]
+    def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height, workspace):  # type: ignore[override]
         packed, boxes, offsets, isect, packed_ids = binning
         v_count, n = depths.shape
         rgb, dep, alpha, last = cpu_kernels.composite_forward(
-            packed, boxes, offsets, isect, v_count, width, height, _n_workers()
+            packed, boxes, offsets, isect, v_count, width, height, _n_workers(), workspace
         )
         ctx.state = (packed, binning, (v_count, n, width, height), alpha, last)
         return torch.from_numpy(rgb), torch.from_numpy(dep), torch.from_numpy(alpha)
@@ -86,6 +87,7 @@ class _CompositeCPU(torch.autograd.Function):
             None,
             None,
             None,
+            None,
         )
 
 
@@ -118,9 +120,11 @@ def rasterize_cpu(
     ks = ks.to("cpu", dtype)
     inputs = (means, quats, scales, opacities, colors)
     need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    # without a gradient nothing outlives the call: intermediates go to reused buffers
+    ws = None if need_grad else thread_workspace()
     out = cpu_kernels.project(
         *(_np(t) for t in (means, quats, scales, opacities, viewmats, ks)),
-        width, height, near_plane, far_plane, eps2d,
+        width, height, near_plane, far_plane, eps2d, ws,
     )  # fmt: skip
     if need_grad:
         # differentiable projection of the Gaussians that some camera sees (the numba pass culls)
@@ -143,9 +147,10 @@ def rasterize_cpu(
         key_bytes,
         width,
         height,
+        ws,
     )
     rgb, depth_acc, alpha = _CompositeCPU.apply(
-        means2d, conics, opacities, colors, depths, binning, width, height
+        means2d, conics, opacities, colors, depths, binning, width, height, ws
     )
     depth = depth_acc / alpha.clamp_min(1e-10)
     return rgb, depth, alpha
