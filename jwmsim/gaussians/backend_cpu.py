@@ -91,6 +91,40 @@ class _CompositeCPU(torch.autograd.Function):
         )
 
 
+def rasterize_cpu_arrays(
+    means: np.ndarray,
+    quats: np.ndarray,
+    scales: np.ndarray,
+    opacities: np.ndarray,
+    colors: np.ndarray,
+    viewmats: torch.Tensor,
+    ks: torch.Tensor,
+    width: int,
+    height: int,
+    near_plane: float,
+    far_plane: float,
+    eps2d: float = 0.3,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`rasterize_cpu` without a gradient, from numpy arrays (activated values, one dtype):
+    means ``[N, 3]`` [m], quats ``[N, 4]``, scales ``[N, 3]`` [m], opacities ``[N]``, colors
+    ``[N, 3]``. Intermediates live in this thread's reused workspace."""
+    dt = torch.from_numpy(means[:0]).dtype
+    vm, kk = _np(viewmats.to("cpu", dt)), _np(ks.to("cpu", dt))
+    ws = thread_workspace()
+    means2d, conics, depths, radii = cpu_kernels.project(
+        means, quats, scales, opacities, vm, kk, width, height, near_plane, far_plane, eps2d, ws
+    )
+    keys, key_bytes = depth_sort_keys(depths)
+    packed, boxes, offsets, isect, _ = cpu_kernels.bin_tiles(
+        means2d, conics, opacities, colors, depths, radii, keys, key_bytes, width, height, ws
+    )
+    rgb, dep, alpha, _ = cpu_kernels.composite_forward(
+        packed, boxes, offsets, isect, vm.shape[0], width, height, _n_workers(), ws
+    )
+    rgb_t, alpha_t = torch.from_numpy(rgb), torch.from_numpy(alpha)
+    return rgb_t, torch.from_numpy(dep) / alpha_t.clamp_min(1e-10), alpha_t
+
+
 def rasterize_cpu(
     means: torch.Tensor,
     quats: torch.Tensor,
