@@ -131,7 +131,7 @@ def main() -> None:
         for item in filter(None, fields.split(",")):
             key, _, val = item.partition("=")
             kw[key] = None if val == "None" else (int(val) if key == "max_sweeps" else float(val))
-        kw = {"near_distance": None, **kw}  # extras start from v1 plus their changes
+        kw = {**asdict(SKELETON_V1), **kw}  # extras start from v1 plus their changes
         variants[name] = SkeletonConfig(**kw)
     info = machine_info()
     print(describe(info))
