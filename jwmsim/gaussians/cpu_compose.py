@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from numba import njit
 
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, rotations_to_quats
 from jwmsim.geometry import SE3
@@ -68,6 +69,11 @@ class SceneArrays:
         self._entries: dict[int, _Entry] = {}
         self._world_key: tuple[int, ...] | None = None
         self._world_ref: weakref.ref[torch.Tensor] | None = None
+        self._tail_key: tuple[int, ...] | None = None  # actors whose static columns are in the buffer
+        self._actors_key: tuple[int, ...] | None = None
+        self._actors: Arrays | None = None
+        self._owner = np.zeros(0, np.int64)
+        self._actor_comps: list[GaussianComponent] = []
         self._world: list[np.ndarray] = []
 
     def activated(self, comp: GaussianComponent) -> Arrays:
@@ -89,7 +95,20 @@ class SceneArrays:
             for buf, a in zip(self._world, bg, strict=True):
                 buf[: len(a)] = a
             self._world_key, self._world_ref = key, weakref.ref(background.means)
+            self._tail_key = None
         return self._world
+
+    def _actor_block(self, comps: list[GaussianComponent]) -> tuple[tuple[int, ...], Arrays, np.ndarray]:
+        """The drawn actors' activated arrays concatenated (box frames) and the owner index ``[Na]``
+        of each Gaussian; remade only when the set of drawn actors (or one of them) changes."""
+        key = tuple(v for c in comps for v in _signature(c))
+        if key != self._actors_key or self._actors is None:
+            parts = [self.activated(c) for c in comps]
+            self._actors = tuple(np.concatenate([p[k] for p in parts]) for k in range(5))  # type: ignore[assignment]
+            self._owner = np.repeat(np.arange(len(comps)), [len(p[0]) for p in parts])
+            self._actors_key = key
+            self._actor_comps = comps  # held: their tensors' ids in ``key`` cannot be reused meanwhile
+        return key, self._actors, self._owner  # type: ignore[return-value]
 
     def compose(
         self, scene: GaussianScene, actor_poses: Mapping[str, SE3], extra: Mapping[str, GaussianComponent]
@@ -109,31 +128,32 @@ class SceneArrays:
         n = nb + sum(len(c) for c in comps)
         world = self._buffers(scene.background, n)
         means, quats, scales, opac, colors = (b[:n] for b in world)
-        at = nb
-        for comp, pose in zip(comps, poses, strict=True):
-            m, q, s, o, c = self.activated(comp)
-            end = at + len(m)
-            rot = np.asarray(pose.rotation, np.float64)
-            means[at:end] = m @ rot.T + np.asarray(pose.translation, np.float64)
-            quats[at:end] = _quat_multiply(rotations_to_quats(rot[None])[0], q)
-            scales[at:end], opac[at:end], colors[at:end] = s, o, c
-            at = end
+        if comps:
+            key, (m, q, s, o, c), owner = self._actor_block(comps)
+            if self._tail_key != key:  # the static columns of the actors, behind the background
+                scales[nb:], opac[nb:], colors[nb:] = s, o, c
+                self._tail_key = key
+            rot = np.stack([p.rotation for p in poses]).astype(np.float64)
+            trans = np.stack([p.translation for p in poses]).astype(np.float64)
+            _place(m, q, owner, rot, trans, rotations_to_quats(rot), means[nb:], quats[nb:])
         return means, quats, scales, opac, colors
 
 
-def _quat_multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Hamilton product of one quaternion ``p`` ``[4]`` with ``q`` ``[N, 4]`` (scalar first)."""
-    w1, x1, y1, z1 = p
-    w2, x2, y2, z2 = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    return np.stack(
-        [
-            w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
-            w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-            w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
-            w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
-        ],
-        -1,
-    )
+@njit(cache=True)
+def _place(means, quats, owner, rot, trans, pose_quats, out_means, out_quats):  # pragma: no cover
+    """``out = R_owner means + t_owner`` and ``pose_quat_owner * quats`` (Hamilton), in float64."""
+    for i in range(means.shape[0]):
+        a = owner[i]
+        x, y, z = np.float64(means[i, 0]), np.float64(means[i, 1]), np.float64(means[i, 2])
+        for r in range(3):
+            out_means[i, r] = rot[a, r, 0] * x + rot[a, r, 1] * y + rot[a, r, 2] * z + trans[a, r]
+        w1, x1, y1, z1 = pose_quats[a, 0], pose_quats[a, 1], pose_quats[a, 2], pose_quats[a, 3]
+        w2, x2 = np.float64(quats[i, 0]), np.float64(quats[i, 1])
+        y2, z2 = np.float64(quats[i, 2]), np.float64(quats[i, 3])
+        out_quats[i, 0] = w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2
+        out_quats[i, 1] = w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2
+        out_quats[i, 2] = w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2
+        out_quats[i, 3] = w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2
 
 
 _LOCAL = threading.local()
