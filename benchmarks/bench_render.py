@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -106,7 +107,10 @@ def skeleton_cases(baseline: str, repeats: int) -> list[dict[str, object]]:
     poses = [(log.ego_pose_at(t), log.actors_at(t)) for t in np.linspace(t0 + 1.0, t1 - 1.0, 12)]
     cases = [("current renderer", current_render, "v1"), ("current renderer", current_render, "current")]
     if baseline != "none":
-        cases.insert(0, (f"baseline {baseline}", load_baseline_render(baseline), "v1"))
+        try:
+            cases.insert(0, (f"baseline {baseline}", load_baseline_render(baseline), "v1"))
+        except (OSError, subprocess.CalledProcessError) as e:  # no git, or not a revision here
+            print(f"no baseline renderer ({baseline}): {e}; pass --baseline none to silence this")
     times: list[list[float]] = [[] for _ in cases]
     with torch.no_grad():
         for _, mod, sk in cases:  # warm-up (and numba compilation on a cold cache)
