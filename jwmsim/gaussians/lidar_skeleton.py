@@ -62,7 +62,9 @@ class SkeletonConfig:
     far_voxel: float = 0.6  # [m]
     actor_voxel: float = 0.12  # [m]
     max_sweeps: int = 40
-    ground_voxel: float | None = 0.8  # [m] flat ground splats on this xy grid (None: no ground class)
+    ground_voxel: float | None = 0.3  # [m] flat ground splats on this xy grid (None: no ground class)
+    ground_near_distance: float | None = 5.0  # [m] from the path; beyond it ground_far_voxel (None: none)
+    ground_far_voxel: float = 0.8  # [m] ground cells far from the path, where the lidar rings thin out
     ground_sigma_z: float = 0.05  # [m] vertical standard deviation of the ground splats
     ground_height: float = 0.15  # [m] points this close above the local ground are ground
     ground_cell: float = 2.0  # [m] xy cell of the local ground height (its 5th percentile z)
@@ -73,7 +75,12 @@ class SkeletonConfig:
                 raise ConfigError(f"SkeletonConfig.{name} must be > 0 [m], got {getattr(self, name)}")
         if self.ground_voxel is not None and not self.ground_voxel > 0:
             raise ConfigError(f"SkeletonConfig.ground_voxel must be > 0 [m] or None, got {self.ground_voxel}")
-        for name in ("ground_sigma_z", "ground_cell"):
+        if self.ground_near_distance is not None and self.ground_near_distance < 0:
+            raise ConfigError(
+                "SkeletonConfig.ground_near_distance must be >= 0 [m] or None, "
+                f"got {self.ground_near_distance}"
+            )
+        for name in ("ground_sigma_z", "ground_cell", "ground_far_voxel"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"SkeletonConfig.{name} must be > 0 [m], got {getattr(self, name)}")
         if self.ground_height < 0:
@@ -144,20 +151,23 @@ def _gaussians(parts: list[tuple[np.ndarray, np.ndarray, float | tuple[float, fl
 def _background(
     points: np.ndarray, colors: np.ndarray, path_xy: np.ndarray, cfg: SkeletonConfig
 ) -> GaussianComponent:
-    """Background Gaussians: flat ground splats (if ``ground_voxel``), ``background_voxel`` near the
-    path ``[T, 2]``, ``far_voxel`` beyond."""
+    """Background Gaussians: flat ground splats (if ``ground_voxel``; ``ground_far_voxel`` beyond
+    ``ground_near_distance`` of the path ``[T, 2]``), isotropic ``background_voxel`` ones within
+    ``near_distance`` of the path and ``far_voxel`` ones beyond."""
+    if len(points) == 0:
+        return _gaussians([(points, colors, cfg.background_voxel)])
+    dist, _ = cKDTree(path_xy).query(points[:, :2])
     parts: list[tuple[np.ndarray, np.ndarray, float | tuple[float, float]]] = []
-    if cfg.ground_voxel is not None and len(points):
-        ground = _ground_mask(points, cfg)
-        parts.append((points[ground], colors[ground], (cfg.ground_voxel, cfg.ground_sigma_z)))
-        points, colors = points[~ground], colors[~ground]
-    if cfg.near_distance is None or len(points) == 0:
-        parts.append((points, colors, cfg.background_voxel))
-    else:
-        dist, _ = cKDTree(path_xy).query(points[:, :2])
-        near = dist <= cfg.near_distance
-        parts.append((points[near], colors[near], cfg.background_voxel))
-        parts.append((points[~near], colors[~near], cfg.far_voxel))
+    ground = _ground_mask(points, cfg) if cfg.ground_voxel is not None else np.zeros(len(points), bool)
+    if cfg.ground_voxel is not None:
+        g_near = ground & (dist <= (np.inf if cfg.ground_near_distance is None else cfg.ground_near_distance))
+        parts.append((points[g_near], colors[g_near], (cfg.ground_voxel, cfg.ground_sigma_z)))
+        g_far = ground & ~g_near
+        parts.append((points[g_far], colors[g_far], (cfg.ground_far_voxel, cfg.ground_sigma_z)))
+    near = ~ground & (dist <= (np.inf if cfg.near_distance is None else cfg.near_distance))
+    far = ~ground & ~near
+    parts.append((points[near], colors[near], cfg.background_voxel))
+    parts.append((points[far], colors[far], cfg.far_voxel))
     return _gaussians(parts)
 
 

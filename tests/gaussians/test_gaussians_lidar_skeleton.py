@@ -30,6 +30,8 @@ def test_config_errors_are_clear() -> None:
         SkeletonConfig(max_sweeps=0)
     with pytest.raises(ConfigError, match="ground_voxel"):
         SkeletonConfig(ground_voxel=-0.5)
+    with pytest.raises(ConfigError, match="ground_near_distance"):
+        SkeletonConfig(ground_near_distance=-1.0)
 
 
 def test_ground_points_are_the_road_not_the_facade() -> None:
@@ -50,6 +52,12 @@ def test_ground_becomes_flat_splats_and_far_points_coarser_voxels() -> None:
     assert 50 * 13 <= flat.sum() <= 51 * 14  # one splat per 0.8 m cell of the 40 x 10 m road
     # the facade is 5 m from the path, beyond near_distance: 0.6 m voxels, isotropic
     assert np.allclose(scales[~flat], 0.6 * 0.6, rtol=1e-4)
+    # ground beyond ground_near_distance of the path: the coarser ground_far_voxel
+    two = ls._background(pts, cols, path, SkeletonConfig(ground_voxel=0.5, ground_near_distance=2.0))
+    xy, means = two.scales.numpy()[:, 0], two.means.numpy()
+    flat2 = np.isclose(two.scales.numpy()[:, 2], 0.05, rtol=1e-4)
+    assert np.allclose(xy[flat2 & (np.abs(means[:, 1]) < 1.9)], 0.6 * 0.5, rtol=1e-4)
+    assert np.allclose(xy[flat2 & (np.abs(means[:, 1]) > 2.6)], 0.6 * 0.8, rtol=1e-4)
     v1 = ls._background(pts, cols, path, SKELETON_V1)
     assert np.allclose(v1.scales.numpy(), 0.6 * 0.3, rtol=1e-4) and len(v1) > 3 * len(comp)
     # colours are voxel means of the inputs, kept in (0, 1)
