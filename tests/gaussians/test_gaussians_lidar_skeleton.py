@@ -44,7 +44,7 @@ def test_ground_points_are_the_road_not_the_facade() -> None:
 def test_ground_becomes_flat_splats_and_far_points_coarser_voxels() -> None:
     pts, cols = _street()
     path = np.c_[np.linspace(-20, 20, 50), np.zeros(50)]
-    cfg = SkeletonConfig(ground_voxel=0.8, near_distance=3.0, far_voxel=0.6, background_voxel=0.3)
+    cfg = SkeletonConfig(ground_voxel=0.8, ground_near_distance=None, near_distance=3.0, far_voxel=0.6)
     comp = ls._background(pts, cols, path, cfg)
     scales = comp.scales.numpy()
     flat = np.isclose(scales[:, 2], cfg.ground_sigma_z, rtol=1e-4)
@@ -91,4 +91,4 @@ def test_skeleton_of_the_builtin_log_is_smaller() -> None:
     prefix = f"seed-log-{GENERATOR_VERSION}-s{DEFAULT_SEED}-"
     if not [p for p in cache_dir().glob(prefix + "*") if (p / VERSION / "sample_data.json").is_file()]:
         pytest.skip(f"the built-in seed log is not generated yet in {cache_dir()}: run `jwmsim info` once")
-    _check_skeleton(load_nuscenes_log(default_log_path(progress=False)), 1.6)
+    _check_skeleton(load_nuscenes_log(default_log_path(progress=False)), 1.3)
