@@ -9,17 +9,19 @@ plausible views near the logged path, with holes where the lidar saw nothing.
 Voxels (:class:`SkeletonConfig`, ``lidar-skeleton-v2``):
 
 * ground (points within 0.15 m above the 5th-percentile height of their 2 m cell): one **flat**
-  Gaussian per 0.8 m xy cell (standard deviation 0.48 m across, 0.05 m vertical). Isotropic
-  0.18 m blobs made the road a fuzzy layer as thick as they are wide; the flat splats measured
-  better (PSNR +0.9 dB on the built-in log) with fewer Gaussians;
+  Gaussian per xy cell (standard deviation 0.6 cell across, 0.05 m vertical): 0.3 m cells within
+  5 m of the logged ego path (the ego's road: its markings stay sharp), 0.8 m beyond, where the
+  lidar rings thin out and small flat splats would leave holes. Isotropic 0.18 m blobs made the
+  road a fuzzy layer as thick as they are wide;
 * the rest of the background: isotropic, standard deviation 0.6 voxel; 0.3 m voxels within 15 m
-  (horizontally) of the logged ego path, 0.6 m beyond (seen from at least 15 m away, where a
-  112x200 pixel is already some 0.1 m wide and the blur of ``eps2d`` adds more);
+  (horizontally) of the path, 0.6 m beyond (seen from at least 15 m away, where a 112x200 pixel is
+  already some 0.1 m wide and the blur of ``eps2d`` adds more);
 * actors: 0.12 m voxels in their box frames.
 
-On the built-in log this is 87k Gaussians instead of 182k (the real PandaSet log: 66k, not 116k),
-with held-out PSNR / SSIM at 112x200 higher than ``lidar-skeleton-v1`` (0.3 m everywhere, 0.1 m
-actors: :data:`SKELETON_V1`) on both logs (``benchmarks/bench_skeleton_quality.py``).
+On the built-in log this is 105k Gaussians instead of 182k (the real PandaSet log: 67k, not 116k).
+Held-out PSNR / SSIM at 112x200 against ``lidar-skeleton-v1`` (0.3 m everywhere, 0.1 m actors:
+:data:`SKELETON_V1`): +1.0 dB / +0.05 on the built-in log, -0.08 dB / -0.003 on the real log
+(``benchmarks/bench_skeleton_quality.py``).
 """
 
 from __future__ import annotations
