@@ -80,8 +80,8 @@ class SceneArrays:
         key = id(comp.means)
         entry = self._entries.get(key)
         if entry is None or not entry.valid(comp):
-            if len(self._entries) > 4096:  # components come and go (inserted assets): drop the dead
-                self._entries = {k: e for k, e in self._entries.items() if e.ref() is not None}
+            # components come and go (other scenes, inserted assets): drop the arrays of dead ones
+            self._entries = {k: e for k, e in self._entries.items() if e.ref() is not None}
             entry = self._entries[key] = _Entry(comp)
         return entry.arrays
 

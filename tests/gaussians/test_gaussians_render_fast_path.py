@@ -117,3 +117,18 @@ def test_rasterize_cpu_arrays_matches_rasterize_cpu(tiny_component: GaussianComp
         out = rasterize_cpu_arrays(*arrays, viewmats, ks, w, h, 0.05, 1e4)
     for a, b in zip(out, ref, strict=True):
         assert torch.equal(a, b)
+
+
+def test_scene_arrays_forget_components_that_are_gone() -> None:
+    import gc
+
+    cache = SceneArrays()
+    for seed in range(3):
+        scene = street_scene(300, seed=seed)
+        cache.compose(scene, street_car_poses(), {})
+        del scene
+        gc.collect()
+    # without pruning: 3 scenes x (background + 3 cars) = 12 entries; with it, at most the last
+    # scene's 4 and the previous scene's 3 cars (still held while the last ones were activated)
+    alive = [e for e in cache._entries.values() if e.ref() is not None]
+    assert len(cache._entries) <= len(alive) + 4
