@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
 from jwmsim.envs.drive_config import DriveEnvConfig
@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0, help="time per case")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_env_steps.json")
     args = ap.parse_args()
+    machine = machine_info()  # before the work: the calibration sees the machine, not the benchmark
     segment = load_log(DriveEnvConfig(log=args.log))
     scene = scene_for_log(segment, "lidar")
     results: dict[str, object] = {}
@@ -136,8 +137,7 @@ def main() -> None:
             "skipped: highway-env not installed (pip install -c constraints.txt highway-env==1.11)"
         )
     meta = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-        f"cuda={torch.cuda.is_available()}",
+        "machine": {**machine, "cuda": torch.cuda.is_available()},
         "python": platform.python_version(),
         "log": segment.name,
         "command": f"python benchmarks/bench_env_steps.py --log {args.log} --seconds {args.seconds}",

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 from pathlib import Path
 
-import numba
-import torch
+from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 from jwmsim.gaussians.backend_cpu import set_threads
 from jwmsim.gaussians.fit import FitConfig, fit_scene
@@ -37,6 +35,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_fit.json")
     parser.add_argument("--save-dir", type=Path, default=None, help="also save the fitted scenes here")
     args = parser.parse_args()
+    machine = machine_info()  # before the work: the calibration sees the machine, not the benchmark
     set_threads(args.threads)  # numba threads of the rasterizer; FitConfig.torch_threads for PyTorch
     h, w = (int(v) for v in args.size.split("x"))
     cfg = FitConfig(steps=args.steps, image_hw=(h, w))
@@ -71,12 +70,7 @@ def main() -> None:
         "command": (
             f"python benchmarks/bench_fit.py --steps {args.steps} --size {args.size} --logs {args.logs}"
         ),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "numba": numba.__version__,
-        },
+        "machine": machine,
         "threads": args.threads,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 from jwmsim.logs.procedural import LogConfig, Town, nuscenes_like_rig, render_ground_truth, write_town_log
 from jwmsim.logs.procedural import write_log as write_log_module
@@ -44,11 +45,7 @@ def main() -> None:
     parser.add_argument("--skip-full", action="store_true", help="skip the full 20 s log")
     args = parser.parse_args()
     results: dict[str, object] = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": {"platform": platform.platform(), **machine_info()},
         "load_average_before": os.getloadavg(),
     }
 

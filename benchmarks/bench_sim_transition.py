@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 from jwmsim.config import SimConfig
 from jwmsim.geometry import SE3, CameraIntrinsics
@@ -95,6 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_sim_transition.json")
     args = ap.parse_args()
+    machine = machine_info()  # before the work: the calibration sees the machine, not the benchmark
     free = SimConfig(terminate_on_collision=False, terminate_on_offroad=False, route_extension=800.0)
     results: dict[str, object] = {}
     inserted = [
@@ -136,7 +138,7 @@ def main() -> None:
     else:
         results["pandaset"] = f"skipped: no log at {PANDASET}"
     meta = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
+        "machine": machine,
         "python": platform.python_version(),
         "command": "python benchmarks/bench_sim_transition.py",
     }

@@ -10,6 +10,7 @@ import torch
 
 from jwmsim.gaussians import cpu_kernels
 from jwmsim.gaussians.projection import project_gaussians
+from jwmsim.gaussians.workspace import thread_workspace
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -28,22 +29,22 @@ def _n_workers() -> int:
 
 
 def depth_sort_keys(depths: np.ndarray) -> tuple[np.ndarray, int]:
-    """uint64 keys ``[V, N]`` that sort like positive ``depths`` (their IEEE bit patterns), and the
-    number of significant bytes (4 for float32, 8 for float64)."""
+    """Unsigned keys ``[V, N]`` that sort like positive ``depths`` (their IEEE bit patterns, a view:
+    uint32 for float32, uint64 for float64), and the number of significant bytes (4 or 8)."""
     if depths.dtype == np.float32:
-        return depths.view(np.uint32).astype(np.uint64), 4
-    return depths.astype(np.float64).view(np.uint64), 8
+        return depths.view(np.uint32), 4
+    return depths.astype(np.float64, copy=False).view(np.uint64), 8
 
 
 class _CompositeCPU(torch.autograd.Function):
     """(means2d, conics, opacities, colors, depths) -> (rgb premultiplied, depth_acc, alpha)."""
 
     @staticmethod
-    def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height):  # type: ignore[override]
+    def forward(ctx, means2d, conics, opacities, colors, depths, binning, width, height, workspace):  # type: ignore[override]
         packed, boxes, offsets, isect, packed_ids = binning
         v_count, n = depths.shape
         rgb, dep, alpha, last = cpu_kernels.composite_forward(
-            packed, boxes, offsets, isect, v_count, width, height, _n_workers()
+            packed, boxes, offsets, isect, v_count, width, height, _n_workers(), workspace
         )
         ctx.state = (packed, binning, (v_count, n, width, height), alpha, last)
         return torch.from_numpy(rgb), torch.from_numpy(dep), torch.from_numpy(alpha)
@@ -86,7 +87,42 @@ class _CompositeCPU(torch.autograd.Function):
             None,
             None,
             None,
+            None,
         )
+
+
+def rasterize_cpu_arrays(
+    means: np.ndarray,
+    quats: np.ndarray,
+    scales: np.ndarray,
+    opacities: np.ndarray,
+    colors: np.ndarray,
+    viewmats: torch.Tensor,
+    ks: torch.Tensor,
+    width: int,
+    height: int,
+    near_plane: float,
+    far_plane: float,
+    eps2d: float = 0.3,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`rasterize_cpu` without a gradient, from numpy arrays (activated values, one dtype):
+    means ``[N, 3]`` [m], quats ``[N, 4]``, scales ``[N, 3]`` [m], opacities ``[N]``, colors
+    ``[N, 3]``. Intermediates live in this thread's reused workspace."""
+    dt = torch.from_numpy(means[:0]).dtype
+    vm, kk = _np(viewmats.to("cpu", dt)), _np(ks.to("cpu", dt))
+    ws = thread_workspace()
+    means2d, conics, depths, radii = cpu_kernels.project(
+        means, quats, scales, opacities, vm, kk, width, height, near_plane, far_plane, eps2d, ws
+    )
+    keys, key_bytes = depth_sort_keys(depths)
+    packed, boxes, offsets, isect, _ = cpu_kernels.bin_tiles(
+        means2d, conics, opacities, colors, depths, radii, keys, key_bytes, width, height, ws
+    )
+    rgb, dep, alpha, _ = cpu_kernels.composite_forward(
+        packed, boxes, offsets, isect, vm.shape[0], width, height, _n_workers(), ws
+    )
+    rgb_t, alpha_t = torch.from_numpy(rgb), torch.from_numpy(alpha)
+    return rgb_t, torch.from_numpy(dep) / alpha_t.clamp_min(1e-10), alpha_t
 
 
 def rasterize_cpu(
@@ -118,9 +154,11 @@ def rasterize_cpu(
     ks = ks.to("cpu", dtype)
     inputs = (means, quats, scales, opacities, colors)
     need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    # without a gradient nothing outlives the call: intermediates go to reused buffers
+    ws = None if need_grad else thread_workspace()
     out = cpu_kernels.project(
         *(_np(t) for t in (means, quats, scales, opacities, viewmats, ks)),
-        width, height, near_plane, far_plane, eps2d,
+        width, height, near_plane, far_plane, eps2d, ws,
     )  # fmt: skip
     if need_grad:
         # differentiable projection of the Gaussians that some camera sees (the numba pass culls)
@@ -143,9 +181,10 @@ def rasterize_cpu(
         key_bytes,
         width,
         height,
+        ws,
     )
     rgb, depth_acc, alpha = _CompositeCPU.apply(
-        means2d, conics, opacities, colors, depths, binning, width, height
+        means2d, conics, opacities, colors, depths, binning, width, height, ws
     )
     depth = depth_acc / alpha.clamp_min(1e-10)
     return rgb, depth, alpha

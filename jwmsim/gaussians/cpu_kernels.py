@@ -35,100 +35,92 @@ N_PACKED = 11  # packed row: mean2d (2), conic (3), opacity, colour (3), depth, 
 N_GRADS = 10  # gradients w.r.t. the first 10 packed columns
 
 
-def project(means, quats, scales, opacities, viewmats, ks, width, height, near, far, eps2d):
+def _alloc(workspace, name, shape, dtype):
+    """``np.empty`` or, with a workspace, its buffer ``name``."""
+    return np.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
+
+
+def project(means, quats, scales, opacities, viewmats, ks, width, height, near, far, eps2d, workspace=None):
     """Fast forward-only twin of ``projection.project_gaussians`` (numpy in, numpy out).
 
     Returns means2d ``[V, N, 2]``, conics ``[V, N, 3]``, depths ``[V, N]``, radii ``[V, N, 2]`` int32.
+    ``means2d`` and ``conics`` are only defined where ``radii > 0`` (culled entries are not written).
+    With a :class:`~jwmsim.gaussians.workspace.Workspace` the outputs are its buffers (valid until
+    the next call with it).
     """
-    # outputs are allocated by numpy: its allocator reuses pages, numba's fresh ones fault (3 ms)
     n, v_count, dt = means.shape[0], viewmats.shape[0], means.dtype
-    means2d = np.zeros((v_count, n, 2), dt)
-    conics = np.zeros((v_count, n, 3), dt)
-    depths = np.zeros((v_count, n), dt)
-    radii = np.zeros((v_count, n, 2), np.int32)
+    means2d = _alloc(workspace, "means2d", (v_count, n, 2), dt)
+    conics = _alloc(workspace, "conics", (v_count, n, 3), dt)
+    depths = _alloc(workspace, "depths", (v_count, n), dt)
+    radii = _alloc(workspace, "radii", (v_count, n, 2), np.int32)
+    cams = np.empty((v_count, 24), np.float64)
+    for v in range(v_count):
+        fx, fy, cx, cy = ks[v, 0, 0], ks[v, 1, 1], ks[v, 0, 2], ks[v, 1, 2]
+        tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
+        lim = (
+            (width - (cx + 0.5)) / fx + 0.3 * tan_x,
+            (cx + 0.5) / fx + 0.3 * tan_x,
+            (height - (cy + 0.5)) / fy + 0.3 * tan_y,
+            (cy + 0.5) / fy + 0.3 * tan_y,
+        )
+        # bound on |J| / (f / z) over the clamped field of view, for the early cull
+        jac_gain = math.sqrt(1.0 + max(lim[0], lim[1]) ** 2 + max(lim[2], lim[3]) ** 2)
+        cams[v, :12] = viewmats[v, :3, :4].reshape(-1)
+        cams[v, 12:] = (fx, fy, cx, cy, *lim, jac_gain, max(fx, fy), 0.0, 0.0)
     _project_kernel(
-        means,
-        quats,
-        scales,
-        opacities,
-        viewmats,
-        ks,
-        width,
-        height,
-        near,
-        far,
-        eps2d,
-        means2d,
-        conics,
-        depths,
-        radii,
-    )
+        means, quats, scales, opacities, cams.astype(dt), width, height, near, far, eps2d,
+        means2d, conics, depths, radii,
+    )  # fmt: skip
     return means2d, conics, depths, radii
 
 
 @njit(parallel=True, fastmath=True, cache=True)
 def _project_kernel(
-    means,
-    quats,
-    scales,
-    opacities,
-    viewmats,
-    ks,
-    width,
-    height,
-    near,
-    far,
-    eps2d,
-    means2d,
-    conics,
-    depths,
-    radii,
+    means, quats, scales, opacities, cams, width, height, near, far, eps2d, means2d, conics, depths, radii
 ):  # pragma: no cover
+    """One Gaussian per iteration, every camera inside: the Gaussian's rotation is built once, and
+    the frustum test (cheap) comes before it."""
     n = means.shape[0]
-    v_count = viewmats.shape[0]
-    for v in range(v_count):
-        w00, w01, w02, w03 = viewmats[v, 0, 0], viewmats[v, 0, 1], viewmats[v, 0, 2], viewmats[v, 0, 3]
-        w10, w11, w12, w13 = viewmats[v, 1, 0], viewmats[v, 1, 1], viewmats[v, 1, 2], viewmats[v, 1, 3]
-        w20, w21, w22, w23 = viewmats[v, 2, 0], viewmats[v, 2, 1], viewmats[v, 2, 2], viewmats[v, 2, 3]
-        fx, fy, cx, cy = ks[v, 0, 0], ks[v, 1, 1], ks[v, 0, 2], ks[v, 1, 2]
-        tan_x = 0.5 * width / fx
-        tan_y = 0.5 * height / fy
-        lim_xp = (width - (cx + 0.5)) / fx + 0.3 * tan_x
-        lim_xn = (cx + 0.5) / fx + 0.3 * tan_x
-        lim_yp = (height - (cy + 0.5)) / fy + 0.3 * tan_y
-        lim_yn = (cy + 0.5) / fy + 0.3 * tan_y
-        # bound on |J| / (f / z) over the clamped field of view, for the early cull below
-        jac_gain = math.sqrt(1.0 + max(lim_xp, lim_xn) ** 2 + max(lim_yp, lim_yn) ** 2)
-        f_max = max(fx, fy)
-        for i in prange(n):
-            mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
+    v_count = cams.shape[0]
+    for i in prange(n):
+        mx, my, mz = means[i, 0], means[i, 1], means[i, 2]
+        op = opacities[i]
+        s0, s1, s2 = scales[i, 0], scales[i, 1], scales[i, 2]
+        s_max = max(s0, max(s1, s2))
+        have_rot = False
+        r00 = r01 = r02 = r10 = r11 = r12 = r20 = r21 = r22 = 0.0
+        for v in range(v_count):
+            radii[v, i, 0] = 0
+            radii[v, i, 1] = 0
+            w00, w01, w02, w03 = cams[v, 0], cams[v, 1], cams[v, 2], cams[v, 3]
+            w10, w11, w12, w13 = cams[v, 4], cams[v, 5], cams[v, 6], cams[v, 7]
+            w20, w21, w22, w23 = cams[v, 8], cams[v, 9], cams[v, 10], cams[v, 11]
             x = w00 * mx + w01 * my + w02 * mz + w03
             y = w10 * mx + w11 * my + w12 * mz + w13
             z = w20 * mx + w21 * my + w22 * mz + w23
             depths[v, i] = z
-            op = opacities[i]
             if z <= near or z >= far or op < ALPHA_THRESHOLD:
                 continue
+            fx, fy, cx, cy = cams[v, 12], cams[v, 13], cams[v, 14], cams[v, 15]
+            lim_xp, lim_xn, lim_yp, lim_yn = cams[v, 16], cams[v, 17], cams[v, 18], cams[v, 19]
             rz = 1.0 / z
             u = fx * x * rz + cx
             w = fy * y * rz + cy
-            means2d[v, i, 0] = u
-            means2d[v, i, 1] = w
             # early cull: a screen radius bound from the largest scale (exact culling below)
-            s_max = max(scales[i, 0], max(scales[i, 1], scales[i, 2]))
-            r_bound = MAX_EXTENT_SIGMA * (f_max * rz * jac_gain * s_max + math.sqrt(eps2d)) + 2.0
+            r_bound = MAX_EXTENT_SIGMA * (cams[v, 21] * rz * cams[v, 20] * s_max + math.sqrt(eps2d)) + 2.0
             if u + 0.5 + r_bound <= 0 or u + 0.5 - r_bound >= width or w + 0.5 + r_bound <= 0:
                 continue
             if w + 0.5 - r_bound >= height:
                 continue
-            # world covariance R S S^T R^T, then camera covariance W Sigma W^T with m = W R S
-            qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
-            qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
-            qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
-            r00, r01, r02 = 1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)
-            r10, r11, r12 = 2 * (qx * qy + qw * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qw * qx)
-            r20, r21, r22 = 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)
-            s0, s1, s2 = scales[i, 0], scales[i, 1], scales[i, 2]
+            if not have_rot:
+                qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
+                qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
+                qw, qx, qy, qz = qw / qn, qx / qn, qy / qn, qz / qn
+                r00, r01, r02 = 1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qw * qz), 2 * (qx * qz + qw * qy)
+                r10, r11, r12 = 2 * (qx * qy + qw * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qw * qx)
+                r20, r21, r22 = 2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)
+                have_rot = True
+            # camera covariance W Sigma W^T = m m^T with m = W R S
             m00 = (w00 * r00 + w01 * r10 + w02 * r20) * s0
             m01 = (w00 * r01 + w01 * r11 + w02 * r21) * s1
             m02 = (w00 * r02 + w01 * r12 + w02 * r22) * s2
@@ -151,14 +143,16 @@ def _project_kernel(
             det = c00 * c11 - c01 * c01
             if det <= 0:
                 continue
-            conics[v, i, 0] = c11 / det
-            conics[v, i, 1] = -c01 / det
-            conics[v, i, 2] = c00 / det
             extent = min(MAX_EXTENT_SIGMA, math.sqrt(2.0 * math.log(max(op / ALPHA_THRESHOLD, 1.0))))
             rx = math.ceil(extent * math.sqrt(c00))
             ry = math.ceil(extent * math.sqrt(c11))
             if u + 0.5 + rx <= 0 or u + 0.5 - rx >= width or w + 0.5 + ry <= 0 or w + 0.5 - ry >= height:
                 continue
+            means2d[v, i, 0] = u
+            means2d[v, i, 1] = w
+            conics[v, i, 0] = c11 / det
+            conics[v, i, 1] = -c01 / det
+            conics[v, i, 2] = c00 / det
             radii[v, i, 0] = rx
             radii[v, i, 1] = ry
 
@@ -174,37 +168,53 @@ def _pixel_box(mx, my, rx, ry, width, height):  # pragma: no cover
 
 
 @njit(cache=True)
-def _radix_sort_by_key(keys, values, scratch, n_bytes):  # pragma: no cover
+def _radix_sort_by_key(keys, values, keys_tmp, values_tmp, n_bytes):  # pragma: no cover
     """Stable in-place sort of ``values`` ``[K]`` by unsigned ``keys`` ``[K]`` (LSD radix, one
-    byte per pass; ``keys`` are clobbered, ``scratch`` is an int64 work array ``[K]``)."""
+    byte per pass, keys moved with the values so that every pass streams; byte histograms all in
+    one first pass; passes where every key has the same byte are skipped). ``keys`` are sorted
+    too; ``keys_tmp`` / ``values_tmp`` ``[K]`` are work arrays."""
     n = keys.shape[0]
-    perm = np.arange(n)  # small compared with the per-camera arrays
-    for shift in range(0, 8 * n_bytes, 8):
-        cnt = np.zeros(257, np.int64)
-        for j in range(n):
-            cnt[((keys[perm[j]] >> shift) & 255) + 1] += 1
-        if cnt.max() == n:  # every key has the same byte here: nothing to reorder
+    hist = np.zeros((8, 256), np.int64)
+    for j in range(n):
+        k = keys[j]
+        for byte in range(n_bytes):
+            hist[byte, (k >> (8 * byte)) & 255] += 1
+    src_k, src_v, dst_k, dst_v = keys, values, keys_tmp, values_tmp
+    swapped = False
+    for byte in range(n_bytes):
+        if hist[byte].max() == n:
             continue
-        for b in range(256):
-            cnt[b + 1] += cnt[b]
+        pos = np.empty(256, np.int64)
+        total = 0
+        for d in range(256):
+            pos[d] = total
+            total += hist[byte, d]
+        shift = 8 * byte
         for j in range(n):
-            d = (keys[perm[j]] >> shift) & 255
-            scratch[cnt[d]] = perm[j]
-            cnt[d] += 1
-        perm[:] = scratch[:n]
-    scratch[:n] = values[perm]
-    values[:] = scratch[:n]
+            k = src_k[j]
+            d = (k >> shift) & 255
+            dst_k[pos[d]] = k
+            dst_v[pos[d]] = src_v[j]
+            pos[d] += 1
+        src_k, src_v, dst_k, dst_v = dst_k, dst_v, src_k, src_v
+        swapped = not swapped
+    if swapped:
+        keys[:] = src_k
+        values[:] = src_v
 
 
-def bin_tiles(means2d, conics, opacities, colors, depths, radii, depth_keys, key_bytes, width, height):
+def bin_tiles(
+    means2d, conics, opacities, colors, depths, radii, depth_keys, key_bytes, width, height, workspace=None
+):
     """Assign Gaussians to the 16x16 tiles their screen box touches, depth-sorted per tile, and
     pack their parameters in that order.
 
     Args:
         means2d ``[V, N, 2]``, conics ``[V, N, 3]``, opacities ``[N]``, colors ``[N, 3]``,
-        depths ``[V, N]``, radii ``[V, N, 2]`` (0: culled); depth_keys: ``[V, N]`` uint64 keys
+        depths ``[V, N]``, radii ``[V, N, 2]`` (0: culled); depth_keys: ``[V, N]`` unsigned keys
         ordered as the depths of visible Gaussians (bit patterns of positive floats),
-        ``key_bytes`` significant bytes.
+        ``key_bytes`` significant bytes; workspace: buffers for the outputs and intermediates
+        (None: fresh arrays, which a backward pass may keep).
 
     Returns:
         packed: ``[P, 11]`` parameters of the visible Gaussians, camera by camera, front to back
@@ -219,13 +229,26 @@ def bin_tiles(means2d, conics, opacities, colors, depths, radii, depth_keys, key
     """
     v_count, n = depth_keys.shape
     n_tiles = ((width + TILE - 1) // TILE) * ((height + TILE - 1) // TILE)
-    boxes = np.empty((v_count, n, 4), np.int32)
-    orders = np.empty((v_count, n), np.int64)
-    scratch = np.empty((v_count, n), np.int64)
-    keys = np.empty((v_count, n), np.uint64)
+    ws = workspace
+    boxes = _alloc(ws, "boxes", (v_count, n, 4), np.int32)
+    orders = _alloc(ws, "orders", (v_count, n), np.int64)
+    scratch = _alloc(ws, "scratch", (v_count, n), np.int64)
+    keys = _alloc(ws, "keys", (v_count, n), depth_keys.dtype)
+    keys_tmp = _alloc(ws, "keys_tmp", (v_count, n), depth_keys.dtype)
     n_visible = np.zeros(v_count, np.int64)
     _sort_visible(
-        means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible
+        means2d,
+        radii,
+        depth_keys,
+        key_bytes,
+        width,
+        height,
+        boxes,
+        orders,
+        scratch,
+        keys,
+        keys_tmp,
+        n_visible,
     )
     # tile counts per (camera, chunk of its front-to-back list): chunks balance the threads
     chunk_counts = np.zeros((v_count, CHUNKS, n_tiles), np.int64)
@@ -235,10 +258,10 @@ def bin_tiles(means2d, conics, opacities, colors, depths, radii, depth_keys, key
     # where each chunk starts writing in each tile: after the earlier chunks of that tile
     starts = offsets[:-1].reshape(v_count, 1, n_tiles) + np.cumsum(chunk_counts, axis=1) - chunk_counts
     packed_start = np.concatenate([[0], np.cumsum(n_visible)])
-    isect = np.empty(offsets[-1], np.int64)
-    packed_ids = np.empty(packed_start[-1], np.int64)
-    packed_boxes = np.empty((packed_start[-1], 4), np.int32)
-    packed = np.empty((packed_start[-1], N_PACKED), means2d.dtype)
+    isect = _alloc(ws, "isect", (offsets[-1],), np.int64)
+    packed_ids = _alloc(ws, "packed_ids", (packed_start[-1],), np.int64)
+    packed_boxes = _alloc(ws, "packed_boxes", (packed_start[-1], 4), np.int32)
+    packed = _alloc(ws, "packed", (packed_start[-1], N_PACKED), means2d.dtype)
     _fill_tiles(
         boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes,
         means2d, conics, opacities, colors, depths, packed,
@@ -272,7 +295,7 @@ def _count_tiles(boxes, orders, n_visible, width, height, chunk_counts):  # prag
 
 @njit(parallel=True, cache=True)
 def _sort_visible(
-    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, n_visible
+    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, keys_tmp, n_visible
 ):  # pragma: no cover
     """Screen boxes and each camera's front-to-back order of its visible Gaussians."""
     v_count, n = depth_keys.shape
@@ -292,7 +315,7 @@ def _sort_visible(
                 keys[v, k] = depth_keys[v, i]
                 k += 1
         n_visible[v] = k
-        _radix_sort_by_key(keys[v, :k], orders[v, :k], scratch[v, :k], key_bytes)
+        _radix_sort_by_key(keys[v, :k], orders[v, :k], keys_tmp[v, :k], scratch[v, :k], key_bytes)
 
 
 @njit(parallel=True, cache=True)
@@ -374,20 +397,35 @@ def _exp_neg_typed(sigma, k):  # pragma: no cover
 _T, _R, _G, _B, _D = (np.uint64(c * TILE * TILE) for c in range(5))
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_workers):  # pragma: no cover
-    """Front-to-back compositing, in the precision of ``packed`` (float32: 16 pixels per AVX-512
+def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_workers, workspace=None):
+    """Front-to-back compositing, in the precision of ``packed`` (float32: 8 pixels per AVX2
     instruction; float64 for exact tests).
 
     Args:
         packed: ``[P, 11]`` from :func:`bin_tiles`; boxes, offsets, isect: from :func:`bin_tiles`;
-        v_count: cameras; ``n_workers``: interleaved tile queues (a few per thread).
+        v_count: cameras; ``n_workers``: interleaved tile queues (a few per thread); workspace:
+        where ``last`` goes (None: a fresh array, for a backward pass).
 
     Returns:
         rgb ``[V, H, W, 3]`` (premultiplied, no background), depth_acc ``[V, H, W]`` (sum of
         weight x depth), alpha ``[V, H, W]`` (1 - final transmittance), last ``[V, H, W]`` int64
-        (entry of ``isect`` of the last contributing Gaussian, -1 if none).
+        (entry of ``isect`` of the last contributing Gaussian, -1 if none). Every pixel is written.
     """
+    dt = packed.dtype
+    rgb = np.empty((v_count, height, width, 3), dt)
+    dep = np.empty((v_count, height, width), dt)
+    alpha = np.empty((v_count, height, width), dt)
+    last = _alloc(workspace, "last", (v_count, height, width), np.int64)
+    _composite_forward_kernel(
+        packed, boxes, offsets, isect, v_count, width, height, n_workers, rgb, dep, alpha, last
+    )
+    return rgb, dep, alpha, last
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _composite_forward_kernel(
+    packed, boxes, offsets, isect, v_count, width, height, n_workers, rgb, dep, alpha_out, last_out
+):  # pragma: no cover
     dt = packed.dtype
     c = dt.type
     f0, f1, half, two, eight = c(0.0), c(1.0), c(0.5), c(2.0), c(8.0)
@@ -397,14 +435,11 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
     tiles_x = (width + TILE - 1) // TILE
     tiles_y = (height + TILE - 1) // TILE
     n_tiles = tiles_x * tiles_y
-    rgb = np.zeros((v_count, height, width, 3), dt)
-    dep = np.zeros((v_count, height, width), dt)
-    alpha_out = np.zeros((v_count, height, width), dt)
-    last_out = np.full((v_count, height, width), -1, np.int64)
     for worker in prange(n_workers):
         # transmittance (negated once a pixel is done), r, g, b, depth; last contributing entry
         st = np.empty(5 * TILE * TILE, dt)
         last = np.empty(TILE * TILE, np.int64)
+        row_done = np.empty(TILE, np.int64)  # finished pixels per tile row: full rows are skipped
         for job in range(worker, v_count * n_tiles, n_workers):
             v = job // n_tiles
             t = job - v * n_tiles
@@ -420,6 +455,8 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                 st[j] = f1 if inside else -f1
             st[TILE * TILE :] = f0
             last[:] = -1
+            for r in range(TILE):
+                row_done[r] = TILE - tw if r <= ty1 - ty0 else TILE
             n_done = TILE * TILE - npix
             for k in range(offsets[job], offsets[job + 1]):
                 q = isect[k]
@@ -434,12 +471,15 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                 # sigma above which alpha < threshold (with a margin): rows beyond it are skipped
                 sigma_cut = packed[q, 10]
                 for py in range(y0, y1 + 1):
+                    if row_done[py - ty0] == TILE:
+                        continue
                     dy = my - c(py)
                     bdy = cb * dy
                     cdy = half * cc * dy * dy
                     if bdy * bdy - two * ca * (cdy - sigma_cut) < f0:
                         continue  # the ellipse sigma <= sigma_cut misses this row
                     row = np.uint64((py - ty0) * TILE)
+                    done_before = n_done
                     # all TILE columns at once (fixed trip count: vectorised); masks do the rest
                     for j in range(TILE):
                         p = row + np.uint64(j)  # unsigned: no negative-index wraparound code
@@ -460,6 +500,7 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                         st[p + _T] = next_t if use else (-tp if ok else tp)
                         last[p] = k if use else last[p]
                         n_done += 1 if (ok and not use) else 0
+                    row_done[py - ty0] += n_done - done_before
                 if n_done == TILE * TILE:
                     break
             for py in range(ty0, ty1 + 1):
@@ -471,7 +512,6 @@ def composite_forward(packed, boxes, offsets, isect, v_count, width, height, n_w
                     dep[v, py, px] = st[p + _D]
                     alpha_out[v, py, px] = f1 - abs(st[p + _T])
                     last_out[v, py, px] = last[p]
-    return rgb, dep, alpha_out, last_out
 
 
 @njit(parallel=True, fastmath=True, cache=True)

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from jwmsim.errors import ConfigError
-from jwmsim.gaussians.backend_cpu import rasterize_cpu
+from jwmsim.gaussians.backend_cpu import rasterize_cpu, rasterize_cpu_arrays
 from jwmsim.gaussians.backend_gsplat import rasterize_gsplat
 from jwmsim.gaussians.backend_reference import rasterize_reference
+from jwmsim.gaussians.cpu_compose import needs_grad, thread_scene_arrays
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel
 from jwmsim.geometry import SE3
 from jwmsim.logs.segment import Camera
@@ -155,7 +156,21 @@ def _render(
             near_plane,
             far_plane,
         )
+    return _with_sky(rgb, depth, alpha, sky, viewmats, ks, size_hw)
+
+
+def _with_sky(
+    rgb: torch.Tensor,
+    depth: torch.Tensor,
+    alpha: torch.Tensor,
+    sky: SkyModel | None,
+    viewmats: torch.Tensor,
+    ks: torch.Tensor,
+    size_hw: tuple[int, int],
+) -> RenderOutput:
+    """The sky behind the Gaussians: ``rgb + (1 - alpha) * sky(direction)``."""
     if sky is not None:
+        dev = rgb.device
         dirs = sky_directions(viewmats.detach().cpu(), ks.detach().cpu().float(), size_hw).to(dev)
         rgb = rgb + (1.0 - alpha)[..., None] * sky.to(dev).colors(dirs).to(rgb.dtype)
     return RenderOutput(rgb=rgb, depth=depth, alpha=alpha)
@@ -189,6 +204,15 @@ def render(
     if not cameras:
         raise ConfigError("render() needs at least one camera", hint="pass the rig's cameras")
     with one_torch_thread() if scene.device.type == "cpu" else nullcontext():
-        world = scene.compose(actor_poses, extra_actors)
         viewmats, ks, _ = camera_matrices(cameras, ego_pose, size_hw)
+        name = resolve_backend(backend, scene.device)
+        if name == "cpu" and scene.device.type == "cpu" and not needs_grad(scene, extra_actors):
+            # the common case (an environment step): no torch compose, cached background arrays
+            arrays = thread_scene_arrays().compose(scene, actor_poses, extra_actors or {})
+            if len(arrays[0]):
+                rgb, depth, alpha = rasterize_cpu_arrays(
+                    *arrays, viewmats, ks, size_hw[1], size_hw[0], near_plane, far_plane
+                )
+                return _with_sky(rgb, depth, alpha, scene.sky, viewmats, ks, size_hw)
+        world = scene.compose(actor_poses, extra_actors)
         return render_gaussians(world, scene.sky, viewmats, ks, size_hw, backend, near_plane, far_plane)
