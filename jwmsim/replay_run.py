@@ -110,10 +110,11 @@ def init_worker(threads: int, stop_event: Any, progress_queue: Any) -> None:
     """Initializer of a replay worker process (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import numba
     import torch
 
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    from jwmsim.gaussians.backend_cpu import set_threads
+
+    set_threads(threads)  # the rasterizer's numba threads: the cores shared among the workers
     torch.set_num_threads(1)
     _PROCESS_STATE.update(stop=stop_event, queue=progress_queue)
 
