@@ -19,4 +19,6 @@ else
 fi
 "$VPY" -m pip install --quiet -c constraints.txt -e ".[dev]"
 "$VPY" -m pip check
+# compile the numba kernels now (about 20 s, cached on disk) rather than in the first command
+"$VPY" -m jwmsim.precompile
 echo "jwmsim installed in $(pwd)/.venv  (activate with: source .venv/bin/activate)"
