@@ -79,16 +79,18 @@ class IDMPlanner(Planner):
         route = world.route
         front = world.config.vehicle.length - world.config.vehicle.rear_overhang
         best = (math.inf, 0.0, "")
-        for i in np.flatnonzero(actors.active):
-            dx, dy = actors.x[i] - state.ego.x, actors.y[i] - state.ego.y
-            if dx * dx + dy * dy > 120.0**2:
-                continue
-            s, d = route.project(float(actors.x[i]), float(actors.y[i]), state.route_s)
+        near = np.flatnonzero(
+            actors.active & ((actors.x - state.ego.x) ** 2 + (actors.y - state.ego.y) ** 2 <= 120.0**2)
+        )
+        if len(near) == 0:
+            return best
+        s_all, d_all = route.project_many(np.stack([actors.x[near], actors.y[near]], 1), state.route_s)
+        for i, s, d in zip(near, s_all, d_all, strict=True):
             if abs(d) > self.corridor + 0.5 * float(actors.width[i]) * 0.5 or s <= state.route_s:
                 continue
-            gap = s - state.route_s - front - 0.5 * float(actors.length[i])
+            gap = float(s) - state.route_s - front - 0.5 * float(actors.length[i])
             if gap < best[0]:
-                _, _, heading = route.line.pose_at(s)
+                _, _, heading = route.line.pose_at(float(s))
                 v_along = float(actors.speed[i]) * math.cos(float(actors.yaw[i]) - heading)
                 best = (gap, v_along, actors.ids[i])
         return best

@@ -40,7 +40,7 @@ from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
-from jwmsim.sim.collision import box_corners, ego_centre
+from jwmsim.sim.collision import ego_centre
 from jwmsim.sim.state import SimState
 
 EGO_VECTOR_SIZE = 9
@@ -292,11 +292,8 @@ class JWMDrivingEnv(gym.Env):
         return np.clip(vec, EGO_LOW, EGO_HIGH)
 
     def _draw_bev(self, st: SimState, size: tuple[int, int], ppm: float) -> np.ndarray:
-        """Ego-centred BEV: map and route by :class:`~jwmsim.viz.bev.BevRenderer`, actor boxes drawn
-        here in one vectorised pass (only those within the view)."""
-        import cv2
-
-        from jwmsim.viz.bev import KIND_COLOURS, BevRenderer
+        """Ego-centred BEV (:class:`~jwmsim.viz.bev.BevRenderer`): map, route, actor boxes."""
+        from jwmsim.viz.bev import BevRenderer, BoxArrays
 
         key = (size, ppm)
         if key not in self._bevs:
@@ -307,22 +304,23 @@ class JWMDrivingEnv(gym.Env):
         # centred on the ego's box centre, so that the ego box is drawn where it is
         cx, cy = ego_centre(st.ego.x, st.ego.y, st.ego.yaw, veh)
         ego_pose = SE3.from_xy_yaw(cx, cy, st.ego.yaw, st.ego.z)
+        a = st.actors
+        act = np.flatnonzero(a.active)
+        boxes = BoxArrays(
+            a.x[act],
+            a.y[act],
+            a.yaw[act],
+            a.length[act],
+            a.width[act],
+            tuple(a.kinds[i] for i in act),
+            np.zeros(len(act), bool),
+        )
         img = bev.draw(
             ego_pose,
-            (),
+            boxes,
             (veh.width, veh.length, veh.height),
             paths=[(self.world.route.line.points, (80, 200, 80))],
         )
-        a = st.actors
-        radius = float(np.hypot(*size)) / ppm
-        show = a.active & (np.hypot(a.x - st.ego.x, a.y - st.ego.y) < radius)
-        idx = np.flatnonzero(show)
-        if len(idx):
-            corners = box_corners(a.x[idx], a.y[idx], a.yaw[idx], a.length[idx], a.width[idx])  # [M, 4, 2]
-            px = np.round(bev.to_pixels(ego_pose, corners) * 4).astype(np.int32)
-            for kind in set(a.kinds[i] for i in idx):
-                sel = [px[m] for m, i in enumerate(idx) if a.kinds[i] == kind]
-                cv2.fillPoly(img, sel, KIND_COLOURS.get(kind, (200, 200, 200)), lineType=cv2.LINE_AA, shift=2)
         return img
 
     # --- rendering ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ everything the environment knows (:class:`RenderSetup`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -230,14 +231,13 @@ class SkeletonRenderer(Stateless):
         self._box_assets: dict[str, GaussianComponent] = {}
 
     def reset(self, episode: Episode) -> None:
-        from jwmsim.gaussians.assets import available_assets, load_actor_asset
-
-        names = set(available_assets())
         world = episode.world
         self._episode_assets = {}
         for aid, asset in zip(world.initial_actors.ids, world.assets, strict=True):
-            if asset and asset in names and aid not in self.scene.actors:
-                self._episode_assets[aid] = load_actor_asset(asset).to(self.device)
+            if asset and aid not in self.scene.actors:
+                comp = _shipped_asset(asset, str(self.device))
+                if comp is not None:
+                    self._episode_assets[aid] = comp
         self._box_assets = {}
 
     def _extra_actors(self, state: SimState) -> tuple[dict, dict]:
@@ -289,6 +289,14 @@ class SkeletonRenderer(Stateless):
     def close(self) -> None:
         self._episode_assets = {}
         self._box_assets = {}
+
+
+@functools.lru_cache(maxsize=64)
+def _shipped_asset(name: str, device: str) -> GaussianComponent | None:
+    """A shipped actor asset on ``device``, loaded once per process (None: no such asset)."""
+    from jwmsim.gaussians.assets import available_assets, load_actor_asset
+
+    return load_actor_asset(name).to(device) if name in available_assets() else None
 
 
 @contextmanager

@@ -70,6 +70,11 @@ class Route:
             return self.line.project_point(x, y)
         return self.line.project_point(x, y, s_hint - _BACK_WINDOW, s_hint + _AHEAD_WINDOW)
 
+    def project_many(self, xy: np.ndarray, s_hint: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(s [N], d [N])`` of positions ``xy`` ``[N, 2]`` [m], searched around ``s_hint`` (one
+        vectorised pass; the same values as :meth:`project` point by point)."""
+        return self.line.project(xy, s_hint - _BACK_WINDOW, s_hint + _AHEAD_WINDOW)
+
     def expert_progress(self, step: int) -> float:
         """Metres the logged ego progressed along the route from the start up to ``step``."""
         k = min(max(step, 0), len(self.expert_s) - 1)

@@ -2,6 +2,11 @@
 
 The raster is ego-centred and ego-aligned: the ego faces up (image -v), its left is image -u.
 One pixel is ``1 / pixels_per_m`` metres.
+
+The static map (drivable area, lanes) is drawn once into a north-up raster of the whole map at the
+same scale and, per image, warped into the ego's view by one affine warp (about 0.3 ms instead of
+clipping and filling the map's polygons and lanes every frame: 4 ms on a 940 m town); maps larger
+than :data:`MAX_MAP_LAYER_PIXELS` at that scale are drawn per image instead.
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from jwmsim.geometry import SE3
+
+MAX_MAP_LAYER_PIXELS = 4096 * 4096  # pixel budget of the cached north-up map layer
+BACKGROUND = (45, 45, 45)
+DRIVABLE = (95, 95, 95)
+LANE = (200, 200, 120)
 
 KIND_COLOURS: dict[str, tuple[int, int, int]] = {
     "ego": (40, 120, 255),
@@ -34,6 +44,49 @@ class BevActor:
     kind: str = "vehicle"
     label: str = ""
     highlight: bool = False
+
+
+@dataclass(frozen=True)
+class BoxArrays:
+    """Many boxes as arrays (the vectorised form of :class:`BevActor`): centre ``x``, ``y`` [m],
+    heading ``yaw`` [rad], ``length``, ``width`` [m], all ``[A]``; ``kinds`` (colour) and
+    ``highlight`` ``[A]`` bool (white outline)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    yaw: np.ndarray
+    length: np.ndarray
+    width: np.ndarray
+    kinds: tuple[str, ...]
+    highlight: np.ndarray
+
+    @classmethod
+    def of(cls, actors: Sequence[BevActor]) -> BoxArrays:
+        def col(values: list[float]) -> np.ndarray:
+            return np.asarray(values, np.float64).reshape(-1)
+
+        return cls(
+            col([a.pose.translation[0] for a in actors]),
+            col([a.pose.translation[1] for a in actors]),
+            col([np.arctan2(a.pose.rotation[1, 0], a.pose.rotation[0, 0]) for a in actors]),
+            col([a.size_wlh[1] for a in actors]),
+            col([a.size_wlh[0] for a in actors]),
+            tuple(a.kind for a in actors),
+            np.asarray([a.highlight for a in actors], bool).reshape(-1),
+        )
+
+    def near(self, centre: np.ndarray, radius: float) -> BoxArrays:
+        """The boxes whose centre is within ``radius`` [m] of ``centre`` (xy)."""
+        keep = np.flatnonzero(np.hypot(self.x - centre[0], self.y - centre[1]) < radius)
+        return BoxArrays(
+            self.x[keep],
+            self.y[keep],
+            self.yaw[keep],
+            self.length[keep],
+            self.width[keep],
+            tuple(self.kinds[i] for i in keep),
+            self.highlight[keep],
+        )
 
 
 class BevRenderer:
@@ -62,6 +115,72 @@ class BevRenderer:
         self.ego_row_frac = ego_row_frac
         h, w = size_px
         self._radius = float(np.hypot(h, w) / self.ppm)  # [m] crop radius covering the image
+        self._layer: tuple[np.ndarray, float, float] | None | bool = False  # False: not built yet
+
+    def _map_layer(self) -> tuple[np.ndarray, float, float] | None:
+        """``(raster [H, W, 3], x0, y1)``: the static map north-up, column ``(x - x0) ppm``, row
+        ``(y1 - y) ppm``; None when the map is too large to cache at this scale."""
+        if self._layer is not False:
+            return self._layer  # type: ignore[return-value]
+        bounds = []
+        if self.drivable_area is not None and not self.drivable_area.is_empty:
+            bounds.append(np.array(self.drivable_area.bounds).reshape(2, 2))
+        for pts in self.lanes.values():
+            if len(pts):
+                bounds.append(np.stack([np.min(pts[:, :2], 0), np.max(pts[:, :2], 0)]))
+        if not bounds:
+            self._layer = None
+            return None
+        b = np.concatenate(bounds)
+        margin = self._radius
+        x0, y0 = b[:, 0].min() - margin, b[:, 1].min() - margin
+        x1, y1 = b[:, 0].max() + margin, b[:, 1].max() + margin
+        cols, rows = int(np.ceil((x1 - x0) * self.ppm)), int(np.ceil((y1 - y0) * self.ppm))
+        if cols * rows > MAX_MAP_LAYER_PIXELS:
+            self._layer = None
+            return None
+        layer = np.full((rows, cols, 3), BACKGROUND, np.uint8)
+
+        def px(xy: np.ndarray) -> np.ndarray:
+            xy = np.asarray(xy, dtype=np.float64)[:, :2]
+            return np.round(np.stack([(xy[:, 0] - x0), (y1 - xy[:, 1])], 1) * self.ppm * 4).astype(np.int32)
+
+        if self.drivable_area is not None:
+            rings = []
+            for p in getattr(self.drivable_area, "geoms", [self.drivable_area]):
+                if p.is_empty or p.geom_type != "Polygon":
+                    continue
+                rings += [px(np.asarray(r.coords)) for r in [p.exterior, *p.interiors]]
+            if rings:
+                mask = np.zeros((rows, cols), np.uint8)
+                cv2.fillPoly(mask, rings, 255, lineType=cv2.LINE_AA, shift=2)
+                layer[mask > 127] = DRIVABLE
+        lanes = [px(pts) for pts in self.lanes.values() if len(pts) >= 2]
+        if lanes:
+            cv2.polylines(layer, lanes, False, LANE, 1, lineType=cv2.LINE_AA, shift=2)
+        self._layer = (layer, float(x0), float(y1))
+        return self._layer
+
+    def _warp_map(self, ego: SE3) -> np.ndarray | None:
+        """The cached map layer warped into ``ego``'s view (None when there is no cache)."""
+        cached = self._map_layer()
+        if cached is None:
+            return None
+        layer, x0, y1 = cached
+        h, w = self.size_px
+        fwd = ego.rotation[:2, 0]
+        th = float(np.arctan2(fwd[1], fwd[0]))
+        c, s_ = np.cos(th), np.sin(th)
+        tx, ty = float(ego.translation[0]), float(ego.translation[1])
+        ppm = self.ppm
+        # output pixel (u, v) of layer pixel (col, row), see to_pixels
+        m = np.array(
+            [
+                [s_, c, w / 2 + ppm * (s_ * (x0 - tx) - c * (y1 - ty))],
+                [-c, s_, h * self.ego_row_frac - ppm * (c * (x0 - tx) + s_ * (y1 - ty))],
+            ]
+        )
+        return cv2.warpAffine(layer, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=BACKGROUND)
 
     def to_pixels(self, ego: SE3, xy_world: np.ndarray) -> np.ndarray:
         """World xy ``[..., 2]`` -> pixel ``[..., 2]`` (float) in the ego-centred image."""
@@ -86,7 +205,7 @@ class BevRenderer:
     def draw(
         self,
         ego: SE3,
-        actors: Sequence[BevActor] = (),
+        actors: Sequence[BevActor] | BoxArrays = (),
         ego_size_wlh: tuple[float, float, float] = (1.9, 4.7, 1.6),
         paths: Sequence[tuple[np.ndarray, tuple[int, int, int]]] = (),
         markers: Sequence[tuple[np.ndarray, str, tuple[int, int, int]]] = (),
@@ -96,33 +215,24 @@ class BevRenderer:
 
         Args:
             ego: ``world_from_ego`` pose; the image is centred and aligned on it.
-            actors: boxes to draw.
+            actors: boxes to draw (or their arrays, :class:`BoxArrays`).
             ego_size_wlh: the ego's box size [m].
             paths: polylines ``([N, 2] world xy, colour)`` (e.g. route, past trajectories).
             markers: ``(world xy [2], label, colour)`` points (e.g. trigger locations).
             text: lines written in the top-left corner.
         """
         h, w = self.size_px
-        img = np.full((h, w, 3), 45, np.uint8)
-        if self.drivable_area is not None:
-            c = ego.translation[:2]
-            view = shapely.box(
-                c[0] - self._radius, c[1] - self._radius, c[0] + self._radius, c[1] + self._radius
-            )
-            clip = self.drivable_area.intersection(view)
-            rings = self._poly_px(ego, clip)
-            if rings:
-                mask = np.zeros((h, w), np.uint8)
-                cv2.fillPoly(mask, rings, 255, lineType=cv2.LINE_AA, shift=2)
-                img[mask > 127] = (95, 95, 95)
-        for pts in self.lanes.values():
-            px = np.round(self.to_pixels(ego, pts) * 4).astype(np.int32)
-            cv2.polylines(img, [px], False, (200, 200, 120), 1, lineType=cv2.LINE_AA, shift=2)
+        img = self._warp_map(ego)
+        if img is None:
+            img = self._draw_map(ego)
         for pts, colour in paths:
             if len(pts) >= 2:
                 px = np.round(self.to_pixels(ego, np.asarray(pts)[:, :2]) * 4).astype(np.int32)
                 cv2.polylines(img, [px], False, colour, 1, lineType=cv2.LINE_AA, shift=2)
-        self._boxes(img, ego, [a for a in actors if self._in_view(ego, a)])
+        if isinstance(actors, BoxArrays):
+            self._boxes(img, ego, actors.near(ego.translation[:2], self._radius + 10.0))
+        else:
+            self._boxes(img, ego, BoxArrays.of([a for a in actors if self._in_view(ego, a)]))
         self._box(img, ego, ego, ego_size_wlh, KIND_COLOURS["ego"], True)
         for xy, label, colour in markers:
             u, v = self.to_pixels(ego, np.asarray(xy)[:2])
@@ -133,29 +243,55 @@ class BevRenderer:
             cv2.putText(img, line, (4, 12 + 12 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1)
         return img
 
+    def _draw_map(self, ego: SE3) -> np.ndarray:
+        """The static map drawn for this view alone (maps too large for the cached layer)."""
+        h, w = self.size_px
+        img = np.full((h, w, 3), BACKGROUND, np.uint8)
+        c = ego.translation[:2]
+        if self.drivable_area is not None:
+            view = shapely.box(
+                c[0] - self._radius, c[1] - self._radius, c[0] + self._radius, c[1] + self._radius
+            )
+            rings = self._poly_px(ego, self.drivable_area.intersection(view))
+            if rings:
+                mask = np.zeros((h, w), np.uint8)
+                cv2.fillPoly(mask, rings, 255, lineType=cv2.LINE_AA, shift=2)
+                img[mask > 127] = DRIVABLE
+        for pts in self.lanes.values():
+            px = np.round(self.to_pixels(ego, pts) * 4).astype(np.int32)
+            cv2.polylines(img, [px], False, LANE, 1, lineType=cv2.LINE_AA, shift=2)
+        return img
+
     def _in_view(self, ego: SE3, actor: BevActor) -> bool:
         d = np.hypot(*(actor.pose.translation[:2] - ego.translation[:2]))
         return bool(d < self._radius + max(actor.size_wlh[:2]))
 
-    def _boxes(self, img: np.ndarray, ego: SE3, actors: Sequence[BevActor]) -> None:
+    def _boxes(self, img: np.ndarray, ego: SE3, boxes: BoxArrays) -> None:
         """All actor boxes in one vectorised pass: filled by kind, white outline if highlighted,
         a dark line towards the nose."""
-        if not actors:
+        n = len(boxes.x)
+        if n == 0:
             return
-        half = np.array([[a.size_wlh[1] / 2, a.size_wlh[0] / 2] for a in actors])  # [A, 2] (l/2, w/2)
+        half = np.stack([boxes.length / 2, boxes.width / 2], 1)  # [A, 2]
         signs = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], np.float64)  # [4, 2]
-        local = np.concatenate([half[:, None, :] * signs[None], np.zeros((len(actors), 4, 1))], -1)
         nose_x = np.stack([half[:, 0], half[:, 0] - np.minimum(1.0, 2 * half[:, 0] / 3)], 1)  # [A, 2]
-        nose = np.stack([nose_x, np.zeros_like(nose_x), np.zeros_like(nose_x)], -1)  # [A, 2, 3]
-        rot = np.stack([a.pose.rotation for a in actors])  # [A, 3, 3]
-        trans = np.stack([a.pose.translation for a in actors])  # [A, 3]
-        world = np.einsum("aij,akj->aki", rot, np.concatenate([local, nose], 1)) + trans[:, None]
-        px = np.round(self.to_pixels(ego, world[..., :2]) * 4).astype(np.int32)  # [A, 6, 2]
-        kinds = [a.kind for a in actors]
+        local = np.concatenate(
+            [half[:, None, :] * signs[None], np.stack([nose_x, np.zeros_like(nose_x)], -1)], 1
+        )  # [A, 6, 2]: 4 corners, nose line
+        c, s_ = np.cos(boxes.yaw)[:, None], np.sin(boxes.yaw)[:, None]
+        world = np.stack(
+            [
+                boxes.x[:, None] + c * local[..., 0] - s_ * local[..., 1],
+                boxes.y[:, None] + s_ * local[..., 0] + c * local[..., 1],
+            ],
+            -1,
+        )
+        px = np.round(self.to_pixels(ego, world) * 4).astype(np.int32)  # [A, 6, 2]
+        kinds = list(boxes.kinds)
         for kind in set(kinds):
             sel = [px[i, :4] for i, k in enumerate(kinds) if k == kind]
             cv2.fillPoly(img, sel, KIND_COLOURS.get(kind, (200, 200, 200)), lineType=cv2.LINE_AA, shift=2)
-        lit = [px[i, :4] for i, a in enumerate(actors) if a.highlight]
+        lit = [px[i, :4] for i in np.flatnonzero(boxes.highlight)]
         if lit:
             cv2.polylines(img, lit, True, (255, 255, 255), 1, lineType=cv2.LINE_AA, shift=2)
         for p in px[:, 4:]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from jwmsim.sim.state import SimState
-from jwmsim.viz.bev import BevActor, BevRenderer
+from jwmsim.viz.bev import BevRenderer, BoxArrays
 from jwmsim.viz.mosaic import camera_mosaic, side_by_side
 
 
@@ -21,8 +21,6 @@ class ReplayFrameDrawer:
         self.h, self.w, self.n = h, w, max(n_cameras, 1)
         bev_px = 2 * h
         self.bev = BevRenderer(world.road.drivable_area, lanes, (bev_px, bev_px), pixels_per_m=bev_px / 70.0)
-        # [m] actors farther from the ego than the image's diagonal (plus a car length) are not drawn
-        self.view_radius = float(np.hypot(bev_px, bev_px)) / self.bev.ppm + 10.0
         self.title = title
         self.route = world.route.line.points
         self.path: list[tuple[float, float]] = []
@@ -59,18 +57,16 @@ class ReplayFrameDrawer:
         self.path.append((state.ego.x, state.ego.y))
         for i in np.flatnonzero(np.isfinite(a.triggered_at)):
             self.triggers.setdefault(a.ids[i], np.array([a.x[i], a.y[i]]))
-        actors = [
-            BevActor(
-                a.pose(int(i)),
-                (float(a.width[i]), float(a.length[i]), float(a.height[i])),
-                a.kinds[i],
-                a.ids[i],
-                a.ids[i] in self.scripted,
-            )
-            for i in np.flatnonzero(
-                a.active & (np.hypot(a.x - state.ego.x, a.y - state.ego.y) < self.view_radius)
-            )
-        ]
+        act = np.flatnonzero(a.active)
+        actors = BoxArrays(
+            a.x[act],
+            a.y[act],
+            a.yaw[act],
+            a.length[act],
+            a.width[act],
+            tuple(a.kinds[i] for i in act),
+            np.array([a.ids[i] in self.scripted for i in act], bool),
+        )
         veh = state.world.config.vehicle
         bev = self.bev.draw(
             state.ego.pose(),

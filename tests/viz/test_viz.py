@@ -59,3 +59,27 @@ def test_video_writer_is_atomic(tmp_path: Path) -> None:
     assert not bad.exists() and list(tmp_path.iterdir()) == [out]
     with pytest.raises(ValueError), VideoWriter(tmp_path / "x.mp4") as vw:
         vw.append(np.zeros((16, 16), np.uint8))
+
+
+def test_bev_cached_map_layer_matches_drawing_per_view() -> None:
+    """The map warped from the cached north-up layer agrees with the map drawn for the view."""
+    import shapely
+
+    from jwmsim.geometry import SE3
+    from jwmsim.viz.bev import DRIVABLE, BevRenderer
+
+    area = shapely.union(shapely.box(-50, -4, 400, 4), shapely.box(96, -200, 104, 200))
+    lanes = {"a": np.stack([np.linspace(-50, 400, 200), np.full(200, -2.0)], 1)}
+    bev = BevRenderer(area, lanes, (224, 224), pixels_per_m=3.2)
+    for x, y, yaw in [(0.0, 0.0, 0.0), (90.0, 1.0, 0.4), (100.0, 50.0, 1.571), (300.0, -2.0, -2.8)]:
+        ego = SE3.from_xy_yaw(x, y, yaw)
+        cached = bev._warp_map(ego)
+        direct = bev._draw_map(ego)
+        assert cached is not None and cached.shape == direct.shape
+        a = np.all(cached == DRIVABLE, -1) | (np.abs(cached.astype(int) - DRIVABLE).max(-1) < 20)
+        b = np.all(direct == DRIVABLE, -1)
+        assert b.mean() > 0.05  # the view does show road
+        assert np.mean(a != b) < 0.02, (x, y, yaw, np.mean(a != b))
+    far = BevRenderer(shapely.box(0, 0, 20000, 20000), {}, (64, 64), pixels_per_m=4.0)
+    assert far._map_layer() is None  # too large to cache: drawn per view
+    assert far.draw(SE3.from_xy_yaw(10.0, 10.0, 0.0)).shape == (64, 64, 3)
