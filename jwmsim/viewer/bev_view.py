@@ -26,6 +26,9 @@ TRAIL_COLOUR = (170, 140, 90)
 ZONE_COLOUR = (255, 90, 90)
 SELECT_COLOUR = (255, 230, 0)
 TRAIL_STEPS = 40  # past moments drawn as an actor's trail
+LABEL_CHARS = 10  # actor ids are cut to this length on the map
+LABEL = (235, 235, 235)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 class BevView:
@@ -115,18 +118,11 @@ class BevView:
         )
         self._trails(img, pose, history[-TRAIL_STEPS:], near)
         self._triggers(img, pose, state, history)
-        for i in near:
-            u, v = self.renderer.to_pixels(pose, np.array([a.x[i], a.y[i]]))
-            if 0 <= u < self.size and 0 <= v < self.size:
-                cv2.putText(
-                    img,
-                    a.ids[i][:14],
-                    (int(u) + 6, int(v) + 4),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.33,
-                    (235, 235, 235),
-                    1,
-                )
+        if len(near):
+            uv = self.renderer.to_pixels(pose, np.stack([a.x[near], a.y[near]], 1))  # [A, 2]
+            for i, (u, v) in zip(near, uv, strict=True):
+                if 0 <= u < self.size and 0 <= v < self.size:
+                    cv2.putText(img, a.ids[i][:LABEL_CHARS], (int(u) + 6, int(v) + 4), FONT, 0.33, LABEL, 1)
         if selected is not None and selected in a.ids:
             i = a.index(selected)
             self._outline(img, pose, float(a.x[i]), float(a.y[i]), float(a.yaw[i]), a.length[i], a.width[i])
