@@ -13,9 +13,9 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from viewer_options import small_options  # noqa: E402
 
 from jwmsim.logs.procedural import LogConfig, write_town_log  # noqa: E402
-from viewer_options import small_options  # noqa: E402
 
 SCENARIO = """\
 version: 1

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from viewer_options import small_options
 
 from jwmsim.scenario import load_scenario
 from jwmsim.sim.state import SimState
 from jwmsim.viewer.session import Session
-
-from viewer_options import small_options
 
 
 def assert_same_state(a: SimState, b: SimState) -> None:
