@@ -66,7 +66,10 @@ def view_command(
 
     viewer = ViewerApp(load_scenario(scenario), opts)
     if screenshot is None:
-        viewer.run()
+        try:
+            viewer.run()
+        finally:
+            viewer.close()
         return
     viewer.run_steps(steps)
     viewer.screenshot(screenshot)

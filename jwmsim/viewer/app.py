@@ -263,23 +263,28 @@ class ViewerApp:
             self.redraw()
 
     def run(self, max_seconds: float | None = None) -> None:
-        """The interactive loop: events, playback at ``speed`` x the simulation rate."""
+        """The interactive loop: events, playback at ``speed`` x the simulation rate (a step is
+        due every ``dt / speed`` seconds; when a frame takes longer, playback runs slower and the
+        HUD's frame time turns red). ``max_seconds``: leave the loop after that long."""
         self.redraw()
         t_end = None if max_seconds is None else time.perf_counter() + max_seconds
         dt = self.session.world.config.dt
         while self.running and (t_end is None or time.perf_counter() < t_end):
-            for event in self.pygame.event.get():
+            events = self.pygame.event.get()
+            for event in events:
                 self.handle(event)
+            if not self.running:
+                break
             now = time.perf_counter()
             if self.playing and now >= self._next_due:
                 self._next_due = max(self._next_due + dt / self.speed, now)
                 self.step()
+            elif events:
+                self.redraw()
             else:
                 if not self.playing:
                     self._next_due = now
-                self.redraw() if self.pygame.event.peek() else None
-                self.pygame.time.wait(8)
-        self.close()
+                self.pygame.time.wait(5)
 
     def run_steps(self, steps: int) -> None:
         """Headless: ``steps`` steps as fast as they go (each drawn), for screenshots and timing."""
@@ -291,5 +296,6 @@ class ViewerApp:
                 break
 
     def close(self) -> None:
+        """Close the run and the window (again: nothing happens)."""
         self.session.close()
         self.pygame.display.quit()

@@ -205,3 +205,20 @@ def test_cli_refuses_an_unknown_render_path(scenario_file: Path, capsys: pytest.
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "unknown render path 'jwm'" in err and "skeleton" in err
+
+
+def test_playback_runs_at_the_simulation_rate_and_stops_at_the_end(viewer) -> None:
+    key(viewer, "space")
+    assert viewer.playing
+    viewer.run(max_seconds=1.0)
+    steps = viewer.session.cursor
+    # 10 Hz for one second (fewer if the shared machine is slow: frame time over the 100 ms budget)
+    assert 3 <= steps <= 11, (steps, viewer.frame_ms)
+    key(viewer, "]")
+    assert viewer.speed == 2.0
+    viewer.run(max_seconds=3.0)
+    assert viewer.session.done and not viewer.playing  # the 1.5 s episode ended: playback paused
+    assert viewer.session.cursor == 15
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    viewer.run(max_seconds=1.0)
+    assert not viewer.running
