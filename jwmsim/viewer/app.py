@@ -65,7 +65,9 @@ class ViewerApp:
         self.options = options
         self.session = session or Session(scenario, options)
         self.pygame = _init_pygame()
-        n = len(options.cameras) if self.session.env is not None and self.session.env._cameras else 0
+        from jwmsim.envs.render_paths import RENDER_PATHS
+
+        n = len(options.cameras) if RENDER_PATHS.get(options.render).has_images else 0
         self.layout = Layout.make(n, options.image_size, options.bev_px)
         try:
             self.window = self.pygame.display.set_mode(self.layout.size)

@@ -26,7 +26,8 @@ TRAIL_COLOUR = (170, 140, 90)
 ZONE_COLOUR = (255, 90, 90)
 SELECT_COLOUR = (255, 230, 0)
 TRAIL_STEPS = 40  # past moments drawn as an actor's trail
-LABEL_CHARS = 10  # actor ids are cut to this length on the map
+LABEL_CHARS = 16  # inserted actors' ids are cut to this length on the map
+LOG_LABEL_CHARS = 6  # log actors' ids (tokens) to this one
 LABEL = (235, 235, 235)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -122,7 +123,10 @@ class BevView:
             uv = self.renderer.to_pixels(pose, np.stack([a.x[near], a.y[near]], 1))  # [A, 2]
             for i, (u, v) in zip(near, uv, strict=True):
                 if 0 <= u < self.size and 0 <= v < self.size:
-                    cv2.putText(img, a.ids[i][:LABEL_CHARS], (int(u) + 6, int(v) + 4), FONT, 0.33, LABEL, 1)
+                    aid = a.ids[i]
+                    text = aid[:LOG_LABEL_CHARS] if world.log_index[i] >= 0 else aid[:LABEL_CHARS]
+                    colour = LABEL if world.log_index[i] >= 0 else SELECT_COLOUR
+                    cv2.putText(img, text, (int(u) + 6, int(v) + 4), FONT, 0.33, colour, 1)
         if selected is not None and selected in a.ids:
             i = a.index(selected)
             self._outline(img, pose, float(a.x[i]), float(a.y[i]), float(a.yaw[i]), a.length[i], a.width[i])

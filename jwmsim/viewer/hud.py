@@ -83,6 +83,11 @@ def hud_lines(state: SimState, scenario: Scenario, info: HudInfo) -> list[Line]:
     else:
         lines.append(("step: (start)", DIM))
     acc = state.episode
+    if acc.penalties and (rec is None or not rec.penalties):
+        p = acc.penalties[-1]
+        lines.append(
+            (f"last penalty t={p.time:.1f} s {p.metric.upper()} = {p.value:.2f}: {p.cause}"[:78], DIM)
+        )
     lines.append(
         (f"episode: NC {acc.nc:.1f}  DAC {acc.dac:.0f}  TTC {acc.ttc:.0f}  C {acc.comfort:.0f}", TEXT)
     )

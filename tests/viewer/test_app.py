@@ -222,3 +222,17 @@ def test_playback_runs_at_the_simulation_rate_and_stops_at_the_end(viewer) -> No
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     viewer.run(max_seconds=1.0)
     assert not viewer.running
+
+
+def test_render_none_shows_hud_and_bev_without_a_mosaic(scenario_file: Path) -> None:
+    from viewer_options import small_options
+
+    from jwmsim.viewer.app import ViewerApp
+
+    app = ViewerApp(load_scenario(scenario_file), small_options(render="none"))
+    try:
+        app.run_steps(2)
+        assert app.layout.mosaic.w == 0 and app.frame.shape[1] == app.layout.size[0]
+        assert app.session.cursor == 2
+    finally:
+        app.close()
