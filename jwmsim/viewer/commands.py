@@ -76,8 +76,25 @@ def slower(app: ViewerApp) -> None:
 
 
 # --- driver -------------------------------------------------------------------------------------------
+def _plain_planners() -> list[str]:
+    """Registered planners that need no file (``sb3`` needs a policy: give it with --agent)."""
+    from jwmsim.planning import planner_class, planner_names
+
+    return [n for n in planner_names() if planner_class(n).path_argument is None]
+
+
 @_command("planner")
 def planner(app: ViewerApp) -> None:
+    """Hand the ego to the planner; pressed again, switch to the next registered planner."""
+    if not app.manual:
+        names = _plain_planners()
+        current = app.session.planner.name
+        nxt = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
+        try:
+            app.session.set_planner(nxt)
+        except JwmsimError as err:
+            app.say(err.message, error=True)
+            return
     app.manual = False
     app.driver.held.clear()
     app.say(f"the planner {app.session.planner.name!r} drives")

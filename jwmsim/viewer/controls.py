@@ -40,7 +40,7 @@ BINDINGS: tuple[KeyBinding, ...] = (
     KeyBinding(
         ("up", "down", "left", "right"), "drive", "arrows", "drive the ego (accelerate, brake, steer)"
     ),
-    KeyBinding(("p",), "planner", "P", "hand the ego to the planner (--agent)"),
+    KeyBinding(("p",), "planner", "P", "hand the ego to the planner (--agent); again: next planner"),
     KeyBinding(("mouse",), "select", "click / drag", "select an actor / drag an inserted actor (BEV)"),
     KeyBinding(("=", "+", "[+]"), "speed_up", "+", "selected actor: start speed +1 m/s"),
     KeyBinding(("-", "[-]"), "speed_down", "-", "selected actor: start speed -1 m/s"),
