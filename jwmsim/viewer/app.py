@@ -140,7 +140,8 @@ class ViewerApp:
         if self.show_help:
             frame = help_overlay(frame, help_lines())
         self.frame = frame
-        surf = self.pygame.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+        frame = np.ascontiguousarray(frame)
+        surf = self.pygame.image.frombuffer(frame.tobytes(), (frame.shape[1], frame.shape[0]), "RGB")
         self.window.blit(surf, (0, 0))
         self.pygame.display.flip()
         return frame
