@@ -3,6 +3,7 @@ bindings table there names them). Each takes the :class:`~jwmsim.viewer.app.View
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jwmsim.errors import JwmsimError
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 SCRUB = 10  # [steps] of PgUp / PgDn
 
 
-def _command(name: str):
+def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return COMMANDS.register(name)
 
 

@@ -236,3 +236,51 @@ def test_render_none_shows_hud_and_bev_without_a_mosaic(scenario_file: Path) -> 
         assert app.session.cursor == 2
     finally:
         app.close()
+
+
+def test_hud_shows_the_penalty_that_fired_and_why(viewer) -> None:
+    from jwmsim.viewer.hud import hud_lines
+
+    key(viewer, "down", up=False)  # -0.6 = -4.8 m/s^2: beyond the comfort bound of -4.05
+    fired = None
+    for _ in range(6):
+        viewer.step()
+        rec = viewer.session.state.last
+        if rec.penalties:
+            fired = rec.penalties[0]
+            break
+    assert fired is not None and fired.metric == "c"
+    text = [t for t, _ in hud_lines(viewer.session.state, viewer.scenario, _info(viewer))]
+    assert any(t.startswith("PENALTY C = 0.00: ") and "lon_accel" in t for t in text), text
+    assert any(t.startswith("frame ") for t in text)
+
+
+def _info(viewer):
+    from jwmsim.viewer.hud import HudInfo
+
+    return HudInfo(
+        "t",
+        "keyboard",
+        False,
+        1.0,
+        viewer.session.cursor,
+        len(viewer.session.timeline),
+        50.0,
+        40.0,
+        None,
+        "sedan",
+    )
+
+
+def test_library_scenarios_save_to_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viewer_options import small_options
+
+    from jwmsim.viewer.app import save_target
+
+    monkeypatch.chdir(tmp_path)
+    assert save_target(load_scenario("cut_in"), small_options()) == tmp_path / "cut_in.yaml"
+    assert (
+        save_target(load_scenario("cut_in"), small_options(save=tmp_path / "x.yaml")) == tmp_path / "x.yaml"
+    )
