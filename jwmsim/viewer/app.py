@@ -86,6 +86,7 @@ class ViewerApp:
         self.running = True
         self.selected: str | None = None
         self.drag: tuple[str, float, float] | None = None
+        self.scrubbing = False  # the mouse holds the scrub bar
         self.mouse: tuple[int, int] | None = None
         from jwmsim.gaussians.assets import available_assets
 
@@ -108,6 +109,17 @@ class ViewerApp:
 
     def _mean(self, values: list[float]) -> float:
         return 1000.0 * float(np.mean(values[-FRAME_AVERAGE:])) if values else 0.0
+
+    @property
+    def episode_steps(self) -> int:
+        """Steps of a full episode (its duration at the simulation rate)."""
+        cfg = self.session.world.config
+        return max(1, int(round(cfg.episode_seconds / cfg.dt)))
+
+    def _scrub_to(self, u: float) -> None:
+        """Seek to the step under column ``u`` of the scrub bar (within the recorded timeline)."""
+        self.playing = False
+        self.session.seek(self.layout.timeline_step(u, self.episode_steps))
 
     @property
     def frame_ms(self) -> float:
@@ -136,7 +148,8 @@ class ViewerApp:
         )
         history = [m.state for m in s.timeline[: s.cursor + 1]]
         bev = self.bev.draw(s.state, history, self.selected, self.drag)
-        frame = compose(self.layout, images, names, hud_lines(s.state, self.scenario, info), bev)
+        bar = (s.cursor, len(s.timeline), self.episode_steps)
+        frame = compose(self.layout, images, names, hud_lines(s.state, self.scenario, info), bev, bar)
         if self.show_help:
             frame = help_overlay(frame, help_lines())
         self.frame = frame
@@ -222,7 +235,10 @@ class ViewerApp:
         elif kind == pg.MOUSEBUTTONDOWN and event.button == 1:
             self.mouse = event.pos
             b = self.layout.bev
-            if b.contains(*event.pos):
+            if self.layout.timeline.contains(*event.pos):
+                self.scrubbing = True
+                self._scrub_to(event.pos[0])
+            elif b.contains(*event.pos):
                 aid = self.bev.actor_at(self.session.state, event.pos[0] - b.x, event.pos[1] - b.y)
                 self.selected = aid
                 self.drag = None
@@ -233,12 +249,15 @@ class ViewerApp:
                     self.say(f"selected {aid}")
         elif kind == pg.MOUSEMOTION:
             self.mouse = event.pos
+            if self.scrubbing and event.buttons[0]:
+                self._scrub_to(event.pos[0])
             if self.drag is not None and event.buttons[0]:
                 xy = self._bev_xy(event.pos)
                 if xy is not None:
                     self.drag = (self.drag[0], *xy)
         elif kind == pg.MOUSEBUTTONUP and event.button == 1:
             self.mouse = event.pos
+            self.scrubbing = False
             drag, self.drag = self.drag, None
             if drag is None:
                 return

@@ -35,6 +35,7 @@ BINDINGS: tuple[KeyBinding, ...] = (
     KeyBinding(("page up",), "scrub_back", "PgUp", "10 steps back"),
     KeyBinding(("home",), "to_start", "Home", "back to t = 0"),
     KeyBinding(("end",), "to_end", "End", "to the end of the recorded timeline"),
+    KeyBinding(("timeline",), "scrub", "bar (click)", "click / drag the bar under the HUD: go there"),
     KeyBinding(("]",), "faster", "]", "playback speed x2 (up to 4x)"),
     KeyBinding(("[",), "slower", "[", "playback speed /2 (down to 1/8x)"),
     KeyBinding(

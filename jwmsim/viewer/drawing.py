@@ -18,6 +18,7 @@ import numpy as np
 from jwmsim.viz.mosaic import camera_mosaic
 
 HUD_MIN_HEIGHT = 200  # [px]
+TIMELINE_HEIGHT = 12  # [px] of the scrub bar
 HUD_MIN_WIDTH = 440  # [px]
 HUD_BACKGROUND = (22, 22, 28)
 TEXT = (235, 235, 235)
@@ -43,11 +44,21 @@ class Rect:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each panel is in the frame."""
+    """Where each panel is in the frame; ``timeline`` is the scrub bar at the bottom of the HUD."""
 
     mosaic: Rect
     hud: Rect
     bev: Rect
+
+    @property
+    def timeline(self) -> Rect:
+        h = self.hud
+        return Rect(h.x + 8, h.y + h.h - TIMELINE_HEIGHT - 6, h.w - 16, TIMELINE_HEIGHT)
+
+    def timeline_step(self, u: float, total_steps: int) -> int:
+        """The step under column ``u`` of the scrub bar, for an episode of ``total_steps``."""
+        t = self.timeline
+        return int(round((u - t.x) / max(t.w - 1, 1) * total_steps))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -75,15 +86,29 @@ def put_lines(
         cv2.putText(img, text, (x, y + 11 + LINE * k), FONT, scale, colour, 1, lineType=cv2.LINE_AA)
 
 
+def draw_timeline(frame: np.ndarray, rect: Rect, cursor: int, recorded: int, total: int) -> None:
+    """The scrub bar: the episode's ``total`` steps, the ``recorded`` ones lighter, the cursor."""
+    x, y, w, h = rect.x, rect.y, rect.w, rect.h
+    frame[y : y + h, x : x + w] = (50, 50, 60)
+
+    def col(step: int) -> int:
+        return x + int(round(min(step, total) / max(total, 1) * (w - 1)))
+
+    frame[y : y + h, x : col(recorded - 1) + 1] = (95, 95, 120)
+    c = col(cursor)
+    frame[y - 2 : y + h + 2, max(x, c - 1) : c + 2] = (255, 230, 0)
+
+
 def compose(
     layout: Layout,
     images: Sequence[np.ndarray],
     names: Sequence[str],
     hud_lines: Sequence[tuple[str, tuple[int, int, int]]],
     bev: np.ndarray,
+    timeline: tuple[int, int, int] | None = None,
 ) -> np.ndarray:
-    """The frame ``[H, W, 3]`` uint8 from the camera images (each ``[h, w, 3]``), the HUD's lines and
-    the BEV image (``[S, S, 3]``)."""
+    """The frame ``[H, W, 3]`` uint8 from the camera images (each ``[h, w, 3]``), the HUD's lines,
+    the BEV image (``[S, S, 3]``) and ``timeline`` ``(cursor, recorded steps, episode steps)``."""
     width, height = layout.size
     frame = np.zeros((height, width, 3), np.uint8)
     m = layout.mosaic
@@ -93,6 +118,8 @@ def compose(
     hud = layout.hud
     frame[hud.y : hud.y + hud.h, hud.x : hud.x + hud.w] = HUD_BACKGROUND
     put_lines(frame[hud.y : hud.y + hud.h, hud.x : hud.x + hud.w], hud_lines, 8, 4)
+    if timeline is not None:
+        draw_timeline(frame, layout.timeline, *timeline)
     b = layout.bev
     frame[b.y : b.y + bev.shape[0], b.x : b.x + bev.shape[1]] = bev
     return frame

@@ -284,3 +284,20 @@ def test_library_scenarios_save_to_the_working_folder(
     assert (
         save_target(load_scenario("cut_in"), small_options(save=tmp_path / "x.yaml")) == tmp_path / "x.yaml"
     )
+
+
+def test_clicking_the_scrub_bar_goes_to_that_moment(viewer) -> None:
+    viewer.run_steps(8)
+    bar = viewer.layout.timeline
+    total = viewer.episode_steps  # 15 steps of 0.1 s
+    u = bar.x + round(4 / total * (bar.w - 1))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(u, bar.y + 4), button=1))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(u, bar.y + 4), button=1))
+    viewer.pump()
+    assert viewer.session.cursor == 4
+    cursor_col = viewer.frame[bar.y + 4, u]
+    assert tuple(cursor_col) == (255, 230, 0)
+    far = bar.x + bar.w - 1  # beyond the recording: stays at its end (re-simulated)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(far, bar.y + 4), button=1))
+    viewer.pump()
+    assert viewer.session.cursor == 8

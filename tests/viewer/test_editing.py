@@ -32,7 +32,7 @@ def _start_xy(session: Session, aid: str) -> np.ndarray:
 
 def test_every_key_has_a_command_and_a_help_line() -> None:
     for b in BINDINGS:
-        assert b.command in COMMANDS or b.command in ("drive", "select"), b
+        assert b.command in COMMANDS or b.command in ("drive", "select", "scrub"), b
     assert len(help_lines()) == len(BINDINGS)
     keys = [k for b in BINDINGS for k in b.keys]
     assert len(keys) == len(set(keys))  # no key bound twice
