@@ -87,6 +87,7 @@ class ViewerApp:
         self.selected: str | None = None
         self.drag: tuple[str, float, float] | None = None
         self.scrubbing = False  # the mouse holds the scrub bar
+        self.keep_time = False  # edits re-simulate to the current step instead of restarting
         self.mouse: tuple[int, int] | None = None
         from jwmsim.gaussians.assets import available_assets
 
@@ -196,17 +197,21 @@ class ViewerApp:
 
     def edit(self, make: Callable[[], Scenario], message: str) -> bool:
         """Apply an edit: ``make()`` returns the edited scenario; the run is rebuilt from it and
-        restarts at t = 0. Errors go to the status line and leave the scenario as it was."""
+        restarts at t = 0 (with :attr:`keep_time`: is simulated again to the current step). Errors go
+        to the status line and leave the scenario as it was."""
         try:
             scenario = make()
-            self.session.apply(scenario)
+            self.session.apply(scenario, keep_time=self.keep_time)
         except (JwmsimError, ValueError) as err:
             self.say(getattr(err, "message", str(err)).splitlines()[0], error=True)
             return False
         self.bev = BevView(self.session.world, self.options.bev_px, self.options.bev_m)
         if self.selected is not None and self.selected not in self.session.world.initial_actors.ids:
             self.selected = None
-        self.say(f"{message}; restarted at t = 0")
+        t = self.session.state.time
+        self.say(
+            f"{message}; " + (f"simulated again to t = {t:.1f} s" if self.keep_time else "restarted at t = 0")
+        )
         return True
 
     # --- events --------------------------------------------------------------------------------

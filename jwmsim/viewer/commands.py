@@ -182,7 +182,7 @@ def insert_asset(app: ViewerApp) -> None:
 
     if app.edit(make, f"inserted {app.asset}"):
         app.selected = made["id"]
-        app.say(f"inserted {made['id']}; restarted at t = 0")
+        app.say(app.status.replace(f"inserted {app.asset}", f"inserted {made['id']}", 1))
 
 
 @_command("delete")
@@ -217,8 +217,13 @@ def reload(app: ViewerApp) -> None:
     if src is None:
         app.say("this scenario has no file yet: save it first (S)", error=True)
         return
-    if app.edit(lambda: load_scenario(src), f"reloaded {src}"):
-        app.say(f"reloaded {src}; restarted at t = 0")
+    app.edit(lambda: load_scenario(src), f"reloaded {src}")
+
+
+@_command("keep_time")
+def keep_time(app: ViewerApp) -> None:
+    app.keep_time = not app.keep_time
+    app.say("edits " + ("simulate again to the current time" if app.keep_time else "restart at t = 0"))
 
 
 @_command("help")

@@ -53,6 +53,7 @@ BINDINGS: tuple[KeyBinding, ...] = (
     KeyBinding(("tab",), "next_asset", "Tab", "next asset of the library"),
     KeyBinding(("a",), "insert_asset", "A", "insert that asset (at the mouse in the BEV, else 20 m ahead)"),
     KeyBinding(("delete", "x"), "delete", "Del / X", "remove the selected actor"),
+    KeyBinding(("e",), "keep_time", "E", "edits restart at t = 0 / simulate again to the current time"),
     KeyBinding(("s",), "save", "S", "save the scenario to YAML"),
     KeyBinding(("r",), "reload", "R", "reload the scenario from disk"),
     KeyBinding(("h", "f1"), "help", "H / F1", "this help"),

@@ -31,12 +31,13 @@ from jwmsim.viewer.options import ViewerOptions
 
 @dataclass(frozen=True)
 class Moment:
-    """One recorded step: ``snapshot`` after it, its observation, and ``action`` (``[2]`` or
-    waypoints) that led to it (None for t = 0)."""
+    """One recorded step: ``snapshot`` after it, its observation, ``action`` (``[2]`` or waypoints)
+    that led to it (None for t = 0), and whether the planner chose it (else the user did)."""
 
     snapshot: EnvSnapshot
     observation: Mapping[str, np.ndarray]
     action: np.ndarray | None
+    by_planner: bool = True
 
     @property
     def state(self) -> SimState:
@@ -114,12 +115,16 @@ class Session:
         self.timeline = [Moment(self.env.snapshot(), obs, None)]
         self.cursor = 0
 
-    def apply(self, scenario: Scenario) -> None:
-        """Rebuild the run from an edited (or reloaded) scenario; restarts at t = 0.
+    def apply(self, scenario: Scenario, keep_time: bool = False) -> None:
+        """Rebuild the run from an edited (or reloaded) scenario; it restarts at t = 0, or with
+        ``keep_time`` is simulated again up to the current step: the user's recorded actions are
+        taken again, the planner decides afresh where it drove (so the new run is exactly what a
+        run of the edited scenario with the same driving gives).
 
         Raises:
             ScenarioError: the scenario does not fit its log (then nothing changes).
         """
+        driven = [(m.action, m.by_planner) for m in self.timeline[1 : self.cursor + 1]] if keep_time else []
         old_key = self._log_key
         self._load_log(scenario)
         try:
@@ -129,6 +134,9 @@ class Session:
                 self._log_key = None
                 self._load_log(self.scenario)
             raise
+        for action, by_planner in driven:
+            if not self.step(None if by_planner else action):
+                break
 
     def set_planner(self, spec: str) -> None:
         """Drive the ego with the planner ``spec`` from now on."""
@@ -170,13 +178,15 @@ class Session:
             return False
         assert self.env is not None
         replay = not self.at_end and action is None
+        by_planner = action is None
         if replay:
             action = self.timeline[self.cursor + 1].action
+            by_planner = self.timeline[self.cursor + 1].by_planner
         elif action is None:
             action = self.planner_action()
         self.env.restore(self.moment.snapshot)
         obs, *_ = self.env.step(action)
-        moment = Moment(self.env.snapshot(), obs, np.asarray(action))
+        moment = Moment(self.env.snapshot(), obs, np.asarray(action), by_planner)
         if replay:  # the same step again: the recorded future stays valid
             self.timeline[self.cursor + 1] = moment
         else:  # a new branch from here

@@ -301,3 +301,15 @@ def test_clicking_the_scrub_bar_goes_to_that_moment(viewer) -> None:
     pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(far, bar.y + 4), button=1))
     viewer.pump()
     assert viewer.session.cursor == 8
+
+
+def test_e_makes_edits_keep_the_current_time(viewer) -> None:
+    viewer.run_steps(4)
+    key(viewer, "e")
+    assert viewer.keep_time
+    viewer.selected = "leader"
+    key(viewer, "=")
+    assert viewer.session.cursor == 4 and "simulated again to t = 0.4 s" in viewer.status
+    key(viewer, "e")
+    key(viewer, "=")
+    assert viewer.session.cursor == 0 and "restarted at t = 0" in viewer.status

@@ -78,3 +78,24 @@ def test_unknown_render_path_is_refused_with_the_known_names() -> None:
     with pytest.raises(ConfigError, match="unknown render path 'jwm'") as err:
         small_options(render="jwm")
     assert "skeleton" in err.value.hint and "none" in err.value.hint
+
+
+def test_apply_keep_time_resimulates_the_users_driving(session: Session) -> None:
+    brake = np.array([-0.3, 0.2], np.float32)
+    for _ in range(3):
+        session.step(brake)  # the user drives
+    for _ in range(2):
+        session.step()  # the planner drives
+    before = [m.state for m in session.timeline]
+    leader = session.scenario.actors[0]
+    edited = session.scenario.model_copy(
+        update={"actors": [leader.model_copy(update={"speed": 2.0, "speed_ratio": None})]}
+    )
+    session.apply(edited, keep_time=True)
+    assert session.cursor == 5 and session.state.time == pytest.approx(0.5)
+    for k in range(1, 4):  # the user's steps: same actions, the ego moves as before
+        assert session.timeline[k].state.ego == before[k].ego
+        assert not session.timeline[k].by_planner
+    assert session.timeline[4].by_planner and session.timeline[5].by_planner
+    i = session.state.actors.ids.index("leader")
+    assert session.world.initial_actors.speed[i] == 2.0
