@@ -62,8 +62,13 @@ def view_command(
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    from jwmsim.viewer.app import ViewerApp
+    from jwmsim.viewer.app import HEADLESS_DRIVERS, ViewerApp, display_driver
 
+    if screenshot is None and display_driver() in HEADLESS_DRIVERS:
+        raise ConfigError(
+            f"no display to open the viewer's window on (SDL video driver {display_driver()!r})",
+            hint="run it on a desktop (or with X forwarding), or headless: --screenshot PATH --steps N",
+        )
     viewer = ViewerApp(load_scenario(scenario), opts)
     if screenshot is None:
         try:
@@ -75,6 +80,6 @@ def view_command(
     viewer.screenshot(screenshot)
     typer.echo(
         f"{screenshot}: t = {viewer.session.state.time:.1f} s after {viewer.session.cursor} steps; "
-        f"frame time {viewer.frame_ms:.1f} ms (sim + render {viewer._mean(viewer.step_times):.1f} ms)"
+        f"frame time {viewer.frame_ms:.1f} ms (sim + render {viewer.step_ms:.1f} ms)"
     )
     viewer.close()

@@ -39,6 +39,16 @@ def _init_pygame() -> object:
     return pygame
 
 
+HEADLESS_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that show no window
+
+
+def display_driver() -> str:
+    """The SDL video driver pygame picks here (``x11``, ``wayland``, ``windows``, ``cocoa`` ... or,
+    without a display, ``offscreen`` / ``dummy``: no visible window)."""
+    pygame = _init_pygame()
+    return str(pygame.display.get_driver())
+
+
 def save_target(scenario: Scenario, options: ViewerOptions) -> Path:
     """Where *save* writes: ``options.save``, else the scenario's own file, except a library
     scenario (shipped with jwmsim), which is saved as ``./<name>.yaml``."""
@@ -72,6 +82,7 @@ class ViewerApp:
         try:
             self.window = self.pygame.display.set_mode(self.layout.size)
         except self.pygame.error as err:
+            self.session.close()
             raise ConfigError(
                 f"cannot open a window ({err})",
                 hint="run where a display is available, or headless with --screenshot PATH --steps N",
@@ -127,6 +138,11 @@ class ViewerApp:
         """Mean frame time of the last frames that stepped [ms]."""
         return self._mean(self.frame_times)
 
+    @property
+    def step_ms(self) -> float:
+        """Mean time of the simulation step and camera rendering alone, over the same frames [ms]."""
+        return self._mean(self.step_times)
+
     def redraw(self) -> np.ndarray:
         """Compose the frame, show it; returns it (``[H, W, 3]`` uint8)."""
         s = self.session
@@ -141,7 +157,7 @@ class ViewerApp:
             step=s.cursor,
             steps=len(s.timeline),
             frame_ms=self.frame_ms,
-            step_ms=self._mean(self.step_times),
+            step_ms=self.step_ms,
             selected=self.selected,
             asset=self.asset,
             status=self.status,

@@ -313,3 +313,13 @@ def test_e_makes_edits_keep_the_current_time(viewer) -> None:
     key(viewer, "e")
     key(viewer, "=")
     assert viewer.session.cursor == 0 and "restarted at t = 0" in viewer.status
+
+
+def test_cli_without_a_display_says_so(scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jwmsim.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["view", str(scenario_file)])  # SDL_VIDEODRIVER=dummy in these tests: no window to show
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "--screenshot" in err
