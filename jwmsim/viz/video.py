@@ -24,7 +24,7 @@ class VideoWriter:
     Use as a context manager: leaving the block normally finishes the file, an exception discards it.
     """
 
-    def __init__(self, path: Path | str, fps: float = 10.0, quality: int = 7) -> None:
+    def __init__(self, path: Path | str, fps: float = 10.0, quality: int = 5) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
@@ -36,9 +36,10 @@ class VideoWriter:
             macro_block_size=1,
             pixelformat="yuv420p",
             ffmpeg_log_level="error",
-            # x264's default preset spent 11 ms of CPU per 224x832 replay frame in the encoder
-            # process, beside the renderer; "veryfast": 4-5 ms, files 4 % larger
-            output_params=["-preset", "veryfast"],
+            # the encoder runs beside the renderer: x264's default preset at quality 7 (crf 15)
+            # spent 11 ms of CPU per 224x832 replay frame; "ultrafast" at quality 5 (crf 25):
+            # 2 ms, the same file size, 38.5 dB PSNR against the frames drawn (42 dB before)
+            output_params=["-preset", "ultrafast"],
         )
         self._size: tuple[int, int] | None = None
         self.frames = 0
