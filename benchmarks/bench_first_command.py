@@ -82,31 +82,40 @@ def first_command(repo: Path, runs: int | None, extra: list[str]) -> dict[str, o
 
 
 def env_vs_replay(rounds: int = 5) -> dict[str, object]:
-    """Env-alone steps/s (the logged actions) against one replay run (planner, frame drawing, video,
-    metrics) in this process, same world and scene; ``rounds`` interleaved rounds, medians (the
+    """Env-alone steps/s against one replay run (planner, frame drawing, video, metrics) in this
+    process, on the same trajectory (the env is stepped with the actions the replay's planner takes),
+    world and scene; ``rounds`` interleaved rounds, medians (the
     ratio: the median of the rounds' ratios)."""
     from jwmsim.envs import JWMDrivingEnv
     from jwmsim.replay import ReplayOptions, _prepare
     from jwmsim.replay_run import load_for_runs, run_one
     from jwmsim.scenario import sample
     from jwmsim.scenario.build import build_world_for_run
-    from jwmsim.sim import expert_actions
 
     with tempfile.TemporaryDirectory(prefix="jwmsim-bench-") as tmp:
         opts = ReplayOptions(out=Path(tmp), progress=False, workers=1)
         scenario, setup, _, _ = _prepare(REPO / "scenarios" / "cut_in.yaml", opts)
         loaded = load_for_runs(setup)
         world = build_world_for_run(sample(scenario, 0, scenario.seed), loaded.log)
+        seed = scenario.seed  # the replay's reset seed of run 0
+        # the planner's actions of run 0, from the simulation alone (the planner reads the state
+        # only), so that the env below drives exactly the replay's trajectory
+        blind = JWMDrivingEnv(world=world, observation="none")
+        blind.reset(seed=seed)
+        loaded.planner.reset(world)
+        actions = []
+        while not blind.state.done:
+            actions.append(loaded.planner.act(blind.state))
+            blind.step(actions[-1])
         env = JWMDrivingEnv(
             world=world, scene=loaded.scene, cameras=setup.cameras, image_size=setup.image_size
         )
-        actions = expert_actions(world)
-        env.reset(seed=0)
+        env.reset(seed=seed)
         env.step(actions[0])  # warm-up
         run_one(loaded, 0)  # warm-up (asset loading, video encoder start)
         env_rates, replay_rates = [], []
         for _ in range(rounds):  # interleaved, so that both see the same load
-            env.reset(seed=0)
+            env.reset(seed=seed)
             t0, n = time.perf_counter(), 0
             for a in actions:
                 _, _, term, trunc, _ = env.step(a)

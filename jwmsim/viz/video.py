@@ -1,8 +1,11 @@
 """MP4 writing that never leaves a half-written file: frames go to a temporary file that is
 renamed into place by :meth:`VideoWriter.close`; :meth:`VideoWriter.abort` deletes it.
 
-Frames are handed to the encoder (an ffmpeg process) by a background thread: a frame is larger
-than the pipe's buffer, so writing it from the caller's thread waited for ffmpeg to read it.
+Frames are encoded (H.264 through PyAV's libx264, in this process) by a background thread at a
+lower scheduling priority (nice +10), one encoder thread: the encoder then takes the CPU time the
+simulation leaves, instead of competing with the renderer's threads. x264's ``ultrafast`` preset
+at crf 25 costs about 2 ms of CPU per 224x832 replay frame (its default preset at crf 15 cost 11 ms
+for files of the same size), at 38.5 dB PSNR against the frames drawn.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
-import imageio.v2 as imageio
 import numpy as np
+
+ENCODER_NICE = 10  # added to the encoding thread's nice value (lower priority)
 
 
 class VideoWriter:
@@ -22,44 +27,51 @@ class VideoWriter:
 
     Frame sizes are padded to multiples of 16 (black border) so the encoder never rescales.
     Use as a context manager: leaving the block normally finishes the file, an exception discards it.
+
+    Args:
+        crf: x264 constant rate factor (lower: better and larger; 25 is x264's neighbourhood of
+            "visually good").
+        preset: x264 speed preset.
     """
 
-    def __init__(self, path: Path | str, fps: float = 10.0, quality: int = 5) -> None:
+    def __init__(self, path: Path | str, fps: float = 10.0, crf: int = 25, preset: str = "ultrafast") -> None:
+        import av
+
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
-        self._writer = imageio.get_writer(
-            str(self._tmp),
-            fps=fps,
-            codec="libx264",
-            quality=quality,
-            macro_block_size=1,
-            pixelformat="yuv420p",
-            ffmpeg_log_level="error",
-            # the encoder runs beside the renderer: x264's default preset at quality 7 (crf 15)
-            # spent 11 ms of CPU per 224x832 replay frame; "ultrafast" at quality 5 (crf 25):
-            # 2 ms, the same file size, 38.5 dB PSNR against the frames drawn (42 dB before)
-            output_params=["-preset", "ultrafast"],
-        )
+        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"preset": preset, "crf": str(crf), "threads": "1"}
         self._size: tuple[int, int] | None = None
         self.frames = 0
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._feed, name=f"video {self.path.name}", daemon=True)
+        self._thread = threading.Thread(target=self._encode, name=f"video {self.path.name}", daemon=True)
         self._thread.start()
 
-    def _feed(self) -> None:
+    def _encode(self) -> None:
+        import av
+
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ENCODER_NICE)
+        except (AttributeError, OSError):  # not Linux-like: encode at normal priority
+            pass
         while True:
             frame = self._queue.get()
             if frame is None:
                 return
-            if self._error is None:
-                try:
-                    self._writer.append_data(frame)
-                except BaseException as err:  # re-raised in the caller's thread
-                    self._error = err
+            if self._error is not None:
+                continue
+            try:
+                picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                for packet in self._stream.encode(picture):
+                    self._container.mux(packet)
+            except BaseException as err:  # re-raised in the caller's thread
+                self._error = err
 
-    def _finish_feeding(self) -> None:
+    def _finish_encoding(self) -> None:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -68,23 +80,29 @@ class VideoWriter:
         """Add one ``[H, W, 3]`` uint8 frame (all frames must have the size of the first)."""
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"video frames must be [H, W, 3] uint8, got {frame.dtype} {frame.shape}")
-        h, w = frame.shape[:2]
-        if self._size is None:
-            self._size = (h, w)
-        if (h, w) != self._size:
-            raise ValueError(f"frame size {(h, w)} differs from the first frame's {self._size}")
-        ph, pw = -h % 16, -w % 16
-        if ph or pw:
-            frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)))
         if self._error is not None:
             raise self._error
+        h, w = frame.shape[:2]
+        ph, pw = -h % 16, -w % 16
+        if self._size is None:
+            self._size = (h, w)
+            self._stream.width, self._stream.height = w + pw, h + ph
+        if (h, w) != self._size:
+            raise ValueError(f"frame size {(h, w)} differs from the first frame's {self._size}")
+        if ph or pw:
+            frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)))
         self._queue.put(np.ascontiguousarray(frame))
         self.frames += 1
 
     def close(self) -> Path:
         """Finish the file and move it to ``path``."""
-        self._finish_feeding()
-        self._writer.close()
+        self._finish_encoding()
+        try:
+            if self._error is None and self.frames:
+                for packet in self._stream.encode():  # flush the encoder
+                    self._container.mux(packet)
+        finally:
+            self._container.close()
         if self._error is not None:
             self._tmp.unlink(missing_ok=True)
             raise self._error
@@ -94,8 +112,8 @@ class VideoWriter:
     def abort(self) -> None:
         """Discard the partial file."""
         try:
-            self._finish_feeding()
-            self._writer.close()
+            self._finish_encoding()
+            self._container.close()
         finally:
             self._tmp.unlink(missing_ok=True)
 
