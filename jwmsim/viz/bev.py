@@ -294,8 +294,7 @@ class BevRenderer:
         lit = [px[i, :4] for i in np.flatnonzero(boxes.highlight)]
         if lit:
             cv2.polylines(img, lit, True, (255, 255, 255), 1, lineType=cv2.LINE_AA, shift=2)
-        for p in px[:, 4:]:
-            cv2.line(img, tuple(p[0]), tuple(p[1]), (20, 20, 20), 2, lineType=cv2.LINE_AA, shift=2)
+        cv2.polylines(img, list(px[:, 4:]), False, (20, 20, 20), 2, lineType=cv2.LINE_AA, shift=2)
 
     def _box(self, img: np.ndarray, ego: SE3, pose: SE3, size_wlh, colour, outline: bool) -> None:
         w, length, _ = size_wlh
