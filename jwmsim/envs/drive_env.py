@@ -304,17 +304,7 @@ class JWMDrivingEnv(gym.Env):
         # centred on the ego's box centre, so that the ego box is drawn where it is
         cx, cy = ego_centre(st.ego.x, st.ego.y, st.ego.yaw, veh)
         ego_pose = SE3.from_xy_yaw(cx, cy, st.ego.yaw, st.ego.z)
-        a = st.actors
-        act = np.flatnonzero(a.active)
-        boxes = BoxArrays(
-            a.x[act],
-            a.y[act],
-            a.yaw[act],
-            a.length[act],
-            a.width[act],
-            tuple(a.kinds[i] for i in act),
-            np.zeros(len(act), bool),
-        )
+        boxes = BoxArrays.of_active(st.actors)
         img = bev.draw(
             ego_pose,
             boxes,

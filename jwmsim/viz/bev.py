@@ -11,8 +11,9 @@ than :data:`MAX_MAP_LAYER_PIXELS` at that scale are drawn per image instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -73,6 +74,22 @@ class BoxArrays:
             col([a.size_wlh[0] for a in actors]),
             tuple(a.kind for a in actors),
             np.asarray([a.highlight for a in actors], bool).reshape(-1),
+        )
+
+    @classmethod
+    def of_active(cls, actors: Any, highlight: Collection[str] = ()) -> BoxArrays:
+        """The active actors of a simulation's :class:`~jwmsim.sim.state.ActorsState` (its
+        ``active``, ``x``, ``y``, ``yaw``, ``length``, ``width``, ``kinds``, ``ids`` columns);
+        those whose id is in ``highlight`` are outlined."""
+        act = np.flatnonzero(actors.active)
+        return cls(
+            actors.x[act],
+            actors.y[act],
+            actors.yaw[act],
+            actors.length[act],
+            actors.width[act],
+            tuple(actors.kinds[i] for i in act),
+            np.array([actors.ids[i] in highlight for i in act], bool),
         )
 
     def near(self, centre: np.ndarray, radius: float) -> BoxArrays:

@@ -57,16 +57,7 @@ class ReplayFrameDrawer:
         self.path.append((state.ego.x, state.ego.y))
         for i in np.flatnonzero(np.isfinite(a.triggered_at)):
             self.triggers.setdefault(a.ids[i], np.array([a.x[i], a.y[i]]))
-        act = np.flatnonzero(a.active)
-        actors = BoxArrays(
-            a.x[act],
-            a.y[act],
-            a.yaw[act],
-            a.length[act],
-            a.width[act],
-            tuple(a.kinds[i] for i in act),
-            np.array([a.ids[i] in self.scripted for i in act], bool),
-        )
+        actors = BoxArrays.of_active(a, self.scripted)
         veh = state.world.config.vehicle
         bev = self.bev.draw(
             state.ego.pose(),
