@@ -11,7 +11,7 @@ few minutes, atomically; ``--resume`` continues it exactly), ``loss.csv`` and ``
 curve), ``model/`` (``save_pretrained``: config.json + safetensors) and ``train_config.json``.
 
 Engines (a registry): ``plain`` (one process, CPU or one GPU) and ``accelerate`` (Hugging Face
-accelerate: ``accelerate launch -m jwmsim.cli train worldrec --preset gpu`` runs it on several GPUs,
+accelerate: ``accelerate launch --multi_gpu -m jwmsim.worldrec.train --preset gpu`` runs it on several GPUs,
 each process drawing its own samples).
 """
 
@@ -483,3 +483,17 @@ def _train(
 def with_overrides(cfg: TrainConfig, **over: Any) -> TrainConfig:
     """``cfg`` with the non-None fields of ``over`` replaced."""
     return replace(cfg, **{k: v for k, v in over.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m jwmsim.worldrec.train ARGS`` = ``jwmsim train worldrec ARGS`` (an entry point
+    for ``accelerate launch -m``)."""
+    import sys
+
+    from jwmsim.cli import main as cli_main
+
+    cli_main(["train", "worldrec", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    main()
