@@ -36,7 +36,7 @@ from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel, l
 from jwmsim.logs.segment import ActorTrack
 from jwmsim.worldrec.configuration_worldrec import WorldRecConfig, check_config
 from jwmsim.worldrec.inputs import WindowViews
-from jwmsim.worldrec.queries import KIND_ACTOR, KIND_ANCHOR, KIND_LIDAR, NUM_KINDS, Tokens
+from jwmsim.worldrec.queries import KIND_ACTOR, KIND_ANCHOR, KIND_LIDAR, NUM_KINDS, Tokens, box_pose
 
 FEATURE_STRIDE = 4
 OPACITY_BIAS = {KIND_LIDAR: 1.5, KIND_ANCHOR: -3.0, KIND_ACTOR: 1.5}  # initial opacity logit per kind
@@ -73,7 +73,7 @@ def owner_geometry(
         for ti, t in enumerate(uniq):
             if tr.is_present(float(t)):
                 sel = inv == ti
-                world_from_owner[sel, j + 1] = tr.pose_at(float(t)).matrix
+                world_from_owner[sel, j + 1] = box_pose(tr, float(t))
                 present[sel, j + 1] = True
     viewmats = views.viewmats.detach().cpu().double().numpy()
     cam = np.einsum("vij,vajk->vaik", viewmats, world_from_owner)
@@ -399,24 +399,21 @@ class WorldRecModel(ModelMixin, ConfigMixin):
         sampled = bilinear_gather(feats, vrep, fx, fy).reshape(-1, p, fdim)
         rgb = bilinear_gather(views.images, vrep, u.reshape(-1), v.reshape(-1)).reshape(-1, p, 3)
         vis = self._visibility(depth, vi, u, v, z, (h, w)) * valid
-        key = sampled + self.time_embedding(views.time_index[vi])[:, None]
         qp = self.query_proj(q)[ni]  # [M, F]
-        logits = (
-            (key * qp[:, None]).sum(-1) / math.sqrt(fdim)
-            + self.point_bias(q)[ni]
-            + torch.log(vis.clamp_min(1e-6))
-        )
-        flat = logits.masked_fill(~valid, -1e9).reshape(-1)
-        grp = ni[:, None].expand(-1, p).reshape(-1)
+        temb = self.time_embedding(views.time_index[vi])  # [M, F]
+        # <f + e_time, W q>: batched dot products, no [M, P, F] temporaries
+        dots = torch.einsum("mpf,mf->mp", sampled, qp) + (temb * qp).sum(-1, keepdim=True)
+        logits = dots / math.sqrt(fdim) + self.point_bias(q)[ni] + torch.log(vis.clamp_min(1e-6))
+        logits = logits.masked_fill(~valid, -1e9)
         gmax = torch.full((n,), -1e9, device=dev).scatter_reduce(
-            0, grp, flat.detach(), reduce="amax", include_self=True
+            0, ni, logits.detach().max(1).values, reduce="amax", include_self=True
         )
-        e = torch.exp(flat - gmax[grp]) * valid.reshape(-1)
-        den = torch.zeros(n, device=dev).index_add(0, grp, e)
-        wgt = (e / den[grp].clamp_min(1e-12))[:, None]
-        out_f = out_f.index_add(0, grp, wgt * sampled.reshape(-1, fdim))
-        out_rgb = out_rgb.index_add(0, grp, wgt * rgb.reshape(-1, 3))
-        mass = mass.index_add(0, grp, vis.reshape(-1) / p)
+        e = torch.exp(logits - gmax[ni][:, None]) * valid  # [M, P]
+        den = torch.zeros(n, device=dev).index_add(0, ni, e.sum(1))
+        wgt = e / den[ni].clamp_min(1e-12)[:, None]  # [M, P]: softmax over (views x points) of each query
+        out_f = out_f.index_add(0, ni, torch.einsum("mp,mpf->mf", wgt, sampled))
+        out_rgb = out_rgb.index_add(0, ni, torch.einsum("mp,mpc->mc", wgt, rgb))
+        mass = mass.index_add(0, ni, vis.sum(1) / p)
         return Aggregate(out_f, out_rgb, mass)
 
     def decode(self, q: torch.Tensor, agg: Aggregate, tokens: Tokens) -> GaussianBatch:

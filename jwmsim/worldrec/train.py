@@ -34,6 +34,7 @@ from tqdm import tqdm
 from jwmsim.errors import CheckpointError, ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render_gaussians
+from jwmsim.geometry import SE3
 from jwmsim.sim.registry import Registry
 from jwmsim.worldrec.configuration_worldrec import PRESETS as MODEL_PRESETS
 from jwmsim.worldrec.data import (
@@ -47,6 +48,7 @@ from jwmsim.worldrec.data import (
     prepare_town,
 )
 from jwmsim.worldrec.modeling_worldrec import WorldRecModel, WorldRecOutput
+from jwmsim.worldrec.queries import box_pose
 from jwmsim.worldrec.window import build_window
 
 REAL_LOG = Path("/work/shared/data/pandaset-002-nusc")
@@ -211,7 +213,11 @@ def render_target(out: WorldRecOutput, sample: Sample, target: Target, backend: 
     """``[T, H, W, 3]`` renders of ``target``'s views, actors at their poses at its time."""
     scene = out.scene()
     tracks = sample.source.cache.tracks
-    poses = {a: tracks[a].pose_at(target.time) for a in scene.actors if tracks[a].is_present(target.time)}
+    poses = {
+        a: SE3.from_matrix(box_pose(tracks[a], target.time))
+        for a in scene.actors
+        if tracks[a].is_present(target.time)
+    }
     world = scene.compose(poses)
     hw = tuple(target.images.shape[1:3])
     dev = world.device

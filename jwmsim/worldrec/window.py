@@ -17,6 +17,7 @@ from jwmsim.worldrec.queries import (
     actor_tokens,
     anchor_tokens,
     background_tokens,
+    box_pose,
     depth_maps,
     split_actor_points,
     with_actor_ids,
@@ -40,7 +41,7 @@ def window_actor_ids(cache: LogCache, views: WindowViews) -> list[str]:
     out = []
     for aid, tr in cache.tracks.items():
         times = [t for t in np.unique(np.round(views.times, 3)) if tr.is_present(float(t))]
-        if times and np.linalg.norm(tr.pose_at(float(times[0])).translation[:2] - ref[:2]) < ACTOR_RANGE:
+        if times and np.linalg.norm(box_pose(tr, float(times[0]))[:2, 3] - ref[:2]) < ACTOR_RANGE:
             out.append(aid)
     return sorted(out)
 
