@@ -81,19 +81,18 @@ def owner_geometry(
 
 
 def transform_points(cam_from_owner: torch.Tensor, owner: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
-    """Points ``xyz`` ``[N, 3]`` of owners ``owner`` ``[N]`` in every camera: ``[V, N, 3]``."""
-    rot = cam_from_owner[:, :, :3, :3]  # [V, A+1, 3, 3]
-    out = torch.empty(cam_from_owner.shape[0], xyz.shape[0], 3, dtype=xyz.dtype, device=xyz.device)
-    pieces = []
-    for o in torch.unique(owner).tolist():
-        sel = (owner == o).nonzero()[:, 0]
-        pc = torch.einsum("vij,nj->vni", rot[:, o], xyz[sel]) + cam_from_owner[:, o, None, :3, 3]
-        pieces.append((sel, pc))
-    if not pieces:
-        return out
-    order = torch.cat([s for s, _ in pieces])
-    stacked = torch.cat([p for _, p in pieces], 1)
-    return stacked[:, torch.argsort(order)]
+    """Points ``xyz`` ``[N, 3]`` of owners ``owner`` ``[N]`` in every camera: ``[V, N, 3]``.
+
+    World-owned points share one matrix per view (one einsum); actor points gather their owner's
+    matrix per view (few points): two kernels instead of one per owner."""
+    rot, trans = cam_from_owner[:, :, :3, :3], cam_from_owner[:, :, :3, 3]  # [V, A+1, 3, 3], [V, A+1, 3]
+    out = torch.einsum("vij,nj->vni", rot[:, 0], xyz) + trans[:, 0, None]
+    act = (owner > 0).nonzero()[:, 0]
+    if len(act):
+        o = owner[act]
+        pa = (rot[:, o] * xyz[act][None, :, None, :]).sum(-1) + trans[:, o]  # [V, Na, 3] (no tiny bmm)
+        out = out.index_copy(1, act, pa)
+    return out
 
 
 def bilinear_gather(
@@ -212,17 +211,18 @@ def gaussians_to_scene(
 ) -> GaussianScene:
     """Background (owner 0) in the world frame, one component per actor in its box frame."""
 
-    def comp(sel: torch.Tensor) -> GaussianComponent:
-        return GaussianComponent(
-            g.means[sel], g.quats[sel], g.log_scales[sel], g.opacity_logits[sel], color_logits[sel]
-        )
-
-    actors = {}
-    for a, aid in enumerate(actor_ids):
-        sel = (g.owner == a + 1).nonzero()[:, 0]
-        if len(sel):
-            actors[aid] = comp(sel)
-    bg = comp((g.owner == 0).nonzero()[:, 0])
+    owner = g.owner
+    if len(owner) > 1 and bool((owner[1:] < owner[:-1]).any()):
+        order = torch.argsort(owner, stable=True)
+    else:
+        order = None
+    fields = [g.means, g.quats, g.log_scales, g.opacity_logits, color_logits]
+    if order is not None:
+        fields, owner = [t[order] for t in fields], owner[order]
+    counts = torch.bincount(owner, minlength=len(actor_ids) + 1).tolist()
+    parts = list(zip(*(torch.split(t, counts) for t in fields), strict=True))
+    bg = GaussianComponent(*parts[0])
+    actors = {aid: GaussianComponent(*parts[a + 1]) for a, aid in enumerate(actor_ids) if counts[a + 1] > 0}
     return GaussianScene(bg, actors, SkyModel(sky_logits), dict(metadata or {}))
 
 
@@ -247,8 +247,8 @@ class WorldRecModel(ModelMixin, ConfigMixin):
         lidar_voxel: float = 0.3,
         lidar_voxel_range: float = 15.0,
         max_lidar_queries: int = 4000,
-        anchor_voxel: float = 2.5,
-        anchor_extent: tuple[float, float, float, float, float] = (-30.0, 50.0, 30.0, -1.0, 9.0),
+        anchor_voxel: float = 3.0,
+        anchor_extent: tuple[float, float, float, float, float] = (-30.0, 50.0, 30.0, -1.0, 15.0),
         max_anchor_queries: int = 1500,
         actor_voxel: float = 0.15,
         max_actor_queries: int = 150,
@@ -341,7 +341,7 @@ class WorldRecModel(ModelMixin, ConfigMixin):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``pts`` ``[M, P, 3]`` (owner frames) in the views ``vi`` ``[M]``: u, v, z ``[M, P]``."""
         mat = geo.cam_from_owner[vi, owner]  # [M, 4, 4]
-        pc = torch.einsum("mij,mpj->mpi", mat[:, :3, :3], pts) + mat[:, None, :3, 3]
+        pc = (mat[:, None, :3, :3] * pts[:, :, None, :]).sum(-1) + mat[:, None, :3, 3]  # no tiny bmm
         z = pc[..., 2]
         zs = torch.where(z > 1e-3, z, torch.full_like(z, 1e-3))
         k = views.ks[vi]

@@ -82,13 +82,22 @@ class Tokens:
         )
 
 
+def _pack(keys: np.ndarray) -> np.ndarray:
+    """Rows of small integers ``[P, k]`` (``k <= 4``, each within +-2**17) as one int64 each, so that
+    ``np.unique`` sorts a flat array (much faster than ``unique(axis=0)``)."""
+    out = np.zeros(len(keys), np.int64)
+    for j in range(keys.shape[1]):
+        out = out * (1 << 18) + (keys[:, j] + (1 << 17))
+    return out
+
+
 def _voxel_mean(points: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``points`` ``[P, 3]`` per distinct row of ``keys`` ``[P, k]``; also the first key row."""
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    _, first, inv = np.unique(_pack(keys), return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     counts = np.bincount(inv)
     mean = np.stack([np.bincount(inv, points[:, k]) for k in range(3)], 1) / counts[:, None]
-    return mean, uniq
+    return mean, keys[first]
 
 
 _POSES: dict[tuple[int, float], np.ndarray] = {}
@@ -106,38 +115,38 @@ def box_pose(track: ActorTrack, t: float) -> np.ndarray:
     return m
 
 
-def _in_box(local: np.ndarray, track: ActorTrack, margin: float) -> np.ndarray:
-    w, length, h = track.size_wlh
-    half = np.array([length, w, h]) / 2 + margin
-    return np.all(np.abs(local) <= half, axis=1)
-
-
 def split_actor_points(
     sweeps: Sequence[LidarFrame], tracks: Mapping[str, ActorTrack]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Background points (world) and, per actor present in a sweep, its points in its box frame."""
+    """Background points (world) and, per actor present in a sweep, its points in its box frame
+    (vectorised over the actors of each sweep)."""
     bg, actors = [], {}
+    items = list(tracks.items())
     for sweep in sweeps:
         pts = sweep.points.astype(np.float64)
+        present = [(aid, tr) for aid, tr in items if tr.is_present(sweep.time)]
+        if not present or len(pts) == 0:
+            bg.append(pts)
+            continue
+        poses = np.stack([box_pose(tr, sweep.time) for _, tr in present])  # [A, 4, 4]
+        half = np.array([[tr.size_wlh[1], tr.size_wlh[0], tr.size_wlh[2]] for _, tr in present]) / 2
+        radius = np.linalg.norm(half[:, :2], axis=1) + BOX_MARGIN + 0.5
+        lo, hi = pts[:, :2].min(0) - radius.max(), pts[:, :2].max(0) + radius.max()
+        c = poses[:, :2, 3]
+        near_a = np.flatnonzero(np.all((c >= lo) & (c <= hi), axis=1))
         keep = np.ones(len(pts), dtype=bool)
-        lo, hi = pts[:, :2].min(0) - 5.0, pts[:, :2].max(0) + 5.0
-        for aid, tr in tracks.items():
-            if not tr.is_present(sweep.time):
-                continue
-            pose = box_pose(tr, sweep.time)
-            c = pose[:2, 3]
-            if np.any(c < lo) or np.any(c > hi):
-                continue
-            radius = 0.5 * np.hypot(*tr.size_wlh[:2]) + 1.0
-            box = np.flatnonzero(np.all(np.abs(pts[:, :2] - c) < radius, axis=1))
-            near = box[np.sum((pts[box, :2] - c) ** 2, axis=1) < radius**2]
-            if len(near) == 0:
-                continue
-            local = (pts[near] - pose[:3, 3]) @ pose[:3, :3]
-            keep[near[_in_box(local, tr, BOX_MARGIN)]] = False
-            inside = _in_box(local, tr, 0.05)
-            if inside.any():
-                actors.setdefault(aid, []).append(local[inside])
+        if len(near_a):
+            d2 = ((pts[:, None, :2] - c[None, near_a]) ** 2).sum(-1)  # [P, A']
+            pi, ai = np.nonzero(d2 < radius[near_a][None] ** 2)
+            ai = near_a[ai]
+            rot, trans = poses[ai, :3, :3], poses[ai, :3, 3]
+            local = np.einsum("nji,nj->ni", rot, pts[pi] - trans)  # R^T (p - t)
+            loose = np.all(np.abs(local) <= half[ai] + BOX_MARGIN, axis=1)
+            keep[pi[loose]] = False
+            tight = np.all(np.abs(local) <= half[ai] + 0.05, axis=1)
+            for a in np.unique(ai[tight]):
+                sel = tight & (ai == a)
+                actors.setdefault(present[a][0], []).append(local[sel])
         bg.append(pts[keep])
     points = np.concatenate(bg) if bg else np.zeros((0, 3))
     return points, {k: np.concatenate(v) for k, v in actors.items()}
