@@ -60,7 +60,7 @@ class WorldRecConfig(ConfigMixin):
         fourier_scale: float = 64.0,
         lidar_voxel: float = 0.3,
         lidar_voxel_range: float = 15.0,
-        max_lidar_queries: int = 4000,
+        max_lidar_queries: int = 5000,
         anchor_voxel: float = 3.0,
         anchor_extent: tuple[float, float, float, float, float] = (-30.0, 50.0, 30.0, -1.0, 15.0),
         max_anchor_queries: int = 1500,

@@ -172,8 +172,13 @@ def window_views(cache: LogCache, frames: Sequence[int], cameras: Sequence[int] 
     wfc = np.stack([cache.world_from_cam[c, f] for c, f, _ in pairs])
     times = np.array([cache.times[c, f] for c, f, _ in pairs])
     mid = frames[len(frames) // 2]
-    lo, hi = times.min() - 0.06, times.max() + 0.06
-    sweeps = tuple(s for s in cache.lidar if lo <= s.time <= hi)
+    sweeps = ()
+    if cache.lidar:  # the sweep nearest to each context step (within 60 ms), not everything between
+        st = np.array([s.time for s in cache.lidar])
+        picks = sorted({int(np.argmin(np.abs(st - cache.times[0, f]))) for f in frames})
+        sweeps = tuple(
+            cache.lidar[i] for i in picks if np.min(np.abs(cache.times[0, frames] - st[i])) <= 0.06
+        )
     return WindowViews(
         images=torch.from_numpy(imgs).float() / 255.0,
         viewmats=torch.from_numpy(np.linalg.inv(wfc)).float(),

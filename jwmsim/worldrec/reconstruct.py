@@ -292,9 +292,15 @@ def reconstruct_segment(
     config: ReconstructConfig = ReconstructConfig(),
     progress: bool = False,
 ) -> tuple[GaussianScene, dict[str, Any]]:
-    """Reconstruct ``segment`` from the frames ``frames`` (default all; their lidar sweeps only)."""
+    """Reconstruct ``segment`` from the frames ``frames`` (default all) and the lidar sweeps of
+    its context frames (every ``config.ctx_stride``-th of them)."""
     t0 = time.perf_counter()
-    cache = LogCache.from_segment(segment, tuple(model.config.image_hw), frames=frames)
+    n = min(len(segment.frames[c]) for c in segment.camera_names)
+    idx = list(range(n)) if frames is None else [int(i) for i in frames]
+    # lidar: only the sweeps of the context frames (the ones reconstruct_cache uses)
+    cache = LogCache.from_segment(
+        segment, tuple(model.config.image_hw), frames=idx, lidar_frames=idx[:: config.ctx_stride]
+    )
     t_load = time.perf_counter() - t0
     meta = {"source": segment.source or segment.name, "log": segment.name, "method": "worldrec"}
     scene, report = reconstruct_cache(model, cache, config, progress, meta)
