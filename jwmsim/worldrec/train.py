@@ -69,7 +69,7 @@ class TrainConfig:
     ctx_steps: int = 4  # context time steps per window
     ctx_stride: int = 3  # [frames] between context steps
     drop_camera_p: float = 0.25  # probability of leaving one camera out of the context
-    real_log_p: float = 0.35  # probability of drawing the real log
+    real_log_p: float = 0.4  # probability of drawing the real log
     num_towns: int = 16
     town_seed0: int = 100
     town_duration: float = 4.0  # [s]
@@ -118,6 +118,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
 class Engine(Protocol):
     device: torch.device
     is_main: bool
+    process_index: int  # each process draws its own samples (seed + index)
 
     def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[Any, Any]: ...
 
@@ -134,6 +135,7 @@ class PlainEngine:
     def __init__(self) -> None:
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.is_main = True
+        self.process_index = 0
 
     def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[Any, Any]:
         return model.to(self.device), optimizer
@@ -159,9 +161,14 @@ class AccelerateEngine:
                 "the accelerate engine needs the `accelerate` package",
                 hint="pip install accelerate, or use --engine plain",
             ) from err
-        self.accelerator = Accelerator()
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        # windows differ in which queries see which views: some parameters may get no gradient
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+        self.accelerator = Accelerator(kwargs_handlers=[ddp])
         self.device = self.accelerator.device
         self.is_main = self.accelerator.is_main_process
+        self.process_index = self.accelerator.process_index
 
     def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[Any, Any]:
         return self.accelerator.prepare(model, optimizer)
@@ -394,8 +401,8 @@ def _train(
             f"{run_dir} already holds a training run", hint="pass --resume to continue it, or another --out"
         )
     engine = ENGINES.get(cfg.engine)()
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed + engine.process_index)
+    rng = np.random.default_rng(cfg.seed + engine.process_index)
     model = model_from_preset(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, elapsed = 0, 0.0
