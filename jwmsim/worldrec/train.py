@@ -436,6 +436,7 @@ def _train(
     )
     ema: dict[str, float] = {}
     stopped = "steps"
+    skipped = 0
     try:
         while step < cfg.steps:
             for group in optimizer.param_groups:
@@ -445,8 +446,11 @@ def _train(
             loss, stats = sample_loss(model, sample, cfg, rng, base.config)
             optimizer.zero_grad(set_to_none=True)
             engine.backward(loss)
-            engine.clip(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            norm = engine.clip(model.parameters(), cfg.grad_clip)
+            if math.isfinite(norm) and bool(torch.isfinite(loss.detach())):
+                optimizer.step()  # a non-finite loss or gradient skips the update (logged as such)
+            else:
+                skipped += 1
             step += 1
             value = float(loss.detach())
             row = {
@@ -489,6 +493,7 @@ def _train(
     return {
         "steps": step,
         "stopped": stopped,
+        "skipped_updates": skipped,
         "seconds": round(seconds, 1),
         **{f"ema_{k}": round(v, 4) for k, v in ema.items()},
         "run_dir": str(run_dir),

@@ -140,3 +140,16 @@ def test_cli_rejects_unknown_preset(capsys) -> None:
         main(["train", "worldrec", "--preset", "huge"])
     assert exc.value.code == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_presets_build() -> None:
+    from jwmsim.worldrec.configuration_worldrec import preset_config
+    from jwmsim.worldrec.train import TRAIN_PRESETS, model_from_preset
+
+    for name, cfg in TRAIN_PRESETS.items():
+        model = model_from_preset(cfg)
+        assert tuple(model.config.image_hw) == tuple(preset_config(cfg.model_preset).config.image_hw), name
+    big = model_from_preset(TRAIN_PRESETS["gpu"])
+    small = model_from_preset(TRAIN_PRESETS["tiny-cpu"])
+    assert sum(p.numel() for p in big.parameters()) > 2 * sum(p.numel() for p in small.parameters())
+    assert TRAIN_PRESETS["gpu"].engine == "accelerate" and TRAIN_PRESETS["tiny-cpu"].engine == "plain"
