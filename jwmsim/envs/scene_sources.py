@@ -129,6 +129,9 @@ class FitSource:
 SCENE_SOURCES.add("lidar", LidarSource())
 SCENE_SOURCES.add("fit", FitSource())
 
+# more sources register themselves here (imported late: they need the names above; no torch import)
+import jwmsim.worldrec.scene_source  # noqa: E402,F401  (registers "worldrec")
+
 
 def cache_root() -> Path:
     """``$JWMSIM_CACHE/scenes`` or ``~/.cache/jwmsim/scenes``."""

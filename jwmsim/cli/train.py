@@ -1,0 +1,67 @@
+"""``jwmsim train worldrec --preset tiny-cpu|gpu``: train the WorldRec reconstruction network.
+
+The gpu preset runs the same code through accelerate on every GPU ``accelerate launch`` starts::
+
+    accelerate launch --multi_gpu -m jwmsim.worldrec.train --preset gpu --out runs/worldrec-gpu
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from jwmsim.cli.app import app
+
+train_app = typer.Typer(help="Train the project's networks.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("worldrec")
+def worldrec(
+    preset: str = typer.Option("tiny-cpu", "--preset", help="tiny-cpu (2 CPU cores) or gpu (accelerate)"),
+    out: Path = typer.Option(
+        Path("runs/worldrec"), "--out", help="run folder (checkpoint, loss curve, model/)"
+    ),
+    data: Path = typer.Option(
+        Path("/work/data/worldrec"),
+        "--data",
+        help="where training towns are generated and cached (keep out of git)",
+    ),
+    steps: int = typer.Option(None, "--steps", help="optimisation steps (default: the preset's)"),
+    max_minutes: float = typer.Option(
+        None, "--max-minutes", help="stop with a checkpoint after this wall time"
+    ),
+    towns: int = typer.Option(None, "--towns", help="procedural training towns (seeds 100 ...)"),
+    real_log: Path = typer.Option(
+        None, "--real-log", help="the real log's dataroot (default: ../shared/data)"
+    ),
+    no_real_log: bool = typer.Option(False, "--no-real-log", help="train on procedural towns only"),
+    engine: str = typer.Option(None, "--engine", help="plain or accelerate (default: the preset's)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint"),
+    seed: int = typer.Option(None, "--seed", help="random seed"),
+) -> None:
+    """Train WorldRec on procedural towns (with oracle views off the logged path) and the real
+    log's training frames (every 8th frame is held out and never read). Resumable; writes
+    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out."""
+    from jwmsim.errors import ConfigError
+    from jwmsim.worldrec.train import TRAIN_PRESETS, train, with_overrides
+
+    if preset not in TRAIN_PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}", hint=f"use one of {sorted(TRAIN_PRESETS)}")
+    cfg = with_overrides(
+        TRAIN_PRESETS[preset],
+        steps=steps,
+        max_minutes=max_minutes,
+        num_towns=towns,
+        real_log=str(real_log) if real_log else None,
+        engine=engine,
+        seed=seed,
+    )
+    if no_real_log:
+        from dataclasses import replace
+
+        cfg = replace(cfg, real_log=None)
+    summary = train(cfg, out, data, resume=resume)
+    typer.echo(json.dumps(summary, indent=2))

@@ -1,0 +1,68 @@
+"""Missing, corrupt or mismatched WorldRec weights are clear errors naming the path, never a model
+with random weights; the scene source uses the same checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jwmsim.errors import CheckpointError
+from jwmsim.worldrec.modeling_worldrec import WorldRecModel
+from jwmsim.worldrec.reconstruct import WEIGHTS_NAME, load_worldrec
+
+
+def test_missing_folder(tmp_path) -> None:
+    with pytest.raises(CheckpointError, match=str(tmp_path / "nope")):
+        load_worldrec(tmp_path / "nope")
+
+
+def test_missing_weights_file(tiny_model, tmp_path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / WEIGHTS_NAME).unlink()
+    with pytest.raises(CheckpointError, match=WEIGHTS_NAME):
+        load_worldrec(tmp_path / "m")
+
+
+def test_corrupt_weights_file(tiny_model, tmp_path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / WEIGHTS_NAME).write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_worldrec(tmp_path / "m")
+
+
+def test_corrupt_config(tiny_model, tmp_path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json"):
+        load_worldrec(tmp_path / "m")
+
+
+def test_weights_that_do_not_match_the_config(tiny_model, tmp_path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["query_dim"] = 24
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_worldrec(tmp_path / "m")
+
+
+def test_scene_source_registered_and_checks_weights(
+    tmp_path, monkeypatch, tiny_segment, tiny_model_config
+) -> None:
+    import jwmsim.worldrec.scene_source as ss
+    from jwmsim.envs.scene_sources import SCENE_SOURCES, SourceSettings, build_scene
+
+    ss.register()  # idempotent
+    assert "worldrec" in SCENE_SOURCES
+    monkeypatch.setenv("JWMSIM_WORLDREC_WEIGHTS", str(tmp_path / "absent"))
+    with pytest.raises(CheckpointError, match="absent"):
+        SCENE_SOURCES.get("worldrec").version  # noqa: B018
+    with pytest.raises(CheckpointError, match="absent"):
+        build_scene(tiny_segment, "worldrec", SourceSettings(), progress=False)
+    WorldRecModel(**tiny_model_config).save_pretrained(tmp_path / "ok")
+    monkeypatch.setenv("JWMSIM_WORLDREC_WEIGHTS", str(tmp_path / "ok"))
+    scene, report = build_scene(tiny_segment, "worldrec", SourceSettings(), progress=False)
+    assert scene.num_gaussians > 0 and report["windows"] >= 1
+    assert scene.metadata["method"] == "worldrec" and scene.metadata["log_digest"]
+    assert SCENE_SOURCES.get("worldrec").version.startswith("worldrec-v1-")
