@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from jwmsim.envs.scene_sources import SCENE_SOURCES, SourceSettings
 from jwmsim.errors import CheckpointError
+from jwmsim.resources import shipped_path
 
 if TYPE_CHECKING:
     from jwmsim.gaussians.scene import GaussianScene
     from jwmsim.logs.segment import LogSegment
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "worldrec"
+ASSET_DIR = shipped_path("assets") / "worldrec"  # checkout: <repo>/assets/worldrec; wheel: package data
 WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 
 
