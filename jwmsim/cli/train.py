@@ -25,9 +25,10 @@ def worldrec(
         Path("runs/worldrec"), "--out", help="run folder (checkpoint, loss curve, model/)"
     ),
     data: Path = typer.Option(
-        Path("/work/data/worldrec"),
+        None,
         "--data",
-        help="where training towns are generated and cached (keep out of git)",
+        help="where training towns are generated and cached "
+        "(default: $JWMSIM_CACHE/worldrec, i.e. ~/.cache/jwmsim/worldrec)",
     ),
     steps: int = typer.Option(None, "--steps", help="optimisation steps (default: the preset's)"),
     max_minutes: float = typer.Option(
@@ -63,5 +64,9 @@ def worldrec(
         from dataclasses import replace
 
         cfg = replace(cfg, real_log=None)
+    if data is None:
+        from jwmsim.worldrec.data import default_data_root
+
+        data = default_data_root()
     summary = train(cfg, out, data, resume=resume)
     typer.echo(json.dumps(summary, indent=2))

@@ -7,7 +7,7 @@ Seeds: training towns come from :data:`TRAIN_SEEDS` (100-199); evaluation towns 
 8th frame (index ``i % 8 == 4``, as :mod:`jwmsim.gaussians.fit` holds out) is never loaded for
 training, neither its images nor its lidar sweep.
 
-Layout under the data root (outside git, e.g. ``/work/data/worldrec``)::
+Layout under the data root (outside git; default ``$JWMSIM_CACHE/worldrec``)::
 
     towns/town-000100/            nuScenes dataroot of the town's log (write_town_log)
     towns/town-000100/oracle.npz  true images of all cameras at poses shifted sideways
@@ -237,3 +237,16 @@ def _oracle_target(source: Source, j: int) -> Target:
         float(ov.times[j]),
         "oracle",
     )
+
+
+def default_data_root() -> Path:
+    """Where training and evaluation towns are generated and cached: ``$JWMSIM_CACHE/worldrec``
+    (default ``~/.cache/jwmsim/worldrec``), outside git."""
+    from jwmsim.logs.procedural.default_log import cache_dir
+
+    return cache_dir() / "worldrec"
+
+
+def default_real_log() -> Path:
+    """The real log beside the repository: ``<repo>/../shared/data/pandaset-002-nusc``."""
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / "pandaset-002-nusc"

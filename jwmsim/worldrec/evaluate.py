@@ -31,7 +31,13 @@ from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
-from jwmsim.worldrec.data import EVAL_SEEDS, is_heldout, training_frames
+from jwmsim.worldrec.data import (
+    EVAL_SEEDS,
+    default_data_root,
+    default_real_log,
+    is_heldout,
+    training_frames,
+)
 from jwmsim.worldrec.modeling_worldrec import WorldRecModel
 from jwmsim.worldrec.reconstruct import ReconstructConfig, load_worldrec, reconstruct_segment
 
@@ -345,9 +351,9 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[2] / "assets" / "worldrec")
-    p.add_argument("--data", type=Path, default=Path("/work/data/worldrec"))
+    p.add_argument("--data", type=Path, default=default_data_root())
     p.add_argument("--out", type=Path, default=Path("worldrec_eval.json"))
-    p.add_argument("--real-log", type=Path, default=Path("/work/shared/data/pandaset-002-nusc"))
+    p.add_argument("--real-log", type=Path, default=default_real_log())
     p.add_argument("--no-real-log", action="store_true")
     p.add_argument("--seeds", type=int, nargs="*", default=list(EVAL_SEEDS))
     p.add_argument("--duration", type=float, default=4.0)

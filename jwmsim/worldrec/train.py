@@ -43,6 +43,7 @@ from jwmsim.worldrec.data import (
     Source,
     Target,
     check_training_seed,
+    default_real_log,
     draw_sample,
     load_oracle,
     make_source,
@@ -52,7 +53,7 @@ from jwmsim.worldrec.modeling_worldrec import WorldRecModel
 from jwmsim.worldrec.queries import box_pose
 from jwmsim.worldrec.window import build_window
 
-REAL_LOG = Path("/work/shared/data/pandaset-002-nusc")
+REAL_LOG = default_real_log()
 
 
 @dataclass(frozen=True)
