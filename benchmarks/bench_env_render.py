@@ -14,7 +14,6 @@ Writes benchmarks/results/bench_env_render.json (or --out).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -25,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from baseline import load_baseline_render
-from machine import describe, machine_info
+from machine import describe, machine_info, write_report
 
 import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
 import jwmsim.gaussians.render as render_module
@@ -120,11 +119,7 @@ def main() -> None:
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info  # noqa: E402
+from machine import machine_info, write_report  # noqa: E402
 
 CLI = "import sys; from jwmsim.cli import main; main(sys.argv[1:])"
 
@@ -173,9 +173,7 @@ def main() -> None:
             shutil.rmtree(tree, ignore_errors=True)
     result["machine_after"] = {"load_average": [round(x, 2) for x in os.getloadavg()]}
     result["reproduce"] = "  ".join(["python benchmarks/bench_first_command.py", *sys.argv[1:]])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, result)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ Run:  .venv/bin/python benchmarks/bench_render.py [--threads 2] [--torch-threads
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline import load_baseline_render  # noqa: E402
-from machine import describe, machine_info  # noqa: E402
+from machine import describe, machine_info, write_report  # noqa: E402
 
 from jwmsim.gaussians import render as current_render  # noqa: E402
 from jwmsim.gaussians.backend_cpu import set_threads  # noqa: E402
@@ -188,11 +187,7 @@ def main() -> None:
         "target": "<= 30 ms forward, 3 cameras 112x200, 50k Gaussians, 2 threads",
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Writes benchmarks/results/bench_skeleton_quality.json (or --out).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe, machine_info  # noqa: E402
+from machine import describe, machine_info, write_report  # noqa: E402
 
 from jwmsim.gaussians.image_metrics import psnr, ssim  # noqa: E402
 from jwmsim.gaussians.lidar_skeleton import SKELETON_V1, SkeletonConfig, lidar_skeleton  # noqa: E402
@@ -176,11 +175,7 @@ def main() -> None:
         "size_hw": list(size_hw),
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, args.out)
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -89,3 +89,14 @@ def describe(info: dict[str, object]) -> str:
         f"{info['cpu_model']} ({', '.join(info['cpu_flags']) or 'no AVX2'}), {info['cpu_count']} cpus, "
         f"fp32 matmul {gf} GFLOP/s, load {info['load_average']}"
     )
+
+
+def write_report(path: Path, report: dict[str, object]) -> None:
+    """Write a benchmark's JSON ``report`` to ``path`` atomically (temporary file, then rename)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
