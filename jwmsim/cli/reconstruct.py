@@ -32,7 +32,10 @@ def reconstruct(
     out: Path = typer.Option(..., "--out", help="scene file to write (.safetensors)"),
     scene: str = typer.Option(None, "--scene", help="scene name (default: the first scene)"),
     method: str = typer.Option("fit", "--method", help=f"reconstruction method ({_methods_help()})"),
-    steps: int = typer.Option(None, "--steps", help="optimisation steps (fit; default 1500)"),
+    steps: int = typer.Option(None, "--steps", help="optimisation steps of --method fit (default 1500)"),
+    refine: int = typer.Option(
+        None, "--refine", help="--method worldrec: refine the prediction by this many fitting steps"
+    ),
     size: str = typer.Option("90x160", "--size", help="fitting / evaluation resolution HEIGHTxWIDTH [px]"),
     cameras: str = typer.Option(None, "--cameras", help="comma-separated channels (default: all)"),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N"),
@@ -46,6 +49,14 @@ def reconstruct(
         raise ConfigError(
             f"unknown reconstruction method {method!r}", hint=f"use one of {SCENE_SOURCES.names()}"
         )
+    if steps is not None and method != "fit":
+        hint = "use --refine STEPS to refine a worldrec scene" if method == "worldrec" else "drop --steps"
+        raise ConfigError(f"--steps is for --method fit, not {method!r}", hint=hint)
+    if refine is not None and method != "worldrec":
+        raise ConfigError(f"--refine is for --method worldrec, not {method!r}", hint="use --method worldrec")
+    for name, value in (("--steps", steps), ("--refine", refine)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
     if out.suffix != ".safetensors":
         raise ConfigError(f"--out must end in .safetensors, got {out}")
     if out.exists() and out.is_dir():
@@ -64,7 +75,7 @@ def reconstruct(
     chans = tuple(c.strip() for c in cameras.split(",")) if cameras else None
     lidar = SCENE_SOURCES.get(method).needs_lidar
     log = load_nuscenes_log(dataroot, scene=scene, cameras=chans, with_lidar=lidar)
-    settings = SourceSettings(device=str(dev), steps=steps, image_hw=_parse_size(size), seed=seed)
+    settings = SourceSettings(device=str(dev), steps=steps or refine, image_hw=_parse_size(size), seed=seed)
     result, rep = build_scene(log, method, settings, progress=True)
     result.save(out)
     typer.echo(
@@ -75,6 +86,11 @@ def reconstruct(
         typer.echo(
             f"fit {rep['fit_seconds']:.0f} s; held-out PSNR {rep['heldout_psnr']:.2f} dB, "
             f"SSIM {rep['heldout_ssim']:.3f} ({rep['heldout_views']} views)"
+        )
+    if "background_before" in rep:
+        typer.echo(
+            f"pruned the background from {rep['background_before']} to {rep['background_after']} Gaussians "
+            f"({rep['prune_coverage']:.1%} of the blending weight, {rep['prune_seconds']:.1f} s)"
         )
     if "init_reason" in rep:
         typer.echo(f"initialised from {rep['init_reason']}")

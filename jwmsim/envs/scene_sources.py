@@ -46,7 +46,8 @@ class SourceSettings:
 
     Attributes:
         device: torch device name the build runs on (``"cpu"``, ``"cuda"``, ``"cuda:N"``).
-        steps: optimisation steps (``fit``; None: its default).
+        steps: optimisation steps: of ``fit`` (None: its default), or of the refinement that
+            follows ``worldrec``'s prediction (``--refine``; None: no refinement).
         image_hw: ``(height, width)`` of the images it fits and evaluates at [px] (None: default).
         seed: random seed.
     """

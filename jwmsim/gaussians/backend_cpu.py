@@ -188,3 +188,54 @@ def rasterize_cpu(
     )
     depth = depth_acc / alpha.clamp_min(1e-10)
     return rgb, depth, alpha
+
+
+def blending_weights_cpu(
+    means: np.ndarray,
+    quats: np.ndarray,
+    scales: np.ndarray,
+    opacities: np.ndarray,
+    viewmats: torch.Tensor,
+    ks: torch.Tensor,
+    width: int,
+    height: int,
+    near_plane: float,
+    far_plane: float,
+    eps2d: float = 0.3,
+) -> np.ndarray:
+    """Each Gaussian's total blending weight over every pixel of V cameras (numba, no autograd).
+
+    The weight of a Gaussian at a pixel is ``alpha * T`` (its share of the pixel's colour); summed
+    over the pixels it is the Gaussian's footprint in pixels as the cameras see it, occlusion
+    included. It equals the gradient of the red channel's image sum with respect to the Gaussian's
+    red colour, which the exact backward kernel computes.
+
+    Args:
+        means ``[N, 3]`` [m], quats ``[N, 4]``, scales ``[N, 3]`` [m], opacities ``[N]`` (activated,
+        one dtype); viewmats ``[V, 4, 4]`` camera_from_world; ks ``[V, 3, 3]``.
+
+    Returns:
+        ``[N]`` float64 weights [pixels].
+    """
+    n, dt = means.shape[0], means.dtype
+    tdt = torch.from_numpy(means[:0]).dtype
+    vm, kk = _np(viewmats.to("cpu", tdt)), _np(ks.to("cpu", tdt))
+    means2d, conics, depths, radii = cpu_kernels.project(
+        means, quats, scales, opacities, vm, kk, width, height, near_plane, far_plane, eps2d
+    )
+    keys, key_bytes = depth_sort_keys(depths)
+    packed, boxes, offsets, isect, packed_ids = cpu_kernels.bin_tiles(
+        means2d, conics, opacities, np.zeros((n, 3), dt), depths, radii, keys, key_bytes, width, height
+    )
+    v_count = vm.shape[0]
+    _, _, alpha, last = cpu_kernels.composite_forward(
+        packed, boxes, offsets, isect, v_count, width, height, _n_workers()
+    )
+    v_rgb = np.zeros((*alpha.shape, 3), dt)
+    v_rgb[..., 0] = 1.0
+    zeros = np.zeros(alpha.shape, dt)
+    g = cpu_kernels.composite_backward(
+        packed, boxes, offsets, isect, v_count, width, height, alpha, last, v_rgb, zeros, zeros, _n_workers()
+    )
+    per_packed = np.bincount(isect, weights=g[:, 6], minlength=len(packed_ids))
+    return np.bincount(packed_ids % n, weights=per_packed, minlength=n)

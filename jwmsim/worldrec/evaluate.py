@@ -1,4 +1,5 @@
-"""Evaluation of WorldRec against the lidar skeleton: PSNR / SSIM (7x7 uniform window) and time.
+"""Evaluation of WorldRec side by side with the lidar skeleton and per-scene fitting: PSNR / SSIM
+(7x7 uniform window), build time and Gaussian count.
 
 * Real log: the held-out frames (``i % 8 == 4``, all cameras) of the real PandaSet log; WorldRec
   reconstructs from the other frames only (their images and lidar sweeps); the lidar skeleton is
@@ -7,34 +8,36 @@
   pose against the log's images, and the same times with the ego shifted 0, 1, 2 and 3 m to its
   left against the oracle (rendered at the log's 320x180 and area-resized, as the log's images).
 
-``python -m jwmsim.worldrec.evaluate --model assets/worldrec --out results.json`` runs it all and
+Every method builds its scene from the same training frames (per-scene fitting holds out the same
+every-8th frames itself). ``jwmsim eval recon`` (:mod:`jwmsim.cli.eval_recon`) runs it all and
 writes a JSON report, a Markdown table and a plot.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.lidar_skeleton import lidar_skeleton
+from jwmsim.gaussians.prune import PruneConfig, prune_scene
 from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
 from jwmsim.worldrec.data import (
     EVAL_SEEDS,
-    default_data_root,
-    default_real_log,
     is_heldout,
     training_frames,
 )
@@ -43,6 +46,34 @@ from jwmsim.worldrec.reconstruct import ReconstructConfig, load_worldrec, recons
 
 SHIFTS = (0.0, 1.0, 2.0, 3.0)  # [m] to the ego's left
 EVAL_HW = (90, 160)
+METHOD_LABELS = {"worldrec": "WorldRec", "lidar": "lidar skeleton", "fit": "per-scene fit"}
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What :func:`run` evaluates.
+
+    Attributes:
+        image_hw: evaluation (and fitting) resolution [px].
+        shifts: lateral ego shifts in the towns [m].
+        seeds: evaluation towns (900-904 only).
+        duration: length of each evaluation town's log [s].
+        fit_steps: per-scene fitting steps on each town (0: no fit column).
+        real_fit_steps: per-scene fitting steps on the real log (0: none).
+        refine_steps: WorldRec + this many fitting steps on the real log (0: none).
+        prune: how WorldRec's scenes are pruned (None: not pruned).
+        rcfg: how WorldRec cuts the logs into windows.
+    """
+
+    image_hw: tuple[int, int] = EVAL_HW
+    shifts: tuple[float, ...] = SHIFTS
+    seeds: tuple[int, ...] = tuple(EVAL_SEEDS)
+    duration: float = 4.0
+    fit_steps: int = 0
+    real_fit_steps: int = 0
+    refine_steps: int = 0
+    prune: PruneConfig | None = field(default_factory=PruneConfig)
+    rcfg: ReconstructConfig = field(default_factory=ReconstructConfig)
 
 
 def render_views(
@@ -72,15 +103,32 @@ def heldout_indices(segment: LogSegment) -> list[int]:
 
 
 def _methods(
-    model: WorldRecModel, segment: LogSegment, rcfg: ReconstructConfig
+    model: WorldRecModel,
+    segment: LogSegment,
+    rcfg: ReconstructConfig,
+    fit_steps: int,
+    prune: PruneConfig | None,
+    image_hw: tuple[int, int] = EVAL_HW,
 ) -> dict[str, tuple[GaussianScene, float]]:
+    """The scenes compared, built from the log's training frames: WorldRec (pruned as the
+    ``worldrec`` scene source prunes, when ``prune`` is given), the lidar skeleton (as the
+    environment builds it, all sweeps) and, with ``fit_steps``, per-scene fitting (which holds out
+    the same frames itself). Values: ``(scene, build seconds)``."""
     n = min(len(segment.frames[c]) for c in segment.camera_names)
     t0 = time.perf_counter()
     wr, _ = reconstruct_segment(model, segment, frames=training_frames(n), config=rcfg)
+    if prune is not None:
+        wr, _ = prune_scene(wr, segment, prune)
     t1 = time.perf_counter()
     sk = lidar_skeleton(segment, progress=False)
-    t2 = time.perf_counter()
-    return {"worldrec": (wr, t1 - t0), "lidar": (sk, t2 - t1)}
+    out = {"worldrec": (wr, t1 - t0), "lidar": (sk, time.perf_counter() - t1)}
+    if fit_steps > 0:
+        from jwmsim.gaussians.fit import FitConfig, fit_scene
+
+        t2 = time.perf_counter()
+        fit, _ = fit_scene(segment, FitConfig(steps=fit_steps, image_hw=image_hw), progress=False)
+        out["fit"] = (fit, time.perf_counter() - t2)
+    return out
 
 
 def evaluate_logged(
@@ -117,29 +165,22 @@ def evaluate_logged(
     return out
 
 
-def evaluate_real_log(
-    model: WorldRecModel,
-    root: Path,
-    hw: tuple[int, int] = EVAL_HW,
-    rcfg: ReconstructConfig = ReconstructConfig(),
-    refine_steps: int = 0,
-) -> dict[str, Any]:
-    """Held-out frames of the real log (see the module docstring); with ``refine_steps``, also
-    WorldRec followed by that many per-scene fitting steps (``fit_scene`` started from the
+def evaluate_real_log(model: WorldRecModel, root: Path, options: EvalOptions) -> dict[str, Any]:
+    """Held-out frames of the real log (see the module docstring); with ``options.refine_steps``,
+    also WorldRec followed by that many per-scene fitting steps (``fit_scene`` started from the
     prediction; the fit itself never trains on the held-out frames)."""
+    from jwmsim.gaussians.fit import FitConfig, fit_scene
     from jwmsim.logs.nuscenes import load_nuscenes_log
 
+    hw = options.image_hw
     segment = load_nuscenes_log(root)
-    methods = _methods(model, segment, rcfg)
-    if refine_steps > 0:
-        from jwmsim.gaussians.fit import FitConfig, fit_scene
-
+    methods = _methods(model, segment, options.rcfg, options.real_fit_steps, options.prune, hw)
+    if options.refine_steps > 0:
         scene, seconds = methods["worldrec"]
         t0 = time.perf_counter()
-        refined, _ = fit_scene(
-            segment, FitConfig(steps=refine_steps, image_hw=hw), progress=False, init_scene=scene
-        )
-        methods[f"worldrec+refine{refine_steps}"] = (refined, seconds + time.perf_counter() - t0)
+        cfg = FitConfig(steps=options.refine_steps, image_hw=hw)
+        refined, _ = fit_scene(segment, cfg, progress=False, init_scene=scene)
+        methods[f"worldrec+refine{options.refine_steps}"] = (refined, seconds + time.perf_counter() - t0)
     return {
         "log": str(root),
         "heldout_frames": heldout_indices(segment),
@@ -177,24 +218,22 @@ def evaluate_town(
     model: WorldRecModel,
     seed: int,
     root: Path,
-    duration: float = 4.0,
-    hw: tuple[int, int] = EVAL_HW,
-    shifts: Sequence[float] = SHIFTS,
-    rcfg: ReconstructConfig = ReconstructConfig(),
+    options: EvalOptions,
 ) -> dict[str, Any]:
     """One evaluation town: held-out frames at the logged pose (vs the log's images) and shifted
     sideways (vs the oracle)."""
     from jwmsim.logs.nuscenes import load_nuscenes_log
     from jwmsim.logs.procedural import Town, nuscenes_like_rig, render_ground_truth
 
-    segment = load_nuscenes_log(prepare_eval_town(root, seed, duration))
-    methods = _methods(model, segment, rcfg)
+    segment = load_nuscenes_log(prepare_eval_town(root, seed, options.duration))
+    hw = options.image_hw
+    methods = _methods(model, segment, options.rcfg, options.fit_steps, options.prune, hw)
     result: dict[str, Any] = {"seed": seed, "logged": evaluate_logged(methods, segment, hw)}
     town = Town.generate(seed)
     rig = nuscenes_like_rig(320, 180)
     cam0 = segment.camera_names[0]
     shifted: dict[str, dict[str, Any]] = {name: {} for name in methods}
-    for d in shifts:
+    for d in options.shifts:
         acc: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in methods}
         for i in heldout_indices(segment):
             t = segment.frames[cam0][i].time
@@ -220,73 +259,97 @@ def evaluate_town(
     return result
 
 
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    return float(np.mean([r[key] for r in rows]))
+
+
 def summarise(real: dict[str, Any] | None, towns: list[dict[str, Any]]) -> dict[str, Any]:
     """Means over the towns, per method and condition."""
     out: dict[str, Any] = {}
     if real is not None:
         out["real_log_heldout"] = {
-            m: {"psnr": real[m]["psnr"], "ssim": real[m]["ssim"], "seconds": real[m]["build_seconds"]}
+            m: {
+                "psnr": real[m]["psnr"],
+                "ssim": real[m]["ssim"],
+                "seconds": real[m]["build_seconds"],
+                "gaussians": real[m]["gaussians"],
+            }
             for m in real
             if isinstance(real[m], dict) and "psnr" in real[m]
         }
     if towns:
         agg: dict[str, Any] = {}
-        for m in ("worldrec", "lidar"):
-            row = {
+        for m in towns[0]["logged"]:
+            logged = [t["logged"][m] for t in towns]
+            row: dict[str, Any] = {
                 "logged_heldout": {
-                    "psnr": round(float(np.mean([t["logged"][m]["psnr"] for t in towns])), 3),
-                    "ssim": round(float(np.mean([t["logged"][m]["ssim"] for t in towns])), 4),
+                    "psnr": round(_mean(logged, "psnr"), 3),
+                    "ssim": round(_mean(logged, "ssim"), 4),
                 },
-                "seconds": round(float(np.mean([t["logged"][m]["build_seconds"] for t in towns])), 2),
+                "seconds": round(_mean(logged, "build_seconds"), 2),
+                "gaussians": round(_mean(logged, "gaussians")),
             }
             for key in towns[0]["shifted"][m]:
+                shifted = [t["shifted"][m][key] for t in towns]
                 row[f"oracle_{key}"] = {
-                    "psnr": round(float(np.mean([t["shifted"][m][key]["psnr"] for t in towns])), 3),
-                    "ssim": round(float(np.mean([t["shifted"][m][key]["ssim"] for t in towns])), 4),
+                    "psnr": round(_mean(shifted, "psnr"), 3),
+                    "ssim": round(_mean(shifted, "ssim"), 4),
                 }
             agg[m] = row
         out["towns"] = agg
     return out
 
 
+def _label(method: str) -> str:
+    base, _, extra = method.partition("+")
+    return METHOD_LABELS.get(base, base) + (f" + {extra}" if extra else "")
+
+
 def markdown_table(summary: dict[str, Any]) -> str:
-    """The summary as a Markdown table (PSNR dB / SSIM)."""
-    lines = ["| set | WorldRec PSNR / SSIM | lidar skeleton PSNR / SSIM |", "|---|---|---|"]
-    if "real_log_heldout" in summary:
-        r = summary["real_log_heldout"]
-        w, s = r["worldrec"], r["lidar"]
-        cells = f"{w['psnr']:.2f} / {w['ssim']:.3f} | {s['psnr']:.2f} / {s['ssim']:.3f}"
-        lines.append(f"| real log, held-out frames | {cells} |")
-        for m, v in r.items():
-            if m.startswith("worldrec+"):
-                label = f"real log, held-out frames, {m} ({v['seconds']:.0f} s)"
-                lines.append(f"| {label} | {v['psnr']:.2f} / {v['ssim']:.3f} | |")
-    if "towns" in summary:
-        t = summary["towns"]
-        for key in t["worldrec"]:
-            if key == "seconds":
+    """The summary as a Markdown table: one row per set, one column per method (PSNR dB / SSIM),
+    then build times [s] and Gaussian counts."""
+    methods: list[str] = []
+    for part in ("real_log_heldout", "towns"):
+        for m in summary.get(part, {}):
+            if m not in methods:
+                methods.append(m)
+    lines = [
+        "| set | " + " | ".join(f"{_label(m)} PSNR / SSIM" for m in methods) + " |",
+        "|---" * (len(methods) + 1) + "|",
+    ]
+
+    def row(label: str, cells: dict[str, str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cells.get(m, "") for m in methods) + " |")
+
+    def quality(v: dict[str, Any]) -> str:
+        return f"{v['psnr']:.2f} / {v['ssim']:.3f}"
+
+    towns = summary.get("towns", {})
+    if towns:
+        first = next(iter(towns.values()))
+        for key in first:
+            if key in ("seconds", "gaussians"):
                 continue
-            w, s = t["worldrec"][key], t["lidar"][key]
             label = (
                 "towns, held-out frames, logged pose (vs log images)"
                 if key == "logged_heldout"
                 else f"towns, {key.replace('oracle_', '')} shift (vs oracle)"
             )
-            lines.append(
-                f"| {label} | {w['psnr']:.2f} / {w['ssim']:.3f} | {s['psnr']:.2f} / {s['ssim']:.3f} |"
-            )
-        secs = (t["worldrec"]["seconds"], t["lidar"]["seconds"])
-        lines.append(f"| towns, build time per log [s] | {secs[0]:.2f} | {secs[1]:.2f} |")
-    if "real_log_heldout" in summary:
-        r = summary["real_log_heldout"]
-        lines.append(
-            f"| real log, build time [s] | {r['worldrec']['seconds']:.2f} | {r['lidar']['seconds']:.2f} |"
-        )
+            row(label, {m: quality(v[key]) for m, v in towns.items()})
+    real = summary.get("real_log_heldout", {})
+    if real:
+        row("real log, held-out frames", {m: quality(v) for m, v in real.items()})
+    if towns:
+        row("towns, build time per log [s]", {m: f"{v['seconds']:.1f}" for m, v in towns.items()})
+        row("towns, Gaussians", {m: f"{v['gaussians']:,}" for m, v in towns.items()})
+    if real:
+        row("real log, build time [s]", {m: f"{v['seconds']:.1f}" for m, v in real.items()})
+        row("real log, Gaussians", {m: f"{v['gaussians']:,}" for m, v in real.items()})
     return "\n".join(lines) + "\n"
 
 
 def plot_shifts(summary: dict[str, Any], path: Path) -> Path | None:
-    """PSNR against lateral shift for both methods (towns)."""
+    """PSNR against lateral shift for every method (towns)."""
     if "towns" not in summary:
         return None
     import matplotlib
@@ -295,14 +358,14 @@ def plot_shifts(summary: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for m, label in (("worldrec", "WorldRec"), ("lidar", "lidar skeleton")):
-        row = summary["towns"][m]
+    for m, row in summary["towns"].items():
         keys = [k for k in row if k.startswith("oracle_")]
         xs = [float(k.replace("oracle_", "").rstrip("m")) for k in keys]
-        ax.plot(xs, [row[k]["psnr"] for k in keys], marker="o", label=label)
+        ax.plot(xs, [row[k]["psnr"] for k in keys], marker="o", label=_label(m))
     ax.set_xlabel("lateral shift of the ego [m]")
     ax.set_ylabel("PSNR vs oracle [dB]")
-    ax.set_title("unseen towns (seeds 900-904), 90x160")
+    seeds = summary.get("town_seeds", [])
+    ax.set_title(f"unseen towns ({len(seeds)}: {min(seeds)}-{max(seeds)})" if seeds else "unseen towns")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -310,61 +373,48 @@ def plot_shifts(summary: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def run(
     model_dir: Path,
     data_root: Path,
     out: Path,
     real_log: Path | None,
-    seeds: Sequence[int],
-    duration: float,
+    options: EvalOptions = EvalOptions(),
     log: Callable[[str], None] = print,
-    refine_steps: int = 0,
-    rcfg: ReconstructConfig = ReconstructConfig(),
 ) -> dict[str, Any]:
+    """Evaluate (see the module docstring) and write ``out`` (JSON), ``out`` with ``.md`` (the
+    table) and ``.png`` (PSNR against shift). Returns the report."""
+    for seed in options.seeds:
+        if seed not in EVAL_SEEDS:
+            raise ConfigError(
+                f"town {seed} is not an evaluation town",
+                hint=f"use seeds {EVAL_SEEDS.start}-{EVAL_SEEDS.stop - 1} (never trained on)",
+            )
     torch.set_num_threads(2)
     model = load_worldrec(model_dir)
     real = None
     if real_log is not None:
-        real = evaluate_real_log(model, real_log, rcfg=rcfg, refine_steps=refine_steps)
-        log(f"real log: worldrec {real['worldrec']['psnr']:.2f} dB, lidar {real['lidar']['psnr']:.2f} dB")
+        real = evaluate_real_log(model, real_log, options)
+        scores_text = ", ".join(
+            f"{m} {v['psnr']:.2f} dB" for m, v in real.items() if isinstance(v, dict) and "psnr" in v
+        )
+        log(f"real log held-out frames: {scores_text}")
     towns = []
-    for seed in seeds:
-        towns.append(evaluate_town(model, seed, data_root, duration, rcfg=rcfg))
-        t = towns[-1]
-        w, s = t["logged"]["worldrec"]["psnr"], t["logged"]["lidar"]["psnr"]
-        log(f"town {seed}: worldrec {w:.2f} dB, lidar {s:.2f} dB (held-out frames, logged pose)")
+    for seed in tqdm(options.seeds, desc="evaluation towns", unit="town"):
+        towns.append(evaluate_town(model, seed, data_root, options))
+        scores_text = ", ".join(f"{m} {v['psnr']:.2f} dB" for m, v in towns[-1]["logged"].items())
+        log(f"town {seed} (held-out frames, logged pose): {scores_text}")
     summary = summarise(real, towns)
-    report = {
-        "model": str(model_dir),
-        "image_hw": list(EVAL_HW),
-        "summary": summary,
-        "real_log": real,
-        "towns": towns,
-    }
+    summary["town_seeds"] = list(options.seeds)
+    opts = asdict(options)
+    report = {"model": str(model_dir), "options": opts, "summary": summary, "real_log": real, "towns": towns}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown_table(summary))
+    _write_atomic(out, json.dumps(report, indent=2, default=str) + "\n")
+    _write_atomic(out.with_suffix(".md"), markdown_table(summary))
     plot_shifts(summary, out.with_suffix(".png"))
     return report
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[2] / "assets" / "worldrec")
-    p.add_argument("--data", type=Path, default=default_data_root())
-    p.add_argument("--out", type=Path, default=Path("worldrec_eval.json"))
-    p.add_argument("--real-log", type=Path, default=default_real_log())
-    p.add_argument("--no-real-log", action="store_true")
-    p.add_argument("--seeds", type=int, nargs="*", default=list(EVAL_SEEDS))
-    p.add_argument("--duration", type=float, default=4.0)
-    p.add_argument("--refine", type=int, default=0, help="also refine the real log's scene by N fit steps")
-    p.add_argument("--ctx-stride", type=int, default=ReconstructConfig().ctx_stride)
-    a = p.parse_args(argv)
-    real = None if a.no_real_log else a.real_log
-    rcfg = ReconstructConfig(ctx_stride=a.ctx_stride)
-    report = run(a.model, a.data, a.out, real, a.seeds, a.duration, refine_steps=a.refine, rcfg=rcfg)
-    print(markdown_table(report["summary"]))
-
-
-if __name__ == "__main__":
-    main()
