@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -153,3 +154,14 @@ def test_presets_build() -> None:
     small = model_from_preset(TRAIN_PRESETS["tiny-cpu"])
     assert sum(p.numel() for p in big.parameters()) > 2 * sum(p.numel() for p in small.parameters())
     assert TRAIN_PRESETS["gpu"].engine == "accelerate" and TRAIN_PRESETS["tiny-cpu"].engine == "plain"
+
+
+def test_accelerate_engine_trains_like_the_plain_one(tiny_source, tmp_path) -> None:
+    """The gpu preset's engine, run here as one CPU process (what `accelerate launch` starts on each
+    GPU): same losses as the plain engine for the same seed."""
+    pytest.importorskip("accelerate", reason="the accelerate engine needs the accelerate package")
+    plain = _tiny_cfg(steps=3)
+    train(plain, tmp_path / "plain", tmp_path, progress=False, sources=[tiny_source])
+    accel = replace(plain, engine="accelerate")
+    train(accel, tmp_path / "acc", tmp_path, progress=False, sources=[tiny_source])
+    np.testing.assert_allclose(_losses(tmp_path / "plain"), _losses(tmp_path / "acc"), rtol=1e-4, atol=1e-6)
