@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.replay_run import (
     RunResult,
@@ -98,7 +99,7 @@ class ReplayOptions:
     runs: int | None = None
     out: Path | None = None
     render: str = "skeleton"
-    scene: str = "lidar"
+    scene: str = DEFAULT_SCENE_SOURCE
     force_scene: bool = False
     cameras: tuple[str, ...] = ("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT")
     image_size: tuple[int, int] = (112, 200)

@@ -9,7 +9,7 @@ import typer
 
 from jwmsim.cli.app import app
 from jwmsim.envs.render_paths import render_path_help
-from jwmsim.envs.scene_sources import SCENE_SOURCES
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 from jwmsim.errors import ConfigError
 
 
@@ -38,7 +38,9 @@ def replay_command(
     out: Path = typer.Option(None, "--out", help="output folder (default: runs/<scenario name>)"),
     render: str = typer.Option("skeleton", "--render", help=f"render path ({render_path_help()})"),
     scene: str = typer.Option(
-        "lidar", "--scene", help=f"scene source ({', '.join(SCENE_SOURCES.names())}) or a GaussianScene file"
+        DEFAULT_SCENE_SOURCE,
+        "--scene",
+        help=f"scene source ({', '.join(SCENE_SOURCES.names())}) or a GaussianScene file",
     ),
     force_scene: bool = typer.Option(
         False, "--force-scene", help="render a scene file even if it records another log"

@@ -10,6 +10,7 @@ import typer
 from jwmsim.cli.app import app
 from jwmsim.cli.replay import _size
 from jwmsim.envs.render_paths import render_path_help
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
 
 
@@ -23,7 +24,7 @@ def view_command(
     agent: str = typer.Option(
         None, "--agent", help="planner driving the ego (default: the scenario's, else idm)"
     ),
-    scene: str = typer.Option("lidar", "--scene", help="scene source or a GaussianScene file"),
+    scene: str = typer.Option(DEFAULT_SCENE_SOURCE, "--scene", help="scene source or a GaussianScene file"),
     force_scene: bool = typer.Option(False, "--force-scene", help="render a scene file of another log"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N"),
     size: str = typer.Option("112x200", "--size", help="camera image size HEIGHTxWIDTH"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jwmsim.config import SimConfig
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
 
 
@@ -23,8 +24,9 @@ class DriveEnvConfig:
             not follow the simulated ego; for smoke tests and debugging); ``"none"``: no camera
             images; more paths join the registry (e.g. a generator).
         scene: for paths that render a Gaussian scene: a scene source
-            (:data:`jwmsim.envs.scene_sources.SCENE_SOURCES`: ``"lidar"``, the lidar skeleton of
-            the log, cached per log; ``"fit"``) or the path of a saved GaussianScene.
+            (:data:`jwmsim.envs.scene_sources.SCENE_SOURCES`: ``"worldrec"``, the default, the
+            WorldRec network's reconstruction; ``"lidar"``, the lidar skeleton; ``"fit"``; each
+            cached per log) or the path of a saved GaussianScene.
         force_scene: render a scene file even if it records another log than ``log`` (or none).
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the
             scene is rendered.
@@ -45,7 +47,7 @@ class DriveEnvConfig:
     cameras: tuple[str, ...] = ("CAM_FRONT",)
     image_size: tuple[int, int] = (64, 112)
     observation: str = "skeleton"
-    scene: str = "lidar"
+    scene: str = DEFAULT_SCENE_SOURCE
     force_scene: bool = False
     device: str = "auto"
     render_backend: str = "auto"

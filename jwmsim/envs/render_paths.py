@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
 from jwmsim.sim.registry import Registry
 
@@ -67,7 +68,7 @@ class RenderSetup:
     cameras: tuple[Camera, ...]
     image_size: tuple[int, int]
     depth: bool = False
-    scene_source: str = "lidar"
+    scene_source: str = DEFAULT_SCENE_SOURCE
     scene: GaussianScene | None = None
     force_scene: bool = False
     device: torch.device | str = "cpu"

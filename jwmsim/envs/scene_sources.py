@@ -4,7 +4,9 @@ Each entry of :data:`SCENE_SOURCES` is a :class:`SceneSource`: ``build(segment, 
 -> (GaussianScene, report)``. Built in:
 
 * ``lidar``: the **lidar skeleton** of the log (:mod:`jwmsim.gaussians.lidar_skeleton`), seconds;
-* ``fit``: per-scene optimisation (:func:`jwmsim.gaussians.fit.fit_scene`), minutes on a CPU.
+* ``fit``: per-scene optimisation (:func:`jwmsim.gaussians.fit.fit_scene`), minutes on a CPU;
+* ``worldrec`` (**the default**, :data:`DEFAULT_SCENE_SOURCE`): the trained WorldRec network's
+  feed-forward reconstruction, pruned (:mod:`jwmsim.worldrec.scene_source`), seconds.
 
 Anything else given where a source is expected is the path of a saved scene file.
 
@@ -78,6 +80,7 @@ class SceneSource(Protocol):
 
 
 SCENE_SOURCES: Registry[SceneSource] = Registry("scene source")
+DEFAULT_SCENE_SOURCE = "worldrec"  # what the environment, the replay and the viewer render
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def cache_root() -> Path:
 
 
 def scene_cache_path(
-    segment: LogSegment, method: str = "lidar", settings: SourceSettings | None = None
+    segment: LogSegment, method: str = DEFAULT_SCENE_SOURCE, settings: SourceSettings | None = None
 ) -> Path:
     """Cache file of the ``method`` scene of ``segment`` (see the module docstring for the key)."""
     source = SCENE_SOURCES.get(method)
@@ -191,7 +194,7 @@ def build_scene(
 
 def scene_for_log(
     segment: LogSegment,
-    source: str | os.PathLike[str] = "lidar",
+    source: str | os.PathLike[str] = DEFAULT_SCENE_SOURCE,
     progress: bool = True,
     *,
     settings: SourceSettings | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
 
 
@@ -29,7 +30,7 @@ class ViewerOptions:
     render: str = "skeleton"
     run: int = 0
     agent: str | None = None
-    scene: str = "lidar"
+    scene: str = DEFAULT_SCENE_SOURCE
     force_scene: bool = False
     cameras: tuple[str, ...] = ("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT")
     image_size: tuple[int, int] = (112, 200)

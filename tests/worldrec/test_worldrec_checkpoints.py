@@ -65,4 +65,20 @@ def test_scene_source_registered_and_checks_weights(
     scene, report = build_scene(tiny_segment, "worldrec", SourceSettings(), progress=False)
     assert scene.num_gaussians > 0 and report["windows"] >= 1
     assert scene.metadata["method"] == "worldrec" and scene.metadata["log_digest"]
-    assert SCENE_SOURCES.get("worldrec").version.startswith("worldrec-v1-")
+    version = SCENE_SOURCES.get("worldrec").version
+    assert version.startswith("worldrec-v1-") and version.endswith(ss.PruneConfig().key())
+    # pruned to what the log's cameras see; the report says by how much
+    assert len(scene.background) == report["background_after"] <= report["background_before"]
+    assert scene.metadata["pruned"] == ss.PruneConfig().key()
+
+
+def test_worldrec_is_the_default_scene_of_every_entry_point() -> None:
+    from jwmsim.envs.drive_config import DriveEnvConfig
+    from jwmsim.envs.render_paths import RenderSetup
+    from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
+    from jwmsim.replay import ReplayOptions
+    from jwmsim.viewer.options import ViewerOptions
+
+    assert DEFAULT_SCENE_SOURCE == "worldrec"
+    assert DriveEnvConfig().scene == ReplayOptions().scene == ViewerOptions().scene == DEFAULT_SCENE_SOURCE
+    assert RenderSetup.__dataclass_fields__["scene_source"].default == DEFAULT_SCENE_SOURCE
