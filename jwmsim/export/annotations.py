@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jwmsim.export.instance_visibility import InstanceVisibility
 from jwmsim.export.visibility import CameraView, box_visibility, visibility_token
 from jwmsim.geometry import SE3, box_corners
 from jwmsim.sim.state import SimState
@@ -59,8 +60,12 @@ def attribute_for(kind: str, category: str, speed: float) -> str | None:
     return None
 
 
-def annotate_state(state: SimState, views: Sequence[CameraView]) -> list[ActorAnnotation]:
-    """Annotations of the active actors of ``state``, visibility measured in ``views``."""
+def annotate_state(
+    state: SimState, views: Sequence[CameraView], instance: InstanceVisibility | None = None
+) -> list[ActorAnnotation]:
+    """Annotations of the active actors of ``state``, visibility measured in ``views``: on the
+    render's instance masks with ``instance`` (and depth in the views), else by projected box
+    area (:func:`~jwmsim.export.visibility.box_visibility`)."""
     a, world = state.actors, state.world
     active = [int(i) for i in np.flatnonzero(a.active)]
     if not active:
@@ -68,7 +73,13 @@ def annotate_state(state: SimState, views: Sequence[CameraView]) -> list[ActorAn
     sizes = [(float(a.width[i]), float(a.length[i]), float(a.height[i])) for i in active]
     poses = [a.pose(i) for i in active]
     corners = np.stack([box_corners(s, p) for s, p in zip(sizes, poses, strict=True)])
-    fractions = box_visibility(corners, views)
+    if instance is not None and all(v.depth is not None for v in views):
+        ids = [a.ids[i] for i in active]
+        fractions = instance.fractions(
+            state, ids, dict(zip(ids, poses, strict=True)), dict(zip(ids, sizes, strict=True)), list(views)
+        )
+    else:
+        fractions = box_visibility(corners, views)
     velocity = a.velocity()
     out = []
     for n, i in enumerate(active):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from jwmsim.export.annotations import annotate_state
+from jwmsim.export.instance_visibility import InstanceVisibility
 from jwmsim.export.layout import log_name, scene_name, scene_start_us
 from jwmsim.export.options import KEYFRAME_PERIOD_S
 from jwmsim.export.provenance import render_provenance, scene_digest
@@ -177,6 +178,11 @@ def export_scene(task: SceneTask, ctx: Any) -> SceneResult:
         force_scene=job.force_scene,
         depth=loaded.spec.has_depth,
     )
+    instance = (
+        InstanceVisibility(env.renderer, cameras, job.image_size, job.render_backend)
+        if InstanceVisibility.supports(env.renderer)
+        else None
+    )
     start_us = scene_start_us(log.start_us, world.start_time, run_index)
     result = SceneResult(run_index, name, "interrupted", draws=dict(concrete.draws))
     annotation_extras: dict[str, dict[str, Any]] = {}
@@ -214,7 +220,8 @@ def export_scene(task: SceneTask, ctx: Any) -> SceneResult:
                     writer.add_camera_frame(cam.name, ts, ego, obs[cam.name], is_key_frame=key)
                 result.frames += 1
                 if key:
-                    annotation_extras.update(_annotate(writer, state, ts, ego, cameras, intrinsics, obs))
+                    extras = _annotate(writer, state, ts, ego, cameras, intrinsics, obs, instance)
+                    annotation_extras.update(extras)
                 if state.done:
                     break
                 obs, _, _, _, _ = env.step(planner.act(state, obs))
@@ -235,6 +242,7 @@ def export_scene(task: SceneTask, ctx: Any) -> SceneResult:
                 "draws": dict(concrete.draws),
                 "agent": job.agent,
                 "image_size": list(job.image_size),
+                "visibility_method": "instance_masks" if instance is not None else "projected_boxes",
                 "seed_log": {"name": log.name, "source": log.source},
             }
             payload = {"run": record, "provenance": provenance, "annotations": annotation_extras}
@@ -261,6 +269,7 @@ def _annotate(
     cameras: list,
     intrinsics: dict,
     obs: dict,
+    instance: InstanceVisibility | None,
 ) -> dict[str, dict[str, Any]]:
     """Annotate every active actor of ``state`` at keyframe ``ts``; returns the extra keys of each
     annotation by its token."""
@@ -273,7 +282,7 @@ def _annotate(
         for cam in cameras
     ]
     extras = {}
-    for ann in annotate_state(state, views):
+    for ann in annotate_state(state, views, instance):
         tok = writer.add_annotation(
             ann.actor_id,
             ann.category,

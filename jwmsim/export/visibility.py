@@ -1,5 +1,7 @@
 """How much of each actor's box the exported cameras see: the nuScenes ``visibility`` of an
-annotation.
+annotation, by the projected box area. (For the ``skeleton`` render path the export measures
+visibility on the render's instance masks instead: :mod:`jwmsim.export.instance_visibility`; this
+box method is for render paths that expose no Gaussian scene.)
 
 Method (projected box area with an occlusion test), per camera:
 
@@ -56,7 +58,7 @@ def visibility_token(fraction: float) -> str:
     return "1" if fraction < 0.4 else "2" if fraction < 0.6 else "3" if fraction < 0.8 else "4"
 
 
-def _footprint(corners_cam: np.ndarray, k: CameraIntrinsics) -> tuple[np.ndarray, float] | None:
+def box_footprint(corners_cam: np.ndarray, k: CameraIntrinsics) -> tuple[np.ndarray, float] | None:
     """Filled hull ``[H, W]`` bool of a box ``[8, 3]`` (camera frame) and its nearest depth [m];
     None when no part of the box is in front of the camera or in the image."""
     z = corners_cam[:, 2]
@@ -101,7 +103,7 @@ def box_visibility(corners_world: np.ndarray, views: Sequence[CameraView]) -> np
         k = view.intrinsics
         prints: dict[int, tuple[np.ndarray, float]] = {}
         for i in range(n):
-            fp = _footprint(view.cam_from_world.apply(corners[i]), k)
+            fp = box_footprint(view.cam_from_world.apply(corners[i]), k)
             if fp is not None:
                 prints[i] = fp
         if not prints:

@@ -46,7 +46,9 @@ def test_devkit_loads_one_scene_per_run_with_keyframes_and_sweeps(nusc, exported
                 chain.append(nusc.get("sample_data", chain[-1]["next"]))
             assert len(chain) == 16  # 15 steps at 10 Hz + the start
             assert [c["is_key_frame"] for c in chain] == [i % 5 == 0 for i in range(16)]
-            assert all(c["filename"].startswith("samples/" if c["is_key_frame"] else "sweeps/") for c in chain)
+            assert all(
+                c["filename"].startswith("samples/" if c["is_key_frame"] else "sweeps/") for c in chain
+            )
             assert (chain[0]["height"], chain[0]["width"]) == SIZE
             assert all((exported.out / c["filename"]).stat().st_size > 0 for c in chain)
             # the ego moves along the simulated drive

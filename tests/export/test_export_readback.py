@@ -22,7 +22,9 @@ def test_reader_loads_every_exported_scene(exported: ExportResult) -> None:
 
 
 def test_info_prints_the_export(exported: ExportResult, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["info", str(exported.out), "--scene", exported.scenes[1]])
+    with pytest.raises(SystemExit) as done:
+        main(["info", str(exported.out), "--scene", exported.scenes[1]])
+    assert done.value.code == 0
     out = capsys.readouterr().out
     assert f"log        {exported.scenes[1]}" in out
     assert "scenes     2" in out and "CAM_FRONT" in out and "10.0 Hz" in out
@@ -45,7 +47,12 @@ def test_replay_runs_on_an_exported_scene(exported: ExportResult, tmp_path: Path
     path = tmp_path / "on_export.yaml"
     path.write_text(REPLAY_ON_EXPORT.format(root=exported.out, scene=exported.scenes[0]))
     opts = ReplayOptions(
-        out=tmp_path / "runs", render=render, cameras=("CAM_FRONT",), image_size=(36, 64), progress=False, workers=1
+        out=tmp_path / "runs",
+        render=render,
+        cameras=("CAM_FRONT",),
+        image_size=(36, 64),
+        progress=False,
+        workers=1,
     )
     result = replay(path, opts)
     assert [r.status for r in result.runs] == ["finished"] and result.runs[0].steps == 10
