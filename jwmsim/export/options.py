@@ -70,8 +70,16 @@ class ExportOptions:
             )
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}", hint="export at least one run")
-        if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        from jwmsim.backends import BACKENDS, BackendOptions
+
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"execution backend {self.backend!r} is not available",
+                hint=f"choose one of {BACKENDS.names()} (--backend)",
+            )
+        if self.ray_address is not None and self.backend != "ray":
+            raise ConfigError("--ray-address needs --backend ray", hint="add --backend ray")
+        BackendOptions(self.workers, self.ray_address)  # checks both
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(
                 f"--out {self.out} is a file, not a folder",

@@ -87,8 +87,7 @@ def _prepare(scenario_path: Path, opts: ExportOptions) -> tuple[ExportJob, int, 
         )
     if not log.source or not Path(log.source).is_dir():
         raise ConfigError(
-            f"the scenario's log {log.name!r} is not a nuScenes dataroot on disk "
-            "(its map cannot be copied)",
+            f"the scenario's log {log.name!r} is not a nuScenes dataroot on disk (its map cannot be copied)",
             hint="export scenarios whose log is 'builtin' or a dataroot",
         )
     from jwmsim.logs.nuscenes import find_version
