@@ -94,9 +94,10 @@ def main() -> None:
             r = time_case(scenario, folder / f"{backend}-{workers}", args.runs, (h, w), backend, workers)
             results.append(r)
             print(
-                f"{backend:<6} {workers} worker(s): {r['scenes']} scenes x {args.duration} s, 6 cameras {h}x{w}"
-                f" in {r['seconds']} s = {r['scenes_per_minute']} scenes/min, {r['images_per_second']} images/s,"
-                f" {r['dataroot_mb']} MB  (load {r['load_average_before']} -> {r['load_average_after']})"
+                f"{backend:<6} {workers} worker(s): {r['scenes']} scenes x {args.duration} s, "
+                f"6 cameras {h}x{w} in {r['seconds']} s = {r['scenes_per_minute']} scenes/min, "
+                f"{r['images_per_second']} images/s, {r['dataroot_mb']} MB  "
+                f"(load {r['load_average_before']} -> {r['load_average_after']})"
             )
     report = {
         "benchmark": "bench_export",
