@@ -200,7 +200,13 @@ def export(scenario_path: str | Path, options: ExportOptions) -> ExportResult:
     try:
         with backend:
             result.backend = backend.describe()
-            for _, res in backend.map(export_scene, tasks):
+            steps = [0]
+
+            def on_steps(_index: int, n: int) -> None:
+                steps[0] += n
+                bar.set_postfix(steps=steps[0], refresh=False)
+
+            for _, res in backend.map(export_scene, tasks, progress=on_steps):
                 if res.status == "finished":
                     adopt_scene(layout, res.scene_name, res.run_index)
                     result.exported.append(res)

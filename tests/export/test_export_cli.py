@@ -49,3 +49,17 @@ def test_a_task_asked_to_stop_leaves_nothing(scenario_file: Path, tmp_path: Path
     result = export_scene(SceneTask(job, 0), ctx)
     assert result.status == "interrupted" and result.frames == 5
     assert not job.staging.exists() or not any(job.staging.iterdir())
+
+
+def test_any_render_path_exports_and_is_recorded(town_log: Path, tmp_path: Path) -> None:
+    """A render path without a Gaussian scene or depth (``log_frames``): images as it renders them,
+    visibility by projected boxes, its name in the provenance."""
+    from jwmsim.export import export
+
+    scenario = write_scenario(tmp_path, town_log, duration=0.5)
+    result = export(scenario, options(tmp_path / "data", runs=1, render="log_frames"))
+    prov = json.loads((result.out / "provenance.json").read_text())["records"]["scene-tiny_brake-0000"]
+    assert prov["render_path"] == "log_frames" and prov["visibility_method"] == "projected_boxes"
+    assert "scene" not in prov
+    anns = json.loads((result.out / result.version / "sample_annotation.json").read_text())
+    assert anns and {a["visibility_token"] for a in anns} <= {"1", "2", "3", "4"}
