@@ -49,7 +49,7 @@ def render_provenance(render: str, scene_source: str, renderer: Any, scene_diges
     record: dict[str, Any] = {"render_path": render, "scene_source": scene_source}
     if isinstance(scene, GaussianScene):
         meta = dict(scene.metadata)
-        record["scene"] = {
+        record["gaussian_scene"] = {
             "digest": scene_digest_,
             "gaussians": int(scene.num_gaussians),
             **{k: meta[k] for k in ("method", "method_version", "log", "log_digest") if k in meta},

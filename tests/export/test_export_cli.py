@@ -60,6 +60,6 @@ def test_any_render_path_exports_and_is_recorded(town_log: Path, tmp_path: Path)
     result = export(scenario, options(tmp_path / "data", runs=1, render="log_frames"))
     prov = json.loads((result.out / "provenance.json").read_text())["records"]["scene-tiny_brake-0000"]
     assert prov["render_path"] == "log_frames" and prov["visibility_method"] == "projected_boxes"
-    assert "scene" not in prov
+    assert "gaussian_scene" not in prov and prov["scene"] == "scene-tiny_brake-0000"
     anns = json.loads((result.out / result.version / "sample_annotation.json").read_text())
     assert anns and {a["visibility_token"] for a in anns} <= {"1", "2", "3", "4"}

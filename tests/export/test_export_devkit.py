@@ -86,9 +86,12 @@ def test_provenance_names_render_path_and_scene_digest(nusc, exported: ExportRes
     for sd in nusc.sample_data:
         rec = prov["records"][sd["provenance"]]
         assert rec["render_path"] == "skeleton" and rec["scene_source"] == "lidar"
-        assert len(rec["scene"]["digest"]) == 16 and rec["scene"]["method"] == "lidar"
-        assert rec["scene"]["log_digest"]
-        assert rec["scene"] == prov["records"]["scene-tiny_brake-0000"]["scene"]
+        assert (
+            rec["scene"] == nusc.get("scene", nusc.get("sample", sd["sample_token"])["scene_token"])["name"]
+        )
+        scene = rec["gaussian_scene"]
+        assert len(scene["digest"]) == 16 and scene["method"] == "lidar" and scene["log_digest"]
+        assert scene == prov["records"]["scene-tiny_brake-0000"]["gaussian_scene"]
     draws = [prov["records"][s["name"]]["draws"] for s in nusc.scene]
     assert draws[0] != draws[1]  # each scene is its own jittered run
 
