@@ -109,7 +109,7 @@ def staged_scene_complete(layout: ExportLayout, scene_name: str) -> bool:
     return (layout.staged(scene_name) / layout.version / "scene.json").is_file()
 
 
-def adopt_scene(layout: ExportLayout, scene_name: str, run_index: int) -> Path:
+def adopt_scene(layout: ExportLayout, scene_name: str) -> Path:
     """Move a complete staged scene into the dataroot (see the module docstring).
 
     Returns:
@@ -144,7 +144,7 @@ def adopt_scene(layout: ExportLayout, scene_name: str, run_index: int) -> Path:
     ]
     fragment = {
         "scene": scene_name,
-        "run": run_index,
+        "run": int(extras["provenance"]["run"]),
         "tables": tables,
         "provenance": extras["provenance"],
         "run_record": extras["run"],

@@ -155,13 +155,13 @@ def _check_dataroot(layout: ExportLayout, manifest: dict) -> None:
     write_json_atomic(layout.manifest, manifest)
 
 
-def _recover(layout: ExportLayout, scene_runs: dict[str, int]) -> None:
+def _recover(layout: ExportLayout) -> None:
     """Finish merging complete staged scenes; delete what interrupted ones left."""
     if not layout.staging.is_dir():
         return
     for entry in sorted(layout.staging.iterdir()):
-        if entry.name in scene_runs and staged_scene_complete(layout, entry.name):
-            adopt_scene(layout, entry.name, scene_runs[entry.name])
+        if staged_scene_complete(layout, entry.name):
+            adopt_scene(layout, entry.name)
         else:
             shutil.rmtree(entry, ignore_errors=True)
 
@@ -185,7 +185,7 @@ def export(scenario_path: str | Path, options: ExportOptions) -> ExportResult:
     layout = ExportLayout(Path(opts.out), job.version)
     _check_dataroot(layout, manifest)
     runs_of = {scene_name(job.scenario_name, i): i for i in range(n_runs)}
-    _recover(layout, runs_of)
+    _recover(layout)
     done = finished_fragments(layout)
     skipped = [i for n, i in runs_of.items() if n in done]
     tasks = [SceneTask(job, i) for n, i in runs_of.items() if n not in done]
@@ -208,14 +208,14 @@ def export(scenario_path: str | Path, options: ExportOptions) -> ExportResult:
 
             for _, res in backend.map(export_scene, tasks, progress=on_steps):
                 if res.status == "finished":
-                    adopt_scene(layout, res.scene_name, res.run_index)
+                    adopt_scene(layout, res.scene_name)
                     result.exported.append(res)
                     bar.update(1)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
         bar.close()
-        _recover(layout, runs_of)
+        _recover(layout)
         write_tables(layout, src_map)
         result.scenes = sorted(finished_fragments(layout))
         result.wall_time_s = round(time.perf_counter() - started, 2)
