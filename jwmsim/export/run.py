@@ -47,6 +47,7 @@ class ExportResult:
         scenes: scene names in the tables (finished now or before).
         exported: scenes finished by this call; skipped: runs already finished before (resume).
         interrupted: Ctrl-C stopped it; wall_time_s: how long this call took [s].
+        backend: what ran the scenes (:meth:`jwmsim.backends.Backend.describe`).
     """
 
     out: Path
