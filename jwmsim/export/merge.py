@@ -22,10 +22,14 @@ run is its own drive) and ``calibrated_sensor`` records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,6 +231,21 @@ def write_tables(layout: ExportLayout, source: SourceMap) -> int:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, dst in staged:  # every file is complete before the first rename
-        os.replace(tmp, dst)
+    with _no_sigint():  # every file is complete before the first rename; all renames happen
+        for tmp, dst in staged:
+            os.replace(tmp, dst)
     return len(fragments)
+
+
+@contextlib.contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Hold Ctrl-C back for the few microseconds of the renames (main thread only), so that the
+    tables are never a mix of two versions."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
