@@ -1,13 +1,14 @@
 """``export(scenario, options)``: every jittered run of a scenario as a scene of one nuScenes-format
 dataroot (layout: :mod:`jwmsim.export.layout`).
 
-Steps: load and check the scenario against its log, build (or fetch) the Gaussian scene once so
-that workers only read it from the cache, check the dataroot (new, or an export of the same
-settings: then it resumes), finish merging scenes a previous export left complete in staging,
-drop what interrupted scenes left there, then map :func:`~jwmsim.export.scene_task.export_scene`
-over the missing runs on an execution backend (``local`` processes or ``ray``), merging every
-scene as it finishes. The tables are rewritten (atomically) at the end, also when the export is
-interrupted (Ctrl-C) or a run fails: the finished scenes are always a loadable dataroot.
+Steps: load and check the scenario against its log, check the dataroot (new, or an export of the
+same settings: then it resumes), build (or fetch) the Gaussian scene once so that workers only
+read it from the cache (nothing is written before all of this passed), finish merging scenes a
+previous export left complete in staging, drop what interrupted scenes left there, then map
+:func:`~jwmsim.export.scene_task.export_scene` over the missing runs on an execution backend
+(``local`` processes or ``ray``), merging every scene as it finishes. The tables are rewritten
+(atomically) at the end, also when the export is interrupted (Ctrl-C) or a run fails: the
+finished scenes are always a loadable dataroot.
 """
 
 from __future__ import annotations
@@ -95,12 +96,6 @@ def _prepare(scenario_path: Path, opts: ExportOptions) -> tuple[ExportJob, int, 
 
     src_root = Path(log.source)
     src_map = source_map(src_root, find_version(src_root, scenario.log.version), log.name)
-    if spec.uses_scene:
-        from jwmsim.envs.render_paths import needs_lidar
-        from jwmsim.envs.scene_sources import scene_for_log
-
-        scene_log = load_seed_log(scenario, with_lidar=True) if needs_lidar(opts.render, opts.scene) else log
-        scene_for_log(scene_log, opts.scene, progress=opts.progress, force=opts.force_scene)
     version = f"v1.0-{opts.name or _table_name(str(scenario.name))}"
     layout = ExportLayout(Path(opts.out), version)
     job = ExportJob(
@@ -135,8 +130,21 @@ def _prepare(scenario_path: Path, opts: ExportOptions) -> tuple[ExportJob, int, 
     return job, opts.runs or scenario.runs, src_map, manifest
 
 
+def _build_scene(job: ExportJob, progress: bool) -> None:
+    """Build (or fetch from the cache) the Gaussian scene once, so that workers only read it."""
+    from jwmsim.envs.render_paths import RENDER_PATHS, needs_lidar
+    from jwmsim.envs.scene_sources import scene_for_log
+    from jwmsim.scenario import load_scenario
+    from jwmsim.scenario.loader import load_seed_log
+
+    if not RENDER_PATHS.get(job.render).uses_scene:
+        return
+    log = load_seed_log(load_scenario(job.scenario_path), with_lidar=needs_lidar(job.render, job.scene))
+    scene_for_log(log, job.scene, progress=progress, force=job.force_scene)
+
+
 def _check_dataroot(layout: ExportLayout, manifest: dict) -> None:
-    """A new or empty folder, or an export of the same settings (resume)."""
+    """A new or empty folder, or an export of the same settings (resume); nothing is written."""
     root = layout.root
     if layout.manifest.is_file():
         before = json.loads(layout.manifest.read_text())
@@ -153,7 +161,6 @@ def _check_dataroot(layout: ExportLayout, manifest: dict) -> None:
             f"--out {root} is a folder that holds no jwmsim export",
             hint="pass a new or empty folder (an export is resumed by passing its folder again)",
         )
-    write_json_atomic(layout.manifest, manifest)
 
 
 def _recover(layout: ExportLayout) -> None:
@@ -185,6 +192,9 @@ def export(scenario_path: str | Path, options: ExportOptions) -> ExportResult:
     backend = make_backend(opts.backend, BackendOptions(workers=opts.workers, ray_address=opts.ray_address))
     layout = ExportLayout(Path(opts.out), job.version)
     _check_dataroot(layout, manifest)
+    _build_scene(job, opts.progress)
+    if not layout.manifest.is_file():
+        write_json_atomic(layout.manifest, manifest)
     runs_of = {scene_name(job.scenario_name, i): i for i in range(n_runs)}
     _recover(layout)
     done = finished_fragments(layout)

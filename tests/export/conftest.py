@@ -49,7 +49,7 @@ def write_scenario(folder: Path, town: Path, agent: str = "idm", duration: float
 
 
 def options(out: Path, **kw: object) -> ExportOptions:
-    base: dict = dict(out=out, cameras=CAMERAS, image_size=SIZE, progress=False, workers=1)
+    base: dict = dict(out=out, cameras=CAMERAS, image_size=SIZE, progress=False, workers=1, scene="lidar")
     base.update(kw)
     return ExportOptions(**base)
 

@@ -34,7 +34,20 @@ def test_cli_exports_and_prints_a_summary(
     out = tmp_path / "data"
     argv = ["export", str(scenario), "--runs", "1", "--out", str(out), "--cameras", "CAM_FRONT"]
     with pytest.raises(SystemExit) as done:
-        main([*argv, "--size", "36x64", "--workers", "1", "--name", "mini", "--no-progress"])
+        main(
+            [
+                *argv,
+                "--size",
+                "36x64",
+                "--workers",
+                "1",
+                "--name",
+                "mini",
+                "--scene",
+                "lidar",
+                "--no-progress",
+            ]
+        )
     assert done.value.code == 0
     text = capsys.readouterr().out
     assert "1 scene(s)" in text and "scene-tiny_brake-0000: 5 steps, 6 frames/camera" in text

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _command(scenario: Path, out: Path) -> list[str]:
     args = [
         "export", str(scenario), "--runs", "4", "--out", str(out), "--workers", "2",
-        "--cameras", "CAM_FRONT", "--size", "36x64", "--no-progress",
+        "--cameras", "CAM_FRONT", "--size", "36x64", "--scene", "lidar", "--no-progress",
     ]  # fmt: skip
     return [sys.executable, "-c", f"from jwmsim.cli import main; main({args!r})"]
 

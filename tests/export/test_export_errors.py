@@ -58,3 +58,13 @@ def test_unknown_camera_and_foreign_folder(
     code, err = _run([str(scenario), "--out", str(tmp_path / "mine")], capsys)
     assert code != 0 and "holds no jwmsim export" in err
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_missing_scene_file_is_a_clear_error(
+    town_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write_scenario(tmp_path, town_log)
+    missing = tmp_path / "nowhere.safetensors"
+    code, err = _run([str(scenario), "--out", str(tmp_path / "x"), "--scene", str(missing)], capsys)
+    assert code != 0 and "does not exist" in err and "hint:" in err
+    assert not (tmp_path / "x").exists()
