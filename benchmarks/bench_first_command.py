@@ -87,14 +87,14 @@ def env_vs_replay(rounds: int = 5) -> dict[str, object]:
     world and scene; ``rounds`` interleaved rounds, medians (the
     ratio: the median of the rounds' ratios)."""
     from jwmsim.envs import JWMDrivingEnv
-    from jwmsim.replay import ReplayOptions, _prepare
+    from jwmsim.replay import ReplayOptions, prepare_runs
     from jwmsim.replay_run import load_for_runs, run_one
     from jwmsim.scenario import sample
     from jwmsim.scenario.build import build_world_for_run
 
     with tempfile.TemporaryDirectory(prefix="jwmsim-bench-") as tmp:
         opts = ReplayOptions(out=Path(tmp), progress=False, workers=1)
-        scenario, setup, _, _ = _prepare(REPO / "scenarios" / "cut_in.yaml", opts)
+        scenario, setup, _, _ = prepare_runs(REPO / "scenarios" / "cut_in.yaml", opts)
         loaded = load_for_runs(setup)
         world = build_world_for_run(sample(scenario, 0, scenario.seed), loaded.log)
         seed = scenario.seed  # the replay's reset seed of run 0

@@ -8,24 +8,21 @@ Output layout (``out`` defaults to ``runs/<scenario name>``)::
       ...
       summary.json             per-run rows and the aggregate over finished runs
 
-Runs are spread over ``workers`` processes (default: one per CPU core, at most one per run; each
-run's result depends only on the scenario, its seed and the run index, so the same seed gives the
-same metrics with any number of workers). Every file is written to a temporary name and renamed
-into place, so an interrupted replay never leaves a half-written file: finished runs stay; a run
-in progress gets ``metrics.json`` with ``"status": "interrupted"`` (the steps it completed) and no
-video. A run whose planner raises or returns a non-finite action is recorded as ``"failed"`` with
-the error; the replay then starts no further run, writes the summary and raises
-:class:`PlannerFailed`.
+Runs execute on an execution backend (:mod:`jwmsim.backends`: ``local``, spread over ``workers``
+processes, default one per CPU core and at most one per run; or ``ray``, remote tasks on a Ray
+cluster or a local Ray instance). Each run's result depends only on the scenario, its seed and the
+run index, so the same seed gives the same metrics on any backend with any number of workers.
+Every file is written to a temporary name and renamed into place, so an interrupted replay never
+leaves a half-written file: finished runs stay; a run in progress gets ``metrics.json`` with
+``"status": "interrupted"`` (the steps it completed) and no video. A run whose planner raises or
+returns a non-finite action is recorded as ``"failed"`` with the error; the replay then starts no
+further run, writes the summary and raises :class:`PlannerFailed`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing as mp
-import os
-import queue as queue_mod
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,17 +30,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from jwmsim.backends import BACKENDS, Backend, BackendOptions, TaskFailed, make_backend
 from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError, JwmsimError
-from jwmsim.replay_run import (
-    RunResult,
-    RunSetup,
-    init_worker,
-    load_for_runs,
-    run_in_worker,
-    run_one,
-    write_json_atomic,
-)
+from jwmsim.replay_run import RunResult, RunSetup, run_task, write_json_atomic
 
 SUMMARY_METRICS = ("pdms", "nc", "dac", "ttc", "ep", "c", "rc", "hd_score", "neuroncap", "collision")
 
@@ -53,6 +43,8 @@ __all__ = [
     "ReplayResult",
     "RunResult",
     "aggregate",
+    "execute_runs",
+    "prepare_runs",
     "replay",
     "summary_table",
     "write_json_atomic",
@@ -90,8 +82,10 @@ class ReplayOptions:
         cameras: channels in the video mosaic; image_size: ``(height, width)`` per camera [px].
         render_backend: ``auto``, ``cpu``, ``gsplat`` or ``reference``.
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
-        workers: processes the runs are spread over (None: one per CPU core, at most the number
-            of runs; 1: all in this process).
+        workers: parallel runs (None: one per CPU core here, the cluster's CPUs on Ray; at most
+            the number of runs; 1 on ``local``: all in this process).
+        backend: execution backend of :data:`jwmsim.backends.BACKENDS` (``local``, ``ray``).
+        ray_address: Ray cluster address for ``backend="ray"`` (None: a local Ray instance).
         progress: show tqdm bars.
     """
 
@@ -106,6 +100,8 @@ class ReplayOptions:
     render_backend: str = "auto"
     device: str = "auto"
     workers: int | None = None
+    backend: str = "local"
+    ray_address: str | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -117,8 +113,14 @@ class ReplayOptions:
             )
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}")
-        if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"execution backend {self.backend!r} is not available",
+                hint=f"choose one of {BACKENDS.names()}",
+            )
+        if self.ray_address is not None and self.backend != "ray":
+            raise ConfigError("--ray-address needs --backend ray", hint="add --backend ray")
+        BackendOptions(self.workers, self.ray_address)  # validates both
         if self.out is not None and Path(self.out).exists() and not Path(self.out).is_dir():
             raise ConfigError(
                 f"--out {self.out} is a file, not a folder",
@@ -154,9 +156,13 @@ def aggregate(rows: list[RunResult]) -> dict[str, Any]:
     return out
 
 
-def _prepare(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetup, int, int]:
+def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetup, int, int]:
     """Validate the scenario against its log, check the agent and cameras, and build or fetch the
-    scene once (so that workers only read it from the cache)."""
+    scene once (so that workers only read it from the cache).
+
+    Returns:
+        ``(scenario, setup, number of runs, max steps of a run)``.
+    """
     from jwmsim.envs.render_paths import RENDER_PATHS, needs_lidar
     from jwmsim.planning import make_planner
     from jwmsim.scenario import load_scenario, sample
@@ -168,7 +174,7 @@ def _prepare(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetup, i
     log = load_seed_log(scenario, with_lidar=needs_lidar(opts.render, opts.scene))
     validate_against_log(scenario, log, scenario_path)
     agent = opts.agent or scenario.agent or "idm"
-    planner = make_planner(agent)
+    planner = make_planner(agent)  # fails early, here, on a bad agent
     spec = RENDER_PATHS.get(opts.render)
     if planner.needs_observation and not spec.has_images:
         raise ConfigError(f"agent {agent!r} reads camera images", hint="use --render skeleton")
@@ -217,23 +223,23 @@ def replay(
             finished runs, the partial runs' records and the summary are written.
     """
     opts = options or ReplayOptions()
-    scenario, setup, n_runs, max_steps = _prepare(Path(scenario_path), opts)
-    workers = opts.workers or min(os.cpu_count() or 1, n_runs)
-    workers = max(1, min(workers, n_runs))
+    scenario, setup, n_runs, max_steps = prepare_runs(Path(scenario_path), opts)
     started = time.perf_counter()
-    bar = tqdm(
-        total=n_runs * max_steps,
-        desc=f"{scenario.name}: {n_runs} run(s) on {workers} process(es)",
-        unit="step",
-        disable=not opts.progress,
-    )
-    try:
-        if workers == 1:
-            results, interrupted = _run_here(setup, n_runs, bar, on_run)
-        else:
-            results, interrupted = _run_in_workers(setup, n_runs, workers, bar, on_run)
-    finally:
-        bar.close()
+    with make_backend(opts.backend, BackendOptions(opts.workers, opts.ray_address)) as backend:
+        workers = backend.parallelism(n_runs)
+        bar = tqdm(
+            total=n_runs * max_steps,
+            desc=f"{scenario.name}: {n_runs} run(s) on {workers} {backend.name} worker(s)",
+            unit="step",
+            disable=not opts.progress,
+        )
+        try:
+            results, interrupted, task_failure = execute_runs(
+                backend, [(setup, i) for i in range(n_runs)], bar.update, on_run
+            )
+        finally:
+            bar.close()
+        backend_info = {**backend.describe(), "workers": workers}
     results.sort(key=lambda r: r.run_index)
     agg = aggregate(results)
     failed = [r for r in results if r.status == "failed"]
@@ -244,6 +250,7 @@ def replay(
         "render": opts.render,
         "scene": opts.scene if opts.render != "none" else None,
         "workers": workers,
+        "backend": backend_info,
         "wall_time_s": round(time.perf_counter() - started, 2),
         "interrupted": interrupted,
         "failed": bool(failed),
@@ -266,6 +273,8 @@ def replay(
     result = ReplayResult(scenario.name, setup.out, results, agg, interrupted)
     if interrupted:
         raise KeyboardInterrupt(result)
+    if task_failure is not None:
+        raise task_failure
     if failed:
         first = failed[0]
         raise PlannerFailed(
@@ -278,85 +287,51 @@ def replay(
     return result
 
 
-def _run_here(
-    setup: RunSetup, n_runs: int, bar: tqdm, on_run: Callable[[RunResult], None] | None
-) -> tuple[list[RunResult], bool]:
-    loaded = load_for_runs(setup)
-    results: list[RunResult] = []
-    for run_index in range(n_runs):
-        before = bar.n
-        res = run_one(loaded, run_index, report=bar.update)
-        bar.update(max(0, res.steps - (bar.n - before)))
-        results.append(res)
-        if res.status == "interrupted":
-            return results, True
-        if res.status == "failed":
-            break
-        if on_run is not None:
-            on_run(res)
-    return results, False
+def execute_runs(
+    backend: Backend,
+    tasks: Sequence[tuple[RunSetup, int]],
+    progress: Callable[[int], object] | None = None,
+    on_run: Callable[[RunResult], None] | None = None,
+) -> tuple[list[RunResult], bool, TaskFailed | None]:
+    """Run ``tasks`` (``(setup, run index)`` pairs, possibly of several setups) on ``backend``.
 
+    A run that fails or is interrupted starts no further run (the running ones finish); each run's
+    ``metrics.json`` is written here too when the worker wrote it elsewhere (another Ray node).
 
-def _run_in_workers(
-    setup: RunSetup, n_runs: int, workers: int, bar: tqdm, on_run: Callable[[RunResult], None] | None
-) -> tuple[list[RunResult], bool]:
-    """Runs spread over ``workers`` spawned processes (one numba thread each when the cores are
-    all taken); Ctrl-C sets the stop event, so that every running run records itself as interrupted."""
-    ctx = mp.get_context("spawn")
-    stop, progress = ctx.Event(), ctx.Queue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    results: list[RunResult] = []
-    reported: dict[int, int] = {}
-    interrupted = failed = False
-    pool = cf.ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=init_worker, initargs=(threads, stop, progress)
-    )
+    Args:
+        progress: called with step increments (a tqdm bar's ``update``).
+        on_run: called with each finished run, as it arrives.
+
+    Returns:
+        ``(results in task order, interrupted, the task failure if a task itself raised)``.
+    """
+    reported = [0] * len(tasks)
+
+    def on_progress(index: int, steps: int) -> None:
+        reported[index] += steps
+        if progress is not None:
+            progress(steps)
+
+    found: dict[int, RunResult] = {}
+    interrupted, failure = False, None
     try:
-        pending = {pool.submit(run_in_worker, setup, i): i for i in range(n_runs)}
-        while pending:
-            try:
-                done, _ = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                interrupted = True
-                stop.set()
-                for fut in pending:
-                    fut.cancel()
-                continue
-            _drain(progress, bar, reported)
-            for fut in done:
-                pending.pop(fut)
-                if fut.cancelled():
-                    continue
-                try:
-                    res = fut.result()
-                except cf.process.BrokenProcessPool:
-                    if interrupted:  # a worker hit by Ctrl-C before it could ignore it
-                        continue
-                    raise
-                bar.update(max(0, res.steps - reported.get(res.run_index, 0)))
-                reported[res.run_index] = res.steps
-                results.append(res)
-                if res.status in ("interrupted", "failed") and not (interrupted or failed):
-                    interrupted |= res.status == "interrupted"
-                    failed |= res.status == "failed"
-                    for other in pending:
-                        other.cancel()  # runs not started yet; running ones finish
-                if res.status == "finished" and on_run is not None:
-                    on_run(res)
-            pending = {f: i for f, i in pending.items() if not f.cancelled()}
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return results, interrupted
-
-
-def _drain(progress: Any, bar: tqdm, reported: dict[int, int]) -> None:
-    while True:
-        try:
-            run_index, steps = progress.get_nowait()
-        except queue_mod.Empty:
-            return
-        reported[run_index] = reported.get(run_index, 0) + steps
-        bar.update(steps)
+        for index, res in backend.map(
+            run_task, list(tasks), progress=on_progress, stop_when=lambda r: r.status != "finished"
+        ):
+            if progress is not None:
+                progress(max(0, res.steps - reported[index]))
+            reported[index] = max(reported[index], res.steps)
+            if res.record and not (res.run_dir / "metrics.json").exists():
+                write_json_atomic(res.run_dir / "metrics.json", res.record)
+            found[index] = res
+            interrupted |= res.status == "interrupted"
+            if res.status == "finished" and on_run is not None:
+                on_run(res)
+    except KeyboardInterrupt:
+        interrupted = True
+    except TaskFailed as err:
+        failure = err
+    return [found[i] for i in sorted(found)], interrupted, failure
 
 
 def summary_table(result: ReplayResult) -> str:

@@ -6,10 +6,10 @@ with the planner through the driving environment (the replay's render path), and
 ``interrupted`` (Ctrl-C, or the replay's stop event) or ``failed`` (the planner raised or returned an
 action the simulator refuses: its error and traceback are recorded).
 
-Worker processes are started with the ``spawn`` method (numba's threads do not survive a fork),
-keep the scenario, log, scene and planner of the replay loaded between runs, run numba on
-``threads`` threads each, ignore SIGINT (the parent sets the stop event instead) and report their
-step counts on a queue for the parent's progress bar.
+Runs execute on an execution backend (:mod:`jwmsim.backends`: a local process pool or Ray) through
+:func:`run_task`; a process keeps the scenario, log, scene and planner of the replay loaded between
+its runs, and reports its step counts and reads the stop request through the backend's
+:class:`~jwmsim.backends.base.TaskContext`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from jwmsim.backends.base import TaskContext
 from jwmsim.planning import Planner
 from jwmsim.sim.actions import ActionError
 from jwmsim.sim.state import SimState
@@ -41,6 +41,8 @@ class RunResult:
     Attributes:
         status: ``finished``, ``interrupted`` or ``failed``.
         error: for a failed run, ``"ExceptionType: message"``; traceback: the planner's traceback.
+        record: the run's ``metrics.json`` content (metrics, collisions, per-step penalties), so
+            that a caller on another machine than the worker has it too.
     """
 
     run_index: int
@@ -53,6 +55,7 @@ class RunResult:
     draws: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,37 +109,19 @@ class _Loaded:
 _PROCESS_STATE: dict[str, Any] = {}
 
 
-def init_worker(threads: int, stop_event: Any, progress_queue: Any) -> None:
-    """Initializer of a replay worker process (see the module docstring)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import torch
-
-    from jwmsim.gaussians.backend_cpu import set_threads
-
-    set_threads(threads)  # the rasterizer's numba threads: the cores shared among the workers
-    torch.set_num_threads(1)
-    _PROCESS_STATE.update(stop=stop_event, queue=progress_queue)
-
-
-def run_in_worker(setup: RunSetup, run_index: int) -> RunResult:
-    """Entry point of a worker: one run, with the process's cached scenario, log and scene."""
+def run_task(task: tuple[RunSetup, int], ctx: TaskContext) -> RunResult:
+    """A backend task: run ``task = (setup, run index)`` with this process's cached scenario, log,
+    scene and planner (loaded again when the setup changes)."""
+    setup, run_index = task
     key = repr(setup)
     if _PROCESS_STATE.get("key") != key:
+        _PROCESS_STATE.clear()  # free the previous setup's log and scene first
         _PROCESS_STATE.update(key=key, loaded=_Loaded(setup))
-    loaded: _Loaded = _PROCESS_STATE["loaded"]
-    stop = _PROCESS_STATE.get("stop")
-    queue = _PROCESS_STATE.get("queue")
-
-    def report(steps: int) -> None:
-        if queue is not None:
-            queue.put((run_index, steps))
-
-    return run_one(loaded, run_index, report, should_stop=stop.is_set if stop is not None else None)
+    return run_one(_PROCESS_STATE["loaded"], run_index, report=ctx.report, should_stop=ctx.should_stop)
 
 
 def load_for_runs(setup: RunSetup) -> _Loaded:
-    """Load what runs in this process need (the sequential replay)."""
+    """Load what runs of ``setup`` need in this process."""
     return _Loaded(setup)
 
 
@@ -232,6 +217,7 @@ def run_one(
         dict(concrete.draws),
         error,
         trace,
+        record,
     )
 
 

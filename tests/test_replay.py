@@ -209,10 +209,10 @@ def test_worker_processes_give_the_same_runs(scenario_file: Path, tmp_path: Path
 
 
 def test_stop_request_marks_the_run_interrupted(scenario_file: Path, tmp_path: Path) -> None:
-    from jwmsim.replay import _prepare
+    from jwmsim.replay import prepare_runs
     from jwmsim.replay_run import load_for_runs, run_one
 
-    _, setup, _, _ = _prepare(scenario_file, _opts(tmp_path / "stop"))
+    _, setup, _, _ = prepare_runs(scenario_file, _opts(tmp_path / "stop"))
     calls = iter(range(1000))
     res = run_one(load_for_runs(setup), 0, should_stop=lambda: next(calls) >= 6)
     assert res.status == "interrupted" and res.steps == 6 and res.video is None

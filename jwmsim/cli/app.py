@@ -20,4 +20,4 @@ def _root() -> None:
 
 
 # Sub-commands: one module each (keep this list sorted).
-from jwmsim.cli import eval_group, info, make_log, reconstruct, replay, train, view  # noqa: E402,F401
+from jwmsim.cli import eval_group, export, info, make_log, reconstruct, replay, train, view  # noqa: E402,F401

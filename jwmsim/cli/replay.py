@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from jwmsim.backends import backend_help
 from jwmsim.cli.app import app
 from jwmsim.envs.render_paths import render_path_help
 from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
@@ -47,7 +48,11 @@ def replay_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N"),
     workers: int = typer.Option(
-        None, "--workers", help="processes the runs are spread over (default: one per CPU core)"
+        None, "--workers", help="parallel runs (default: one per CPU core; on Ray the cluster's CPUs)"
+    ),
+    backend: str = typer.Option("local", "--backend", help=f"execution backend ({backend_help()})"),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="Ray cluster address for --backend ray (default: a local Ray instance)"
     ),
     size: str = typer.Option("112x200", "--size", help="camera image size HEIGHTxWIDTH in the video"),
     cameras: str = typer.Option(
@@ -68,6 +73,8 @@ def replay_command(
         force_scene=force_scene,
         device=device,
         workers=workers,
+        backend=backend,
+        ray_address=ray_address,
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
         image_size=_size(size),
         progress=not no_progress,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import torch
 
     from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
+    from jwmsim.geometry import SE3
     from jwmsim.logs.segment import Camera, LogSegment
     from jwmsim.sim import World
     from jwmsim.sim.state import SimState
@@ -259,6 +260,12 @@ class SkeletonRenderer(Stateless):
                 self._box_assets[aid] = box_actor(size, n=600, seed=int(i)).to(self.device)
             extra[aid] = self._box_assets[aid]
         return poses, extra
+
+    def actors_to_draw(self, state: SimState) -> tuple[dict[str, SE3], dict[str, GaussianComponent]]:
+        """``world_from_box`` of every active actor of ``state``, and the Gaussians (shipped asset
+        or box) of those the scene has no component for: what :meth:`render` draws (the export
+        renders them one by one for instance masks)."""
+        return self._extra_actors(state)
 
     def render(self, state: SimState) -> RenderedFrame:
         import torch

@@ -158,6 +158,9 @@ class NuScenesWriter:
             ``log`` records (``log_name`` also prefixes file names and keys the tokens).
         jpeg_quality: JPEG quality of the camera images (0-100).
         overwrite: replace an existing ``out_dir`` on :meth:`close`.
+        require_map: refuse to close without :meth:`set_map` (nuscenes-devkit needs a map). False
+            writes an empty ``map`` table and no map image: for a scene that is merged into a
+            dataroot holding the map (``jwmsim export`` stages its scenes this way).
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class NuScenesWriter:
         date_captured: str = "2026-01-01",
         jpeg_quality: int = 92,
         overwrite: bool = False,
+        require_map: bool = True,
     ) -> None:
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not overwrite:
@@ -190,6 +194,7 @@ class NuScenesWriter:
         self.date_captured = date_captured
         self.jpeg_quality = int(jpeg_quality)
         self.overwrite = overwrite
+        self.require_map = require_map
         self._channels: dict[str, _Channel] = {}
         self._samples: list[int] = []
         self._annotations: dict[tuple[str, int], _Annotation] = {}
@@ -469,7 +474,8 @@ class NuScenesWriter:
             table_dir.mkdir(parents=True, exist_ok=True)
             for name in TABLE_NAMES:
                 (table_dir / f"{name}.json").write_text(json.dumps(tables[name], indent=1))
-            self._write_map(tables["map"][0]["token"])
+            if tables["map"]:
+                self._write_map(tables["map"][0]["token"])
             for name, payload in sorted(self._extras.items()):
                 (self._tmp / "extras").mkdir(exist_ok=True)
                 (self._tmp / "extras" / f"{name}.json").write_text(
@@ -527,7 +533,7 @@ class NuScenesWriter:
     def _build_tables(self) -> dict[str, list[dict]]:
         if not self._samples:
             raise ConfigError("the log has no keyframes", hint="call add_sample(timestamp_us) at least once")
-        if self._map_mask is None:
+        if self._map_mask is None and self.require_map:
             raise ConfigError(
                 "the log has no map (nuscenes-devkit needs one)",
                 hint="call set_map(mask=..., polygon=...) with the drivable area",
@@ -660,14 +666,18 @@ class NuScenesWriter:
                 "description": self.description,
             }
         ]
-        map_table = [
-            {
-                "category": "semantic_prior",
-                "token": map_token,
-                "filename": f"maps/{map_token}.png",
-                "log_tokens": [log_token],
-            }
-        ]
+        map_table = (
+            [
+                {
+                    "category": "semantic_prior",
+                    "token": map_token,
+                    "filename": f"maps/{map_token}.png",
+                    "log_tokens": [log_token],
+                }
+            ]
+            if self._map_mask is not None
+            else []
+        )
         return {
             "attribute": attribute,
             "calibrated_sensor": calibrated,
