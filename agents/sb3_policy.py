@@ -74,9 +74,9 @@ class SB3Planner(Planner):
                 hint="train it on JWM-Drive-v0 (examples/train_ppo.py)",
             )
         keys = [k for k in space.spaces if k not in ("ego", "bev") and not k.startswith("depth_")]
-        size = tuple(int(v) for v in space.spaces[keys[0]].shape[:2]) if keys else None
-        bev = int(space.spaces["bev"].shape[0]) if "bev" in space.spaces else None
-        return ObservationSpec(cameras=tuple(keys), image_size=size, bev_size=bev)  # type: ignore[arg-type]
+        size = _image_hw(space.spaces[keys[0]].shape) if keys else None
+        bev = _image_hw(space.spaces["bev"].shape)[0] if "bev" in space.spaces else None
+        return ObservationSpec(cameras=tuple(keys), image_size=size, bev_size=bev)
 
     def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
         wanted = self.model.observation_space.spaces
@@ -89,6 +89,14 @@ class SB3Planner(Planner):
         obs = {k: observation[k] for k in wanted}  # type: ignore[index]
         action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action)
+
+
+def _image_hw(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(H, W)`` of an image space: SB3 stores images channel-first (``[3, H, W]``, it transposes
+    the environment's ``[H, W, 3]`` itself) or, unwrapped, channel-last."""
+    if len(shape) == 3 and shape[0] in (1, 3) and shape[-1] not in (1, 3):
+        return int(shape[1]), int(shape[2])
+    return int(shape[0]), int(shape[1])
 
 
 PLANNERS.add(SB3Planner.name, SB3Planner)
