@@ -56,7 +56,7 @@ class TrainConfig:
 
     observation: str = "bev"
     logs: tuple[str, ...] = ("builtin",)
-    steps: int = 300_000
+    steps: int = 200_000
     envs: int = 2
     n_steps: int = 512
     batch_size: int = 256
