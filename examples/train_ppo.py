@@ -52,6 +52,9 @@ class TrainConfig:
             PPO's.
         episode_seconds: [s] length of a training episode (the scenarios run 5-10 s).
         checkpoint_every: [steps] between checkpoints; seed: of PPO and the environments.
+        vec_env: ``subproc`` (SB3's SubprocVecEnv, this machine) or ``ray``
+            (:class:`jwmsim.backends.ray_vec_env.RayVecEnv`: the environments in Ray actors, on
+            ``ray_address`` or a local Ray instance; the same rollouts for the same seeds).
     """
 
     observation: str = "bev"
@@ -66,6 +69,8 @@ class TrainConfig:
     episode_seconds: float = 10.0
     checkpoint_every: int = 20_000
     seed: int = 0
+    vec_env: str = "subproc"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         from jwmsim.errors import ConfigError
@@ -77,6 +82,8 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not self.logs:
             raise ConfigError("no training log", hint="--logs builtin or nuScenes dataroots")
+        if self.vec_env not in ("subproc", "ray"):
+            raise ConfigError(f"--vec-env {self.vec_env!r}", hint="subproc or ray")
 
     def env_kwargs(self, index: int) -> dict[str, Any]:
         """``gym.make`` keywords of environment ``index``."""
@@ -90,7 +97,10 @@ class TrainConfig:
 def make_env(kwargs: dict[str, Any], seed: int) -> Any:
     """One monitored ``JWM-Drive-v0`` in a SubprocVecEnv worker (which ignores Ctrl-C: the trainer
     saves a checkpoint and closes the workers)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     import gymnasium as gym
     import torch
     from stable_baselines3.common.monitor import Monitor
@@ -196,7 +206,12 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
         (lambda i=i: make_env(cfg.env_kwargs(i), cfg.seed + i))  # noqa: B023
         for i in range(cfg.envs)
     ]
-    venv = SubprocVecEnv(fns, start_method="spawn")
+    if cfg.vec_env == "ray":
+        from jwmsim.backends.ray_vec_env import RayVecEnv
+
+        venv = RayVecEnv(fns, ray_address=cfg.ray_address)
+    else:
+        venv = SubprocVecEnv(fns, start_method="spawn")
     try:
         if start is not None:
             try:
@@ -303,6 +318,8 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
     p.add_argument("--episode-seconds", type=float, default=d.episode_seconds)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--vec-env", choices=("subproc", "ray"), default=d.vec_env, help="where the envs run")
+    p.add_argument("--ray-address", default=None, help="Ray cluster for --vec-env ray (default: local)")
     p.add_argument("--eval-runs", type=int, default=5, help="held-out runs per scenario (0: no evaluation)")
     p.add_argument("--eval-scenarios", type=Path, default=None, help="scenario folder (default: the library)")
     p.add_argument("--eval-workers", type=int, default=None, help="evaluation processes")
@@ -319,6 +336,8 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
         episode_seconds=a.episode_seconds,
         checkpoint_every=a.checkpoint_every,
         seed=a.seed,
+        vec_env=a.vec_env,
+        ray_address=a.ray_address,
     )
     return cfg, a
 
