@@ -79,14 +79,16 @@ class SB3Planner(Planner):
         return ObservationSpec(cameras=tuple(keys), image_size=size, bev_size=bev)
 
     def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
-        wanted = self.model.observation_space.spaces
-        missing = [k for k in wanted if observation is None or k not in observation]
-        if missing:
-            raise CheckpointError(
-                f"SB3 policy reads observation key(s) {missing} that the environment does not give",
-                hint="run it with the render path and cameras it was trained on (see its observation_spec)",
-            )
-        obs = {k: observation[k] for k in wanted}  # type: ignore[index]
+        obs = observation
+        wanted = getattr(self.model.observation_space, "spaces", None)
+        if isinstance(wanted, Mapping) and isinstance(observation, Mapping):  # only the keys it reads
+            missing = [k for k in wanted if k not in observation]
+            if missing:
+                raise CheckpointError(
+                    f"SB3 policy reads observation key(s) {missing} that the environment does not give",
+                    hint="run it with the render path and cameras it was trained on (its observation_spec)",
+                )
+            obs = {k: observation[k] for k in wanted}
         action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action)
 

@@ -50,3 +50,11 @@ def test_train_resume_and_evaluate(tiny_log: Path, scenario_dir: Path, tmp_path:
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     res = _train("--out", tmp_path / "empty", "--resume", "--eval-runs", "0")
     assert res.returncode == 2 and "no checkpoint" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_sb3_planner_reads_image_sizes_channel_first_or_last() -> None:
+    from agents.sb3_policy import _image_hw
+
+    assert _image_hw((3, 64, 112)) == (64, 112)  # SB3 stores images channel-first
+    assert _image_hw((64, 112, 3)) == (64, 112)
+    assert _image_hw((3, 64, 64)) == (64, 64) and _image_hw((64, 64, 3)) == (64, 64)
