@@ -210,3 +210,15 @@ def test_cli_eval_closed_loop(scenario_dir: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_skeleton_render_path_writes_videos(scenario_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "skel"
+    report = evaluate_closed_loop(
+        ClosedLoopOptions(
+            agents=("idm",), scenarios=scenario_dir / "tiny_brake.yaml", runs=1, out=out, render="skeleton",
+            cameras=("CAM_FRONT",), image_size=(32, 56), workers=1, progress=False,
+        )
+    )  # fmt: skip
+    assert report.payload["render"] == "skeleton" and report.payload["results"]["idm"]["overall"]["runs"] == 1
+    assert (out / "runs" / "idm" / "tiny_brake" / "run_000" / "video.mp4").exists()
