@@ -138,14 +138,13 @@ def _bar_groups(ax: Any, names: list[str], labels: list[str], entries: list[list
         means = np.array([e["mean"] if e else np.nan for e in row])
         low = np.array([e["mean"] - e["low"] if e and e["low"] is not None else 0.0 for e in row])
         high = np.array([e["high"] - e["mean"] if e and e["high"] is not None else 0.0 for e in row])
-        ax.bar(
-            x + (k - (len(labels) - 1) / 2) * width,
-            means,
-            width,
-            yerr=np.vstack([low, high]),
-            capsize=3,
-            label=label,
-        )
+        xs = x + (k - (len(labels) - 1) / 2) * width
+        ax.bar(xs, means, width, label=label)
+        for xi, mi, lo, hi in zip(xs, means, low, high, strict=True):  # one by one: scalars only
+            if np.isfinite(mi) and (lo > 0 or hi > 0):
+                ax.errorbar(
+                    float(xi), float(mi), yerr=[[float(lo)], [float(hi)]], fmt="none", ecolor="k", capsize=3
+                )
     ax.set_xticks(x, names, rotation=20, ha="right")
     ax.legend(fontsize=8)
 
