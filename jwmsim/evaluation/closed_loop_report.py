@@ -202,7 +202,8 @@ def write_plots(report: ClosedLoopReport, folder: Path) -> list[Path]:
                     if p["metric"] in times:
                         times[p["metric"]].append(p["time"])
         t_max = max([t for ts in times.values() for t in ts], default=1.0)
-        bins = np.linspace(0.0, max(t_max, 1.0), 31)
+        width = max(t_max / 30.0, 0.1)  # [s] at least a 10 Hz step, so that steps do not fall between bins
+        bins = np.arange(0.0, t_max + 2 * width, width) - width / 2
         hist = [np.histogram(times[m], bins)[0] / max(1, runs) for m in PENALTY_METRICS]
         ax.stackplot(bins[:-1], hist, labels=[METRIC_TITLES[m] for m in PENALTY_METRICS], step="post")
         ax.set_title(f"{label}: penalised steps per run")
