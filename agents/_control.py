@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from jwmsim.config import SimConfig
+from jwmsim.sim.actions import normalise_waypoints
 from jwmsim.sim.state import EgoState
 
 
@@ -18,12 +19,13 @@ def normalised_action(accel: float, steer: float, config: SimConfig) -> np.ndarr
 
 
 def waypoints_along(ego: EgoState, path_xy: np.ndarray, speeds: np.ndarray, config: SimConfig) -> np.ndarray:
-    """Ego-frame waypoints ``[K, 2]`` at ``k * waypoint_dt`` s for a path ``[N, 2]`` (world xy, from
-    the ego onwards, 1 m spacing) driven at ``speeds`` ``[K]`` [m/s] (constant within each interval)."""
+    """The normalised waypoint action ``[K, 2]`` (see :mod:`jwmsim.sim.actions`) for the ego-frame
+    points at ``k * waypoint_dt`` s along a path ``[N, 2]`` (world xy, from the ego onwards, 1 m
+    spacing) driven at ``speeds`` ``[K]`` [m/s] (constant within each interval)."""
     cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path_xy, axis=0), axis=1))])
     dist = np.cumsum(speeds * config.waypoint_dt)
     x = np.interp(dist, cum, path_xy[:, 0])
     y = np.interp(dist, cum, path_xy[:, 1])
     c, s = math.cos(ego.yaw), math.sin(ego.yaw)
     dx, dy = x - ego.x, y - ego.y
-    return np.stack([c * dx + s * dy, -s * dx + c * dy], -1)
+    return normalise_waypoints(np.stack([c * dx + s * dy, -s * dx + c * dy], -1), config)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jwmsim.planning import PLANNERS, Planner
+from jwmsim.sim.actions import normalise_waypoints
 from jwmsim.sim.state import SimState
 
 
@@ -19,7 +20,8 @@ class ConstantVelocityPlanner(Planner):
         cfg = state.world.config
         if cfg.action_type == "waypoints":
             k = np.arange(1, cfg.num_waypoints + 1)
-            return np.stack([k * cfg.waypoint_dt * state.ego.speed, np.zeros(len(k))], -1)
+            ahead = np.stack([k * cfg.waypoint_dt * state.ego.speed, np.zeros(len(k))], -1)  # [m]
+            return normalise_waypoints(ahead, cfg)
         return np.zeros(2)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from jwmsim.errors import CheckpointError
-from jwmsim.planning import PLANNERS, Planner
+from jwmsim.planning import PLANNERS, ObservationSpec, Planner
 from jwmsim.sim.state import SimState
 
 ALGORITHMS = ("PPO", "SAC", "TD3", "A2C", "DDPG")
@@ -62,9 +62,43 @@ class SB3Planner(Planner):
                 f"could not load SB3 {algorithm} policy {p}: {type(err).__name__}: {err}"
             ) from err
 
+    def observation_spec(self) -> ObservationSpec:
+        """Read off the policy's observation space (a ``Dict`` of the driving environment): its
+        camera keys and image size, and whether it takes the ``bev`` raster."""
+        from gymnasium import spaces
+
+        space = self.model.observation_space
+        if not isinstance(space, spaces.Dict) or "ego" not in space.spaces:
+            raise CheckpointError(
+                f"SB3 policy observes {space}, not the driving environment's Dict observation",
+                hint="train it on JWM-Drive-v0 (examples/train_ppo.py)",
+            )
+        keys = [k for k in space.spaces if k not in ("ego", "bev") and not k.startswith("depth_")]
+        size = _image_hw(space.spaces[keys[0]].shape) if keys else None
+        bev = _image_hw(space.spaces["bev"].shape)[0] if "bev" in space.spaces else None
+        return ObservationSpec(cameras=tuple(keys), image_size=size, bev_size=bev)
+
     def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
-        action, _ = self.model.predict(observation, deterministic=True)
+        obs = observation
+        wanted = getattr(self.model.observation_space, "spaces", None)
+        if isinstance(wanted, Mapping) and isinstance(observation, Mapping):  # only the keys it reads
+            missing = [k for k in wanted if k not in observation]
+            if missing:
+                raise CheckpointError(
+                    f"SB3 policy reads observation key(s) {missing} that the environment does not give",
+                    hint="run it with the render path and cameras it was trained on (its observation_spec)",
+                )
+            obs = {k: observation[k] for k in wanted}
+        action, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(action)
+
+
+def _image_hw(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(H, W)`` of an image space: SB3 stores images channel-first (``[3, H, W]``, it transposes
+    the environment's ``[H, W, 3]`` itself) or, unwrapped, channel-last."""
+    if len(shape) == 3 and shape[0] in (1, 3) and shape[-1] not in (1, 3):
+        return int(shape[1]), int(shape[2])
+    return int(shape[0]), int(shape[1])
 
 
 PLANNERS.add(SB3Planner.name, SB3Planner)

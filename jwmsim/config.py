@@ -174,6 +174,9 @@ class SimConfig:
     action_type: str = "accel_steer"  # "accel_steer" (normalised Box(2)) or "waypoints"
     num_waypoints: int = 4  # waypoint action: points in the ego frame
     waypoint_dt: float = 0.5  # [s] time between waypoints (first one at waypoint_dt)
+    # [m] ego-frame ranges that the normalised waypoint action [-1, 1] maps onto (x forward, y left)
+    waypoint_x_range: tuple[float, float] = (-5.0, 60.0)
+    waypoint_y_range: tuple[float, float] = (-20.0, 20.0)
     lane_width: float = 3.5  # [m] for derived lanes and lane checks
     route_extension: float = 100.0  # [m] the logged ego path is extended by this much ahead
     lane_extension: float = 60.0  # [m] derived lanes are extended by this much at both ends
@@ -205,6 +208,16 @@ class SimConfig:
         )
         _check(self.num_waypoints >= 1, s, "num_waypoints", self.num_waypoints, ">= 1")
         _check(self.waypoint_dt > 0, s, "waypoint_dt", self.waypoint_dt, "> 0")
+        for name in ("waypoint_x_range", "waypoint_y_range"):
+            rng = getattr(self, name)
+            ok = (
+                isinstance(rng, (tuple, list))
+                and len(rng) == 2
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in rng)
+                and rng[0] < rng[1]
+            )
+            _check(ok, s, name, rng, "(low, high) in metres with low < high")
+            object.__setattr__(self, name, (float(rng[0]), float(rng[1])))
         _check(self.lane_width > 0, s, "lane_width", self.lane_width, "> 0")
         _check(self.route_extension >= 0, s, "route_extension", self.route_extension, ">= 0")
         _check(self.lane_extension >= 0, s, "lane_extension", self.lane_extension, ">= 0")

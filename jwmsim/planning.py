@@ -41,6 +41,21 @@ from jwmsim.sim.world import World
 PLANNERS: Registry[type[Planner]] = Registry("planner")
 
 
+@dataclass(frozen=True)
+class ObservationSpec:
+    """The observation a planner reads, so that a replay renders exactly that.
+
+    Attributes:
+        cameras: camera channels it reads, in order (empty: no camera images).
+        image_size: ``(height, width)`` of those images [px] (None: any).
+        bev_size: side of the ego-centred ``bev`` raster it reads [px] (None: no BEV).
+    """
+
+    cameras: tuple[str, ...] = ()
+    image_size: tuple[int, int] | None = None
+    bev_size: int | None = None
+
+
 class Planner(ABC):
     """Base class of ego planners; :meth:`act` validates the output and times each call.
 
@@ -65,6 +80,12 @@ class Planner(ABC):
     def __init__(self) -> None:
         self.call_seconds: list[float] = []
         self.world: World | None = None
+
+    def observation_spec(self) -> ObservationSpec | None:
+        """The observation this planner reads (a learned policy knows its input space); None: it
+        takes whatever the environment renders (``needs_observation`` then says whether it reads
+        camera images at all)."""
+        return None
 
     def reset(self, world: World) -> None:
         """Called once per episode before the first :meth:`act`."""

@@ -176,9 +176,21 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
     agent = opts.agent or scenario.agent or "idm"
     planner = make_planner(agent)  # fails early, here, on a bad agent
     spec = RENDER_PATHS.get(opts.render)
-    if planner.needs_observation and not spec.has_images:
+    wants = planner.observation_spec()
+    reads_images = bool(wants.cameras) if wants is not None else planner.needs_observation
+    if reads_images and not spec.has_images:
         raise ConfigError(f"agent {agent!r} reads camera images", hint="use --render skeleton")
-    cameras = tuple(c for c in opts.cameras if c in log.cameras) if spec.has_images else ()
+    if wants is not None and wants.cameras:
+        missing = [c for c in wants.cameras if c not in log.cameras]
+        if missing:
+            raise ConfigError(
+                f"agent {agent!r} reads camera(s) {missing}, which log {log.name!r} does not have",
+                hint=f"cameras of this log: {log.camera_names}",
+            )
+        cameras, image_size = wants.cameras, wants.image_size or opts.image_size
+    else:
+        cameras = tuple(c for c in opts.cameras if c in log.cameras) if spec.has_images else ()
+        image_size = opts.image_size
     if spec.has_images and not cameras:
         raise ConfigError(
             f"none of the cameras {list(opts.cameras)} is in the log", hint=f"{log.camera_names}"
@@ -201,9 +213,10 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
         scene=opts.scene,
         force_scene=opts.force_scene,
         cameras=cameras,
-        image_size=opts.image_size,
+        image_size=image_size,
         render_backend=opts.render_backend,
         device=opts.device,
+        bev_size=wants.bev_size if wants is not None else None,
     )
     return scenario, setup, n_runs, max_steps
 

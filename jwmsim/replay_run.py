@@ -69,6 +69,7 @@ class RunSetup:
         render: render path name; scene: scene source or file; force_scene: skip the log check.
         cameras / image_size: observed cameras and their size ``(H, W)`` [px].
         render_backend / device: where and how to render.
+        bev_size: side of the ``bev`` observation [px] for a planner that reads it (None: none).
     """
 
     scenario_path: Path
@@ -81,6 +82,7 @@ class RunSetup:
     image_size: tuple[int, int]
     render_backend: str
     device: str
+    bev_size: int | None = None
 
 
 class _Loaded:
@@ -155,6 +157,8 @@ def run_one(
         render_backend=setup.render_backend,
         device=setup.device,
         force_scene=setup.force_scene,
+        bev=setup.bev_size is not None,
+        bev_size=setup.bev_size or 64,
     )
     cameras = list(setup.cameras)
     run_dir = setup.out / f"run_{run_index:03d}"

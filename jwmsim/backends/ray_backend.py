@@ -115,7 +115,7 @@ class RayBackend(Backend):
         _import_ray()
         self._started_here = False
 
-    def _connect(self) -> Any:
+    def connect(self) -> Any:
         ray = _import_ray()
         if ray.is_initialized():
             return ray
@@ -141,7 +141,7 @@ class RayBackend(Backend):
         return ray
 
     def parallelism(self, n_tasks: int) -> int:
-        ray = self._connect()
+        ray = self.connect()
         workers = self.options.workers or int(ray.cluster_resources().get("CPU", 1))
         return max(1, min(workers, n_tasks))
 
@@ -166,7 +166,7 @@ class RayBackend(Backend):
     ) -> Iterator[tuple[int, R]]:
         if not tasks:
             return
-        ray = self._connect()
+        ray = self.connect()
         control_cls, run_task = _remote_parts()
         workers = self.parallelism(len(tasks))
         control = control_cls.remote()

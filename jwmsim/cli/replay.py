@@ -14,7 +14,8 @@ from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 from jwmsim.errors import ConfigError
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """``--size HEIGHTxWIDTH`` [px] -> ``(height, width)``."""
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -76,7 +77,7 @@ def replay_command(
         backend=backend,
         ray_address=ray_address,
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
-        image_size=_size(size),
+        image_size=parse_size(size),
         progress=not no_progress,
     )
     try:

@@ -11,9 +11,10 @@ Observation (a flat ``Dict``, Stable-Baselines3 friendly):
   ``[S, S, 3]``.
 
 Action: ``Box(-1, 1, (2,))`` normalised (acceleration, steering) — or, with
-``SimConfig(action_type="waypoints")``, ``Box((2K,))`` ego-frame waypoints [m] (x in [-5, 60],
-y in [-20, 20]). A NaN or wrongly shaped action raises :class:`~jwmsim.sim.actions.ActionError`
-(a ``ValueError``).
+``SimConfig(action_type="waypoints")``, ``Box(-1, 1, (2K,))`` normalised ego-frame waypoints that
+map onto ``SimConfig.waypoint_x_range`` / ``waypoint_y_range`` (default x in [-5, 60] m, y in
+[-20, 20] m; :func:`jwmsim.sim.actions.normalise_waypoints` converts metres). A NaN or wrongly
+shaped action raises :class:`~jwmsim.sim.actions.ActionError` (a ``ValueError``).
 
 ``info``: ``metrics`` (NC, DAC, TTC, EP, C of the step), ``rewards`` (terms by name, unweighted),
 ``penalties`` (this step's, with causes), ``reason`` (why the episode ended), and at the end
@@ -49,8 +50,6 @@ EGO_VECTOR_SIZE = 9
 EGO_LOW = np.array([0.0, -10.0, -1.0, -5.0, -50.0, -50.0, -math.pi, 0.0, 0.0], np.float32)
 EGO_HIGH = np.array([60.0, 10.0, 1.0, 5.0, 50.0, 50.0, math.pi, 1.0, 1.0], np.float32)
 MAX_DEPTH = 200.0  # [m] depth observations are clipped to this
-WAYPOINT_LOW = (-5.0, -20.0)  # [m] x, y
-WAYPOINT_HIGH = (60.0, 20.0)
 
 
 class EnvStateError(JwmsimError, RuntimeError):
@@ -185,12 +184,8 @@ class JWMDrivingEnv(gym.Env):
 
     def _make_action_space(self) -> spaces.Box:
         sim = self.world.config
-        if sim.action_type == "accel_steer":
-            return spaces.Box(-1.0, 1.0, (2,), np.float32)
-        k = sim.num_waypoints
-        low = np.tile(np.array(WAYPOINT_LOW, np.float32), k)
-        high = np.tile(np.array(WAYPOINT_HIGH, np.float32), k)
-        return spaces.Box(low, high, (2 * k,), np.float32)
+        size = 2 if sim.action_type == "accel_steer" else 2 * sim.num_waypoints
+        return spaces.Box(-1.0, 1.0, (size,), np.float32)  # both normalised (SB3 wants [-1, 1])
 
     # --- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

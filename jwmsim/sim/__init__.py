@@ -7,7 +7,14 @@ state = transition(state, [0.2, 0.0], rng)       # normalised (acceleration, ste
 state.last.metrics, state.last.rewards, state.terminated, episode_metrics(state)
 """
 
-from jwmsim.sim.actions import ActionError, denormalise, normalise, track_waypoints
+from jwmsim.sim.actions import (
+    ActionError,
+    denormalise,
+    denormalise_waypoints,
+    normalise,
+    normalise_waypoints,
+    track_waypoints,
+)
 from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, register_behaviour
 from jwmsim.sim.map import Lane, RoadMap, build_road_map
 from jwmsim.sim.metrics import EPISODE_METRICS, STEP_METRICS
@@ -60,5 +67,7 @@ __all__ = [
     "register_behaviour",
     "register_trigger",
     "track_waypoints",
+    "denormalise_waypoints",
+    "normalise_waypoints",
     "transition",
 ]

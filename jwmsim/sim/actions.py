@@ -6,11 +6,14 @@ Normalised action ``[a_n, delta_n]`` in ``[-1, 1]^2``:
   0 (defaults +4 / -8 m/s^2: +1 is full throttle, -1 full braking);
 * steering: ``delta = delta_n * max_steer`` (default 0.6 rad front-wheel angle, left positive).
 
-Waypoint action: ``K`` points ``[K, 2]`` (or flat ``[2K]``) in the ego frame (x forward, y left,
-metres), the ego's intended positions ``waypoint_dt, 2 waypoint_dt, ...`` seconds ahead (NeuroNCAP
-style). :func:`track_waypoints` turns them into physical controls: pure pursuit for the steering
-(look-ahead ``max(3 m, 0.8 s * speed)`` along the waypoint polyline) and a proportional speed
-controller towards the speed implied by the first waypoint.
+Waypoint action: ``K`` points ``[K, 2]`` (or flat ``[2K]``), normalised to ``[-1, 1]`` (clipped),
+the ego's intended positions ``waypoint_dt, 2 waypoint_dt, ...`` seconds ahead (NeuroNCAP style).
+:func:`denormalise_waypoints` maps them linearly onto the ego-frame metre ranges of the action spec
+(``SimConfig.waypoint_x_range``, default x forward in [-5, 60] m, and ``waypoint_y_range``, y left
+in [-20, 20] m: -1 is the low end, +1 the high end); :func:`normalise_waypoints` is its inverse for
+planners that think in metres. :func:`track_waypoints` turns metre waypoints into physical
+controls: pure pursuit for the steering (look-ahead ``max(3 m, 0.8 s * speed)`` along the waypoint
+polyline) and a proportional speed controller towards the speed implied by the first waypoint.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def validate_action(action: object, config: SimConfig) -> np.ndarray:
     """Check an action against ``config.action_type``; return it as float64.
 
     Returns:
-        ``[2]`` (accel_steer, clipped to [-1, 1]) or ``[K, 2]`` (waypoints).
+        ``[2]`` (accel_steer) or ``[K, 2]`` (normalised waypoints), clipped to [-1, 1].
 
     Raises:
         ActionError: wrong shape or non-finite values.
@@ -61,15 +64,14 @@ def validate_action(action: object, config: SimConfig) -> np.ndarray:
         if arr.shape != (k, 2):
             raise ActionError(
                 f"action has shape {arr.shape}; action_type 'waypoints' needs ({k}, 2) or ({2 * k},)",
-                hint=f"pass {k} ego-frame points (x forward, y left) [m], {config.waypoint_dt} s apart",
+                hint=f"pass {k} normalised ego-frame points (x forward, y left) in [-1, 1], "
+                f"{config.waypoint_dt} s apart (normalise_waypoints maps metres to them)",
             )
     if not np.all(np.isfinite(arr)):
         raise ActionError(
             f"action contains NaN or infinity: {arr.tolist()}", hint="check the policy's output"
         )
-    if config.action_type == "accel_steer":
-        arr = np.clip(arr, -1.0, 1.0)
-    return arr
+    return np.clip(arr, -1.0, 1.0)
 
 
 def denormalise(action: np.ndarray, limits: VehicleLimits) -> tuple[float, float]:
@@ -85,6 +87,25 @@ def normalise(accel: np.ndarray | float, steer: np.ndarray | float, limits: Vehi
     a_n = np.where(accel >= 0, accel / limits.max_accel, accel / limits.max_decel)
     d_n = np.asarray(steer, dtype=np.float64) / limits.max_steer
     return np.clip(np.stack([a_n, d_n], -1), -1.0, 1.0)
+
+
+def _ranges(config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.array([config.waypoint_x_range[0], config.waypoint_y_range[0]])
+    hi = np.array([config.waypoint_x_range[1], config.waypoint_y_range[1]])
+    return lo, hi
+
+
+def denormalise_waypoints(action: np.ndarray, config: SimConfig) -> np.ndarray:
+    """Normalised waypoints ``[..., 2]`` in [-1, 1] -> ego-frame metres ``[..., 2]`` (x, y) [m]."""
+    lo, hi = _ranges(config)
+    return lo + (np.asarray(action, dtype=np.float64) + 1.0) * 0.5 * (hi - lo)
+
+
+def normalise_waypoints(points: np.ndarray, config: SimConfig) -> np.ndarray:
+    """Ego-frame metre waypoints ``[..., 2]`` (x, y) [m] -> the normalised action ``[..., 2]``,
+    clipped to [-1, 1] (points outside the action spec's ranges land on its border)."""
+    lo, hi = _ranges(config)
+    return np.clip(2.0 * (np.asarray(points, dtype=np.float64) - lo) / (hi - lo) - 1.0, -1.0, 1.0)
 
 
 def track_waypoints(
@@ -125,4 +146,4 @@ def controls_from_action(action: np.ndarray, ego: EgoState, config: SimConfig) -
     """A validated action -> physical ``(accel, steer)``."""
     if config.action_type == "accel_steer":
         return denormalise(action, config.vehicle)
-    return track_waypoints(ego, action, config.waypoint_dt, config.vehicle)
+    return track_waypoints(ego, denormalise_waypoints(action, config), config.waypoint_dt, config.vehicle)

@@ -28,7 +28,7 @@ def drive(world, planner, steps: int):
 
 
 def test_registry_lists_the_builtin_planners() -> None:
-    assert {"idm", "constant_velocity", "log_replay", "sb3"} <= set(planner_names())
+    assert {"idm", "constant_velocity", "log_replay", "random", "sb3"} <= set(planner_names())
 
 
 def test_idm_follows_a_curve_without_leaving_the_road() -> None:
@@ -127,3 +127,16 @@ def test_sb3_planner_checkpoint_errors(tmp_path: Path) -> None:
         make_planner("sb3", path=bad)
     world = build_world(straight_road(), CFG)
     assert math.isfinite(world.route.length)
+
+
+def test_random_planner_is_uniform_in_the_box_and_seeded() -> None:
+    world = build_world(straight_road(), CFG)
+    planner = make_planner("random")
+    first = [planner.act(s) for s in drive(world, make_planner("idm"), 20)]
+    planner.reset(world)  # a new episode: the same sequence again
+    again = [planner.act(s) for s in drive(world, make_planner("idm"), 20)]
+    arr = np.array(first)
+    assert arr.shape == (21, 2) and np.all(np.abs(arr) <= 1.0) and arr.std() > 0.3
+    np.testing.assert_array_equal(arr, np.array(again))
+    wp_world = build_world(straight_road(), SimConfig(action_type="waypoints", num_waypoints=3))
+    assert make_planner("random").act(initial_state(wp_world)).shape == (6,)

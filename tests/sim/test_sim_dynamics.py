@@ -9,7 +9,16 @@ import pytest
 
 from jwmsim.config import SimConfig, VehicleLimits
 from jwmsim.errors import JwmsimError
-from jwmsim.sim.actions import ActionError, denormalise, normalise, track_waypoints, validate_action
+from jwmsim.sim.actions import (
+    ActionError,
+    controls_from_action,
+    denormalise,
+    denormalise_waypoints,
+    normalise,
+    normalise_waypoints,
+    track_waypoints,
+    validate_action,
+)
 from jwmsim.sim.dynamics import actions_from_poses, bicycle_step, inverse_bicycle, states_from_poses
 from jwmsim.sim.state import EgoState
 
@@ -119,6 +128,21 @@ def test_waypoint_actions_are_validated_and_flat_form_accepted():
         validate_action(np.zeros((4, 2)), cfg)
     with pytest.raises(ActionError, match="NaN"):
         validate_action(np.full((3, 2), np.nan), cfg)
+
+
+def test_waypoint_actions_are_normalised_onto_the_spec_ranges():
+    cfg = SimConfig(action_type="waypoints", num_waypoints=2, waypoint_x_range=(0.0, 40.0))
+    corners = denormalise_waypoints(np.array([[-1.0, -1.0], [1.0, 1.0]]), cfg)
+    assert corners.tolist() == [[0.0, -20.0], [40.0, 20.0]]
+    metres = np.array([[5.0, 0.5], [10.0, -1.0]])
+    np.testing.assert_allclose(denormalise_waypoints(normalise_waypoints(metres, cfg), cfg), metres)
+    assert normalise_waypoints(np.array([[100.0, 0.0]]), cfg).tolist() == [[1.0, 0.0]]  # clipped
+    assert np.all(validate_action(np.full(4, 3.0), cfg) == 1.0)  # out-of-box actions are clipped
+    ego = EgoState(0.0, 0.0, 0.0, 5.0)
+    got = controls_from_action(validate_action(normalise_waypoints(metres, cfg), cfg), ego, cfg)
+    assert got == pytest.approx(track_waypoints(ego, metres, cfg.waypoint_dt, cfg.vehicle))
+    with pytest.raises(JwmsimError, match="waypoint_x_range"):
+        SimConfig(waypoint_x_range=(10.0, 5.0))
 
 
 def test_waypoint_controller_tracks_a_turn_and_a_speed():

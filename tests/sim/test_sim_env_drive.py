@@ -16,7 +16,7 @@ import jwmsim.envs
 from jwmsim.envs import ENV_ID, DriveEnvConfig, EnvStateError, JWMDrivingEnv
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.synthetic import street_scene
-from jwmsim.sim import ActionError
+from jwmsim.sim import ActionError, normalise_waypoints
 
 torch.set_num_threads(1)
 
@@ -112,9 +112,11 @@ def test_bad_actions_and_bad_configuration_are_clear_errors():
 def test_waypoint_action_option():
     env = JWMDrivingEnv(segment=small_log(), observation="none", action_type="waypoints", num_waypoints=3)
     assert env.action_space.shape == (6,)
+    assert np.all(env.action_space.low == -1.0) and np.all(env.action_space.high == 1.0)
     check_env(env)
     env.reset(seed=0)
-    wp = np.array([5.0, 0.0, 10.0, 0.0, 15.0, 0.0], np.float32)
+    metres = np.array([[5.0, 0.0], [10.0, 0.0], [15.0, 0.0]])  # 10 m/s straight on
+    wp = normalise_waypoints(metres, env.world.config).reshape(-1).astype(np.float32)
     for _ in range(10):
         obs, *_ = env.step(wp)
     assert obs["ego"][0] == pytest.approx(10.0, abs=0.05)
@@ -251,3 +253,15 @@ def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
     with pytest.raises(SceneMismatchError, match="does not record the log"):
         scene_for_log(log, path)
     assert scene_for_log(log, path, force=True).num_gaussians == cached.num_gaussians
+
+
+def test_sb3_checker_passes_waypoint_actions_without_the_box_warning() -> None:
+    """SB3 warns ("symmetric and normalized Box action space") on a metre-valued action box."""
+    import warnings
+
+    env = JWMDrivingEnv(segment=small_log(), observation="none", action_type="waypoints", num_waypoints=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sb3_check_env(env, warn=True)
+    texts = [str(w.message) for w in caught]
+    assert not [t for t in texts if "normalized" in t or "symmetric" in t], texts

@@ -21,6 +21,7 @@ from jwmsim.sim import (
     initial_state,
     transition,
 )
+from jwmsim.sim.actions import normalise_waypoints
 from jwmsim.sim.metrics import neuroncap_from_speeds
 from jwmsim.sim.scripts import EgoStart
 from jwmsim.sim.world import reference_velocity
@@ -252,7 +253,7 @@ def test_waypoint_actions_drive_the_ego():
     world = build_world(
         straight_road(), SimConfig(action_type="waypoints", num_waypoints=4, episode_seconds=3.0)
     )
-    wp = np.array([[5.0 * k, 0.0] for k in range(1, 5)])  # 10 m/s straight on
+    wp = normalise_waypoints(np.array([[5.0 * k, 0.0] for k in range(1, 5)]), world.config)  # 10 m/s on
     end = drive(world, wp)[-1]
     assert end.reason == "time_limit" and end.ego.speed == pytest.approx(10.0, abs=0.01)
     assert abs(end.ego.y) < 1e-6

@@ -1,0 +1,364 @@
+"""PPO (stable-baselines3) on ``JWM-Drive-v0`` as registered, then a closed-loop evaluation of the
+policy against ``random`` and ``idm`` on held-out jittered scenario runs.
+
+    .venv/bin/python examples/train_ppo.py --out runs/ppo                 # full run (~1 h, 2 cores)
+    .venv/bin/python examples/train_ppo.py --out runs/ppo --resume        # continue from a checkpoint
+    .venv/bin/python examples/train_ppo.py --out runs/ppo_smoke --steps 2048 --eval-runs 2   # smoke
+
+Observation: ``bev`` (default; the 64x64 ego-centred BEV raster + the 9-vector of ego state, no
+camera rendering) or ``camera`` (CAM_FRONT 64x112 skeleton render + the ego vector). Both are flat
+``Dict`` spaces that SB3's ``MultiInputPolicy`` takes as they are; the environments run in
+``SubprocVecEnv`` workers (spawned). BEV is the default because it steps about an order of
+magnitude faster on a CPU (measured rates: docs/notes/helper-eval.md), which is what makes an hour
+of training on 2 cores worth anything.
+
+Out folder: ``train_config.json``, ``checkpoints/ppo_<steps>_steps.zip`` (every
+``--checkpoint-every`` steps and on Ctrl-C), ``logs/session_<k>/progress.csv`` (SB3's CSV logger;
+also TensorBoard event files when tensorboard is installed), ``learning_curve.png``,
+``policy.zip`` (load it with ``--agent sb3:OUT/policy.zip``), ``train_stats.json`` (steps/s) and
+``eval/`` (the ``jwmsim eval closed-loop`` report). A policy zip is unpickled when loaded, which can
+run code: only load policies you trust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+OBSERVATIONS: dict[str, dict[str, Any]] = {
+    "bev": {"observation": "none", "bev": True, "bev_size": 64},
+    "camera": {"observation": "skeleton", "cameras": ("CAM_FRONT",), "image_size": (64, 112)},
+}
+CHECKPOINT = re.compile(r"^ppo_(\d+)_steps\.zip$")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """PPO settings (SB3 names) and the environments.
+
+    Attributes:
+        observation: ``bev`` or ``camera`` (see the module docstring).
+        logs: training logs: ``builtin`` or nuScenes dataroots, one per environment in turn.
+        steps: total environment steps; envs: SubprocVecEnv workers.
+        n_steps: rollout length per environment; batch_size / n_epochs / learning_rate / gamma:
+            PPO's.
+        episode_seconds: [s] length of a training episode (the scenarios run 5-10 s).
+        checkpoint_every: [steps] between checkpoints; seed: of PPO and the environments.
+        vec_env: ``subproc`` (SB3's SubprocVecEnv, this machine) or ``ray``
+            (:class:`jwmsim.backends.ray_vec_env.RayVecEnv`: the environments in Ray actors, on
+            ``ray_address`` or a local Ray instance; the same rollouts for the same seeds).
+    """
+
+    observation: str = "bev"
+    logs: tuple[str, ...] = ("builtin",)
+    steps: int = 200_000
+    envs: int = 2
+    n_steps: int = 512
+    batch_size: int = 256
+    n_epochs: int = 4
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    episode_seconds: float = 10.0
+    checkpoint_every: int = 20_000
+    seed: int = 0
+    vec_env: str = "subproc"
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        from jwmsim.errors import ConfigError
+
+        if self.observation not in OBSERVATIONS:
+            raise ConfigError(f"--observation {self.observation!r}", hint=f"one of {sorted(OBSERVATIONS)}")
+        for name in ("steps", "envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not self.logs:
+            raise ConfigError("no training log", hint="--logs builtin or nuScenes dataroots")
+        if self.vec_env not in ("subproc", "ray"):
+            raise ConfigError(f"--vec-env {self.vec_env!r}", hint="subproc or ray")
+
+    def env_kwargs(self, index: int) -> dict[str, Any]:
+        """``gym.make`` keywords of environment ``index``."""
+        return {
+            "log": self.logs[index % len(self.logs)],
+            "episode_seconds": self.episode_seconds,
+            **OBSERVATIONS[self.observation],
+        }
+
+
+def make_env(kwargs: dict[str, Any], seed: int) -> Any:
+    """One monitored ``JWM-Drive-v0`` in a SubprocVecEnv worker (which ignores Ctrl-C: the trainer
+    saves a checkpoint and closes the workers)."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import gymnasium as gym
+    import torch
+    from stable_baselines3.common.monitor import Monitor
+
+    import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
+
+    torch.set_num_threads(1)
+    env = Monitor(gym.make("JWM-Drive-v0", **kwargs))
+    env.reset(seed=seed)
+    return env
+
+
+def latest_checkpoint(out: Path) -> tuple[Path, int] | None:
+    """The checkpoint with the most steps in ``out/checkpoints``, and its step count."""
+    found = []
+    for p in (out / "checkpoints").glob("ppo_*_steps.zip"):
+        m = CHECKPOINT.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    if not found:
+        return None
+    steps, path = max(found)
+    return path, steps
+
+
+def _loggers(out: Path) -> Any:
+    from stable_baselines3.common.logger import configure
+
+    formats = ["stdout", "csv"]
+    try:
+        import tensorboard  # noqa: F401
+
+        formats.append("tensorboard")
+    except ImportError:
+        pass
+    session = 0
+    while (out / "logs" / f"session_{session}").exists():
+        session += 1
+    return configure(str(out / "logs" / f"session_{session}"), formats)
+
+
+def plot_learning_curve(out: Path) -> Path | None:
+    """``learning_curve.png``: mean episode reward and length over the steps of all sessions."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, rewards, lengths = [], [], []
+    for f in sorted((out / "logs").glob("session_*/progress.csv")):
+        with f.open() as fh:
+            for row in csv.DictReader(fh):
+                if row.get("rollout/ep_rew_mean"):
+                    steps.append(float(row["time/total_timesteps"]))
+                    rewards.append(float(row["rollout/ep_rew_mean"]))
+                    lengths.append(float(row.get("rollout/ep_len_mean") or "nan"))
+    if not steps:
+        return None
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(steps, rewards)
+    a.set(xlabel="environment steps", ylabel="mean episode reward", title="PPO on JWM-Drive-v0")
+    b.plot(steps, lengths)
+    b.set(xlabel="environment steps", ylabel="mean episode length [steps]")
+    fig.tight_layout()
+    path = out / "learning_curve.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
+    """Train (or continue) PPO; returns the saved policy zip."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from jwmsim.errors import CheckpointError, ConfigError
+
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_file = out / "train_config.json"
+    start = latest_checkpoint(out) if resume else None
+    if resume:
+        if start is None:
+            raise ConfigError(
+                f"--resume: no checkpoint in {out / 'checkpoints'}", hint="train without --resume"
+            )
+        saved = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
+        if saved.get("observation", cfg.observation) != cfg.observation:
+            raise ConfigError(
+                f"--resume: {out} trains observation {saved['observation']!r}, not {cfg.observation!r}",
+                hint=f"pass --observation {saved['observation']} or another --out",
+            )
+    elif latest_checkpoint(out) is not None:
+        raise ConfigError(
+            f"{out} already holds checkpoints", hint="pass --resume to continue, or another --out"
+        )
+    cfg_file.write_text(json.dumps(asdict(cfg), indent=1))
+    torch.set_num_threads(1)
+    fns = [
+        (lambda i=i: make_env(cfg.env_kwargs(i), cfg.seed + i))  # noqa: B023
+        for i in range(cfg.envs)
+    ]
+    if cfg.vec_env == "ray":
+        from jwmsim.backends.ray_vec_env import RayVecEnv
+
+        venv = RayVecEnv(fns, ray_address=cfg.ray_address)
+    else:
+        venv = SubprocVecEnv(fns, start_method="spawn")
+    try:
+        if start is not None:
+            try:
+                model = PPO.load(str(start[0]), env=venv, device="cpu")
+            except Exception as err:
+                raise CheckpointError(
+                    f"cannot load checkpoint {start[0]}: {type(err).__name__}: {err}"
+                ) from err
+            print(f"resuming from {start[0]} ({start[1]} steps)")
+        else:
+            model = PPO(
+                "MultiInputPolicy",
+                venv,
+                n_steps=cfg.n_steps,
+                batch_size=cfg.batch_size,
+                n_epochs=cfg.n_epochs,
+                learning_rate=cfg.learning_rate,
+                gamma=cfg.gamma,
+                seed=cfg.seed,
+                device="cpu",
+                verbose=0,
+            )
+        model.set_logger(_loggers(out))
+        done_before = model.num_timesteps
+        remaining = max(0, cfg.steps - done_before)
+        ckpt = CheckpointCallback(max(1, cfg.checkpoint_every // cfg.envs), str(out / "checkpoints"), "ppo")
+        t0 = time.perf_counter()
+        try:
+            if remaining:
+                model.learn(
+                    remaining, callback=ckpt, reset_num_timesteps=False, progress_bar=_has_progress_bar()
+                )
+        except KeyboardInterrupt:
+            path = out / "checkpoints" / f"ppo_{model.num_timesteps}_steps.zip"
+            model.save(str(path))
+            print(f"\ninterrupted: saved {path}; continue with --resume", file=sys.stderr)
+            raise
+        finally:
+            seconds = time.perf_counter() - t0
+            stats = {
+                "steps_this_session": model.num_timesteps - done_before,
+                "seconds": round(seconds, 2),
+                "steps_per_s": round((model.num_timesteps - done_before) / max(seconds, 1e-9), 2),
+                "total_steps": model.num_timesteps,
+                "observation": cfg.observation,
+                "envs": cfg.envs,
+                "load_average": os.getloadavg(),
+            }
+            (out / "train_stats.json").write_text(json.dumps(stats, indent=1))
+        policy = out / "policy.zip"
+        model.save(str(policy))
+        model.save(str(out / "checkpoints" / f"ppo_{model.num_timesteps}_steps.zip"))
+    finally:
+        venv.close()
+    plot_learning_curve(out)
+    print(f"policy: {policy}  ({stats['steps_per_s']} steps/s over {stats['steps_this_session']} steps)")
+    return policy
+
+
+def _has_progress_bar() -> bool:
+    try:
+        import rich  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return sys.stderr.isatty()
+
+
+def evaluate(policy: Path, cfg: TrainConfig, out: Path, args: argparse.Namespace) -> Path:
+    """``jwmsim eval closed-loop`` of random, idm and the policy on held-out jittered runs."""
+    from jwmsim.evaluation.closed_loop import ClosedLoopOptions, evaluate_closed_loop
+
+    opts = ClosedLoopOptions(
+        agents=("random", "idm", f"sb3:{policy.resolve()}"),
+        scenarios=args.eval_scenarios,
+        runs=args.eval_runs,
+        out=out / "eval",
+        render="none" if cfg.observation == "bev" else "skeleton",
+        workers=args.eval_workers,
+        progress=sys.stderr.isatty(),
+    )
+    report = evaluate_closed_loop(opts)
+    res = report.payload["results"]
+    for label in res:
+        print(f"{label:>20}: PDMS {res[label]['overall']['pdms']['mean']:.3f}")
+    return report.out / "report.md"
+
+
+def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--observation", choices=sorted(OBSERVATIONS), default=d.observation)
+    p.add_argument("--logs", nargs="+", default=list(d.logs), help="builtin or nuScenes dataroots")
+    p.add_argument("--steps", type=int, default=d.steps, help="total environment steps")
+    p.add_argument("--envs", type=int, default=d.envs, help="SubprocVecEnv workers")
+    p.add_argument("--n-steps", type=int, default=d.n_steps, help="rollout steps per environment")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--n-epochs", type=int, default=d.n_epochs)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--episode-seconds", type=float, default=d.episode_seconds)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--vec-env", choices=("subproc", "ray"), default=d.vec_env, help="where the envs run")
+    p.add_argument("--ray-address", default=None, help="Ray cluster for --vec-env ray (default: local)")
+    p.add_argument("--eval-runs", type=int, default=5, help="held-out runs per scenario (0: no evaluation)")
+    p.add_argument("--eval-scenarios", type=Path, default=None, help="scenario folder (default: the library)")
+    p.add_argument("--eval-workers", type=int, default=None, help="evaluation processes")
+    a = p.parse_args(argv)
+    cfg = TrainConfig(
+        observation=a.observation,
+        logs=tuple(a.logs),
+        steps=a.steps,
+        envs=a.envs,
+        n_steps=a.n_steps,
+        batch_size=a.batch_size,
+        n_epochs=a.n_epochs,
+        learning_rate=a.learning_rate,
+        episode_seconds=a.episode_seconds,
+        checkpoint_every=a.checkpoint_every,
+        seed=a.seed,
+        vec_env=a.vec_env,
+        ray_address=a.ray_address,
+    )
+    return cfg, a
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jwmsim.errors import JwmsimError
+
+    try:
+        cfg, args = parse_args(argv)
+        policy = train(cfg, args.out, args.resume)
+        if args.eval_runs > 0:
+            print(f"evaluation: {evaluate(policy, cfg, args.out, args)}")
+    except JwmsimError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  hint: {err.hint}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
