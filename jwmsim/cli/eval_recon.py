@@ -42,7 +42,7 @@ def recon(
     count): on the real log's held-out frames (every 8th, never read by any method) and on the
     evaluation towns 900-904 (never trained on) at the logged pose and shifted 0-3 m sideways
     against the oracle. Writes a JSON report, a Markdown table and a plot to --out."""
-    from jwmsim.cli.reconstruct import _parse_size
+    from jwmsim.cli.replay import parse_size
     from jwmsim.errors import ConfigError
     from jwmsim.worldrec.data import default_data_root, default_real_log
     from jwmsim.worldrec.evaluate import EvalOptions, markdown_table, run
@@ -58,7 +58,7 @@ def recon(
         if value < 0:
             raise ConfigError(f"{name} must be 0 or more, got {value}")
     options = EvalOptions(
-        image_hw=_parse_size(size),
+        image_hw=parse_size(size),
         seeds=_parse_seeds(seeds),
         duration=duration,
         fit_steps=fit_steps,

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from jwmsim.cli.app import app
-from jwmsim.cli.replay import _size
+from jwmsim.cli.replay import parse_size
 from jwmsim.envs.render_paths import render_path_help
 from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 
@@ -60,7 +60,7 @@ def export_command(
         scene=scene,
         force_scene=force_scene,
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()) if cameras is not None else None,
-        image_size=_size(size),
+        image_size=parse_size(size),
         agent=agent,
         name=name,
         jpeg_quality=jpeg_quality,

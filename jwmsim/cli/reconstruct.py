@@ -10,16 +10,9 @@ from pathlib import Path
 import typer
 
 from jwmsim.cli.app import app
+from jwmsim.cli.replay import parse_size
 from jwmsim.envs.scene_sources import SCENE_SOURCES
 from jwmsim.errors import ConfigError
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise ConfigError(f"--size must look like HEIGHTxWIDTH, e.g. 90x160, got {text!r}") from err
-    return h, w
 
 
 def _methods_help() -> str:
@@ -75,7 +68,7 @@ def reconstruct(
     chans = tuple(c.strip() for c in cameras.split(",")) if cameras else None
     lidar = SCENE_SOURCES.get(method).needs_lidar
     log = load_nuscenes_log(dataroot, scene=scene, cameras=chans, with_lidar=lidar)
-    settings = SourceSettings(device=str(dev), steps=steps or refine, image_hw=_parse_size(size), seed=seed)
+    settings = SourceSettings(device=str(dev), steps=steps or refine, image_hw=parse_size(size), seed=seed)
     result, rep = build_scene(log, method, settings, progress=True)
     result.save(out)
     typer.echo(
