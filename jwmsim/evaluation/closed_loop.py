@@ -36,6 +36,7 @@ from typing import Any
 from tqdm import tqdm
 
 from jwmsim.backends import BackendOptions, make_backend
+from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError, JwmsimError, LogFormatError
 from jwmsim.evaluation.confidence import T_METHOD, WILSON_METHOD, Interval, t_interval, wilson_interval
 from jwmsim.planning import parse_planner_spec, resolve_planner_spec
@@ -97,7 +98,7 @@ class ClosedLoopOptions:
     runs: int | None = None
     out: Path = Path("runs/eval_closed_loop")
     render: str = "none"
-    scene: str = "lidar"
+    scene: str = DEFAULT_SCENE_SOURCE
     cameras: tuple[str, ...] = ("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT")
     image_size: tuple[int, int] = (112, 200)
     render_backend: str = "auto"
