@@ -52,7 +52,9 @@ def closed_loop_command(
     ),
     out: Path = typer.Option(..., "--out", help="output folder (report.md, report.json, plots/, runs/)"),
     render: str = typer.Option("none", "--render", help=f"render path ({render_path_help()})"),
-    scene: str = typer.Option(DEFAULT_SCENE_SOURCE, "--scene", help="scene source or GaussianScene file (skeleton path)"),
+    scene: str = typer.Option(
+        DEFAULT_SCENE_SOURCE, "--scene", help="scene source or GaussianScene file (skeleton path)"
+    ),
     backend: str = typer.Option("local", "--backend", help=f"execution backend ({backend_help()})"),
     workers: int = typer.Option(
         None, "--workers", help="parallel runs (default: one per CPU core; on Ray the cluster's CPUs)"
