@@ -58,6 +58,24 @@ def town_dir(root: Path, seed: int) -> Path:
     return Path(root) / "towns" / f"town-{seed:06d}"
 
 
+def town_log_is_current(path: Path) -> bool:
+    """Whether ``path`` holds a complete procedural town log written by the current town generator
+    (:data:`jwmsim.logs.procedural.GENERATOR_VERSION`, recorded in ``extras/generator.json``). A log
+    of an older generator no longer matches the oracle, which renders the current town."""
+    import json
+
+    from jwmsim.logs.procedural import GENERATOR_VERSION
+
+    path = Path(path)
+    meta = path / "extras" / "generator.json"
+    if not (path / "v1.0-mini" / "scene.json").is_file() or not meta.is_file():
+        return False
+    try:
+        return json.loads(meta.read_text()).get("generator") == GENERATOR_VERSION
+    except (OSError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class OracleViews:
     """True images off the logged path: ``images`` ``[M, C, H, W, 3]`` uint8 of all cameras at
@@ -110,10 +128,11 @@ def prepare_town(
 
     check_training_seed(seed)
     path = town_dir(root, seed)
-    if not (path / "v1.0-mini" / "scene.json").is_file():
+    oracle = path / "oracle.npz"
+    if not town_log_is_current(path):  # absent, incomplete or of an older generator: (re)write
+        oracle.unlink(missing_ok=True)
         cfg = LogConfig(duration=duration, width=320, height=180, workers=1)
         write_town_log(seed, path, cfg, progress=False, overwrite=path.exists())
-    oracle = path / "oracle.npz"
     if not oracle.is_file() and oracle_views > 0:
         rng = np.random.default_rng(seed)
         times = np.linspace(0.2, duration - 0.3, oracle_views)

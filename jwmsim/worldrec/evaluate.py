@@ -39,6 +39,7 @@ from jwmsim.logs.segment import LogSegment
 from jwmsim.worldrec.data import (
     EVAL_SEEDS,
     is_heldout,
+    town_log_is_current,
     training_frames,
 )
 from jwmsim.worldrec.modeling_worldrec import WorldRecModel
@@ -194,7 +195,9 @@ def eval_town_path(root: Path, seed: int) -> Path:
 
 
 def prepare_eval_town(root: Path, seed: int, duration: float) -> Path:
-    """Write evaluation town ``seed``'s log (320x180) unless present; only evaluation seeds."""
+    """Write evaluation town ``seed``'s log (320x180) unless a current one is there (one of an
+    older town generator is rewritten: the oracle renders the current town); only evaluation
+    seeds."""
     from jwmsim.logs.procedural import LogConfig, write_town_log
 
     if seed not in EVAL_SEEDS:
@@ -203,7 +206,7 @@ def prepare_eval_town(root: Path, seed: int, duration: float) -> Path:
             hint=f"use seeds {EVAL_SEEDS.start}-{EVAL_SEEDS.stop - 1}",
         )
     path = eval_town_path(root, seed)
-    if not (path / "v1.0-mini" / "scene.json").is_file():
+    if not town_log_is_current(path):  # absent, incomplete or of an older generator: (re)write
         write_town_log(
             seed,
             path,
