@@ -14,6 +14,7 @@ step counts on a queue for the parent's progress bar.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -184,9 +185,16 @@ def run_one(
     )
     video = VideoWriter(run_dir / "video.mp4", fps=1.0 / world.config.dt) if with_video else None
     status, error, trace = "finished", None, None
-    try:
+
+    def add_frame(state: SimState, obs: Any) -> None:
+        """Queue the step's video frame: drawn and encoded off this thread (the state is
+        immutable; the images are copied, in case a render path reuses its buffers)."""
         if video is not None:
-            video.append(drawer.draw(state, [obs[c] for c in cameras], cameras))
+            images = [np.array(obs[c]) for c in cameras]
+            video.append_drawn(functools.partial(drawer.draw, state, images, cameras))
+
+    try:
+        add_frame(state, obs)
         while not state.done:
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt
@@ -200,8 +208,7 @@ def run_one(
             obs, _, _, _, _ = env.step(action)
             state = env.state
             assert state is not None
-            if video is not None:
-                video.append(drawer.draw(state, [obs[c] for c in cameras], cameras))
+            add_frame(state, obs)
             if report is not None and state.step % PROGRESS_EVERY == 0:
                 report(PROGRESS_EVERY)
     except ActionError as err:  # the planner's action: non-finite or wrongly shaped
