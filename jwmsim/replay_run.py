@@ -4,7 +4,9 @@ A run draws its jitter from ``(scenario seed, run index)``, builds its world, dr
 with the planner through the driving environment (the replay's render path), and writes
 ``run_XXX/video.mp4`` and ``run_XXX/metrics.json`` atomically. A run ends as ``finished``,
 ``interrupted`` (Ctrl-C, or the replay's stop event) or ``failed`` (the planner raised or returned an
-action the simulator refuses: its error and traceback are recorded).
+action the simulator refuses: its error and traceback are recorded). The video frames are drawn
+and encoded in the video writer's background thread (:meth:`VideoWriter.append_drawn`), off the
+thread that steps the environment.
 
 Worker processes are started with the ``spawn`` method (numba's threads do not survive a fork),
 keep the scenario, log, scene and planner of the replay loaded between runs, run numba on
