@@ -6,12 +6,17 @@
    Wall time in total and by phase (the log's generation and the scene's build are timed by the
    command itself: the seed log's ``generator.json`` and the scene's ``build_seconds``).
 2. ``env_vs_replay``: steps per second of the environment alone (the same world, scene and cameras,
-   the logged actions) against one replay run in this process (planner, video, metrics), same run.
+   the planner's actions) against one replay run in this process (world building, planner, video,
+   metrics), same run; ``--ratio-repeats`` times (``env_vs_replay_repeats``, each with its own
+   interleaved rounds: on a shared machine the spread between repeats is the load's). With
+   ``cpu_s``: CPU seconds of the process (all threads) per round, whose ratio is what the replay's
+   extra work costs whatever the load.
 3. ``--ref REV``: the same first command (with ``--ref-runs`` runs, default 4) on an older commit,
    checked out with ``git worktree`` into a temporary folder and run with this venv, for a
    before/after comparison on the same machine in the same session.
 
 Run:  .venv/bin/python benchmarks/bench_first_command.py [--runs 20] [--ref REV] [--ref-runs 4]
+          [--ratio-repeats 3] [--no-first-command]
 Writes benchmarks/results/bench_first_command.json (or --out).
 """
 
@@ -113,25 +118,30 @@ def env_vs_replay(rounds: int = 5) -> dict[str, object]:
         env.reset(seed=seed)
         env.step(actions[0])  # warm-up
         run_one(loaded, 0)  # warm-up (asset loading, video encoder start)
-        env_rates, replay_rates = [], []
+        env_rates, replay_rates, env_cpu, replay_cpu = [], [], [], []
         for _ in range(rounds):  # interleaved, so that both see the same load
             env.reset(seed=seed)
-            t0, n = time.perf_counter(), 0
+            t0, c0, n = time.perf_counter(), time.process_time(), 0
             for a in actions:
                 _, _, term, trunc, _ = env.step(a)
                 n += 1
                 if term or trunc:
                     break
             env_rates.append(n / (time.perf_counter() - t0))
-            t0 = time.perf_counter()
+            env_cpu.append(time.process_time() - c0)
+            t0, c0 = time.perf_counter(), time.process_time()
             res = run_one(loaded, 0)
             replay_rates.append(res.steps / (time.perf_counter() - t0))
+            replay_cpu.append(time.process_time() - c0)
         env_rate, replay_rate = float(np.median(env_rates)), float(np.median(replay_rates))
     return {
         "env_steps_per_s": round(env_rate, 2),
         "replay_steps_per_s": round(replay_rate, 2),
         "replay_over_env": round(float(np.median(np.array(replay_rates) / np.array(env_rates))), 3),
         "rounds": {"env": [round(r, 2) for r in env_rates], "replay": [round(r, 2) for r in replay_rates]},
+        "cpu_s": {"env": [round(c, 2) for c in env_cpu], "replay": [round(c, 2) for c in replay_cpu]},
+        "env_cpu_over_replay_cpu": round(float(np.median(np.array(env_cpu) / np.array(replay_cpu))), 3),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -143,15 +153,22 @@ def main() -> None:
     ap.add_argument("--ref", default=None, help="older git revision to compare against (e.g. 1fbc9b1)")
     ap.add_argument("--ref-runs", type=int, default=4, help="runs of the first command on --ref")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_first_command.json")
+    ap.add_argument("--ratio-repeats", type=int, default=3, help="repeats of the env-vs-replay measurement")
+    ap.add_argument("--no-first-command", action="store_true", help="measure the env-vs-replay ratio only")
     args = ap.parse_args()
 
     result: dict[str, object] = {"machine": machine_info()}
-    print("env vs replay (one run, this process) ...", flush=True)
-    result["env_vs_replay"] = env_vs_replay()
-    print(json.dumps(result["env_vs_replay"]), flush=True)
-    print("first command (empty cache) ...", flush=True)
-    result["first_command"] = first_command(REPO, args.runs, [])
-    print(json.dumps(result["first_command"]), flush=True)
+    repeats = []
+    for i in range(max(1, args.ratio_repeats)):
+        print(f"env vs replay (one run, this process), repeat {i + 1}/{args.ratio_repeats} ...", flush=True)
+        repeats.append(env_vs_replay())
+        print(json.dumps(repeats[-1]), flush=True)
+    result["env_vs_replay"] = repeats[0]
+    result["env_vs_replay_repeats"] = repeats
+    if not args.no_first_command:
+        print("first command (empty cache) ...", flush=True)
+        result["first_command"] = first_command(REPO, args.runs, [])
+        print(json.dumps(result["first_command"]), flush=True)
     if args.ref:
         tree = Path(tempfile.mkdtemp(prefix="jwmsim-ref-"))
         subprocess.run(

@@ -4,7 +4,9 @@ A run draws its jitter from ``(scenario seed, run index)``, builds its world, dr
 with the planner through the driving environment (the replay's render path), and writes
 ``run_XXX/video.mp4`` and ``run_XXX/metrics.json`` atomically. A run ends as ``finished``,
 ``interrupted`` (Ctrl-C, or the replay's stop event) or ``failed`` (the planner raised or returned an
-action the simulator refuses: its error and traceback are recorded).
+action the simulator refuses: its error and traceback are recorded). The video frames are drawn
+and encoded in the video writer's background thread (:meth:`VideoWriter.append_drawn`), off the
+thread that steps the environment.
 
 Runs execute on an execution backend (:mod:`jwmsim.backends`: a local process pool or Ray) through
 :func:`run_task`; a process keeps the scenario, log, scene and planner of the replay loaded between
@@ -14,6 +16,7 @@ its runs, and reports its step counts and reads the stop request through the bac
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -173,9 +176,16 @@ def run_one(
     )
     video = VideoWriter(run_dir / "video.mp4", fps=1.0 / world.config.dt) if with_video else None
     status, error, trace = "finished", None, None
-    try:
+
+    def add_frame(state: SimState, obs: Any) -> None:
+        """Queue the step's video frame: drawn and encoded off this thread (the state is
+        immutable; the images are copied, in case a render path reuses its buffers)."""
         if video is not None:
-            video.append(drawer.draw(state, [obs[c] for c in cameras], cameras))
+            images = [np.array(obs[c]) for c in cameras]
+            video.append_drawn(functools.partial(drawer.draw, state, images, cameras))
+
+    try:
+        add_frame(state, obs)
         while not state.done:
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt
@@ -189,8 +199,7 @@ def run_one(
             obs, _, _, _, _ = env.step(action)
             state = env.state
             assert state is not None
-            if video is not None:
-                video.append(drawer.draw(state, [obs[c] for c in cameras], cameras))
+            add_frame(state, obs)
             if report is not None and state.step % PROGRESS_EVERY == 0:
                 report(PROGRESS_EVERY)
     except ActionError as err:  # the planner's action: non-finite or wrongly shaped

@@ -173,3 +173,61 @@ def test_drivable_area_source_must_be_known(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="drivable_area_source 'guess'"):
         replace(seg, drivable_area_source="guess")
+
+
+def _ten_second_segment() -> LogSegment:
+    """A 10 s log at 10 Hz whose times come from microsecond stamps, as the nuScenes reader makes
+    them; one actor spans the whole log, one appears at 2 s and leaves at 7 s."""
+    k = CameraIntrinsics(50.0, 50.0, 31.5, 19.5, 64, 40)
+    cam = Camera("CAM_FRONT", k, SE3())
+    stamps = [1_700_000_000_000_000 + i * 100_000 for i in range(101)]
+    times = tuple((s - stamps[0]) / 1e6 for s in stamps)
+    frames = tuple(
+        CameraFrame("CAM_FRONT", t, SE3.from_xy_yaw(t * 8.0, 0, 0), Path(f"f{i}.jpg"), i % 5 == 0)
+        for i, t in enumerate(times)
+    )
+    whole = ActorTrack(
+        "whole", "vehicle.car", (1.9, 4.5, 1.6), times, tuple(SE3.from_xy_yaw(t * 5.0, 3, 0) for t in times)
+    )
+    part_times = tuple(t for t in times if 2.0 - 1e-9 <= t <= 7.0 + 1e-9)
+    part = ActorTrack(
+        "part", "human.pedestrian.adult", (0.6, 0.6, 1.7), part_times,
+        tuple(SE3.from_xy_yaw(10.0, t, 0) for t in part_times),
+    )  # fmt: skip
+    return LogSegment(
+        name="ten",
+        start_us=stamps[0],
+        duration=10.0,
+        cameras={"CAM_FRONT": cam},
+        frames={"CAM_FRONT": frames},
+        ego_times=times,
+        ego_poses=tuple(f.world_from_ego for f in frames),
+        tracks={"whole": whole, "part": part},
+    )
+
+
+@pytest.mark.parametrize("t1", [10.0, 10.0 - 1e-3, 10.0 - 1e-7, 10.0 + 1e-7, 10.0 + 1e-3, 12.0])
+def test_time_window_up_to_about_the_logs_end(t1: float) -> None:
+    """Regression: a window ending within a millisecond of the log's end (or past it) once made
+    ActorTrack.window repeat the last annotation and raise 'strictly increasing'."""
+    seg = _ten_second_segment()
+    w = seg.time_window(0.0, t1)
+    whole, part = w.tracks["whole"], w.tracks["part"]
+    assert whole.start == 0.0 and whole.end == pytest.approx(min(t1, 10.0), abs=1e-9)
+    assert part.start == pytest.approx(2.0) and part.end == pytest.approx(7.0)
+    assert len(part.times) == 51  # its own 51 annotations, none repeated
+    assert whole.pose_at(whole.end).translation[0] == pytest.approx(5.0 * min(t1, 10.0), abs=1e-6)
+    assert len(w.frames["CAM_FRONT"]) == 101 - (t1 < 10.0 - 1e-6)
+
+
+def test_track_window_clips_to_the_annotated_span() -> None:
+    tr = _ten_second_segment().tracks["part"]
+    assert tr.window(0.0, 10.0).times == tr.times  # the span lies inside the window: unchanged
+    w = tr.window(2.05, 6.95)
+    assert w.times[0] == 2.05 and w.times[-1] == 6.95 and len(w.times) == 1 + 49 + 1
+    assert w.pose_at(2.05).translation[1] == pytest.approx(2.05)
+    near = tr.window(2.0 + 1e-9, 7.0 - 1e-9)  # ends within the tolerance of annotations
+    assert len(near.times) == 51 and all(b > a for a, b in zip(near.times, near.times[1:], strict=False))
+    point = tr.window(7.0 + 1e-7, 9.0)  # touches the span's end within the tolerance
+    assert point is not None and len(point.times) == 1
+    assert tr.window(7.1, 9.0) is None and tr.window(0.0, 1.9) is None

@@ -431,7 +431,9 @@ class NuScenesWriter:
             scale = resolution_m / MAP_RESOLUTION_M
             size = (max(1, round(m.shape[1] * scale)), max(1, round(m.shape[0] * scale)))
             m = cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
-        self._map_mask = np.where(m > 127, 255, 0).astype(np.uint8)
+        # a town's mask has ~10^8 pixels: cv2's threshold takes 0.05 s where np.where with an int64
+        # temporary took 2 s and 0.75 GB (same result: 255 above 127, else 0)
+        self._map_mask = cv2.threshold(np.ascontiguousarray(m), 127, 255, cv2.THRESH_BINARY)[1]
         self._map_polygon = polygon
 
     def set_lanes(self, lanes: dict[str, np.ndarray], width_m: float | dict[str, float]) -> None:

@@ -144,13 +144,23 @@ class ActorTrack:
         dt = self.times[i] - self.times[i - 1]
         return (self.poses[i].translation - self.poses[i - 1].translation) / dt
 
-    def window(self, t0: float, t1: float) -> ActorTrack | None:
-        """The part of the track inside ``[t0, t1]``, with interpolated end points; None if empty."""
-        if self.end < t0 or self.start > t1:
+    def window(self, t0: float, t1: float, tolerance: float = 1e-6) -> ActorTrack | None:
+        """The part of the track inside ``[t0, t1]`` [s], with interpolated end points; None if empty.
+
+        The end points are the window's ends clipped to the annotated span; the annotations kept
+        between them are those more than ``tolerance`` seconds from both, so that an annotation at
+        (or within ``tolerance`` of) an end point is not repeated and the times stay strictly
+        increasing, also after re-timing by :meth:`LogSegment.time_window`.
+        """
+        if self.end < t0 - tolerance or self.start > t1 + tolerance:
             return None
-        inner = [(t, p) for t, p in zip(self.times, self.poses, strict=True) if t0 < t < t1]
         lo, hi = max(t0, self.start), min(t1, self.end)
-        items = [(lo, self.pose_at(lo))] + inner + ([(hi, self.pose_at(hi))] if hi > lo else [])
+        if hi - lo <= tolerance:
+            return replace(self, times=(lo,), poses=(self.pose_at(lo),))
+        inner = [
+            (t, p) for t, p in zip(self.times, self.poses, strict=True) if lo + tolerance < t < hi - tolerance
+        ]
+        items = [(lo, self.pose_at(lo)), *inner, (hi, self.pose_at(hi))]
         return replace(self, times=tuple(t for t, _ in items), poses=tuple(p for _, p in items))
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jwmsim.logs.segment import LogSegment
+from jwmsim.sim.segment_memo import per_segment
 
 _EPS = 1e-6
 
@@ -52,6 +53,7 @@ class LogTraffic:
         return 0 <= step < self.num_steps
 
 
+@per_segment
 def resample_tracks(segment: LogSegment, start_time: float, dt: float) -> LogTraffic:
     """Resample every track of ``segment`` on the grid from ``start_time`` every ``dt`` seconds,
     up to the last annotation (or the ego trajectory's end, whichever is later)."""

@@ -38,6 +38,7 @@ from shapely.geometry.base import BaseGeometry
 from jwmsim.geometry import wrap_angle
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim.polyline import Polyline
+from jwmsim.sim.segment_memo import per_segment
 
 _MIN_DERIVED_LANE = 20.0  # [m] shorter clipped neighbour lanes are dropped
 _MIN_TRACK_TRAVEL = 10.0  # [m] vehicles that moved less do not define a lane
@@ -316,6 +317,7 @@ def lanes_from_log(lanes: Mapping[str, np.ndarray]) -> list[Lane]:
     return out
 
 
+@per_segment
 def build_road_map(segment: LogSegment, lane_width: float = 3.5, lane_extension: float = 60.0) -> RoadMap:
     """The road of a log: its own lanes and drivable area, or the derived fall-backs."""
     lanes = lanes_from_log(segment.lanes) if segment.lanes else []

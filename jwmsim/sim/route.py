@@ -29,6 +29,7 @@ import numpy as np
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim.map import RoadMap, ego_path, path_polyline
 from jwmsim.sim.polyline import Polyline
+from jwmsim.sim.segment_memo import per_segment
 
 LEAD_IN = 10.0  # [m] straight route piece behind the start pose
 JOIN_FADE = 10.0  # [m] the lane continuation is blended into the logged path's end over this length
@@ -127,6 +128,7 @@ def _end_speed(segment: LogSegment) -> float:
     return float(np.sum(np.linalg.norm(np.diff(xy, axis=0), axis=1)) / (t1 - t0))
 
 
+@per_segment
 def build_route(
     segment: LogSegment,
     road: RoadMap,

@@ -23,6 +23,9 @@ from shapely.geometry.base import BaseGeometry
 from jwmsim.geometry import SE3
 
 MAX_MAP_LAYER_PIXELS = 4096 * 4096  # pixel budget of the cached north-up map layer
+# [px] boxes whose outline lies farther than this outside the image are not drawn (their
+# anti-aliased edges and the 2 px nose line reach at most about 2 px beyond the outline)
+OFF_IMAGE_MARGIN_PX = 4
 BACKGROUND = (45, 45, 45)
 DRIVABLE = (95, 95, 95)
 LANE = (200, 200, 120)
@@ -34,6 +37,7 @@ KIND_COLOURS: dict[str, tuple[int, int, int]] = {
     "cyclist": (60, 200, 230),
     "static": (150, 150, 150),
 }
+KIND_ORDER = {k: i for i, k in enumerate(KIND_COLOURS)}
 
 
 @dataclass(frozen=True)
@@ -201,9 +205,13 @@ class BevRenderer:
 
     def to_pixels(self, ego: SE3, xy_world: np.ndarray) -> np.ndarray:
         """World xy ``[..., 2]`` -> pixel ``[..., 2]`` (float) in the ego-centred image."""
+        return self._to_pixels(ego.inverse(), xy_world)
+
+    def _to_pixels(self, ego_from_world: SE3, xy_world: np.ndarray) -> np.ndarray:
+        """:meth:`to_pixels` with the ego's inverse pose computed once per image."""
         xy = np.asarray(xy_world, dtype=np.float64)
         pts = np.concatenate([xy, np.zeros(xy.shape[:-1] + (1,))], -1)
-        local = ego.inverse().apply(pts)
+        local = ego_from_world.apply(pts)
         h, w = self.size_px
         u = w / 2 - local[..., 1] * self.ppm
         v = h * self.ego_row_frac - local[..., 0] * self.ppm
@@ -238,21 +246,21 @@ class BevRenderer:
             markers: ``(world xy [2], label, colour)`` points (e.g. trigger locations).
             text: lines written in the top-left corner.
         """
-        h, w = self.size_px
         img = self._warp_map(ego)
         if img is None:
             img = self._draw_map(ego)
+        inv = ego.inverse()
         for pts, colour in paths:
             if len(pts) >= 2:
-                px = np.round(self.to_pixels(ego, np.asarray(pts)[:, :2]) * 4).astype(np.int32)
+                px = np.round(self._to_pixels(inv, np.asarray(pts)[:, :2]) * 4).astype(np.int32)
                 cv2.polylines(img, [px], False, colour, 1, lineType=cv2.LINE_AA, shift=2)
         if isinstance(actors, BoxArrays):
-            self._boxes(img, ego, actors.near(ego.translation[:2], self._radius + 10.0))
+            self._boxes(img, inv, actors.near(ego.translation[:2], self._radius + 10.0))
         else:
-            self._boxes(img, ego, BoxArrays.of([a for a in actors if self._in_view(ego, a)]))
-        self._box(img, ego, ego, ego_size_wlh, KIND_COLOURS["ego"], True)
+            self._boxes(img, inv, BoxArrays.of([a for a in actors if self._in_view(ego, a)]))
+        self._box(img, inv, ego, ego_size_wlh, KIND_COLOURS["ego"], True)
         for xy, label, colour in markers:
-            u, v = self.to_pixels(ego, np.asarray(xy)[:2])
+            u, v = self._to_pixels(inv, np.asarray(xy)[:2])
             cv2.drawMarker(img, (int(u), int(v)), colour, cv2.MARKER_TILTED_CROSS, 9, 2)
             if label:
                 cv2.putText(img, label, (int(u) + 5, int(v) - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1)
@@ -283,11 +291,11 @@ class BevRenderer:
         d = np.hypot(*(actor.pose.translation[:2] - ego.translation[:2]))
         return bool(d < self._radius + max(actor.size_wlh[:2]))
 
-    def _boxes(self, img: np.ndarray, ego: SE3, boxes: BoxArrays) -> None:
+    def _boxes(self, img: np.ndarray, ego_from_world: SE3, boxes: BoxArrays) -> None:
         """All actor boxes in one vectorised pass: filled by kind, white outline if highlighted,
-        a dark line towards the nose."""
-        n = len(boxes.x)
-        if n == 0:
+        a dark line towards the nose. Boxes wholly outside the image (by more than
+        :data:`OFF_IMAGE_MARGIN_PX`) are skipped: they would not change a pixel."""
+        if len(boxes.x) == 0:
             return
         half = np.stack([boxes.length / 2, boxes.width / 2], 1)  # [A, 2]
         signs = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], np.float64)  # [4, 2]
@@ -303,26 +311,39 @@ class BevRenderer:
             ],
             -1,
         )
-        px = np.round(self.to_pixels(ego, world) * 4).astype(np.int32)  # [A, 6, 2]
-        kinds = list(boxes.kinds)
-        for kind in set(kinds):
+        px = np.round(self._to_pixels(ego_from_world, world) * 4).astype(np.int32)  # [A, 6, 2], 1/4 px
+        h, w = self.size_px
+        m = 4 * OFF_IMAGE_MARGIN_PX
+        lo, hi = px.min(1), px.max(1)  # [A, 2] (u, v)
+        seen = np.flatnonzero(
+            (hi[:, 0] >= -m)
+            & (lo[:, 0] <= 4 * (w - 1) + m)
+            & (hi[:, 1] >= -m)
+            & (lo[:, 1] <= 4 * (h - 1) + m)
+        )
+        if len(seen) == 0:
+            return
+        px = px[seen]
+        kinds = [boxes.kinds[i] for i in seen]
+        # kinds in a fixed order (the order overlapping boxes of different kinds are painted in)
+        for kind in sorted(set(kinds), key=lambda k: (k not in KIND_ORDER, KIND_ORDER.get(k, 0), k)):
             sel = [px[i, :4] for i, k in enumerate(kinds) if k == kind]
             cv2.fillPoly(img, sel, KIND_COLOURS.get(kind, (200, 200, 200)), lineType=cv2.LINE_AA, shift=2)
-        lit = [px[i, :4] for i in np.flatnonzero(boxes.highlight)]
+        lit = [px[i, :4] for i in np.flatnonzero(boxes.highlight[seen])]
         if lit:
             cv2.polylines(img, lit, True, (255, 255, 255), 1, lineType=cv2.LINE_AA, shift=2)
         cv2.polylines(img, list(px[:, 4:]), False, (20, 20, 20), 2, lineType=cv2.LINE_AA, shift=2)
 
-    def _box(self, img: np.ndarray, ego: SE3, pose: SE3, size_wlh, colour, outline: bool) -> None:
+    def _box(self, img: np.ndarray, ego_from_world: SE3, pose: SE3, size_wlh, colour, outline: bool) -> None:
         w, length, _ = size_wlh
         corners = np.array(
             [[length / 2, w / 2], [length / 2, -w / 2], [-length / 2, -w / 2], [-length / 2, w / 2]]
         )
         world = pose.apply(np.concatenate([corners, np.zeros((4, 1))], 1))[:, :2]
-        px = np.round(self.to_pixels(ego, world) * 4).astype(np.int32)
+        px = np.round(self._to_pixels(ego_from_world, world) * 4).astype(np.int32)
         cv2.fillPoly(img, [px], colour, lineType=cv2.LINE_AA, shift=2)
         if outline:
             cv2.polylines(img, [px], True, (255, 255, 255), 1, lineType=cv2.LINE_AA, shift=2)
         nose = pose.apply(np.array([[length / 2, 0, 0], [length / 2 - min(1.0, length / 3), 0, 0]]))[:, :2]
-        npx = np.round(self.to_pixels(ego, nose) * 4).astype(np.int32)
+        npx = np.round(self._to_pixels(ego_from_world, nose) * 4).astype(np.int32)
         cv2.line(img, tuple(npx[0]), tuple(npx[1]), (20, 20, 20), 2, lineType=cv2.LINE_AA, shift=2)

@@ -34,6 +34,7 @@ def camera_mosaic(images: Sequence[np.ndarray], names: Sequence[str] = (), colum
 def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Place ``right`` (scaled to ``left``'s height, aspect kept) beside ``left``; both uint8 RGB."""
     h = left.shape[0]
-    scale = h / right.shape[0]
-    r = cv2.resize(right, (max(1, round(right.shape[1] * scale)), h), interpolation=cv2.INTER_AREA)
-    return np.concatenate([left, r], 1)
+    if right.shape[0] != h:
+        scale = h / right.shape[0]
+        right = cv2.resize(right, (max(1, round(right.shape[1] * scale)), h), interpolation=cv2.INTER_AREA)
+    return np.concatenate([left, right], 1)

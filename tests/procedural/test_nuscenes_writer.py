@@ -169,3 +169,18 @@ def test_mask_from_polygon_matches_devkit_convention() -> None:
     assert abs((mask == 255).sum() - 20 * 20) <= 45
     with pytest.raises(ConfigError, match="negative"):
         mask_from_polygon(shapely.geometry.box(-1.0, 0.0, 1.0, 1.0))
+
+
+def test_set_map_binarises_a_grey_mask(tmp_path: Path) -> None:
+    """A given mask is stored as 255 where it is above 127 and 0 elsewhere, as uint8, also when it
+    is a non-contiguous view and at another resolution."""
+    w = NuScenesWriter(tmp_path / "log")
+    grey = np.tile(np.arange(256, dtype=np.uint8), (8, 1))
+    w.set_map(mask=grey[:, ::2])  # a strided view: values 0, 2, ..., 254
+    np.testing.assert_array_equal(w._map_mask, np.where(grey[:, ::2] > 127, 255, 0))
+    assert w._map_mask.dtype == np.uint8
+    w.set_map(mask=grey, resolution_m=0.2)  # resampled to 0.1 m/px, then binarised
+    assert w._map_mask.shape == (16, 512) and set(np.unique(w._map_mask)) == {0, 255}
+    assert w._map_mask[0, 2 * 127] == 0 and w._map_mask[0, 2 * 128] == 255
+    with pytest.raises(ConfigError, match="uint8"):
+        w.set_map(mask=grey.astype(np.int32))

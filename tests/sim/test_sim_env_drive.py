@@ -265,3 +265,23 @@ def test_sb3_checker_passes_waypoint_actions_without_the_box_warning() -> None:
         sb3_check_env(env, warn=True)
     texts = [str(w.message) for w in caught]
     assert not [t for t in texts if "normalized" in t or "symmetric" in t], texts
+
+
+def test_box_stand_ins_are_built_once_per_process():
+    """Actors without a scene asset are drawn as Gaussian boxes built once per process (not at
+    every reset); the images equal those of freshly built boxes."""
+    from jwmsim.envs import render_paths
+
+    render_paths._box_asset.cache_clear()
+    first = skeleton_env().reset(seed=7)[0]["CAM_FRONT"]
+    assert render_paths._box_asset.cache_info().misses == 1  # the lead car
+    again = skeleton_env().reset(seed=7)[0]["CAM_FRONT"]
+    info = render_paths._box_asset.cache_info()
+    assert info.misses == 1 and info.hits >= 1
+    render_paths._box_asset.cache_clear()
+    fresh = skeleton_env().reset(seed=7)[0]["CAM_FRONT"]
+    assert np.array_equal(first, again) and np.array_equal(first, fresh)
+    plain = JWMDrivingEnv(
+        segment=straight_road(), scene=street_scene(2000), image_size=(40, 64), render_backend="cpu"
+    ).reset(seed=7)[0]["CAM_FRONT"]
+    assert not np.array_equal(first, plain)  # the box is in view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -83,3 +84,90 @@ def test_bev_cached_map_layer_matches_drawing_per_view() -> None:
     far = BevRenderer(shapely.box(0, 0, 20000, 20000), {}, (64, 64), pixels_per_m=4.0)
     assert far._map_layer() is None  # too large to cache: drawn per view
     assert far.draw(SE3.from_xy_yaw(10.0, 10.0, 0.0)).shape == (64, 64, 3)
+
+
+def test_bev_skips_only_boxes_that_would_not_change_a_pixel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Boxes wholly outside the image are not drawn; the image equals drawing every box."""
+    from jwmsim.viz import bev as bev_module
+    from jwmsim.viz.bev import BoxArrays
+
+    rng = np.random.default_rng(4)
+    n = 300
+    kinds = ("vehicle", "pedestrian", "cyclist", "static")
+    boxes = BoxArrays(
+        x=rng.uniform(-120, 120, n),
+        y=rng.uniform(-120, 120, n),
+        yaw=rng.uniform(-np.pi, np.pi, n),
+        length=rng.uniform(0.5, 12.0, n),
+        width=rng.uniform(0.5, 3.0, n),
+        kinds=tuple(kinds[i] for i in rng.integers(0, 4, n)),
+        highlight=rng.random(n) < 0.3,
+    )
+    road = shapely.box(-150, -5, 150, 5)
+    for size in [(224, 224), (120, 300)]:
+        bev = BevRenderer(road, {}, size, pixels_per_m=3.2)
+        for x, y, yaw in [(0.0, 0.0, 0.0), (20.0, -7.0, 0.9), (-40.0, 30.0, -2.5)]:
+            ego = SE3.from_xy_yaw(x, y, yaw)
+            culled = bev.draw(ego, boxes)
+            monkeypatch.setattr(bev_module, "OFF_IMAGE_MARGIN_PX", 10**6)
+            every = bev.draw(ego, boxes)
+            monkeypatch.undo()
+            np.testing.assert_array_equal(culled, every)
+            assert (culled != bev.draw(ego, ())).any()  # the boxes in view were drawn
+
+
+def test_video_writer_draws_queued_frames_in_order(tmp_path: Path) -> None:
+    """append_drawn draws in the writer's thread, in order; the file equals appending the frames."""
+    frames = [np.full((30, 50, 3), i * 40, np.uint8) for i in range(6)]
+    with VideoWriter(tmp_path / "direct.mp4", fps=10) as vw:
+        for f in frames:
+            vw.append(f)
+    threads: list[str] = []
+
+    def draw(i: int) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return frames[i]
+
+    with VideoWriter(tmp_path / "drawn.mp4", fps=10) as vw:
+        for i in range(len(frames)):
+            vw.append_drawn(lambda i=i: draw(i))
+    assert (tmp_path / "drawn.mp4").read_bytes() == (tmp_path / "direct.mp4").read_bytes()
+    assert len(threads) == len(frames) and threading.current_thread().name not in threads
+
+
+def test_video_writer_raises_a_drawing_error_and_leaves_no_file(tmp_path: Path) -> None:
+    def broken() -> np.ndarray:
+        raise KeyError("no such camera")
+
+    out = tmp_path / "run.mp4"
+    vw = VideoWriter(out)
+    vw.append(np.zeros((16, 16, 3), np.uint8))
+    vw.append_drawn(broken)
+    with pytest.raises(KeyError, match="no such camera"):
+        vw.close()
+    assert list(tmp_path.iterdir()) == []
+    vw = VideoWriter(out)
+    vw.append_drawn(lambda: np.zeros((16, 16), np.uint8))  # not RGB: refused in the thread
+    with pytest.raises(ValueError, match=r"\[H, W, 3\] uint8"):
+        vw.close()
+    drawn: list[int] = []
+    entered, gate = threading.Event(), threading.Event()
+
+    def first() -> np.ndarray:
+        entered.set()
+        gate.wait(5)
+        drawn.append(0)
+        return np.zeros((16, 16, 3), np.uint8)
+
+    def later(i: int) -> np.ndarray:
+        drawn.append(i)
+        return np.zeros((16, 16, 3), np.uint8)
+
+    vw = VideoWriter(out)
+    vw.append_drawn(first)
+    for i in range(1, 6):
+        vw.append_drawn(lambda i=i: later(i))
+    assert entered.wait(5)
+    threading.Timer(0.2, gate.set).start()
+    vw.abort()  # frames still queued when aborting are not drawn
+    assert drawn == [0] and list(tmp_path.iterdir()) == []
