@@ -148,8 +148,10 @@ class ActorTrack:
         """The part of the track inside ``[t0, t1]``, with interpolated end points; None if empty."""
         if self.end < t0 or self.start > t1:
             return None
-        inner = [(t, p) for t, p in zip(self.times, self.poses, strict=True) if t0 < t < t1]
         lo, hi = max(t0, self.start), min(t1, self.end)
+        # strictly between the end points: a track that starts (ends) inside the window must not
+        # repeat its first (last) annotation time
+        inner = [(t, p) for t, p in zip(self.times, self.poses, strict=True) if lo < t < hi]
         items = [(lo, self.pose_at(lo))] + inner + ([(hi, self.pose_at(hi))] if hi > lo else [])
         return replace(self, times=tuple(t for t, _ in items), poses=tuple(p for _, p in items))
 
