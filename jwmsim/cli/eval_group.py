@@ -14,3 +14,4 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 # Evaluation sub-commands: one module each (keep this list sorted; each adds itself to eval_app).
+from jwmsim.cli import eval_gen  # noqa: E402,F401
