@@ -35,7 +35,7 @@ from jwmsim.worldgen.perturb import (
 )
 from jwmsim.worldgen.skeleton_render import SkeletonPainter, scaled_asset
 
-LOG_HW = (180, 320)  # [px] the procedural logs' image size (the oracle renders at it)
+LOG_HW = (180, 320)  # [px] image size of the town logs written here (the oracle renders at a log's size)
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,11 @@ class TownClipMaker:
 
     @cached_property
     def rig(self) -> dict:
+        """The oracle's cameras at the log's own image size (its images are area-resized from it)."""
         from jwmsim.logs.procedural import nuscenes_like_rig
 
-        return nuscenes_like_rig(LOG_HW[1], LOG_HW[0])
+        h, w = self.segment.native_size(self.spec.cameras[0])
+        return nuscenes_like_rig(w, h)
 
     def painter(self, scene_name: str) -> SkeletonPainter:
         """The skeleton painter of scene source ``scene_name`` (built once, cached on disk)."""
