@@ -272,6 +272,12 @@ def _corners(pose: SE3, x: tuple[float, float], y: tuple[float, float]) -> np.nd
     return pose.apply(local)[:, :2]
 
 
+def footprint_corners(ego: SE3, margin: float = 0.0) -> np.ndarray:
+    """``[4, 2]`` world xy corners of the ego's footprint at ``ego``, grown by ``margin`` [m]."""
+    (x0, x1), (y0, y1) = EGO_FOOTPRINT
+    return _corners(ego, (x0 - margin, x1 + margin), (y0 - margin, y1 + margin))
+
+
 def _separated(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two convex polygons ``[4, 2]`` have a separating axis (edge normals of both)."""
     for poly in (a, b):
@@ -293,7 +299,7 @@ def ego_hits_actor(
     """Whether the ego's footprint at ``ego``, grown by ``margin`` [m], overlaps the footprint of an
     actor at ``actors[id]`` (world_from_box) of size ``sizes_lwh[id]`` [m]."""
     (x0, x1), (y0, y1) = EGO_FOOTPRINT
-    e = _corners(ego, (x0 - margin, x1 + margin), (y0 - margin, y1 + margin))
+    e = footprint_corners(ego, margin)
     centre = ego.apply(np.array([[(x0 + x1) / 2, 0.0, 0.0]]))[0, :2]
     reach = np.hypot(x1 - x0, y1 - y0) / 2 + margin
     for aid, pose in actors.items():

@@ -29,6 +29,7 @@ from jwmsim.worldgen.perturb import (
     PerturbConfig,
     asset_paint,
     ego_hits_actor,
+    footprint_corners,
     sample_actor_moves,
     sample_ego_offsets,
     sample_inserted,
@@ -228,9 +229,12 @@ class TownClipMaker:
         return EgoOffsets(z, z.copy(), "logged")
 
     def ego_is_clear(self, off: EgoOffsets, times: np.ndarray, log_poses: Sequence[SE3]) -> bool:
-        """Whether the ego at ``off`` stays on the drivable area and off the logged actors."""
+        """Whether the ego's footprint at ``off`` stays on the drivable area and off the logged actors."""
         poses = [off.pose(p, k) for k, p in enumerate(log_poses)]
-        if not self.segment.on_drivable_area(np.array([p.translation[:2] for p in poses])).all():
+        corners = np.concatenate(
+            [footprint_corners(p, margin=0.2) for p in poses]
+        )  # the whole car on the road
+        if not self.segment.on_drivable_area(corners).all():
             return False
         for t, ego in zip(times, poses, strict=True):
             actors = {
