@@ -173,3 +173,14 @@ def test_drivable_area_source_must_be_known(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="drivable_area_source 'guess'"):
         replace(seg, drivable_area_source="guess")
+
+
+def test_track_window_starting_inside_keeps_times_increasing() -> None:
+    from jwmsim.logs.segment import ActorTrack
+
+    poses = tuple(SE3.from_xy_yaw(float(i), 0.0, 0.0) for i in range(4))
+    track = ActorTrack("a", "vehicle.car", (1.9, 4.5, 1.6), (1.0, 1.5, 2.0, 2.5), poses)
+    w = track.window(0.0, 2.2)  # starts inside the window: its first annotation must appear once
+    assert w is not None and w.times == (1.0, 1.5, 2.0, 2.2)
+    assert w.poses[-1].translation[0] == pytest.approx(2.4)
+    assert track.window(1.5, 2.5).times == (1.5, 2.0, 2.5)
