@@ -55,8 +55,12 @@ def image_scores(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> dic
 
 def frame_scores(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
     """Per-camera scores ``[C]`` of one step (``pred``, ``target`` ``[C, H, W, 3]`` uint8, ``alpha``
-    ``[C, H, W]`` in [0, 1])."""
-    per = [image_scores(pred[c], target[c], alpha[c]) for c in range(pred.shape[0])]
+    ``[C, H, W]`` in [0, 1]). Runs PyTorch single-threaded: these small convolutions were 11x slower
+    with 2 threads on a loaded 2-core machine (OpenMP threads spinning)."""
+    from jwmsim.gaussians.render import one_torch_thread
+
+    with one_torch_thread():
+        per = [image_scores(pred[c], target[c], alpha[c]) for c in range(pred.shape[0])]
     return {m: np.array([s[m] for s in per], np.float64) for m in METRICS}
 
 
