@@ -352,6 +352,7 @@ def write_outputs(report: dict[str, Any], folder: Path) -> list[Path]:
         fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, folder / name)
         written.append(folder / name)
     return written + plot_report(report, folder)
