@@ -231,3 +231,14 @@ def test_track_window_clips_to_the_annotated_span() -> None:
     point = tr.window(7.0 + 1e-7, 9.0)  # touches the span's end within the tolerance
     assert point is not None and len(point.times) == 1
     assert tr.window(7.1, 9.0) is None and tr.window(0.0, 1.9) is None
+
+
+def test_track_window_starting_inside_keeps_times_increasing() -> None:
+    from jwmsim.logs.segment import ActorTrack
+
+    poses = tuple(SE3.from_xy_yaw(float(i), 0.0, 0.0) for i in range(4))
+    track = ActorTrack("a", "vehicle.car", (1.9, 4.5, 1.6), (1.0, 1.5, 2.0, 2.5), poses)
+    w = track.window(0.0, 2.2)  # starts inside the window: its first annotation must appear once
+    assert w is not None and w.times == (1.0, 1.5, 2.0, 2.2)
+    assert w.poses[-1].translation[0] == pytest.approx(2.4)
+    assert track.window(1.5, 2.5).times == (1.5, 2.0, 2.5)

@@ -14,4 +14,4 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 # Evaluation sub-commands: one module each (keep this list sorted; each adds itself to eval_app).
-from jwmsim.cli import eval_closed_loop, eval_recon  # noqa: E402,F401
+from jwmsim.cli import eval_closed_loop, eval_gen, eval_recon  # noqa: E402,F401

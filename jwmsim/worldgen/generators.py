@@ -1,0 +1,92 @@
+"""Frame generators by name (:data:`GENERATORS`), for ``jwmsim eval gen --generator NAME``.
+
+Built in, the baselines a generator is measured against:
+
+* ``skeleton``: returns the skeleton's render as it is;
+* ``copy-last``: repeats the last context frame (the newest real frame before the rollout) at
+  every step; with no context it repeats its first skeleton frame.
+
+A generator joins with ``GENERATORS.add(name, GeneratorSpec(make, description))``; ``make`` receives
+:class:`GeneratorOptions` (device, sampling steps, weights folder) and returns a
+:class:`~jwmsim.worldgen.frames.FrameGenerator`. The WorldGen pipeline registers as ``worldgen``
+from its own module, imported at the bottom of this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jwmsim.sim.registry import Registry
+from jwmsim.worldgen.frames import ContextFrame, FrameGenerator, SkeletonFrame, check_frame
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """Settings a generator may use (each ignores what does not apply to it).
+
+    Attributes:
+        device: torch device name (``cpu``, ``cuda``, ``cuda:N``).
+        steps: sampling steps (None: the generator's default).
+        weights: checkpoint folder (None: the shipped weights).
+    """
+
+    device: str = "cpu"
+    steps: int | None = None
+    weights: Path | None = None
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """A registry entry: ``make(options) -> FrameGenerator`` and one line for ``--help``."""
+
+    make: Callable[[GeneratorOptions], FrameGenerator]
+    description: str
+
+
+GENERATORS: Registry[GeneratorSpec] = Registry("frame generator")
+
+
+class SkeletonGenerator:
+    """``skeleton``: the skeleton render itself, ``[C, H, W, 3]`` uint8."""
+
+    name = "skeleton"
+
+    def reset(self, context: Sequence[ContextFrame]) -> None:
+        pass
+
+    def generate(self, frame: SkeletonFrame) -> np.ndarray:
+        check_frame(frame)
+        return frame.rgb.copy()
+
+
+class CopyLastGenerator:
+    """``copy-last``: the newest context frame's images at every step (or, without context, the
+    first skeleton frame's)."""
+
+    name = "copy-last"
+
+    def __init__(self) -> None:
+        self._last: np.ndarray | None = None
+
+    def reset(self, context: Sequence[ContextFrame]) -> None:
+        self._last = np.array(context[-1].images, copy=True) if len(context) else None
+
+    def generate(self, frame: SkeletonFrame) -> np.ndarray:
+        check_frame(frame)
+        if self._last is None or self._last.shape != frame.rgb.shape:
+            self._last = frame.rgb.copy()
+        return self._last.copy()
+
+
+GENERATORS.add("skeleton", GeneratorSpec(lambda _: SkeletonGenerator(), "the skeleton render alone"))
+GENERATORS.add(
+    "copy-last", GeneratorSpec(lambda _: CopyLastGenerator(), "repeat the last real (context) frame")
+)
+
+
+def generator_help() -> str:
+    return "; ".join(f"{n}: {GENERATORS.get(n).description}" for n in GENERATORS.names())

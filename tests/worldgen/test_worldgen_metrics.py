@@ -1,0 +1,72 @@
+"""Masked image scores against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from jwmsim.worldgen.gen_metrics import frame_scores, image_scores, mean_scores
+
+
+def _pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Target black; the left half (uncovered) off by 25, the right half (covered) by 51."""
+    target = np.zeros((16, 20, 3), np.uint8)
+    pred = target.copy()
+    pred[:, :10] = 25
+    pred[:, 10:] = 51
+    alpha = np.zeros((16, 20), np.float32)
+    alpha[:, 10:] = 0.8
+    return pred, target, alpha
+
+
+def test_masked_psnr_matches_hand_values() -> None:
+    pred, target, alpha = _pair()
+    s = image_scores(pred, target, alpha)
+    assert s["psnr_uncovered"] == pytest.approx(20 * math.log10(255 / 25), abs=1e-4)
+    assert s["psnr_covered"] == pytest.approx(20 * math.log10(255 / 51), abs=1e-4)
+    mse = ((25 / 255) ** 2 + (51 / 255) ** 2) / 2
+    assert s["psnr"] == pytest.approx(-10 * math.log10(mse), abs=1e-4)
+
+
+def test_alpha_threshold_is_one_half() -> None:
+    pred, target, alpha = _pair()
+    alpha[:, 10:] = 0.5  # exactly 0.5 counts as covered
+    alpha[:, :10] = 0.49
+    s = image_scores(pred, target, alpha)
+    assert s["psnr_covered"] == pytest.approx(20 * math.log10(255 / 51), abs=1e-4)
+
+
+def test_masked_ssim() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, (24, 30, 3), dtype=np.uint8)
+    pred = target.copy()
+    pred[:, :12] = 255 - pred[:, :12]  # the left part is wrong, the right part exact
+    alpha = np.zeros((24, 30), np.float32)
+    alpha[:, 15:] = 1.0
+    s = image_scores(pred, target, alpha)
+    assert s["ssim_covered"] == pytest.approx(1.0, abs=1e-6)  # windows centred at x >= 15 see x >= 12
+    assert s["ssim_uncovered"] < 0.1 < s["ssim"] < 1.0
+    same = image_scores(target, target, alpha)
+    assert same["ssim"] == pytest.approx(1.0) and same["psnr"] == math.inf
+
+
+def test_empty_masks_score_nan_and_means_skip_them() -> None:
+    pred, target, _ = _pair()
+    s = image_scores(pred, target, np.ones((16, 20), np.float32))
+    assert math.isnan(s["psnr_uncovered"]) and math.isnan(s["ssim_uncovered"])
+    rows = frame_scores(
+        np.stack([pred, pred]), np.stack([target, target]), np.stack([np.ones((16, 20)), np.zeros((16, 20))])
+    )
+    m = mean_scores([rows])
+    assert m["images"] == 2
+    assert m["psnr_uncovered"] == pytest.approx(
+        image_scores(pred, target, np.zeros((16, 20)))["psnr_uncovered"], abs=1e-3
+    )
+
+
+def test_shape_mismatch_is_an_error() -> None:
+    pred, target, alpha = _pair()
+    with pytest.raises(ValueError, match="shapes differ"):
+        image_scores(pred[:8], target, alpha)
