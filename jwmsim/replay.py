@@ -26,7 +26,7 @@ import os
 import queue as queue_mod
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,7 @@ class ReplayOptions:
         workers: processes the runs are spread over (None: one per CPU core, at most the number
             of runs; 1: all in this process).
         progress: show tqdm bars.
+        render_options: settings of the render path (e.g. ``{"steps": 4}`` for ``jwm``).
     """
 
     agent: str | None = None
@@ -106,6 +107,7 @@ class ReplayOptions:
     device: str = "auto"
     workers: int | None = None
     progress: bool = True
+    render_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -197,6 +199,7 @@ def _prepare(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetup, i
         image_size=opts.image_size,
         render_backend=opts.render_backend,
         device=opts.device,
+        render_options=dict(opts.render_options),
     )
     return scenario, setup, n_runs, max_steps
 

@@ -66,6 +66,7 @@ class RunSetup:
         render: render path name; scene: scene source or file; force_scene: skip the log check.
         cameras / image_size: observed cameras and their size ``(H, W)`` [px].
         render_backend / device: where and how to render.
+        render_options: settings of the render path.
     """
 
     scenario_path: Path
@@ -78,6 +79,7 @@ class RunSetup:
     image_size: tuple[int, int]
     render_backend: str
     device: str
+    render_options: dict[str, Any] = field(default_factory=dict)
 
 
 class _Loaded:
@@ -170,6 +172,7 @@ def run_one(
         render_backend=setup.render_backend,
         device=setup.device,
         force_scene=setup.force_scene,
+        render_options=dict(setup.render_options),
     )
     cameras = list(setup.cameras)
     run_dir = setup.out / f"run_{run_index:03d}"

@@ -62,6 +62,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1)
 
 
+def _rms(norm: nn.RMSNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm`` in ``x``'s dtype (under bf16 autocast the fused kernel wants matching weights)."""
+    return F.rms_norm(x, norm.normalized_shape, norm.weight.to(x.dtype), norm.eps)
+
+
 class ZeroInitConv(nn.Conv2d):
     """A convolution whose weights and bias start at zero (the condition's entry point)."""
 
@@ -101,12 +106,14 @@ class Block(nn.Module):
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Returns the new ``h`` and this call's un-rotated ``(k, v)`` ``[B, heads, N, head_dim]``."""
         b, n, d = h.shape
-        mod = self.modulation(F.silu(frame_cond)).repeat_interleave(tokens_per_frame, dim=1)
-        sh1, sc1, g1, sh2, sc2, g2 = mod.chunk(6, dim=-1)
-        x = self.norm1(h) * (1 + sc1) + sh1
+        f = frame_cond.shape[1]
+        # per-frame modulation broadcast over the frame's tokens (no [B, N, 6D] copy)
+        sh1, sc1, g1, sh2, sc2, g2 = self.modulation(F.silu(frame_cond)).unsqueeze(2).chunk(6, dim=-1)
+        hf = h.view(b, f, tokens_per_frame, d)
+        x = (self.norm1(hf) * (1 + sc1) + sh1).view(b, n, d)
         qkv = self.qkv(x).view(b, n, 3, self.heads, d // self.heads)
-        q = self.q_norm(qkv[:, :, 0]).transpose(1, 2)
-        k = self.k_norm(qkv[:, :, 1]).transpose(1, 2).contiguous()
+        q = _rms(self.q_norm, qkv[:, :, 0]).transpose(1, 2)
+        k = _rms(self.k_norm, qkv[:, :, 1]).transpose(1, 2).contiguous()
         v = qkv[:, :, 2].transpose(1, 2).contiguous()
         new_kv = (k, v)
         q, k_rot = apply_rope(q, *rope), apply_rope(k, *rope)
@@ -115,8 +122,9 @@ class Block(nn.Module):
             k_rot = torch.cat([apply_rope(past[0], *past_rope), k_rot], dim=2)
             v = torch.cat([past[1], v], dim=2)
         att = F.scaled_dot_product_attention(q, k_rot, v, attn_mask=mask)
-        h = h + g1 * self.proj(att.transpose(1, 2).reshape(b, n, d))
-        h = h + g2 * self.mlp(self.norm2(h) * (1 + sc2) + sh2)
+        hf = hf + g1 * self.proj(att.transpose(1, 2).reshape(b, n, d)).view(b, f, tokens_per_frame, d)
+        hf = hf + g2 * self.mlp(self.norm2(hf) * (1 + sc2) + sh2)
+        h = hf.view(b, n, d)
         return h, new_kv
 
 
@@ -233,8 +241,8 @@ class WorldGenModel(ModelMixin, ConfigMixin):
     ) -> torch.Tensor:
         """Final norm + modulation; ``[B, F L, D]`` -> per image token maps ``[B F C, D, h, w]``."""
         gh, gw = grid
-        sh, sc = self.out_modulation(F.silu(frame_cond)).repeat_interleave(c * gh * gw, dim=1).chunk(2, -1)
-        h = self.out_norm(h) * (1 + sc) + sh
+        sh, sc = self.out_modulation(F.silu(frame_cond)).unsqueeze(2).chunk(2, -1)
+        h = self.out_norm(h.view(b, f, c * gh * gw, -1)) * (1 + sc) + sh
         return h.view(b, f, c, gh, gw, -1).permute(0, 1, 2, 5, 3, 4).reshape(b * f * c, -1, gh, gw)
 
     # --- forward passes ----------------------------------------------------------------------

@@ -124,3 +124,8 @@ def make_inputs():
 @pytest.fixture()
 def clip_writer():
     return write_clip
+
+
+@pytest.fixture()
+def rig_fn():
+    return rig
