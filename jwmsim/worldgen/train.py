@@ -53,9 +53,10 @@ class TrainConfig:
     model_preset: str = "tiny-cpu"
     steps: int = 3000
     batch: int = 1  # clips per step
-    clip_frames: int = 6  # [frames] consecutive frames per sample (<= model max_frames)
-    lr: float = 4e-4
-    warmup: int = 50  # [steps]
+    clip_frames: int = 4  # [frames] consecutive frames per sample (<= model max_frames)
+    crop_hw: tuple[int, int] | None = (64, 96)  # [px] train on windows of the images (None: whole)
+    lr: float = 8e-4
+    warmup: int = 30  # [steps]
     min_lr_frac: float = 0.1
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -80,6 +81,8 @@ class TrainConfig:
             raise ConfigError("steps and batch must be >= 1 and clip_frames >= 2")
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ConfigError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        if self.crop_hw is not None and (len(self.crop_hw) != 2 or min(self.crop_hw) < 16):
+            raise ConfigError(f"crop_hw must be (height, width) >= 16 px or None, got {self.crop_hw}")
         if self.autocast not in ("bf16", "none"):
             raise ConfigError(f"autocast must be 'bf16' or 'none', got {self.autocast!r}")
 
@@ -159,6 +162,7 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         steps=100_000,
         batch=4,
         clip_frames=8,
+        crop_hw=None,
         lr=2e-4,
         warmup=1000,
         checkpoint_every_s=600.0,
@@ -358,7 +362,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
             if step % 200 == 0:
                 clips.refresh()  # clips still being written join the pool
             samples = [
-                clips.draw(rng, cfg.clip_frames, base.config.patch, base.config.depth_scale)
+                clips.draw(rng, cfg.clip_frames, base.config.patch, base.config.depth_scale, cfg.crop_hw)
                 for _ in range(cfg.batch)
             ]
             batch = Batch.stack(samples, device)

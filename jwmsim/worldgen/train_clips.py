@@ -94,23 +94,44 @@ def check_training_clip(path: Path, data: dict[str, np.ndarray]) -> None:
 
 
 def clip_tensors(
-    data: dict[str, np.ndarray], start: int, frames: int, patch: int, depth_scale: float
+    data: dict[str, np.ndarray],
+    start: int,
+    frames: int,
+    patch: int,
+    depth_scale: float,
+    crop: tuple[int, int, int, int] | None = None,
 ) -> ClipTensors:
-    """Frames ``start .. start + frames - 1`` of a clip's arrays as model tensors."""
+    """Frames ``start .. start + frames - 1`` of a clip's arrays as model tensors.
+
+    Args:
+        crop: ``(top, left, height, width)`` [px] of a window of every image (None: whole images);
+            the token rays follow the window (its intrinsics are shifted), so a model trained on
+            windows runs on whole images.
+    """
     sl = slice(start, start + frames)
     poses = data["world_from_ego"]
     previous = poses[start - 1] if start > 0 else None
     motion = ego_motion(poses[sl], previous)
     hw = tuple(data["target"].shape[2:4])
+    ks = np.array(data["intrinsics"], dtype=np.float64)
+    rows, cols = slice(None), slice(None)
+    if crop is not None:
+        top, left, ch, cw = crop
+        if top < 0 or left < 0 or top + ch > hw[0] or left + cw > hw[1]:
+            raise ConfigError(f"crop {crop} does not fit images of {hw}")
+        rows, cols = slice(top, top + ch), slice(left, left + cw)
+        ks[:, 0, 2] -= left
+        ks[:, 1, 2] -= top
+        hw = (ch, cw)
     return ClipTensors(
-        x0=images_to_model(data["target"][sl]),
+        x0=images_to_model(data["target"][sl, :, rows, cols]),
         cond=encode_condition(
-            data["skel_rgb"][sl],
-            data["skel_depth"][sl].astype(np.float32),
-            data["skel_alpha"][sl].astype(np.float32) / 255.0,
+            data["skel_rgb"][sl, :, rows, cols],
+            data["skel_depth"][sl, :, rows, cols].astype(np.float32),
+            data["skel_alpha"][sl, :, rows, cols].astype(np.float32) / 255.0,
             depth_scale,
         ),
-        rays=token_rays(data["intrinsics"], data["ego_from_cam"], hw, patch),
+        rays=token_rays(ks, data["ego_from_cam"], hw, patch),
         motion=motion,
         source=str(data.get("source", "")),
     )
@@ -159,11 +180,25 @@ class ClipSet:
             self._cache.popitem(last=False)
         return data
 
-    def draw(self, rng: np.random.Generator, frames: int, patch: int, depth_scale: float) -> ClipTensors:
-        """A random run of ``frames`` consecutive frames of a random clip."""
+    def draw(
+        self,
+        rng: np.random.Generator,
+        frames: int,
+        patch: int,
+        depth_scale: float,
+        crop_hw: tuple[int, int] | None = None,
+    ) -> ClipTensors:
+        """A random run of ``frames`` consecutive frames of a random clip; with ``crop_hw``, a
+        random window of that size (on the token grid: offsets are multiples of ``patch``)."""
         data = self.arrays(int(rng.integers(len(self.paths))))
-        t = data["target"].shape[0]
+        t, _, h, w = data["target"].shape[:4]
         if t < frames:
             raise ConfigError(f"clips have {t} frames, training wants {frames}", hint="lower clip_frames")
         start = int(rng.integers(t - frames + 1))
-        return clip_tensors(data, start, frames, patch, depth_scale)
+        crop = None
+        if crop_hw is not None and tuple(crop_hw) != (h, w):
+            ch, cw = min(crop_hw[0], h), min(crop_hw[1], w)
+            top = patch * int(rng.integers((h - ch) // patch + 1))
+            left = patch * int(rng.integers((w - cw) // patch + 1))
+            crop = (top, left, ch, cw)
+        return clip_tensors(data, start, frames, patch, depth_scale, crop)

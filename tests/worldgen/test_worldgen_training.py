@@ -107,3 +107,14 @@ def test_bad_config_values() -> None:
         tiny_cfg(stage="dmd")
     with pytest.raises(ConfigError, match="cond_dropout"):
         tiny_cfg(cond_dropout=1.5)
+
+
+def test_crops_keep_the_rays_of_their_tokens(tmp_path: Path, clip_writer) -> None:
+    from jwmsim.worldgen.train_clips import clip_arrays, clip_tensors
+
+    data = clip_arrays(clip_writer(tmp_path / "c.npz", hw=(48, 64)))
+    full = clip_tensors(data, 1, 3, 16, 10.0)
+    win = clip_tensors(data, 1, 3, 16, 10.0, crop=(16, 32, 32, 32))
+    torch.testing.assert_close(win.rays, full.rays[:, 1:3, 2:4])
+    torch.testing.assert_close(win.x0, full.x0[..., 16:48, 32:64])
+    torch.testing.assert_close(win.motion, full.motion)
