@@ -49,11 +49,17 @@ def masked_psnr(pred: np.ndarray, true: np.ndarray, mask: np.ndarray | None = No
     return float(-10.0 * np.log10(max(err.mean(), 1e-12)))
 
 
-def score_clip(generator: FrameGenerator, path: Path) -> dict[str, float]:
-    """PSNRs of ``generator`` and of the skeleton on one clip (all frames pooled)."""
+def score_clip(generator: FrameGenerator, path: Path, strip: Path | None = None) -> dict[str, float]:
+    """PSNRs of ``generator`` and of the skeleton on one clip (all frames pooled); with ``strip``,
+    a PNG of the last frame: true images, skeleton and generated, one row each."""
     context, frames, target = clip_stream(path)
     generator.reset(context)
     gen = np.stack([generator.generate(f) for f in frames])
+    if strip is not None:
+        import imageio.v3 as iio
+
+        rows = [np.concatenate(list(a[-1]), axis=1) for a in (target, np.stack([f.rgb for f in frames]), gen)]
+        iio.imwrite(strip, np.concatenate(rows, axis=0))
     skel = np.stack([f.rgb for f in frames])
     covered = np.stack([f.alpha for f in frames]) >= 0.5
     out = {}
@@ -74,11 +80,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--solver", default=None)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--strips", type=Path, default=None, help="folder for a PNG per clip")
     args = ap.parse_args(argv)
     gen = make_worldgen_generator(args.weights, steps=args.steps, solver=args.solver)
     rows = {}
     for p in args.clips:
-        rows[p.name] = score_clip(gen, p)
+        strip = None
+        if args.strips is not None:
+            args.strips.mkdir(parents=True, exist_ok=True)
+            strip = args.strips / f"{p.stem}.png"
+        rows[p.name] = score_clip(gen, p, strip)
         r = rows[p.name]
         print(
             f"{p.name}: gen {r['gen_all']:.2f} / unc {r['gen_uncovered']:.2f} / cov {r['gen_covered']:.2f}  "

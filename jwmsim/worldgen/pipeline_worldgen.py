@@ -74,7 +74,7 @@ class SamplerConfig:
     solver: str = "renoise"
     guidance: float = 1.0
     num_sinks: int = 1
-    window: int = 3
+    window: int = 2
     seed: int = 0
     autocast: str = "auto"
     torch_threads: int | None = 2

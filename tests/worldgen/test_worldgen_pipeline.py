@@ -120,3 +120,23 @@ def test_jwm_render_path_through_gym_make(trained_model, tmp_path: Path) -> None
         gym.make("JWM-Drive-v0", observation="jwm", render_options={"stepz": 2})
     with pytest.raises(ConfigError, match="no option"):
         gym.make("JWM-Drive-v0", observation="skeleton", render_options={"steps": 2})
+
+
+def test_shipped_weights_drive_the_jwm_path_on_the_builtin_log() -> None:
+    from jwmsim.worldgen.weights import default_weights_dir, load_worldgen
+
+    model = load_worldgen(default_weights_dir())  # assets/worldgen: a CheckpointError if missing
+    assert tuple(model.config.image_hw) == (112, 200)
+    env = gym.make(
+        "JWM-Drive-v0",
+        observation="jwm",
+        cameras=("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT"),
+        image_size=(56, 100),
+        render_options={"steps": 1},
+        episode_seconds=1.0,
+    )
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(np.zeros(2, np.float32))
+    assert obs["CAM_FRONT"].shape == (56, 100, 3) and obs["CAM_FRONT"].std() > 1.0
+    assert env.unwrapped.renderer.last.denoiser_calls == 2
+    env.close()
