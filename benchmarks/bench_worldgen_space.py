@@ -98,7 +98,7 @@ def measure(repeats: int, bf16: bool, window: int = 3, sinks: int = 1) -> dict[s
 def main() -> None:
     ap = argparse.ArgumentParser(description="WorldGen pixel vs latent space cost per frame")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "worldgen_space.json")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_worldgen_space.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
     info = machine_info()
