@@ -79,10 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--solver", default=None)
+    ap.add_argument("--shift", type=float, default=None)
+    ap.add_argument("--guidance", type=float, default=1.0)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--strips", type=Path, default=None, help="folder for a PNG per clip")
     args = ap.parse_args(argv)
-    gen = make_worldgen_generator(args.weights, steps=args.steps, solver=args.solver)
+    gen = make_worldgen_generator(
+        args.weights, steps=args.steps, guidance=args.guidance, solver=args.solver, shift=args.shift
+    )
     rows = {}
     for p in args.clips:
         strip = None
@@ -100,7 +104,13 @@ def main(argv: list[str] | None = None) -> None:
     mean = {k: float(np.nanmean([r[k] for r in rows.values()])) for k in keys}
     print("mean:", json.dumps({k: round(v, 2) for k, v in mean.items()}))
     if args.out:
-        args.out.write_text(json.dumps({"steps": args.steps, "clips": rows, "mean": mean}, indent=2) + "\n")
+        settings = {
+            "steps": args.steps,
+            "solver": args.solver,
+            "shift": args.shift,
+            "guidance": args.guidance,
+        }
+        args.out.write_text(json.dumps({**settings, "clips": rows, "mean": mean}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,9 @@ class SamplerConfig:
         seed: noise seed (each reset restarts it).
         autocast: ``auto`` (bf16 where the CPU has it, or on CUDA), ``bf16`` or ``none``.
         torch_threads: PyTorch threads while generating on a CPU (None: leave as is).
+        shift: timestep shift of the sampling schedule (None: the model's training shift). An
+            undistilled teacher sampled in few steps at the training shift (k = 5) ends on a very
+            noisy level (0.625 for 4 steps) and returns washed-out frames; k = 1 ends at 0.25.
     """
 
     steps: int = 4
@@ -78,6 +81,7 @@ class SamplerConfig:
     seed: int = 0
     autocast: str = "auto"
     torch_threads: int | None = 2
+    shift: float | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -88,6 +92,8 @@ class SamplerConfig:
             raise ConfigError("guidance must be >= 0, num_sinks >= 0 and window >= 1")
         if self.autocast not in ("auto", "bf16", "none"):
             raise ConfigError(f"autocast must be auto, bf16 or none, got {self.autocast!r}")
+        if self.shift is not None and self.shift < 1.0:
+            raise ConfigError(f"sampling shift must be >= 1, got {self.shift}")
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,8 @@ class WorldGenPipeline:
         self.model = model.to(self.device).eval()
         self.config = config
         self.model_hw = tuple(int(v) for v in model.config.image_hw)
-        self.levels = schedule(config.solver, config.steps, float(model.config.timestep_shift))
+        shift = float(model.config.timestep_shift) if config.shift is None else float(config.shift)
+        self.levels = schedule(config.solver, config.steps, shift)
         self.solver = SOLVERS.get(config.solver)
         if config.autocast == "auto":
             self.bf16 = self.device.type == "cuda" or bf16_supported()
@@ -321,10 +328,11 @@ def make_worldgen_generator(
     guidance: float = 1.0,
     device: str = "cpu",
     solver: str | None = None,
+    shift: float | None = None,
 ) -> WorldGenPipeline:
     """The WorldGen pipeline as a :class:`~jwmsim.worldgen.frames.FrameGenerator` for the evaluation
     harness (registered there as ``worldgen``). ``solver`` None: ``renoise`` up to 4 steps, else ``euler``."""
     solver = solver or ("renoise" if steps <= 4 else "euler")
     return WorldGenPipeline.from_pretrained(
-        weights_dir, SamplerConfig(steps=steps, guidance=guidance, solver=solver), device
+        weights_dir, SamplerConfig(steps=steps, guidance=guidance, solver=solver, shift=shift), device
     )
