@@ -61,6 +61,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     cond_dropout: float = 0.1  # probability per frame of dropping its skeleton condition
+    level_shift: float | None = None  # timestep shift of the training levels (None: the model's)
     init: str | None = None  # a save_pretrained folder to start from (teacher forcing: the pretrain model)
     checkpoint_every_s: float = 180.0  # [s]
     max_minutes: float | None = None
@@ -340,7 +341,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
     model, optimizer = engine.prepare(model, optimizer)
     base: WorldGenModel = engine.unwrap(model)
     loss_fn = STAGES.get(cfg.stage)
-    k = float(base.config.timestep_shift)
+    k = float(base.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)
     device = engine.device
     use_bf16 = cfg.autocast == "bf16"
     new_csv = not (run_dir / "loss.csv").is_file()
