@@ -268,3 +268,20 @@ def test_replay_with_the_jwm_render_path(scenario_file: Path, tmp_path: Path) ->
     assert (tmp_path / "jwm" / "run_000" / "video.mp4").stat().st_size > 0
     with pytest.raises(ConfigError, match="no option"):
         replay(scenario_file, _opts(tmp_path / "bad", runs=1, render="skeleton", render_options={"steps": 2}))
+
+
+def test_cli_replay_render_jwm_with_steps(scenario_file: Path, tmp_path: Path) -> None:
+    """`jwmsim replay SCENARIO --render jwm --steps 1` with the shipped WorldGen weights."""
+    code = "import sys; from jwmsim.cli import main; main(sys.argv[1:])"
+    args = ["replay", str(scenario_file), "--runs", "1", "--render", "jwm", "--steps", "1", "--size", "32x56"]
+    args += ["--cameras", "CAM_FRONT", "--workers", "1", "--out", str(tmp_path / "cli"), "--no-progress"]
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "cli" / "run_000" / "video.mp4").stat().st_size > 0
+    bad = subprocess.run(
+        [sys.executable, "-c", code, *args[:-3], "--steps", "0", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert bad.returncode == 2 and "steps" in bad.stderr and "Traceback" not in bad.stderr
