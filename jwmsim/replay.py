@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,7 @@ class ReplayOptions:
         backend: execution backend of :data:`jwmsim.backends.BACKENDS` (``local``, ``ray``).
         ray_address: Ray cluster address for ``backend="ray"`` (None: a local Ray instance).
         progress: show tqdm bars.
+        render_options: settings of the render path (e.g. ``{"steps": 4}`` for ``jwm``).
     """
 
     agent: str | None = None
@@ -103,6 +104,7 @@ class ReplayOptions:
     backend: str = "local"
     ray_address: str | None = None
     progress: bool = True
+    render_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -216,6 +218,7 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
         image_size=image_size,
         render_backend=opts.render_backend,
         device=opts.device,
+        render_options=dict(opts.render_options),
         bev_size=wants.bev_size if wants is not None else None,
     )
     return scenario, setup, n_runs, max_steps

@@ -73,6 +73,7 @@ class RunSetup:
         cameras / image_size: observed cameras and their size ``(H, W)`` [px].
         render_backend / device: where and how to render.
         bev_size: side of the ``bev`` observation [px] for a planner that reads it (None: none).
+        render_options: settings of the render path.
     """
 
     scenario_path: Path
@@ -86,6 +87,7 @@ class RunSetup:
     render_backend: str
     device: str
     bev_size: int | None = None
+    render_options: dict[str, Any] = field(default_factory=dict)
 
 
 class _Loaded:
@@ -160,6 +162,7 @@ def run_one(
         render_backend=setup.render_backend,
         device=setup.device,
         force_scene=setup.force_scene,
+        render_options=dict(setup.render_options),
         bev=setup.bev_size is not None,
         bev_size=setup.bev_size or 64,
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
+import torch
 
 from jwmsim.errors import ConfigError
 from jwmsim.logs.procedural import LogConfig, write_town_log
@@ -110,8 +111,8 @@ def test_ctrl_c_keeps_finished_runs_and_marks_the_partial_one(scenario_file: Pat
 
 
 def test_options_are_validated() -> None:
-    with pytest.raises(ConfigError, match="render path 'jwm' is not available"):
-        ReplayOptions(render="jwm")
+    with pytest.raises(ConfigError, match="render path 'no_such_path' is not available"):
+        ReplayOptions(render="no_such_path")
     with pytest.raises(ConfigError, match="--runs"):
         ReplayOptions(runs=0)
     with pytest.raises(ConfigError, match="--workers"):
@@ -250,3 +251,37 @@ def test_cli_replay(scenario_file: Path, tmp_path: Path) -> None:
         timeout=300,
     )
     assert bad.returncode == 2 and "missing.yaml" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_replay_with_the_jwm_render_path(scenario_file: Path, tmp_path: Path) -> None:
+    """The generator path in closed loop, with tiny random weights (the shipped ones are tested in
+    tests/worldgen); render options reach the path, and unknown ones are refused."""
+    from jwmsim.worldgen.modeling_worldgen import WorldGenModel
+
+    torch.manual_seed(0)
+    WorldGenModel(
+        image_hw=(32, 48), stem_channels=(4, 8, 8, 16), dim=32, depth=1, heads=2, max_frames=6
+    ).save_pretrained(tmp_path / "wg")
+    opts = {"weights": str(tmp_path / "wg"), "steps": 1, "window": 2}
+    result = replay(scenario_file, _opts(tmp_path / "jwm", runs=1, render="jwm", render_options=opts))
+    assert result.runs[0].status == "finished"
+    assert (tmp_path / "jwm" / "run_000" / "video.mp4").stat().st_size > 0
+    with pytest.raises(ConfigError, match="no option"):
+        replay(scenario_file, _opts(tmp_path / "bad", runs=1, render="skeleton", render_options={"steps": 2}))
+
+
+def test_cli_replay_render_jwm_with_steps(scenario_file: Path, tmp_path: Path) -> None:
+    """`jwmsim replay SCENARIO --render jwm --steps 1` with the shipped WorldGen weights."""
+    code = "import sys; from jwmsim.cli import main; main(sys.argv[1:])"
+    args = ["replay", str(scenario_file), "--runs", "1", "--render", "jwm", "--steps", "1", "--size", "32x56"]
+    args += ["--cameras", "CAM_FRONT", "--workers", "1", "--out", str(tmp_path / "cli"), "--no-progress"]
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "cli" / "run_000" / "video.mp4").stat().st_size > 0
+    bad = subprocess.run(
+        [sys.executable, "-c", code, *args[:-3], "--steps", "0", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert bad.returncode == 2 and "steps" in bad.stderr and "Traceback" not in bad.stderr

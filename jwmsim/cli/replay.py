@@ -60,6 +60,9 @@ def replay_command(
         "CAM_FRONT_LEFT,CAM_FRONT,CAM_FRONT_RIGHT", "--cameras", help="comma-separated camera channels"
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="hide progress bars"),
+    steps: int = typer.Option(
+        None, "--steps", help="sampling steps of a generator render path (jwm; default: the path's)"
+    ),
 ) -> None:
     """Replay a long-tail scenario in closed loop: per run an mp4 (camera mosaic + BEV) and
     metrics.json; a summary.json and a table of the runs."""
@@ -79,6 +82,7 @@ def replay_command(
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
         image_size=parse_size(size),
         progress=not no_progress,
+        render_options={} if steps is None else {"steps": steps},
     )
     try:
         result = replay(scenario, opts)

@@ -70,3 +70,57 @@ def worldrec(
         data = default_data_root()
     summary = train(cfg, out, data, resume=resume)
     typer.echo(json.dumps(summary, indent=2))
+
+
+@train_app.command("worldgen")
+def worldgen(
+    stage: str = typer.Option(..., "--stage", help="pretrain (bidirectional) or teacher-forcing (causal)"),
+    preset: str = typer.Option("tiny-cpu", "--preset", help="tiny-cpu (2 CPU cores) or gpu (accelerate)"),
+    out: Path = typer.Option(None, "--out", help="run folder (default: runs/worldgen-STAGE)"),
+    data: Path = typer.Option(
+        None, "--data", help="folder of training clips (*.npz; default: /work/data/worldgen/train)"
+    ),
+    init: Path = typer.Option(
+        None, "--init", help="start from this model folder (teacher forcing: the pretrain run's model/)"
+    ),
+    steps: int = typer.Option(None, "--steps", help="optimisation steps (default: the preset's)"),
+    max_minutes: float = typer.Option(
+        None, "--max-minutes", help="stop with a checkpoint after this wall time"
+    ),
+    clip_frames: int = typer.Option(None, "--clip-frames", help="frames per training sample"),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate"),
+    autocast: str = typer.Option(None, "--autocast", help="bf16 or none (default: the preset's)"),
+    engine: str = typer.Option(None, "--engine", help="plain or accelerate (default: the preset's)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint"),
+    seed: int = typer.Option(None, "--seed", help="random seed"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="hide the progress bar"),
+) -> None:
+    """Train WorldGen (flow matching, x-prediction) on skeleton/true-image clips. Resumable; writes
+    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out."""
+    from jwmsim.errors import ConfigError
+    from jwmsim.worldgen.train import DEFAULT_DATA, STAGES, TRAIN_PRESETS, train, with_overrides
+
+    if preset not in TRAIN_PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}", hint=f"use one of {sorted(TRAIN_PRESETS)}")
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}", hint=f"use one of {STAGES.names()}")
+    cfg = with_overrides(
+        TRAIN_PRESETS[preset],
+        stage=stage,
+        steps=steps,
+        max_minutes=max_minutes,
+        clip_frames=clip_frames,
+        lr=lr,
+        autocast=autocast,
+        engine=engine,
+        seed=seed,
+        init=str(init) if init else None,
+    )
+    summary = train(
+        cfg,
+        out or Path(f"runs/worldgen-{stage}"),
+        data or DEFAULT_DATA,
+        resume=resume,
+        progress=not no_progress,
+    )
+    typer.echo(json.dumps(summary, indent=2))

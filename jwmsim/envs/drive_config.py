@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from jwmsim.config import SimConfig
 from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
@@ -36,6 +37,7 @@ class DriveEnvConfig:
             rasterizer runs on numba's threads, and more PyTorch threads on the small tensor
             operations around it oversubscribe the cores (measured: 240 ms instead of 1 ms for one
             operation with 2 threads on a busy 2-core machine). None: leave PyTorch's setting.
+        render_options: settings of the render path by name (e.g. ``{"steps": 4}`` for ``jwm``).
         depth: add ``depth_<CAMERA>`` float32 ``[H, W, 1]`` observations [m] (skeleton only).
         bev: add a ``bev`` uint8 ``[bev_size, bev_size, 3]`` ego-centred raster.
         bev_size / bev_pixels_per_m: its size [px] and scale.
@@ -52,6 +54,7 @@ class DriveEnvConfig:
     device: str = "auto"
     render_backend: str = "auto"
     render_torch_threads: int | None = 1
+    render_options: dict[str, Any] = field(default_factory=dict)
     depth: bool = False
     bev: bool = False
     bev_size: int = 64
@@ -93,6 +96,13 @@ class DriveEnvConfig:
             raise ConfigError(
                 f"DriveEnvConfig.render_torch_threads = {self.render_torch_threads} is invalid",
                 hint="a positive thread count, or None to leave PyTorch's setting",
+            )
+        if not isinstance(self.render_options, dict) or not all(
+            isinstance(k, str) for k in self.render_options
+        ):
+            raise ConfigError(
+                f"DriveEnvConfig.render_options = {self.render_options!r} is invalid",
+                hint="a dict of option names to values, e.g. {'steps': 4}",
             )
         if not isinstance(self.sim, SimConfig):
             raise ConfigError(f"DriveEnvConfig.sim must be a SimConfig, got {type(self.sim).__name__}")

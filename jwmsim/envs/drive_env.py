@@ -158,6 +158,7 @@ class JWMDrivingEnv(gym.Env):
                 device=cfg.device,
                 backend=cfg.render_backend,
                 torch_threads=cfg.render_torch_threads,
+                options=dict(cfg.render_options),
             )
         )
         self._episodes = 0

@@ -17,6 +17,7 @@ and know nothing of what is inside it. Built in (:data:`RENDER_PATHS`):
 * ``skeleton``: the log's Gaussian scene rendered at the simulated ego and actor poses;
 * ``log_frames``: the logged image nearest in time (open loop: the view does not follow the
   simulated ego; for smoke tests and debugging);
+* ``jwm``: the skeleton render, then the WorldGen generator (:mod:`jwmsim.worldgen.render_path`);
 * ``none``: no images.
 
 A new path joins with ``RENDER_PATHS.add(name, RenderPathSpec(...))``; its ``make(setup)`` receives
@@ -26,10 +27,10 @@ everything the environment knows (:class:`RenderSetup`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -63,6 +64,8 @@ class RenderSetup:
         backend: Gaussian render backend (``auto``: gsplat on CUDA, the numba rasterizer on a CPU).
         torch_threads: PyTorch threads while rendering on a CPU (None: leave as is).
         progress: show progress bars while building a scene.
+        options: settings of the path itself, by name (e.g. ``{"steps": 4}`` for ``jwm``); a path
+            refuses names it does not know.
     """
 
     segment: LogSegment
@@ -76,6 +79,7 @@ class RenderSetup:
     backend: str = "auto"
     torch_threads: int | None = 1
     progress: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,16 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def check_options(setup: RenderSetup, name: str, known: tuple[str, ...]) -> None:
+    """Refuse render-path options that path ``name`` does not know (ConfigError)."""
+    unknown = sorted(set(setup.options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"render path {name!r} has no option(s) {unknown}",
+            hint=f"its options are {list(known)}" if known else "it takes no options",
+        )
+
+
 def _check_depth(setup: RenderSetup, name: str) -> None:
     if setup.depth:
         raise ConfigError(f"render path {name!r} has no depth images", hint="use depth=False or 'skeleton'")
@@ -341,18 +355,31 @@ def _check_depth(setup: RenderSetup, name: str) -> None:
 
 def _make_none(setup: RenderSetup) -> RenderPath:
     _check_depth(setup, "none")
+    check_options(setup, "none", ())
     return NoImages()
 
 
 def _make_log_frames(setup: RenderSetup) -> RenderPath:
     _check_depth(setup, "log_frames")
+    check_options(setup, "log_frames", ())
     return LogFrames(setup)
+
+
+def _make_skeleton(setup: RenderSetup) -> RenderPath:
+    check_options(setup, "skeleton", ())
+    return SkeletonRenderer(setup)
+
+
+def _make_jwm(setup: RenderSetup) -> RenderPath:
+    from jwmsim.worldgen.render_path import make_jwm_path  # torch model code: imported on use
+
+    return make_jwm_path(setup)
 
 
 RENDER_PATHS.add(
     "skeleton",
     RenderPathSpec(
-        SkeletonRenderer,
+        _make_skeleton,
         "Gaussian scene rendered at the simulated poses (closed loop)",
         has_depth=True,
         uses_scene=True,
@@ -361,5 +388,15 @@ RENDER_PATHS.add(
 RENDER_PATHS.add(
     "log_frames",
     RenderPathSpec(_make_log_frames, "nearest logged camera image (open loop, for debugging)"),
+)
+RENDER_PATHS.add(
+    "jwm",
+    RenderPathSpec(
+        _make_jwm,
+        "skeleton render, then the WorldGen generator primed with the log's frames (options: steps, "
+        "guidance, solver, weights)",
+        has_depth=True,
+        uses_scene=True,
+    ),
 )
 RENDER_PATHS.add("none", RenderPathSpec(_make_none, "no camera images (metrics only)", has_images=False))

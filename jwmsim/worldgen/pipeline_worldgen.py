@@ -1,0 +1,338 @@
+"""The WorldGen pipeline: the causal sampler written out, frame by frame, over a KV cache.
+
+Per simulated step (one frame of ``C`` cameras):
+
+1. start from noise ``x = eps`` at level ``s_0 = 1``;
+2. for each level ``s_i`` of the schedule: predict ``x0`` (the denoiser attends to the cached clean
+   past frames and to the frame itself), with classifier-free guidance
+   ``x0 = x0_u + g (x0_c - x0_u)`` where ``g != 1`` (``x0_u``: the condition dropped, as in training);
+   then move to the next level:
+
+   * ``renoise`` (few-step, the distillation schedule ``[1000, 750, 500, 250]`` warped by the shift):
+     re-noise the prediction with fresh noise, ``x = (1 - s_next) x0 + s_next eps'``;
+   * ``euler`` (many steps): ``x = x + (s_next - s) v`` with ``v = (x - x0) / s``;
+
+3. one more call at level 0 with the final ``x0`` writes the frame's clean keys and values into the
+   cache (sinks are permanent, then a sliding window: memory stays bounded over minutes).
+
+Frames are generated at the model's trained size; other sizes are resized in and out.
+:class:`WorldGenPipeline` implements :class:`~jwmsim.worldgen.frames.FrameGenerator`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from jwmsim.errors import ConfigError
+from jwmsim.sim.registry import Registry
+from jwmsim.worldgen.conditioning import (
+    ego_motion,
+    encode_condition,
+    images_to_model,
+    model_to_images,
+    token_rays,
+)
+from jwmsim.worldgen.flow import euler_levels, few_step_levels
+from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame, check_frame
+from jwmsim.worldgen.kv_cache import CacheSnapshot, KVCache
+from jwmsim.worldgen.modeling_worldgen import WorldGenModel
+from jwmsim.worldgen.weights import default_weights_dir, load_worldgen
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 / AMX); elsewhere it is emulated and slow."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How frames are sampled.
+
+    Attributes:
+        steps: denoiser calls per frame (plus one call that writes the cache).
+        solver: ``renoise`` (few-step: predict x0, re-noise to the next level) or ``euler``.
+        guidance: classifier-free guidance scale on the skeleton condition (1: none, one call per step).
+        num_sinks: first frames kept for good in the KV cache.
+        window: most recent frames kept besides the sinks (``num_sinks + window + 1`` must not
+            exceed the model's frame slots).
+        seed: noise seed (each reset restarts it).
+        autocast: ``auto`` (bf16 where the CPU has it, or on CUDA), ``bf16`` or ``none``.
+        torch_threads: PyTorch threads while generating on a CPU (None: leave as is).
+        shift: timestep shift of the sampling schedule (None: the model's training shift). An
+            undistilled teacher sampled in few steps at the training shift (k = 5) ends on a very
+            noisy level (0.625 for 4 steps) and returns washed-out frames; k = 1 ends at 0.25.
+    """
+
+    steps: int = 4
+    solver: str = "renoise"
+    guidance: float = 1.0
+    num_sinks: int = 1
+    window: int = 2
+    seed: int = 0
+    autocast: str = "auto"
+    torch_threads: int | None = 2
+    shift: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"sampling steps must be >= 1, got {self.steps}", hint="e.g. --steps 4")
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"unknown solver {self.solver!r}", hint=f"use one of {SOLVERS.names()}")
+        if self.guidance < 0 or self.num_sinks < 0 or self.window < 1:
+            raise ConfigError("guidance must be >= 0, num_sinks >= 0 and window >= 1")
+        if self.autocast not in ("auto", "bf16", "none"):
+            raise ConfigError(f"autocast must be auto, bf16 or none, got {self.autocast!r}")
+        if self.shift is not None and self.shift < 1.0:
+            raise ConfigError(f"sampling shift must be >= 1, got {self.shift}")
+
+
+@dataclass(frozen=True)
+class WorldGenOutput:
+    """One generated frame.
+
+    Attributes:
+        images: ``[C, H, W, 3]`` uint8 at the frame's size.
+        x0: ``[C, 3, h, w]`` float32 in [-1, 1] at the model's size.
+        seconds: wall time of the frame (all denoiser calls and the cache write) [s].
+        denoiser_calls: model calls made (guidance doubles the sampling calls).
+        cache_frames: frames in the KV cache afterwards.
+        cache_bytes: bytes the KV cache holds afterwards.
+    """
+
+    images: np.ndarray
+    x0: torch.Tensor
+    seconds: float
+    denoiser_calls: int
+    cache_frames: int
+    cache_bytes: int
+
+
+# --- solvers: (x, x0, s, s_next, noise) -> x at s_next ---------------------------------------------
+Solver = Callable[[torch.Tensor, torch.Tensor, float, float, torch.Tensor], torch.Tensor]
+SOLVERS: Registry[Solver] = Registry("WorldGen solver")
+SOLVERS.add("renoise", lambda x, x0, s, s_next, eps: (1.0 - s_next) * x0 + s_next * eps)
+SOLVERS.add("euler", lambda x, x0, s, s_next, eps: x + (s_next - s) * (x - x0) / max(s, 1e-4))
+
+
+def schedule(solver: str, steps: int, shift: float) -> list[float]:
+    """The levels visited: ``steps`` levels (highest first) followed by 0."""
+    if solver == "euler":
+        return euler_levels(steps, shift)
+    return [*few_step_levels(steps, shift), 0.0]
+
+
+@dataclass(frozen=True)
+class PipelineSnapshot:
+    cache: CacheSnapshot
+    last_pose: np.ndarray | None
+    rng: torch.Tensor
+    frames: int
+
+
+class WorldGenPipeline:
+    """Generates frames from skeleton renders (see the module docstring).
+
+    Args:
+        model: a trained :class:`WorldGenModel`.
+        config: sampling settings.
+        device: where the model runs.
+    """
+
+    name = "worldgen"
+
+    def __init__(
+        self,
+        model: WorldGenModel,
+        config: SamplerConfig = SamplerConfig(),
+        device: str | torch.device = "cpu",
+    ) -> None:
+        slots = int(model.config.max_frames)
+        if config.num_sinks + config.window + 1 > slots:
+            raise ConfigError(
+                f"sinks {config.num_sinks} + window {config.window} + 1 exceed the model's {slots} "
+                "frame slots",
+                hint="use a smaller window",
+            )
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.model_hw = tuple(int(v) for v in model.config.image_hw)
+        shift = float(model.config.timestep_shift) if config.shift is None else float(config.shift)
+        self.levels = schedule(config.solver, config.steps, shift)
+        self.solver = SOLVERS.get(config.solver)
+        if config.autocast == "auto":
+            self.bf16 = self.device.type == "cuda" or bf16_supported()
+        else:
+            self.bf16 = config.autocast == "bf16"
+        self.cache = KVCache(config.num_sinks, config.window)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self._rays: dict[bytes, torch.Tensor] = {}
+        self._last_pose: np.ndarray | None = None
+        self.frames = 0
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path | None = None, config: SamplerConfig = SamplerConfig(), device: str = "cpu"
+    ) -> WorldGenPipeline:
+        """The pipeline of a ``save_pretrained`` folder (default: the shipped ``assets/worldgen``);
+        a missing or corrupt checkpoint raises :class:`~jwmsim.errors.CheckpointError`."""
+        return cls(load_worldgen(path or default_weights_dir(), device), config, device)
+
+    # --- inputs ---------------------------------------------------------------------------------
+    def _resize(self, arr: np.ndarray, interp: int) -> np.ndarray:
+        """``[C, H, W, ...]`` -> ``[C, h, w, ...]`` at the model's size."""
+        h, w = self.model_hw
+        if arr.shape[1:3] == (h, w):
+            return arr
+        return np.stack([cv2.resize(a, (w, h), interpolation=interp) for a in arr])
+
+    def _rays_for(self, poses: FramePoses, hw: tuple[int, int]) -> torch.Tensor:
+        """``[1, C, h, w, 3]`` token rays at the model's size, cached per rig."""
+        sy, sx = self.model_hw[0] / hw[0], self.model_hw[1] / hw[1]
+        k = np.array(poses.intrinsics, dtype=np.float64)
+        k[:, 0] *= sx
+        k[:, 1] *= sy
+        key = k.tobytes() + np.asarray(poses.ego_from_cam, dtype=np.float64).tobytes()
+        if key not in self._rays:
+            rays = token_rays(k, poses.ego_from_cam, self.model_hw, int(self.model.config.patch))
+            self._rays[key] = rays[None].to(self.device)
+        return self._rays[key]
+
+    def _condition(self, frame: SkeletonFrame | None, c: int) -> torch.Tensor:
+        """``[1, C, 5, h, w]``; zeros (the dropped condition) without a skeleton."""
+        h, w = self.model_hw
+        if frame is None:
+            return torch.zeros(1, c, 5, h, w, device=self.device)
+        rgb = self._resize(frame.rgb, cv2.INTER_AREA)
+        depth = self._resize(frame.depth.astype(np.float32), cv2.INTER_NEAREST)
+        alpha = self._resize(frame.alpha.astype(np.float32), cv2.INTER_LINEAR)
+        cond = encode_condition(rgb, depth, alpha, float(self.model.config.depth_scale))
+        return cond[None].to(self.device)
+
+    def _motion(self, pose: np.ndarray) -> torch.Tensor:
+        m = ego_motion(np.asarray(pose, dtype=np.float64)[None], self._last_pose)
+        return m.to(self.device)
+
+    def _call(self, x: torch.Tensor, s: float, cond: torch.Tensor, rays: torch.Tensor, motion: torch.Tensor,
+              write: bool = False) -> torch.Tensor:  # fmt: skip
+        level = torch.full((1,), s, device=self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.model.forward_cached(x, level, cond, rays, motion, self.cache, write=write)
+        return out.float()
+
+    # --- FrameGenerator -------------------------------------------------------------------------
+    @torch.no_grad()
+    def reset(self, context: Sequence[ContextFrame]) -> None:
+        """Clear the cache and prime it with ``context`` (oldest first; only the last
+        ``num_sinks + window`` frames can stay)."""
+        self.cache.clear()
+        self.gen.manual_seed(self.config.seed)
+        self._last_pose = None
+        self.frames = 0
+        keep = self.config.num_sinks + self.config.window
+        with _threads(self.config.torch_threads if self.device.type == "cpu" else None):
+            for ctx in list(context)[-keep:]:
+                c, hw = ctx.images.shape[0], ctx.images.shape[1:3]
+                x0 = images_to_model(self._resize(ctx.images, cv2.INTER_AREA))[None].to(self.device)
+                rays = self._rays_for(ctx.poses, hw)
+                cond = self._condition(ctx.skeleton, c)
+                self._call(x0, 0.0, cond, rays, self._motion(ctx.poses.world_from_ego), write=True)
+                self._last_pose = np.asarray(ctx.poses.world_from_ego, dtype=np.float64)
+
+    def generate(self, frame: SkeletonFrame) -> np.ndarray:
+        """``[C, H, W, 3]`` uint8 images of the step (remembered as the newest past frame)."""
+        return self(frame).images
+
+    @torch.no_grad()
+    def __call__(self, frame: SkeletonFrame) -> WorldGenOutput:
+        c, h, w = check_frame(frame)
+        t0 = time.perf_counter()
+        with _threads(self.config.torch_threads if self.device.type == "cpu" else None):
+            rays = self._rays_for(frame.poses, (h, w))
+            cond = self._condition(frame, c)
+            uncond = torch.zeros_like(cond)
+            motion = self._motion(frame.poses.world_from_ego)
+            mh, mw = self.model_hw
+            x = torch.randn((1, c, 3, mh, mw), generator=self.gen).to(self.device)
+            calls = 0
+            x0 = x
+            g = self.config.guidance
+            for s, s_next in zip(self.levels[:-1], self.levels[1:], strict=True):
+                x0 = self._call(x, s, cond, rays, motion)
+                calls += 1
+                if g != 1.0:
+                    x0_u = self._call(x, s, uncond, rays, motion)
+                    x0 = x0_u + g * (x0 - x0_u)
+                    calls += 1
+                x0 = x0.clamp(-1.0, 1.0)
+                if s_next > 0:
+                    eps = torch.randn(x.shape, generator=self.gen).to(self.device)
+                    x = self.solver(x, x0, s, s_next, eps)
+            self._call(x0, 0.0, cond, rays, motion, write=True)
+            calls += 1
+        self._last_pose = np.asarray(frame.poses.world_from_ego, dtype=np.float64)
+        self.frames += 1
+        images = model_to_images(x0[0])
+        if (h, w) != (mh, mw):
+            images = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) for im in images])
+        return WorldGenOutput(
+            images=images,
+            x0=x0[0].cpu(),
+            seconds=time.perf_counter() - t0,
+            denoiser_calls=calls,
+            cache_frames=self.cache.num_frames,
+            cache_bytes=self.cache.nbytes(),
+        )
+
+    # --- state ------------------------------------------------------------------------------------
+    def snapshot(self) -> PipelineSnapshot:
+        return PipelineSnapshot(self.cache.snapshot(), self._last_pose, self.gen.get_state(), self.frames)
+
+    def restore(self, snap: PipelineSnapshot) -> None:
+        self.cache.restore(snap.cache)
+        self._last_pose = snap.last_pose
+        self.gen.set_state(snap.rng)
+        self.frames = snap.frames
+
+
+class _threads:
+    """Limit PyTorch to ``n`` threads inside the block (None: no change)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.before = 0
+
+    def __enter__(self) -> None:
+        self.before = torch.get_num_threads()
+        if self.n is not None and self.n != self.before:
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.n is not None and torch.get_num_threads() != self.before:
+            torch.set_num_threads(self.before)
+
+
+def make_worldgen_generator(
+    weights_dir: str | Path | None = None,
+    steps: int = 4,
+    guidance: float = 1.0,
+    device: str = "cpu",
+    solver: str | None = None,
+    shift: float | None = None,
+) -> WorldGenPipeline:
+    """The WorldGen pipeline as a :class:`~jwmsim.worldgen.frames.FrameGenerator` for the evaluation
+    harness (registered there as ``worldgen``). ``solver`` None: ``renoise`` up to 4 steps, else ``euler``."""
+    solver = solver or ("renoise" if steps <= 4 else "euler")
+    return WorldGenPipeline.from_pretrained(
+        weights_dir, SamplerConfig(steps=steps, guidance=guidance, solver=solver, shift=shift), device
+    )

@@ -1,0 +1,438 @@
+"""Training of WorldGen, stages 1 and 2: ``jwmsim train worldgen --stage pretrain|teacher-forcing``.
+
+Stages (a registry, :data:`STAGES`), both flow matching with x-prediction (the loss is the MSE of
+the clean-image prediction, i.e. the velocity MSE weighted by ``s^2``), levels drawn uniformly and
+shifted (k = ``timestep_shift``), ~10% condition dropout per frame (for classifier-free guidance):
+
+* ``pretrain``: bidirectional; one noise level per clip, every frame attends to every frame.
+* ``teacher-forcing``: causal; the clip's clean frames are the context: the sequence is ``F`` clean
+  blocks (level 0) followed by ``F`` noisy copies (one level per frame); noisy block b attends to
+  clean blocks < b and to itself, clean block b to clean blocks <= b (exactly what the KV-cache
+  inference does); the loss is on the noisy blocks. Starts from ``--init`` (the pretrain model).
+
+A run folder holds ``checkpoint.pt`` (model, optimiser, step, RNG states; written every few minutes,
+atomically; ``--resume`` continues it exactly), ``loss.csv`` / ``loss.png``, ``model/``
+(``save_pretrained``) and ``train_config.json``. The gpu preset runs the same code through
+accelerate::
+
+    accelerate launch --multi_gpu -m jwmsim.worldgen.train --stage pretrain --preset gpu --out runs/wg-pre
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.sim.registry import Registry
+from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
+from jwmsim.worldgen.flow import add_noise, sample_training_levels
+from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
+from jwmsim.worldgen.train_clips import ClipSet, ClipTensors
+from jwmsim.worldgen.weights import load_worldgen
+
+DEFAULT_DATA = Path("/work/data/worldgen/train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (units in comments)."""
+
+    stage: str = "pretrain"
+    model_preset: str = "tiny-cpu"
+    steps: int = 3000
+    batch: int = 1  # clips per step
+    clip_frames: int = 4  # [frames] consecutive frames per sample (<= model max_frames)
+    crop_hw: tuple[int, int] | None = (64, 96)  # [px] train on windows of the images (None: whole)
+    lr: float = 8e-4
+    warmup: int = 30  # [steps]
+    min_lr_frac: float = 0.1
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    cond_dropout: float = 0.1  # probability per frame of dropping its skeleton condition
+    level_shift: float | None = None  # timestep shift of the training levels (None: the model's)
+    init: str | None = None  # a save_pretrained folder to start from (teacher forcing: the pretrain model)
+    checkpoint_every_s: float = 180.0  # [s]
+    max_minutes: float | None = None
+    seed: int = 0
+    torch_threads: int = 2
+    engine: str = "plain"
+    autocast: str = "bf16"  # "bf16" (CPUs with avx512_bf16 / GPUs) or "none"
+    extra: dict[str, Any] = field(default_factory=dict)  # model config overrides
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ConfigError(f"unknown WorldGen stage {self.stage!r}", hint=f"use one of {STAGES.names()}")
+        if self.model_preset not in MODEL_PRESETS:
+            raise ConfigError(
+                f"unknown model preset {self.model_preset!r}", hint=f"use one of {sorted(MODEL_PRESETS)}"
+            )
+        if self.steps < 1 or self.batch < 1 or self.clip_frames < 2:
+            raise ConfigError("steps and batch must be >= 1 and clip_frames >= 2")
+        if not 0.0 <= self.cond_dropout < 1.0:
+            raise ConfigError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        if self.crop_hw is not None and (len(self.crop_hw) != 2 or min(self.crop_hw) < 16):
+            raise ConfigError(f"crop_hw must be (height, width) >= 16 px or None, got {self.crop_hw}")
+        if self.autocast not in ("bf16", "none"):
+            raise ConfigError(f"autocast must be 'bf16' or 'none', got {self.autocast!r}")
+
+
+# --- stages ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Batch:
+    """``B`` samples stacked: x0 ``[B, F, C, 3, H, W]``, cond ``[B, F, C, 5, H, W]``, rays
+    ``[B, C, h, w, 3]``, motion ``[B, F, 4]``."""
+
+    x0: torch.Tensor
+    cond: torch.Tensor
+    rays: torch.Tensor
+    motion: torch.Tensor
+
+    @staticmethod
+    def stack(samples: list[ClipTensors], device: torch.device) -> Batch:
+        return Batch(
+            torch.stack([s.x0 for s in samples]).to(device),
+            torch.stack([s.cond for s in samples]).to(device),
+            torch.stack([s.rays for s in samples]).to(device),
+            torch.stack([s.motion for s in samples]).to(device),
+        )
+
+
+def drop_condition(cond: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Zero the condition of each frame ``[B, F, ...]`` with probability ``p``."""
+    keep = (torch.rand(cond.shape[:2], generator=gen) >= p).to(cond.device, cond.dtype)
+    return cond * keep.view(*cond.shape[:2], *([1] * (cond.dim() - 2)))
+
+
+def pretrain_loss(model: Any, batch: Batch, cfg: TrainConfig, k: float, gen: torch.Generator) -> torch.Tensor:
+    """Bidirectional: one level per clip, full attention over the clip."""
+    b, f = batch.x0.shape[:2]
+    s = sample_training_levels((b, 1), k, gen).expand(b, f).to(batch.x0.device)
+    eps = torch.randn(batch.x0.shape, generator=gen).to(batch.x0.device)
+    x_s = add_noise(batch.x0, eps, s.view(b, f, 1, 1, 1, 1))
+    cond = drop_condition(batch.cond, cfg.cond_dropout, gen)
+    pred = model(x_s, s, cond, batch.rays, batch.motion, torch.arange(f))
+    return (pred.float() - batch.x0).pow(2).mean()
+
+
+def teacher_forcing_loss(
+    model: Any, batch: Batch, cfg: TrainConfig, k: float, gen: torch.Generator
+) -> torch.Tensor:
+    """Causal: clean context blocks, then noisy blocks (one level per frame), teacher-forcing mask."""
+    b, f = batch.x0.shape[:2]
+    dev = batch.x0.device
+    s = sample_training_levels((b, f), k, gen).to(dev)
+    eps = torch.randn(batch.x0.shape, generator=gen).to(dev)
+    x_s = add_noise(batch.x0, eps, s.view(b, f, 1, 1, 1, 1))
+    clean_cond = drop_condition(batch.cond, cfg.cond_dropout, gen)
+    noisy_cond = drop_condition(batch.cond, cfg.cond_dropout, gen)
+    pos = torch.arange(f)
+    pred = model(
+        torch.cat([batch.x0, x_s], 1),
+        torch.cat([torch.zeros_like(s), s], 1),
+        torch.cat([clean_cond, noisy_cond], 1),
+        batch.rays,
+        torch.cat([batch.motion, batch.motion], 1),
+        torch.cat([pos, pos]),
+        teacher_forcing_mask(f),
+        torch.arange(f, 2 * f),
+    )
+    return (pred.float() - batch.x0).pow(2).mean()
+
+
+LossFn = Callable[[Any, Batch, TrainConfig, float, torch.Generator], torch.Tensor]
+STAGES: Registry[LossFn] = Registry("WorldGen training stage")
+STAGES.add("pretrain", pretrain_loss)
+STAGES.add("teacher-forcing", teacher_forcing_loss)
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "tiny-cpu": TrainConfig(),
+    "gpu": TrainConfig(
+        model_preset="gpu",
+        steps=100_000,
+        batch=4,
+        clip_frames=8,
+        crop_hw=None,
+        lr=2e-4,
+        warmup=1000,
+        checkpoint_every_s=600.0,
+        torch_threads=8,
+        engine="accelerate",
+    ),
+}
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier at ``step`` (0-based): linear warm-up, then cosine to min_lr_frac."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+
+
+def save_checkpoint(
+    path: Path,
+    model: WorldGenModel,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    rng: np.random.Generator,
+    gen: torch.Generator,
+    elapsed: float,
+    stage: str,
+) -> None:
+    """Write ``checkpoint.pt`` atomically (a temp file, then ``os.replace``)."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "np_rng": rng.bit_generator.state,
+        "torch_gen": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "elapsed": elapsed,
+        "stage": stage,
+        "model_config": {k: v for k, v in dict(model.config).items() if not k.startswith("_")},
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint, or a :class:`CheckpointError` naming the path."""
+    if not path.is_file():
+        raise CheckpointError(f"training checkpoint {path} does not exist", hint="start without --resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or "model" not in state or "step" not in state:
+            raise ValueError("not a WorldGen training checkpoint")
+        return state
+    except Exception as err:
+        raise CheckpointError(
+            f"training checkpoint {path} is unreadable ({err})", hint="delete it and start again"
+        ) from err
+
+
+CSV_FIELDS = ["step", "loss", "lr", "seconds", "stage"]
+
+
+def _trim_csv(path: Path, step: int) -> None:
+    """Drop loss rows written after the checkpoint being resumed."""
+    if not path.is_file():
+        return
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(keep)
+
+
+def plot_loss(run_dir: Path) -> Path | None:
+    """``loss.png`` from ``loss.csv`` (raw and running mean over 25 steps, log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = run_dir / "loss.csv"
+    if not path.is_file():
+        return None
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return None
+    steps = np.array([int(r["step"]) for r in rows])
+    loss = np.array([float(r["loss"]) for r in rows])
+    k = min(25, len(loss))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, loss, alpha=0.3, label="per step")
+    ax.plot(steps[k - 1 :], np.convolve(loss, np.ones(k) / k, mode="valid"), label=f"mean of {k}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("x0 MSE (images in [-1, 1])")
+    ax.set_title(f"WorldGen {rows[-1]['stage']}")
+    ax.legend()
+    fig.tight_layout()
+    out = run_dir / "loss.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+# --- the loop ----------------------------------------------------------------------------------
+def build_model(cfg: TrainConfig) -> WorldGenModel:
+    """The model to train: ``cfg.init`` loaded strictly, else fresh from the preset."""
+    if cfg.init:
+        return load_worldgen(cfg.init).train()
+    return WorldGenModel(**{**MODEL_PRESETS[cfg.model_preset], **cfg.extra})
+
+
+def train(
+    cfg: TrainConfig, run_dir: Path, data: Path, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train (or, with ``resume``, continue) a WorldGen stage in ``run_dir`` on the clips in ``data``.
+
+    Returns:
+        A summary: steps, why it stopped, seconds, final running loss, paths.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.torch_threads)
+    try:
+        return _train(cfg, Path(run_dir), Path(data), resume, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _engine(name: str) -> Any:
+    from jwmsim.worldrec.train import ENGINES
+
+    return ENGINES.get(name)()
+
+
+def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists() and not resume:
+        raise ConfigError(
+            f"{run_dir} already holds a training run", hint="pass --resume to continue it, or another --out"
+        )
+    clips = ClipSet(data)
+    engine = _engine(cfg.engine)
+    rng = np.random.default_rng(cfg.seed + engine.process_index)
+    gen = torch.Generator().manual_seed(cfg.seed + engine.process_index)
+    torch.manual_seed(cfg.seed + engine.process_index)
+    model = build_model(cfg)
+    if cfg.clip_frames > model.config.max_frames:
+        raise ConfigError(
+            f"clip_frames {cfg.clip_frames} exceeds the model's {model.config.max_frames} frame slots"
+        )
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay
+    )
+    step, elapsed = 0, 0.0
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        if state.get("stage") != cfg.stage:
+            raise CheckpointError(
+                f"{ckpt_path} is a {state.get('stage')!r} run, not {cfg.stage!r}", hint="pass its --stage"
+            )
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt_path} does not match the model ({err})") from err
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        rng.bit_generator.state = state["np_rng"]
+        gen.set_state(state["torch_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        _trim_csv(run_dir / "loss.csv", step)
+    (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    model, optimizer = engine.prepare(model, optimizer)
+    base: WorldGenModel = engine.unwrap(model)
+    loss_fn = STAGES.get(cfg.stage)
+    k = float(base.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)
+    device = engine.device
+    use_bf16 = cfg.autocast == "bf16"
+    new_csv = not (run_dir / "loss.csv").is_file()
+    csv_file = open(run_dir / "loss.csv", "a", newline="")
+    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
+    if new_csv:
+        writer.writeheader()
+    t_start = time.perf_counter() - elapsed
+    last_ckpt = time.perf_counter()
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"worldgen {cfg.stage}", unit="step",
+               disable=not progress or not engine.is_main)  # fmt: skip
+    ema: float | None = None
+    stopped = "steps"
+    model.train()
+    try:
+        while step < cfg.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, cfg)
+            if step % 200 == 0:
+                clips.refresh()  # clips still being written join the pool
+            samples = [
+                clips.draw(rng, cfg.clip_frames, base.config.patch, base.config.depth_scale, cfg.crop_hw)
+                for _ in range(cfg.batch)
+            ]
+            batch = Batch.stack(samples, device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss = loss_fn(model, batch, cfg, k, gen)
+            optimizer.zero_grad(set_to_none=True)
+            engine.backward(loss)
+            norm = engine.clip(model.parameters(), cfg.grad_clip)
+            value = float(loss.detach())
+            if math.isfinite(norm) and math.isfinite(value):
+                optimizer.step()  # a non-finite loss or gradient skips the update
+            step += 1
+            if engine.is_main:
+                writer.writerow({
+                    "step": step,
+                    "loss": round(value, 6),
+                    "lr": f"{optimizer.param_groups[0]['lr']:.3e}",
+                    "seconds": round(time.perf_counter() - t_start, 1),
+                    "stage": cfg.stage,
+                })  # fmt: skip
+                csv_file.flush()
+            if math.isfinite(value):
+                ema = value if ema is None else 0.95 * ema + 0.05 * value
+            bar.update(1)
+            bar.set_postfix(loss=f"{ema:.4f}" if ema is not None else "nan")
+            now = time.perf_counter()
+            if engine.is_main and now - last_ckpt >= cfg.checkpoint_every_s:
+                save_checkpoint(ckpt_path, base, optimizer, step, rng, gen, now - t_start, cfg.stage)
+                base.save_pretrained(run_dir / "model")
+                plot_loss(run_dir)
+                last_ckpt = now
+            if cfg.max_minutes is not None and now - t_start >= 60 * cfg.max_minutes:
+                stopped = "time"
+                break
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        bar.close()
+        csv_file.close()
+    seconds = time.perf_counter() - t_start
+    if engine.is_main:
+        save_checkpoint(ckpt_path, base, optimizer, step, rng, gen, seconds, cfg.stage)
+        base.save_pretrained(run_dir / "model")
+        plot_loss(run_dir)
+    return {
+        "stage": cfg.stage,
+        "steps": step,
+        "stopped": stopped,
+        "seconds": round(seconds, 1),
+        "ema_loss": round(ema, 5) if ema is not None else None,
+        "clips": len(clips),
+        "run_dir": str(run_dir),
+    }
+
+
+def with_overrides(cfg: TrainConfig, **over: Any) -> TrainConfig:
+    """``cfg`` with the non-None fields of ``over`` replaced."""
+    return replace(cfg, **{k: v for k, v in over.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m jwmsim.worldgen.train ARGS`` = ``jwmsim train worldgen ARGS`` (an entry point for
+    ``accelerate launch -m``)."""
+    import sys
+
+    from jwmsim.cli import main as cli_main
+
+    cli_main(["train", "worldgen", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    main()
