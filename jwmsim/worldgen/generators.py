@@ -9,7 +9,7 @@ Built in, the baselines a generator is measured against:
 A generator joins with ``GENERATORS.add(name, GeneratorSpec(make, description))``; ``make`` receives
 :class:`GeneratorOptions` (device, sampling steps, weights folder) and returns a
 :class:`~jwmsim.worldgen.frames.FrameGenerator`. The WorldGen pipeline registers as ``worldgen``
-from its own module, imported at the bottom of this one.
+lazily (torch and the model load when it is made).
 """
 
 from __future__ import annotations
@@ -85,6 +85,19 @@ class CopyLastGenerator:
 GENERATORS.add("skeleton", GeneratorSpec(lambda _: SkeletonGenerator(), "the skeleton render alone"))
 GENERATORS.add(
     "copy-last", GeneratorSpec(lambda _: CopyLastGenerator(), "repeat the last real (context) frame")
+)
+
+
+def _worldgen(options: GeneratorOptions) -> FrameGenerator:
+    """The WorldGen pipeline (imported here, on first use: torch and the model load only then)."""
+    from jwmsim.worldgen.pipeline_worldgen import make_worldgen_generator
+
+    return make_worldgen_generator(options.weights, steps=options.steps or 4, device=options.device)
+
+
+GENERATORS.add(
+    "worldgen",
+    GeneratorSpec(_worldgen, "the WorldGen pipeline (shipped weights in assets/worldgen, 4 steps)"),
 )
 
 
