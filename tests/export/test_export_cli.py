@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import options, write_scenario
+from conftest import SIZE, options, write_scenario
 
 from jwmsim.cli import main
 from jwmsim.export.run import _prepare
@@ -76,3 +77,20 @@ def test_any_render_path_exports_and_is_recorded(town_log: Path, tmp_path: Path)
     assert "gaussian_scene" not in prov and prov["scene"] == "scene-tiny_brake-0000"
     anns = json.loads((result.out / result.version / "sample_annotation.json").read_text())
     assert anns and {a["visibility_token"] for a in anns} <= {"1", "2", "3", "4"}
+
+
+def test_the_jwm_render_path_exports(town_log: Path, tmp_path: Path) -> None:
+    """The WorldGen path (shipped weights) exports like any other: generated images, its name in the
+    provenance."""
+    from PIL import Image
+
+    from jwmsim.export import export
+
+    scenario = write_scenario(tmp_path, town_log, duration=0.3)
+    result = export(scenario, options(tmp_path / "data", runs=1, render="jwm"))
+    prov = json.loads((result.out / "provenance.json").read_text())["records"]["scene-tiny_brake-0000"]
+    assert prov["render_path"] == "jwm"
+    data = json.loads((result.out / result.version / "sample_data.json").read_text())
+    first = next(d for d in data if d["filename"].endswith(".jpg"))
+    img = np.asarray(Image.open(result.out / first["filename"]))
+    assert img.shape == (*SIZE, 3) and img.std() > 1.0  # a picture, not a constant
