@@ -14,6 +14,7 @@ Options (``RenderSetup.options`` / ``DriveEnvConfig.render_options`` / ``jwmsim 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from jwmsim.errors import ConfigError
 from jwmsim.sim.state import SimState
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame
 from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
+from jwmsim.worldgen.weights import default_weights_dir, weights_digest
 
 OPTIONS = ("steps", "guidance", "solver", "weights", "window", "sinks", "seed")
 DEFAULT_STEPS = 4
@@ -70,6 +72,8 @@ class JWMRenderer:
         self.pipeline = WorldGenPipeline.from_pretrained(
             setup.options.get("weights"), sampler, str(self.device)
         )
+        self.weights = Path(setup.options.get("weights") or default_weights_dir())
+        self.sampler = sampler
         self.skeleton = SkeletonRenderer(replace(setup, depth=True, options={}))
         self.segment = setup.segment
         self.cameras = list(setup.cameras)
@@ -117,6 +121,17 @@ class JWMRenderer:
             depth=dict(sk.depth) if self.want_depth else {},
             alpha=dict(sk.alpha),
         )
+
+    def provenance(self) -> dict[str, str]:
+        """How this path makes its images (recorded by ``jwmsim export``): the generator's weights
+        folder and digest, and the sampler's settings."""
+        sampler = self.sampler
+        return {
+            "generator": "worldgen",
+            "weights": str(self.weights),
+            "weights_digest": weights_digest(self.weights),
+            "sampler": f"{sampler.solver}, {sampler.steps} steps, guidance {sampler.guidance:g}",
+        }
 
     def close(self) -> None:
         self.skeleton.close()

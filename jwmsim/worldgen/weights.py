@@ -63,3 +63,21 @@ def load_worldgen(path: str | Path, device: str | torch.device = "cpu") -> World
         raise CheckpointError(f"{weights} holds non-finite values in {nonfinite[:3]}", hint=hint)
     model.load_state_dict(tensors, strict=True)
     return model.to(device).eval()
+
+
+def weights_digest(path: str | Path) -> str:
+    """First 12 hex digits of the SHA-1 of a weights folder's safetensors file (for provenance).
+
+    Raises:
+        CheckpointError: the file does not exist.
+    """
+    import hashlib
+
+    f = Path(path) / SAFETENSORS_WEIGHTS_NAME
+    if not f.is_file():
+        raise CheckpointError(f"WorldGen weights {f} do not exist", hint="restore assets/worldgen/ from git")
+    h = hashlib.sha1()
+    with open(f, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]

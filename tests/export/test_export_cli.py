@@ -90,6 +90,8 @@ def test_the_jwm_render_path_exports(town_log: Path, tmp_path: Path) -> None:
     result = export(scenario, options(tmp_path / "data", runs=1, render="jwm"))
     prov = json.loads((result.out / "provenance.json").read_text())["records"]["scene-tiny_brake-0000"]
     assert prov["render_path"] == "jwm"
+    info = prov["render_path_info"]
+    assert info["generator"] == "worldgen" and len(info["weights_digest"]) == 12
     data = json.loads((result.out / result.version / "sample_data.json").read_text())
     first = next(d for d in data if d["filename"].endswith(".jpg"))
     img = np.asarray(Image.open(result.out / first["filename"]))
