@@ -36,6 +36,7 @@ def die_on_one(task: int, ctx) -> int:
 
 
 def wait_for_stop(task: int, ctx) -> str:
+    ctx.report(1)  # "running": the test interrupts once the two first tasks are
     deadline = time.monotonic() + 60.0
     while time.monotonic() < deadline:
         if ctx.should_stop():
@@ -121,15 +122,21 @@ def test_ctrl_c_stops_the_running_tasks_and_keeps_their_results(name: str, worke
         request.getfixturevalue("local_ray")
         _by_value_for_ray()
     got: dict[int, str] = {}
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    running: set[int] = set()
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+
+    def on_progress(index: int, steps: int) -> None:
+        running.add(index)
+        if len(running) == workers and timer.ident is None:
+            timer.start()  # Ctrl-C once both workers run a task (worker start-up may take long)
+
     with make_backend(name, BackendOptions(workers=workers)) as b:
-        timer.start()
         started = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
-            for index, result in b.map(wait_for_stop, list(range(5))):
+            for index, result in b.map(wait_for_stop, list(range(5)), progress=on_progress):
                 got[index] = result
     timer.cancel()
-    assert time.monotonic() - started < 30.0
+    assert time.monotonic() - started < 90.0
     assert got == {0: "stopped", 1: "stopped"}  # the two running ones; the other three never started
 
 
