@@ -15,11 +15,12 @@ from pathlib import Path
 from conftest import write_scenario
 
 REPO = Path(__file__).resolve().parents[2]
+RUNS = 8  # enough that the signal, sent when the first scene is done, lands before the last one
 
 
 def _command(scenario: Path, out: Path) -> list[str]:
     args = [
-        "export", str(scenario), "--runs", "4", "--out", str(out), "--workers", "2",
+        "export", str(scenario), "--runs", str(RUNS), "--out", str(out), "--workers", "2",
         "--cameras", "CAM_FRONT", "--size", "36x64", "--scene", "lidar", "--no-progress",
     ]  # fmt: skip
     return [sys.executable, "-c", f"from jwmsim.cli import main; main({args!r})"]
@@ -39,10 +40,10 @@ def test_ctrl_c_over_processes_keeps_finished_scenes(town_log: Path, tmp_path: P
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr.decode()  # 3 of 4 scenes were still to do at the signal
+    assert proc.returncode == 130, stderr.decode()  # most scenes were still to do at the signal
     assert b"interrupted" in stdout
     names = [s["name"] for s in json.loads((out / "v1.0-tiny_brake" / "scene.json").read_text())]
-    assert 1 <= len(names) < 4
+    assert 1 <= len(names) < RUNS
     with contextlib.redirect_stdout(io.StringIO()):
         nusc = NuScenes("v1.0-tiny_brake", str(out), verbose=False)
     assert len(nusc.scene) == len(names)
@@ -53,4 +54,4 @@ def test_ctrl_c_over_processes_keeps_finished_scenes(town_log: Path, tmp_path: P
 
     done = subprocess.run(_command(scenario, out), cwd=REPO, capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()
-    assert len(json.loads((out / "v1.0-tiny_brake" / "scene.json").read_text())) == 4
+    assert len(json.loads((out / "v1.0-tiny_brake" / "scene.json").read_text())) == RUNS
