@@ -113,6 +113,7 @@ class ReplayOptions:
             raise ConfigError(
                 f"render path {self.render!r} is not available", hint=f"choose one of {RENDER_PATHS.names()}"
             )
+        RENDER_PATHS.get(self.render).check_options(self.render, self.render_options)
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}")
         if self.backend not in BACKENDS:

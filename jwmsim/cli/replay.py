@@ -68,6 +68,8 @@ def replay_command(
     metrics.json; a summary.json and a table of the runs."""
     from jwmsim.replay import PlannerFailed, ReplayOptions, replay, summary_table
 
+    if steps is not None and steps < 1:
+        raise ConfigError(f"--steps must be at least 1, got {steps}", hint="e.g. --steps 4")
     opts = ReplayOptions(
         agent=agent,
         runs=runs,

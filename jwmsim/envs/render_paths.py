@@ -141,6 +141,7 @@ class RenderPathSpec:
         has_images: the path produces camera images.
         has_depth: it can produce depth images.
         uses_scene: it renders a Gaussian scene (so the log needs lidar for the ``lidar`` source).
+        options: the render options it takes (``render_options`` / ``--steps``); others are refused.
     """
 
     make: Callable[[RenderSetup], RenderPath]
@@ -148,6 +149,16 @@ class RenderPathSpec:
     has_images: bool = True
     has_depth: bool = False
     uses_scene: bool = False
+    options: tuple[str, ...] = ()
+
+    def check_options(self, name: str, options: Mapping[str, object]) -> None:
+        """Refuse options this path does not take (ConfigError), before anything is built."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise ConfigError(
+                f"render path {name!r} has no option(s) {unknown}",
+                hint=f"its options are {list(self.options)}" if self.options else "it takes no options",
+            )
 
 
 RENDER_PATHS: Registry[RenderPathSpec] = Registry("render path")
@@ -397,6 +408,7 @@ RENDER_PATHS.add(
         "guidance, solver, weights)",
         has_depth=True,
         uses_scene=True,
+        options=("steps", "guidance", "solver", "weights", "window", "sinks", "seed"),
     ),
 )
 RENDER_PATHS.add("none", RenderPathSpec(_make_none, "no camera images (metrics only)", has_images=False))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from jwmsim.envs.render_paths import (
+    RENDER_PATHS,
     Episode,
     RenderedFrame,
     RenderPath,
@@ -32,7 +33,7 @@ from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame
 from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
 from jwmsim.worldgen.weights import default_weights_dir, weights_digest
 
-OPTIONS = ("steps", "guidance", "solver", "weights", "window", "sinks", "seed")
+OPTIONS = RENDER_PATHS.get("jwm").options  # declared where the path is registered
 DEFAULT_STEPS = 4
 
 

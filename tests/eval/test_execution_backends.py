@@ -121,6 +121,9 @@ def test_ctrl_c_stops_the_running_tasks_and_keeps_their_results(name: str, worke
     if name == "ray":
         request.getfixturevalue("local_ray")
         _by_value_for_ray()
+    # SIGINT may be inherited as ignored (a background job of a non-interactive shell): make it Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     got: dict[int, str] = {}
     running: set[int] = set()
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))

@@ -23,7 +23,10 @@ def _command(scenario: Path, out: Path) -> list[str]:
         "export", str(scenario), "--runs", str(RUNS), "--out", str(out), "--workers", "2",
         "--cameras", "CAM_FRONT", "--size", "36x64", "--scene", "lidar", "--no-progress",
     ]  # fmt: skip
-    return [sys.executable, "-c", f"from jwmsim.cli import main; main({args!r})"]
+    # a process started in the background by a non-interactive shell (as CI may run) inherits SIGINT
+    # ignored: restore Python's handler, so that the signal below is a Ctrl-C
+    code = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    return [sys.executable, "-c", code + f"from jwmsim.cli import main; main({args!r})"]
 
 
 def test_ctrl_c_over_processes_keeps_finished_scenes(town_log: Path, tmp_path: Path) -> None:

@@ -201,10 +201,10 @@ def test_cli_refuses_an_unknown_render_path(scenario_file: Path, capsys: pytest.
     from jwmsim.cli import main
 
     with pytest.raises(SystemExit) as stop:
-        main(["view", str(scenario_file), "--render", "jwm"])
+        main(["view", str(scenario_file), "--render", "dreams"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert "unknown render path 'jwm'" in err and "skeleton" in err
+    assert "unknown render path 'dreams'" in err and "skeleton" in err
 
 
 def test_playback_runs_at_the_simulation_rate_and_stops_at_the_end(viewer) -> None:

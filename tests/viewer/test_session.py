@@ -75,8 +75,8 @@ def test_apply_rebuilds_from_the_edited_scenario(session: Session) -> None:
 def test_unknown_render_path_is_refused_with_the_known_names() -> None:
     from jwmsim.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown render path 'jwm'") as err:
-        small_options(render="jwm")
+    with pytest.raises(ConfigError, match="unknown render path 'dreams'") as err:
+        small_options(render="dreams")
     assert "skeleton" in err.value.hint and "none" in err.value.hint
 
 
