@@ -57,7 +57,8 @@ def _remote_parts() -> tuple[Any, Any]:
             return self.stopped
 
         def report(self, index: int, steps: int) -> None:
-            self.reports.append((index, steps))
+            if steps:  # 0: a task's flush at its end (see run_task)
+                self.reports.append((index, steps))
 
         def take_reports(self) -> list[tuple[int, int]]:
             out, self.reports = self.reports, []
@@ -67,9 +68,13 @@ def _remote_parts() -> tuple[Any, Any]:
     def run_task(fn: Callable[[Any, TaskContext], Any], task: Any, index: int, control: Any) -> Any:
         _prepare_once()
         try:
-            return fn(task, _RayContext(index, control))
+            result = fn(task, _RayContext(index, control))
         except Exception as err:
-            return Raised(f"{type(err).__name__}: {err}", traceback.format_exc())
+            result = Raised(f"{type(err).__name__}: {err}", traceback.format_exc())
+        # calls from one caller reach an actor in order: waiting on a last (empty) report makes every
+        # report of this task arrive before its result does, so the caller's last drain sees them
+        ray.get(control.report.remote(index, 0))
+        return result
 
     return Control, run_task
 
