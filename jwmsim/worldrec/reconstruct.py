@@ -13,7 +13,6 @@ number of windows (each touches its neighbourhood only).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from jwmsim.errors import CheckpointError
+from jwmsim.checkpoints import load_strict
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.logs.segment import ActorTrack, LogSegment
 from jwmsim.worldrec.inputs import LogCache, window_views
@@ -63,48 +61,15 @@ class ReconstructConfig:
 
 
 def load_worldrec(path: str | Path, device: str | torch.device = "cpu") -> WorldRecModel:
-    """A trained model from a ``save_pretrained`` folder, checked strictly: every tensor of the
-    model must be in the file with its shape, and nothing else.
+    """A trained model from a ``save_pretrained`` folder, checked strictly
+    (:func:`jwmsim.checkpoints.load_strict`: every tensor present with its shape, nothing else).
 
     Raises:
         CheckpointError: the folder, ``config.json`` or the weights are missing, unreadable or do
             not match (never a model with random weights).
     """
-    folder = Path(path)
     hint = "train one with `jwmsim train worldrec`, or restore assets/worldrec/ from git"
-    cfg_path, weights = folder / "config.json", folder / WEIGHTS_NAME
-    if not folder.is_dir():
-        raise CheckpointError(f"WorldRec weights folder {folder} does not exist", hint=hint)
-    for f in (cfg_path, weights):
-        if not f.is_file():
-            raise CheckpointError(f"WorldRec checkpoint {folder} lacks {f.name}", hint=hint)
-    try:
-        config = json.loads(cfg_path.read_text())
-        if config.get("_class_name") != "WorldRecModel":
-            raise ValueError(f"_class_name is {config.get('_class_name')!r}, not 'WorldRecModel'")
-        model = WorldRecModel.from_config(config)
-    except Exception as err:
-        raise CheckpointError(f"{cfg_path} is not a valid WorldRec config ({err})", hint=hint) from err
-    try:
-        with safe_open(str(weights), framework="pt", device="cpu") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except Exception as err:
-        raise CheckpointError(f"{weights} is not a readable safetensors file ({err})", hint=hint) from err
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    bad = [k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape)]
-    if missing or extra or bad:
-        raise CheckpointError(
-            f"{weights} does not match its config: missing {missing[:3]}, unexpected {extra[:3]}, "
-            f"wrong shape {bad[:3]}",
-            hint=hint,
-        )
-    nonfinite = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-    if nonfinite:
-        raise CheckpointError(f"{weights} holds non-finite values in {nonfinite[:3]}", hint=hint)
-    model.load_state_dict(tensors, strict=True)
-    return model.to(device).eval()
+    return load_strict(path, WorldRecModel, "WorldRec", hint, device)
 
 
 def _anchor_keys(xyz: np.ndarray, voxel: float) -> list[tuple[int, int, int]]:

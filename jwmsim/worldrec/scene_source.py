@@ -12,7 +12,6 @@ importing this module registers it. Nothing heavy (torch, diffusers) is imported
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,11 +39,9 @@ def weights_dir() -> Path:
 
 @lru_cache(maxsize=8)
 def _digest(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:12]
+    from jwmsim.checkpoints import file_digest  # torch-free import of this module: load it here
+
+    return file_digest(path)
 
 
 def weights_digest(folder: Path) -> str:
