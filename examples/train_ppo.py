@@ -46,7 +46,12 @@ class TrainConfig:
 
     Attributes:
         observation: ``bev`` or ``camera`` (see the module docstring).
-        logs: training logs: ``builtin`` or nuScenes dataroots, one per environment in turn.
+        scenarios: scenario names or YAML paths the episodes are drawn from (``library``: the
+            shipped library); each environment takes the scenarios of one seed log
+            (``DriveEnvConfig.scenarios``: jittered runs with indices >= 1000, never the
+            evaluation's), environments shared among the logs by their scenario counts.
+        logs: instead of scenarios, plain episodes on these logs (``builtin`` or nuScenes
+            dataroots), one per environment in turn.
         steps: total environment steps; envs: SubprocVecEnv workers.
         n_steps: rollout length per environment; batch_size / n_epochs / learning_rate / gamma:
             PPO's.
@@ -58,9 +63,10 @@ class TrainConfig:
     """
 
     observation: str = "bev"
-    logs: tuple[str, ...] = ("builtin",)
-    steps: int = 200_000
-    envs: int = 2
+    scenarios: tuple[str, ...] = ("library",)
+    logs: tuple[str, ...] = ()
+    steps: int = 400_000
+    envs: int = 4
     n_steps: int = 512
     batch_size: int = 256
     n_epochs: int = 4
@@ -80,18 +86,54 @@ class TrainConfig:
         for name in ("steps", "envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if not self.logs:
-            raise ConfigError("no training log", hint="--logs builtin or nuScenes dataroots")
+        if not self.logs and not self.scenarios:
+            raise ConfigError("nothing to train on", hint="--scenarios library, or --logs builtin")
         if self.vec_env not in ("subproc", "ray"):
             raise ConfigError(f"--vec-env {self.vec_env!r}", hint="subproc or ray")
 
-    def env_kwargs(self, index: int) -> dict[str, Any]:
-        """``gym.make`` keywords of environment ``index``."""
-        return {
-            "log": self.logs[index % len(self.logs)],
-            "episode_seconds": self.episode_seconds,
-            **OBSERVATIONS[self.observation],
-        }
+    def env_kwargs(self) -> list[dict[str, Any]]:
+        """``gym.make`` keywords of each environment."""
+        if self.logs:
+            where = [{"log": self.logs[i % len(self.logs)]} for i in range(self.envs)]
+        else:
+            where = [{"scenarios": g} for g in share_envs(scenario_groups(self.scenarios), self.envs)]
+        return [
+            {**w, "episode_seconds": self.episode_seconds, **OBSERVATIONS[self.observation]} for w in where
+        ]
+
+
+def scenario_groups(names: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``names`` (``library`` expands to the shipped library) grouped by seed log; scenarios whose
+    log is missing here (the real log without ../shared) are left out with a message."""
+    from jwmsim.errors import ConfigError
+    from jwmsim.scenario import ScenarioError, load_scenario
+    from jwmsim.scenario.library import library_names
+    from jwmsim.scenario.loader import seed_log_dataroot
+
+    expanded = [n for name in names for n in (library_names() if name == "library" else [name])]
+    groups: dict[tuple, list[str]] = {}
+    for name in expanded:
+        scenario = load_scenario(name)
+        try:
+            key = seed_log_dataroot(scenario)
+        except ScenarioError as err:
+            print(f"note: scenario {name} left out of training: {err}", file=sys.stderr)
+            continue
+        groups.setdefault(key, []).append(name)
+    if not groups:
+        raise ConfigError(f"no scenario of {list(names)} has its log here", hint="see the messages above")
+    return [tuple(g) for g in groups.values()]
+
+
+def share_envs(groups: list[tuple[str, ...]], envs: int) -> list[tuple[str, ...]]:
+    """The scenario group of each of ``envs`` environments: every group gets at least one (when
+    there are enough), the rest in proportion to the groups' scenario counts."""
+    counts = [1] * min(envs, len(groups)) + [0] * max(0, len(groups) - envs)
+    total = sum(len(g) for g in groups)
+    while sum(counts) < envs:  # the next environment to the group furthest below its share
+        k = max(range(len(groups)), key=lambda i: len(groups[i]) / total * envs - counts[i])
+        counts[k] += 1
+    return [g for g, c in zip(groups, counts, strict=True) for _ in range(c)]
 
 
 def make_env(kwargs: dict[str, Any], seed: int) -> Any:
@@ -203,9 +245,11 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
     cfg_file.write_text(json.dumps(asdict(cfg), indent=1))
     torch.set_num_threads(1)
     fns = [
-        (lambda i=i: make_env(cfg.env_kwargs(i), cfg.seed + i))  # noqa: B023
-        for i in range(cfg.envs)
+        (lambda kw=kw, i=i: make_env(kw, cfg.seed + i))  # noqa: B023
+        for i, kw in enumerate(cfg.env_kwargs())
     ]
+    for i, kw in enumerate(cfg.env_kwargs()):
+        print(f"env {i}: {kw.get('scenarios') or kw.get('log')}")
     if cfg.vec_env == "ray":
         from jwmsim.backends.ray_vec_env import RayVecEnv
 
@@ -308,7 +352,12 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--observation", choices=sorted(OBSERVATIONS), default=d.observation)
-    p.add_argument("--logs", nargs="+", default=list(d.logs), help="builtin or nuScenes dataroots")
+    p.add_argument(
+        "--scenarios", nargs="+", default=list(d.scenarios), help="scenario names / files, or library"
+    )
+    p.add_argument(
+        "--logs", nargs="+", default=None, help="train on these logs instead (builtin or nuScenes dataroots)"
+    )
     p.add_argument("--steps", type=int, default=d.steps, help="total environment steps")
     p.add_argument("--envs", type=int, default=d.envs, help="SubprocVecEnv workers")
     p.add_argument("--n-steps", type=int, default=d.n_steps, help="rollout steps per environment")
@@ -326,7 +375,8 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
     a = p.parse_args(argv)
     cfg = TrainConfig(
         observation=a.observation,
-        logs=tuple(a.logs),
+        scenarios=() if a.logs else tuple(a.scenarios),
+        logs=tuple(a.logs or ()),
         steps=a.steps,
         envs=a.envs,
         n_steps=a.n_steps,

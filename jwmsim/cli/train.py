@@ -45,7 +45,9 @@ def worldrec(
 ) -> None:
     """Train WorldRec on procedural towns (with oracle views off the logged path) and the real
     log's training frames (every 8th frame is held out and never read). Resumable; writes
-    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out."""
+    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Distillation:
+    --stage ode --teacher T (makes the teacher's trajectories, then trains the student), then
+    --stage dmd --teacher T --init ODE_RUN/model."""
     from jwmsim.errors import ConfigError
     from jwmsim.worldrec.train import TRAIN_PRESETS, train, with_overrides
 
@@ -74,7 +76,9 @@ def worldrec(
 
 @train_app.command("worldgen")
 def worldgen(
-    stage: str = typer.Option(..., "--stage", help="pretrain (bidirectional) or teacher-forcing (causal)"),
+    stage: str = typer.Option(
+        ..., "--stage", help="pretrain (bidirectional), teacher-forcing (causal), ode or dmd (distillation)"
+    ),
     preset: str = typer.Option("tiny-cpu", "--preset", help="tiny-cpu (2 CPU cores) or gpu (accelerate)"),
     out: Path = typer.Option(None, "--out", help="run folder (default: runs/worldgen-STAGE)"),
     data: Path = typer.Option(
@@ -94,9 +98,19 @@ def worldgen(
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint"),
     seed: int = typer.Option(None, "--seed", help="random seed"),
     no_progress: bool = typer.Option(False, "--no-progress", help="hide the progress bar"),
+    teacher: Path = typer.Option(None, "--teacher", help="ode / dmd: the causal teacher's model folder"),
+    guidance: float = typer.Option(None, "--guidance", help="ode / dmd: the teacher's guidance scale"),
+    ode_pairs: int = typer.Option(None, "--ode-pairs", help="ode: trajectory files to make (8 clips each)"),
+    euler_steps: int = typer.Option(None, "--euler-steps", help="ode: the teacher's Euler steps per frame"),
+    critic_updates: int = typer.Option(
+        None, "--critic-updates", help="dmd: critic updates per generator step"
+    ),
+    batch: int = typer.Option(None, "--batch", help="clips per step"),
 ) -> None:
     """Train WorldGen (flow matching, x-prediction) on skeleton/true-image clips. Resumable; writes
-    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out."""
+    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Distillation:
+    --stage ode --teacher T (makes the teacher's trajectories, then trains the student), then
+    --stage dmd --teacher T --init ODE_RUN/model."""
     from jwmsim.errors import ConfigError
     from jwmsim.worldgen.train import DEFAULT_DATA, STAGES, TRAIN_PRESETS, train, with_overrides
 
@@ -115,6 +129,12 @@ def worldgen(
         engine=engine,
         seed=seed,
         init=str(init) if init else None,
+        teacher=str(teacher) if teacher else None,
+        guidance=guidance,
+        ode_pairs=ode_pairs,
+        euler_steps=euler_steps,
+        critic_updates=critic_updates,
+        batch=batch,
     )
     summary = train(
         cfg,

@@ -9,6 +9,9 @@ from jwmsim.config import SimConfig
 from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
 
+# run indices that training environments draw scenario runs from (evaluation uses 0 .. runs-1)
+DEFAULT_TRAINING_RUNS: tuple[int, int] = (1000, 1_000_000)
+
 
 @dataclass(frozen=True)
 class DriveEnvConfig:
@@ -41,6 +44,12 @@ class DriveEnvConfig:
         depth: add ``depth_<CAMERA>`` float32 ``[H, W, 1]`` observations [m] (skeleton only).
         bev: add a ``bev`` uint8 ``[bev_size, bev_size, 3]`` ego-centred raster.
         bev_size / bev_pixels_per_m: its size [px] and scale.
+        scenarios: library scenario names or YAML paths: each episode is a jittered run of one
+            of them, drawn by the environment's random generator
+            (:mod:`jwmsim.envs.scenario_pool`; their seed log replaces ``log``, and each scenario
+            sets the episode's start and length). Empty: episodes on ``log`` itself.
+        scenario_runs: ``(low, high)``: the run indices drawn (the evaluation and the replay use
+            ``0 .. runs-1``; the default keeps training off them).
         sim: simulation settings (rate, episode length, action type, rewards, terminations).
     """
 
@@ -59,10 +68,16 @@ class DriveEnvConfig:
     bev: bool = False
     bev_size: int = 64
     bev_pixels_per_m: float = 1.0
+    scenarios: tuple[str, ...] = ()
+    scenario_runs: tuple[int, int] = DEFAULT_TRAINING_RUNS
     sim: SimConfig = field(default_factory=SimConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cameras", tuple(self.cameras))
+        if isinstance(self.scenarios, str):
+            object.__setattr__(self, "scenarios", (self.scenarios,))
+        object.__setattr__(self, "scenarios", tuple(str(s) for s in self.scenarios))
+        object.__setattr__(self, "scenario_runs", tuple(self.scenario_runs))
         object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         from jwmsim.envs.render_paths import RENDER_PATHS
 

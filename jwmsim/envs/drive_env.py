@@ -129,6 +129,18 @@ class JWMDrivingEnv(gym.Env):
         if isinstance(scene, (str, os.PathLike)):  # gym.make(..., scene="lidar" | "file.safetensors")
             overrides["scene"], scene = str(scene), None
         cfg = make_config(config, overrides)
+        self._pool = None
+        if cfg.scenarios:
+            if world is not None or segment is not None:
+                raise ConfigError(
+                    "JWMDrivingEnv got scenarios and a world or segment",
+                    hint="pass either DriveEnvConfig.scenarios or world= / segment=",
+                )
+            from jwmsim.envs.scenario_pool import ScenarioPool
+
+            self._pool = ScenarioPool(cfg.scenarios, cfg.scenario_runs, cfg.sim)
+            segment = self._pool.segment
+            world = self._pool.world(0, cfg.scenario_runs[0])  # fixes the spaces; reset draws
         if world is not None:
             cfg = replace(cfg, sim=world.config)
             segment = world.segment
@@ -162,6 +174,7 @@ class JWMDrivingEnv(gym.Env):
             )
         )
         self._episodes = 0
+        self._scenario_run = None
         self._bevs: dict[tuple, Any] = {}
         self._window = None
         self._state: SimState | None = None
@@ -191,6 +204,10 @@ class JWMDrivingEnv(gym.Env):
     # --- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        self._scenario_run = None
+        if self._pool is not None:
+            self._scenario_run = self._pool.draw(self.np_random)
+            self.world = self._scenario_run.world
         self._state = initial_state(self.world)
         self.renderer.reset(Episode(self.world, seed, self._episodes))
         self._episodes += 1
@@ -336,6 +353,9 @@ class JWMDrivingEnv(gym.Env):
 
     def _info(self, st: SimState) -> dict[str, Any]:
         info: dict[str, Any] = {"step": st.step, "time": st.time, "reason": st.reason}
+        if self._scenario_run is not None:
+            info["scenario"] = self._scenario_run.scenario
+            info["scenario_run"] = self._scenario_run.run_index
         if st.last is not None:
             info["metrics"] = dict(st.last.metrics)
             info["rewards"] = dict(st.last.rewards)

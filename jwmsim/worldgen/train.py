@@ -1,6 +1,6 @@
-"""Training of WorldGen, stages 1 and 2: ``jwmsim train worldgen --stage pretrain|teacher-forcing``.
+"""Training of WorldGen: ``jwmsim train worldgen --stage pretrain|teacher-forcing|ode|dmd``.
 
-Stages (a registry, :data:`STAGES`), both flow matching with x-prediction (the loss is the MSE of
+Stages (a registry, :data:`STAGES`). The first two are flow matching with x-prediction (the loss is the MSE of
 the clean-image prediction, i.e. the velocity MSE weighted by ``s^2``), levels drawn uniformly and
 shifted (k = ``timestep_shift``), ~10% condition dropout per frame (for classifier-free guidance):
 
@@ -9,6 +9,12 @@ shifted (k = ``timestep_shift``), ~10% condition dropout per frame (for classifi
   blocks (level 0) followed by ``F`` noisy copies (one level per frame); noisy block b attends to
   clean blocks < b and to itself, clean block b to clean blocks <= b (exactly what the KV-cache
   inference does); the loss is on the noisy blocks. Starts from ``--init`` (the pretrain model).
+* ``ode`` (distillation, part 1): the causal teacher's Euler trajectories with guidance, stored
+  at the student's 4 levels (:mod:`jwmsim.worldgen.ode_pairs`; made first, in
+  ``RUN/ode_pairs``); the student (started from the teacher) maps each stored state to the
+  trajectory's end.
+* ``dmd`` (distillation, part 2): distribution matching on the student's own autoregressive
+  rollouts with a fake-score critic (:mod:`jwmsim.worldgen.dmd`, its own loop).
 
 A run folder holds ``checkpoint.pt`` (model, optimiser, step, RNG states; written every few minutes,
 atomically; ``--resume`` continues it exactly), ``loss.csv`` / ``loss.png``, ``model/``
@@ -70,6 +76,16 @@ class TrainConfig:
     engine: str = "plain"
     autocast: str = "bf16"  # "bf16" (CPUs with avx512_bf16 / GPUs) or "none"
     extra: dict[str, Any] = field(default_factory=dict)  # model config overrides
+    # distillation (stages ode and dmd)
+    teacher: str | None = None  # the frozen causal teacher (a save_pretrained folder)
+    guidance: float = 1.5  # the teacher's classifier-free guidance scale (trajectories, real score)
+    student_steps: int = 4  # the student's sampling steps
+    context_frames: int = 1  # true frames that start each distillation clip
+    ode_pairs: int = 48  # ode: trajectory files (ode_batch clips each)
+    ode_batch: int = 8
+    euler_steps: int = 16  # ode: the teacher's Euler steps per frame
+    critic_updates: int = 5  # dmd: critic updates per generator step
+    critic_lr: float = 4e-4  # dmd
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -86,6 +102,10 @@ class TrainConfig:
             raise ConfigError(f"crop_hw must be (height, width) >= 16 px or None, got {self.crop_hw}")
         if self.autocast not in ("bf16", "none"):
             raise ConfigError(f"autocast must be 'bf16' or 'none', got {self.autocast!r}")
+        if self.guidance < 0 or self.student_steps < 1 or self.critic_updates < 1:
+            raise ConfigError("guidance must be >= 0, student_steps and critic_updates >= 1")
+        if not 1 <= self.context_frames < self.clip_frames:
+            raise ConfigError(f"context_frames must be in [1, clip_frames), got {self.context_frames}")
 
 
 # --- stages ------------------------------------------------------------------------------------
@@ -152,9 +172,86 @@ def teacher_forcing_loss(
 
 
 LossFn = Callable[[Any, Batch, TrainConfig, float, torch.Generator], torch.Tensor]
-STAGES: Registry[LossFn] = Registry("WorldGen training stage")
-STAGES.add("pretrain", pretrain_loss)
-STAGES.add("teacher-forcing", teacher_forcing_loss)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A training stage.
+
+    Attributes:
+        open_data: ``(cfg, data folder, run folder, progress) -> source`` of samples (a
+            :class:`~jwmsim.worldgen.train_clips.ClipSet`, or the ODE stage's trajectories).
+        loss: ``(model, source, rng, cfg, k, gen) -> loss`` of one step (it draws its samples).
+        loop: a stage with its own training loop (DMD: two models, two optimisers) instead.
+    """
+
+    open_data: Callable[..., Any] | None = None
+    loss: Callable[..., torch.Tensor] | None = None
+    loop: Callable[..., dict[str, Any]] | None = None
+
+
+def _open_clips(cfg: TrainConfig, data: Path, run_dir: Path, progress: bool) -> ClipSet:
+    return ClipSet(data)
+
+
+def _clip_loss(fn: LossFn) -> Callable[..., torch.Tensor]:
+    """A step loss that draws ``cfg.batch`` clips and applies ``fn`` to them."""
+
+    def step(model: Any, clips: ClipSet, rng: np.random.Generator, cfg: TrainConfig, k: float,
+             gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+        base = getattr(model, "module", model)
+        samples = [
+            clips.draw(rng, cfg.clip_frames, base.config.patch, base.config.depth_scale, cfg.crop_hw)
+            for _ in range(cfg.batch)
+        ]
+        return fn(model, Batch.stack(samples, next(model.parameters()).device), cfg, k, gen)
+
+    return step
+
+
+def _open_ode(cfg: TrainConfig, data: Path, run_dir: Path, progress: bool) -> Any:
+    """The teacher's trajectories in ``run_dir/ode_pairs`` (made first where missing)."""
+    from jwmsim.worldgen.ode_pairs import OdePairs, OdeSettings, make_ode_pairs
+
+    if not cfg.teacher:
+        raise ConfigError(
+            "the ode stage needs --teacher (the causal teacher-forcing model)",
+            hint="jwmsim train worldgen --stage ode --teacher assets/worldgen",
+        )
+    settings = OdeSettings(
+        pairs=cfg.ode_pairs,
+        batch=cfg.ode_batch,
+        frames=cfg.clip_frames,
+        context=cfg.context_frames,
+        euler_steps=cfg.euler_steps,
+        guidance=cfg.guidance,
+        student_steps=cfg.student_steps,
+        crop_hw=cfg.crop_hw,
+    )
+    teacher = load_worldgen(cfg.teacher)
+    make_ode_pairs(teacher, ClipSet(data), run_dir / "ode_pairs", settings, cfg.seed,
+                   autocast=cfg.autocast == "bf16", progress=progress)  # fmt: skip
+    return OdePairs(run_dir / "ode_pairs")
+
+
+def _ode_step(model: Any, pairs: Any, rng: np.random.Generator, cfg: TrainConfig, k: float,
+              gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+    from jwmsim.worldgen.ode_pairs import ode_loss
+
+    return ode_loss(model, [pairs.draw(rng) for _ in range(cfg.batch)], gen)
+
+
+def _dmd_loop(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
+    from jwmsim.worldgen.dmd import train_dmd
+
+    return train_dmd(cfg, run_dir, data, resume, progress)
+
+
+STAGES: Registry[StageSpec] = Registry("WorldGen training stage")
+STAGES.add("pretrain", StageSpec(_open_clips, _clip_loss(pretrain_loss)))
+STAGES.add("teacher-forcing", StageSpec(_open_clips, _clip_loss(teacher_forcing_loss)))
+STAGES.add("ode", StageSpec(_open_ode, _ode_step))
+STAGES.add("dmd", StageSpec(loop=_dmd_loop))
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "tiny-cpu": TrainConfig(),
@@ -204,6 +301,11 @@ def save_checkpoint(
         "stage": stage,
         "model_config": {k: v for k, v in dict(model.config).items() if not k.startswith("_")},
     }
+    atomic_save(state, path)
+
+
+def atomic_save(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temp file, then ``os.replace``: a checkpoint is whole or absent."""
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -227,7 +329,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 CSV_FIELDS = ["step", "loss", "lr", "seconds", "stage"]
 
 
-def _trim_csv(path: Path, step: int) -> None:
+def trim_csv(path: Path, step: int) -> None:
     """Drop loss rows written after the checkpoint being resumed."""
     if not path.is_file():
         return
@@ -253,16 +355,20 @@ def plot_loss(run_dir: Path) -> Path | None:
     if not rows:
         return None
     steps = np.array([int(r["step"]) for r in rows])
-    loss = np.array([float(r["loss"]) for r in rows])
-    k = min(25, len(loss))
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(steps, loss, alpha=0.3, label="per step")
-    ax.plot(steps[k - 1 :], np.convolve(loss, np.ones(k) / k, mode="valid"), label=f"mean of {k}")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("x0 MSE (images in [-1, 1])")
-    ax.set_title(f"WorldGen {rows[-1]['stage']}")
-    ax.legend()
+    curves = [("loss", "x0 MSE (images in [-1, 1])")]
+    if rows[-1]["stage"] == "dmd":  # two curves: the generator's DMD gradient, the critic's loss
+        curves = [("loss", "generator: mean |DMD gradient|"), ("critic_loss", "critic: x0 MSE")]
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 3.5), squeeze=False)
+    for ax, (key, label) in zip(axes[0], curves, strict=True):
+        loss = np.array([float(r[key]) for r in rows])
+        k = min(25, len(loss))
+        ax.plot(steps, loss, alpha=0.3, label="per step")
+        ax.plot(steps[k - 1 :], np.convolve(loss, np.ones(k) / k, mode="valid"), label=f"mean of {k}")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.set_title(f"WorldGen {rows[-1]['stage']}")
+        ax.legend()
     fig.tight_layout()
     out = run_dir / "loss.png"
     fig.savefig(out, dpi=100)
@@ -289,7 +395,8 @@ def train(
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads)
     try:
-        return _train(cfg, Path(run_dir), Path(data), resume, progress)
+        loop = STAGES.get(cfg.stage).loop or _train
+        return loop(cfg, Path(run_dir), Path(data), resume, progress)
     finally:
         torch.set_num_threads(threads)
 
@@ -307,11 +414,14 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
         raise ConfigError(
             f"{run_dir} already holds a training run", hint="pass --resume to continue it, or another --out"
         )
-    clips = ClipSet(data)
+    spec = STAGES.get(cfg.stage)
     engine = _engine(cfg.engine)
     rng = np.random.default_rng(cfg.seed + engine.process_index)
     gen = torch.Generator().manual_seed(cfg.seed + engine.process_index)
     torch.manual_seed(cfg.seed + engine.process_index)
+    if cfg.stage == "ode" and not cfg.init:
+        cfg = replace(cfg, init=cfg.teacher)  # the student starts as the teacher
+    clips = spec.open_data(cfg, data, run_dir, progress and engine.is_main)
     model = build_model(cfg)
     if cfg.clip_frames > model.config.max_frames:
         raise ConfigError(
@@ -336,11 +446,10 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
         rng.bit_generator.state = state["np_rng"]
         gen.set_state(state["torch_gen"])
         torch.set_rng_state(state["torch_rng"])
-        _trim_csv(run_dir / "loss.csv", step)
+        trim_csv(run_dir / "loss.csv", step)
     (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     model, optimizer = engine.prepare(model, optimizer)
     base: WorldGenModel = engine.unwrap(model)
-    loss_fn = STAGES.get(cfg.stage)
     k = float(base.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)
     device = engine.device
     use_bf16 = cfg.autocast == "bf16"
@@ -362,13 +471,8 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
                 group["lr"] = cfg.lr * lr_factor(step, cfg)
             if step % 200 == 0:
                 clips.refresh()  # clips still being written join the pool
-            samples = [
-                clips.draw(rng, cfg.clip_frames, base.config.patch, base.config.depth_scale, cfg.crop_hw)
-                for _ in range(cfg.batch)
-            ]
-            batch = Batch.stack(samples, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss = loss_fn(model, batch, cfg, k, gen)
+                loss = spec.loss(model, clips, rng, cfg, k, gen)
             optimizer.zero_grad(set_to_none=True)
             engine.backward(loss)
             norm = engine.clip(model.parameters(), cfg.grad_clip)

@@ -58,3 +58,29 @@ def test_sb3_planner_reads_image_sizes_channel_first_or_last() -> None:
     assert _image_hw((3, 64, 112)) == (64, 112)  # SB3 stores images channel-first
     assert _image_hw((64, 112, 3)) == (64, 112)
     assert _image_hw((3, 64, 64)) == (64, 64) and _image_hw((64, 64, 3)) == (64, 64)
+
+
+def _script_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_ppo", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_environments_are_shared_among_seed_logs_by_scenario_count() -> None:
+    share = _script_module().share_envs
+    town, real = ("a", "b", "c", "d", "e"), ("r",)
+    assert share([town, real], 4) == [town, town, town, real]
+    assert share([town, real], 2) == [town, real]
+    assert share([town, real], 1) == [town]
+    assert share([town], 3) == [town, town, town]
+
+
+def test_scenario_groups_expand_the_library_by_seed_log() -> None:
+    groups = _script_module().scenario_groups(("library",))
+    town = next(g for g in groups if "cut_in" in g)
+    assert set(town) >= {"cut_in", "hard_brake", "oncoming", "pedestrian_crossing", "stalled_vehicle"}
+    assert all("real/" not in n for n in town)  # the real log's scenarios train in their own envs

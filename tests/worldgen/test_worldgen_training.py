@@ -104,7 +104,7 @@ def test_evaluation_town_clips_are_refused(tmp_path: Path, clip_writer) -> None:
 
 def test_bad_config_values() -> None:
     with pytest.raises(ConfigError, match="stage"):
-        tiny_cfg(stage="dmd")
+        tiny_cfg(stage="consistency")
     with pytest.raises(ConfigError, match="cond_dropout"):
         tiny_cfg(cond_dropout=1.5)
 
