@@ -28,6 +28,9 @@ def eval_gen(
     weights: Path = typer.Option(None, "--weights", help="checkpoint folder of a trained generator"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N"),
     max_rollout_steps: int = typer.Option(None, "--max-rollout-steps", help="cut the drift rollout short"),
+    only: list[str] = typer.Option(
+        [], "--only", help="keep clips whose file name contains this (repeatable: shift-2m, real-heldout)"
+    ),
 ) -> None:
     """Score generated frames against the true ones on unseen towns (shifts 0-3 m, a lane change,
     moved actors; lidar and WorldRec skeletons), the real log's held-out second and a drift
@@ -47,6 +50,7 @@ def eval_gen(
         generators=tuple(generator),
         options=GeneratorOptions(device=device, steps=steps, weights=weights),
         max_rollout_steps=max_rollout_steps,
+        only=tuple(only),
     )
     report = run_eval(cfg, log=typer.echo)
     for path in write_outputs(report, out):

@@ -130,12 +130,15 @@ class EvalConfig:
         generators: registry names, in report order.
         options: what the generators are built with.
         max_rollout_steps: cut the drift rollout to this many steps (None: all).
+        only: keep the clips whose file name contains one of these (e.g. ``shift-2m``,
+            ``real-heldout``, ``rollout``; empty: all clips), for generators too slow for all.
     """
 
     root: Path
     generators: tuple[str, ...] = ("skeleton", "copy-last")
     options: GeneratorOptions = field(default_factory=GeneratorOptions)
     max_rollout_steps: int | None = None
+    only: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.generators:
@@ -187,6 +190,11 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
             hint="write them with `python -m jwmsim.worldgen.prepare --split eval --towns 900-904`, "
             "or pass --root DIR",
         )
+    if cfg.only:
+        paths = [p for p in paths if any(k in p.name for k in cfg.only)]
+        if not paths:
+            raise ConfigError(f"no evaluation clip name contains any of {list(cfg.only)}",
+                              hint="e.g. --only shift-2m --only real-heldout")  # fmt: skip
     gens = {n: GENERATORS.get(n).make(cfg.options) for n in cfg.generators}
     towns: dict[str, dict[str, dict[str, list]]] = {n: {} for n in gens}
     real: dict[str, dict[str, list]] = {n: {} for n in gens}
@@ -215,6 +223,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
             "weights": str(cfg.options.weights),
         },
         "root": str(cfg.root),
+        "only": list(cfg.only),
         "clips": len(paths),
         "machine": _machine(),
         "seconds": round(time.perf_counter() - t_start, 1),

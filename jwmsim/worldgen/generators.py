@@ -95,9 +95,38 @@ def _worldgen(options: GeneratorOptions) -> FrameGenerator:
     return make_worldgen_generator(options.weights, steps=options.steps or 4, device=options.device)
 
 
+def _teacher(steps: int | None) -> Callable[[GeneratorOptions], FrameGenerator]:
+    """The causal teacher (``assets/worldgen_teacher``, or ``--weights``): ``steps`` None: its full
+    step count (Euler, with guidance: :data:`~jwmsim.worldgen.pipeline_worldgen.TEACHER_SAMPLER`);
+    else that many re-noising steps without guidance, as the student samples."""
+
+    def make(options: GeneratorOptions) -> FrameGenerator:
+        from dataclasses import replace
+
+        from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER, SamplerConfig, WorldGenPipeline
+        from jwmsim.worldgen.weights import teacher_weights_dir
+
+        sampler = TEACHER_SAMPLER if steps is None else SamplerConfig(steps=steps, solver="renoise")
+        if options.steps is not None and steps is None:
+            sampler = replace(sampler, steps=options.steps)
+        return WorldGenPipeline.from_pretrained(
+            options.weights or teacher_weights_dir(), sampler, options.device
+        )
+
+    return make
+
+
 GENERATORS.add(
     "worldgen",
-    GeneratorSpec(_worldgen, "the WorldGen pipeline (shipped weights in assets/worldgen, 4 steps)"),
+    GeneratorSpec(_worldgen, "the WorldGen pipeline (the distilled student in assets/worldgen, 4 steps)"),
+)
+GENERATORS.add(
+    "worldgen-teacher",
+    GeneratorSpec(_teacher(None), "the causal teacher at its full step count (Euler, guidance)"),
+)
+GENERATORS.add(
+    "worldgen-teacher-4",
+    GeneratorSpec(_teacher(4), "the undistilled causal teacher sampled in 4 steps"),
 )
 
 

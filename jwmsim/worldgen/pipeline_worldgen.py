@@ -131,6 +131,10 @@ def schedule(solver: str, steps: int, shift: float) -> list[float]:
     return [*few_step_levels(steps, shift), 0.0]
 
 
+# the causal teacher's sampler at its full step count (what stage 3 distils; ``worldgen-teacher``)
+TEACHER_SAMPLER = SamplerConfig(steps=16, solver="euler", guidance=1.5)
+
+
 @dataclass(frozen=True)
 class PipelineSnapshot:
     cache: CacheSnapshot

@@ -45,6 +45,7 @@ from jwmsim.sim.registry import Registry
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
+from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER
 from jwmsim.worldgen.train_clips import ClipSet, ClipTensors
 from jwmsim.worldgen.weights import load_worldgen
 
@@ -78,12 +79,12 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # model config overrides
     # distillation (stages ode and dmd)
     teacher: str | None = None  # the frozen causal teacher (a save_pretrained folder)
-    guidance: float = 1.5  # the teacher's classifier-free guidance scale (trajectories, real score)
+    guidance: float = TEACHER_SAMPLER.guidance  # the teacher's guidance (trajectories, real score)
     student_steps: int = 4  # the student's sampling steps
     context_frames: int = 1  # true frames that start each distillation clip
     ode_pairs: int = 48  # ode: trajectory files (ode_batch clips each)
     ode_batch: int = 8
-    euler_steps: int = 16  # ode: the teacher's Euler steps per frame
+    euler_steps: int = TEACHER_SAMPLER.steps  # ode: the teacher's Euler steps per frame
     critic_updates: int = 5  # dmd: critic updates per generator step
     critic_lr: float = 4e-4  # dmd
 

@@ -13,11 +13,18 @@ from jwmsim.errors import CheckpointError
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "worldgen"
+TEACHER_DIR = ASSETS_DIR.parent / "worldgen_teacher"
 
 
 def default_weights_dir() -> Path:
-    """``assets/worldgen`` of the project (the shipped weights)."""
+    """``assets/worldgen`` of the project: the shipped, distilled 4-step student (the default of
+    the ``jwm`` render path and the pipeline)."""
     return ASSETS_DIR
+
+
+def teacher_weights_dir() -> Path:
+    """``assets/worldgen_teacher``: the causal teacher it was distilled from (stages 1-2)."""
+    return TEACHER_DIR
 
 
 def load_worldgen(path: str | Path, device: str | torch.device = "cpu") -> WorldGenModel:

@@ -104,6 +104,20 @@ def test_rollout_can_be_cut_short(tmp_path: Path) -> None:
     assert report["rollout"]["skeleton"]["steps"] == 11
 
 
+def test_only_keeps_the_named_clips(tmp_path: Path) -> None:
+    _tiny_eval_root(tmp_path)
+    cfg = EvalConfig(tmp_path, ("skeleton",), only=("shift-2m", "real-heldout"))
+    report = run_eval(cfg, log=lambda _: None)
+    assert report["clips"] == 3 and report["only"] == ["shift-2m", "real-heldout"]
+    assert set(report["towns"]["skeleton"]["lidar"]) == {"shift-2m"} and not report["rollout"]
+    with pytest.raises(ConfigError, match="no evaluation clip"):
+        run_eval(EvalConfig(tmp_path, ("skeleton",), only=("shift-9m",)), log=lambda _: None)
+
+
+def test_teacher_and_student_generators_are_registered() -> None:
+    assert {"worldgen", "worldgen-teacher", "worldgen-teacher-4"} <= set(GENERATORS.names())
+
+
 def _cli(args: list[str]) -> int:
     from jwmsim.cli import main
 
