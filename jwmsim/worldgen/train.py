@@ -86,7 +86,7 @@ class TrainConfig:
     ode_batch: int = 8
     euler_steps: int = TEACHER_SAMPLER.steps  # ode: the teacher's Euler steps per frame
     critic_updates: int = 5  # dmd: critic updates per generator step
-    critic_lr: float = 4e-4  # dmd
+    critic_lr: float = 2e-4  # dmd
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -217,7 +217,7 @@ def _open_ode(cfg: TrainConfig, data: Path, run_dir: Path, progress: bool) -> An
     if not cfg.teacher:
         raise ConfigError(
             "the ode stage needs --teacher (the causal teacher-forcing model)",
-            hint="jwmsim train worldgen --stage ode --teacher assets/worldgen",
+            hint="jwmsim train worldgen --stage ode --teacher assets/worldgen_teacher",
         )
     settings = OdeSettings(
         pairs=cfg.ode_pairs,
