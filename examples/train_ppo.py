@@ -38,6 +38,20 @@ OBSERVATIONS: dict[str, dict[str, Any]] = {
     "camera": {"observation": "skeleton", "cameras": ("CAM_FRONT",), "image_size": (64, 112)},
 }
 CHECKPOINT = re.compile(r"^ppo_(\d+)_steps\.zip$")
+# Training reward (SimConfig.reward_weights). The simulator's default charges 0.5 per step with a
+# projected collision (TTC) against 0.1 per metre of progress, and a standing ego has no TTC
+# penalty: PPO learns to stop at once (measured: EP 0.10, RC 0.09, yet PDMS 0.457, since PDMS
+# gives a standing car 7/12). Here progress pays more, a TTC step costs about one metre of
+# progress, and a collision costs about 100 m.
+TRAINING_REWARD: tuple[tuple[str, float], ...] = (
+    ("progress", 0.2),
+    ("collision", 20.0),
+    ("offroad", 5.0),
+    ("ttc", 0.2),
+    ("comfort", 0.05),
+    ("lane_deviation", 0.05),
+    ("route_complete", 10.0),
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class TrainConfig:
             PPO's.
         episode_seconds: [s] length of a training episode (the scenarios run 5-10 s).
         checkpoint_every: [steps] between checkpoints; seed: of PPO and the environments.
+        reward_weights: the training reward's weights by term (see :data:`TRAINING_REWARD`).
         vec_env: ``subproc`` (SB3's SubprocVecEnv, this machine) or ``ray``
             (:class:`jwmsim.backends.ray_vec_env.RayVecEnv`: the environments in Ray actors, on
             ``ray_address`` or a local Ray instance; the same rollouts for the same seeds).
@@ -74,6 +89,7 @@ class TrainConfig:
     gamma: float = 0.99
     episode_seconds: float = 10.0
     checkpoint_every: int = 20_000
+    reward_weights: tuple[tuple[str, float], ...] = TRAINING_REWARD
     seed: int = 0
     vec_env: str = "subproc"
     ray_address: str | None = None
@@ -367,6 +383,10 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
     p.add_argument("--episode-seconds", type=float, default=d.episode_seconds)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--reward", nargs="+", default=None, metavar="TERM=W",
+        help="training reward weights (default: TRAINING_REWARD; 'default': the simulator's own)",
+    )  # fmt: skip
     p.add_argument("--vec-env", choices=("subproc", "ray"), default=d.vec_env, help="where the envs run")
     p.add_argument("--ray-address", default=None, help="Ray cluster for --vec-env ray (default: local)")
     p.add_argument("--eval-runs", type=int, default=5, help="held-out runs per scenario (0: no evaluation)")
@@ -385,11 +405,30 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
         learning_rate=a.learning_rate,
         episode_seconds=a.episode_seconds,
         checkpoint_every=a.checkpoint_every,
+        reward_weights=_parse_reward(a.reward),
         seed=a.seed,
         vec_env=a.vec_env,
         ray_address=a.ray_address,
     )
     return cfg, a
+
+
+def _parse_reward(items: list[str] | None) -> tuple[tuple[str, float], ...]:
+    from jwmsim.config import DEFAULT_REWARD_WEIGHTS
+    from jwmsim.errors import ConfigError
+
+    if items is None:
+        return TRAINING_REWARD
+    if items == ["default"]:
+        return tuple(DEFAULT_REWARD_WEIGHTS.items())
+    out = []
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out.append((name, float(value)))
+        except ValueError:
+            raise ConfigError(f"--reward {item!r}", hint="TERM=WEIGHT, e.g. progress=0.2") from None
+    return tuple(out)
 
 
 def main(argv: list[str] | None = None) -> int:
