@@ -194,3 +194,13 @@ def clip_writer():
 @pytest.fixture()
 def rig_fn():
     return rig
+
+
+@pytest.fixture()
+def clips(tmp_path: Path, clip_writer) -> Path:
+    """A folder of three synthetic training clips (training towns 100-102)."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i in range(3):
+        clip_writer(folder / f"clip-{i}.npz", seed=i, source=f"town-{100 + i:06d}")
+    return folder

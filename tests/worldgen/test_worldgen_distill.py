@@ -24,15 +24,6 @@ from .test_worldgen_training import tiny_cfg
 
 
 @pytest.fixture()
-def clips(tmp_path: Path, clip_writer) -> Path:
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for i in range(2):
-        clip_writer(folder / f"clip-{i}.npz", seed=i, source=f"town-{100 + i:06d}")
-    return folder
-
-
-@pytest.fixture()
 def teacher_dir(tmp_path: Path) -> Path:
     """A tiny model folder (random weights: these tests check the mechanics, not quality)."""
     torch.manual_seed(0)

@@ -35,15 +35,6 @@ def tiny_cfg(**over) -> TrainConfig:
     return TrainConfig(**base)
 
 
-@pytest.fixture()
-def clips(tmp_path: Path, clip_writer) -> Path:
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for i in range(3):
-        clip_writer(folder / f"clip-{i}.npz", seed=i, source=f"town-{100 + i:06d}")
-    return folder
-
-
 def _losses(run: Path) -> list[float]:
     with open(run / "loss.csv") as f:
         return [float(r["loss"]) for r in csv.DictReader(f)]
