@@ -113,9 +113,12 @@ class TrainConfig:
             where = [{"log": self.logs[i % len(self.logs)]} for i in range(self.envs)]
         else:
             where = [{"scenarios": g} for g in share_envs(scenario_groups(self.scenarios), self.envs)]
-        return [
-            {**w, "episode_seconds": self.episode_seconds, **OBSERVATIONS[self.observation]} for w in where
-        ]
+        common = {
+            "episode_seconds": self.episode_seconds,
+            "reward_weights": dict(self.reward_weights),
+            **OBSERVATIONS[self.observation],
+        }
+        return [{**w, **common} for w in where]
 
 
 def scenario_groups(names: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -84,3 +84,11 @@ def test_scenario_groups_expand_the_library_by_seed_log() -> None:
     town = next(g for g in groups if "cut_in" in g)
     assert set(town) >= {"cut_in", "hard_brake", "oncoming", "pedestrian_crossing", "stalled_vehicle"}
     assert all("real/" not in n for n in town)  # the real log's scenarios train in their own envs
+
+
+def test_the_training_reward_reaches_the_environments() -> None:
+    mod = _script_module()
+    cfg, _ = mod.parse_args(["--out", "unused", "--logs", "builtin", "--envs", "1"])
+    assert cfg.env_kwargs()[0]["reward_weights"] == dict(mod.TRAINING_REWARD)
+    cfg, _ = mod.parse_args(["--out", "unused", "--logs", "builtin", "--reward", "progress=1", "ttc=0"])
+    assert cfg.env_kwargs()[0]["reward_weights"] == {"progress": 1.0, "ttc": 0.0}
