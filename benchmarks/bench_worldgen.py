@@ -1,16 +1,17 @@
-"""WorldGen's speed: the distilled 4-step student against its teacher, in the same run.
+"""WorldGen's speed: the distilled students against the teacher, in the same run.
 
 1. **Latency per simulated step** (one frame of 1 or 3 cameras at 112x200, the KV cache full of
    sinks + window frames, 2 threads, bf16 autocast where the CPU has it) of the
-   :class:`~jwmsim.worldgen.pipeline_worldgen.WorldGenPipeline`: the student (``assets/worldgen``,
-   4 re-noising steps, no guidance: 5 denoiser calls) and the teacher
-   (``assets/worldgen_teacher``, ``--teacher-steps`` Euler steps with guidance: 2 calls a step,
-   plus the cache write).
+   :class:`~jwmsim.worldgen.pipeline_worldgen.WorldGenPipeline`, for each sampler of
+   :data:`SAMPLERS`: the stage-3 ODE student (``assets/worldgen_ode``) in 1 and 4 re-noising steps,
+   the shipped default (the teacher, ``assets/worldgen``, 4 re-noising steps) and the teacher at its
+   full step count (``TEACHER_SAMPLER``: 16 Euler steps with guidance 1.5: 33 calls).
 2. **The environment**: ``gym.make("JWM-Drive-v0", observation="jwm")`` with three cameras at
    112x200 on the built-in log, steps per second (skeleton render included; the reset, which
-   primes the generator with the log's frames, is not timed), for the student.
+   primes the generator with the log's frames, is not timed), for the default and the 1-step
+   student.
 
-Run:  .venv/bin/python benchmarks/bench_worldgen.py [--repeats 5] [--teacher-steps 16] [--env-steps 30]
+Run:  .venv/bin/python benchmarks/bench_worldgen.py [--repeats 5] [--env-steps 30]
 Out:  benchmarks/results/bench_worldgen.json (with the machine's calibration and load).
 """
 
@@ -91,62 +92,67 @@ def env_rate(steps: int, render_options: dict) -> dict[str, float]:
     return {"steps": done, "seconds": seconds, "steps_per_s": done / seconds}
 
 
+def samplers() -> dict[str, tuple[Path, object]]:
+    """Name -> (weights folder, sampler) of the pipelines measured."""
+    from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER, SamplerConfig
+    from jwmsim.worldgen.weights import default_weights_dir, ode_student_dir
+
+    return {
+        "ode_student_1_step": (ode_student_dir(), SamplerConfig(steps=1, solver="renoise")),
+        "ode_student_4_steps": (ode_student_dir(), SamplerConfig(steps=4, solver="renoise")),
+        "default_4_steps": (default_weights_dir(), SamplerConfig(steps=4, solver="renoise")),
+        "teacher_full": (default_weights_dir(), TEACHER_SAMPLER),
+    }
+
+
 def main() -> None:
+    import os
+
     import torch
 
-    from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER, SamplerConfig
-    from jwmsim.worldgen.weights import default_weights_dir, teacher_weights_dir
+    from jwmsim.worldgen.weights import ode_student_dir
 
-    ap = argparse.ArgumentParser(description="WorldGen student vs teacher latency, and the jwm env rate")
+    ap = argparse.ArgumentParser(description="WorldGen students vs teacher latency, and the jwm env rate")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--teacher-steps", type=int, default=TEACHER_SAMPLER.steps, help="Euler steps")
-    ap.add_argument("--teacher-guidance", type=float, default=TEACHER_SAMPLER.guidance)
     ap.add_argument("--env-steps", type=int, default=30)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_worldgen.json")
     args = ap.parse_args()
     torch.set_num_threads(2)
     info = machine_info()
     print(describe(info))
-    student = SamplerConfig(steps=4, solver="renoise")
-    teacher = SamplerConfig(steps=args.teacher_steps, solver="euler", guidance=args.teacher_guidance)
     rows: dict[str, dict] = {}
     for c in (1, 3):
-        s = pipeline_latency(default_weights_dir(), student, c, args.repeats)
-        t = pipeline_latency(teacher_weights_dir(), teacher, c, max(1, args.repeats // 2))
-        rows[f"{c}_camera"] = {
-            "student": s,
-            "teacher": t,
-            "speed_up": t["seconds_per_step"] / s["seconds_per_step"],
-        }
-        print(
-            f"{c} camera(s) 112x200: student {s['seconds_per_step']:.3f} s/step "
-            f"({s['denoiser_calls']} calls), "
-            f"teacher {t['seconds_per_step']:.3f} s/step ({t['denoiser_calls']} calls): "
-            f"{rows[f'{c}_camera']['speed_up']:.1f}x"
-        )
-    env = env_rate(args.env_steps, {"steps": 4})
-    print(f"JWM-Drive-v0 observation=jwm, 3 cameras 112x200: {env['steps_per_s']:.2f} steps/s")
-    info["load_average_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
+        row = {}
+        for name, (weights, sampler) in samplers().items():
+            repeats = max(1, args.repeats // 2) if name == "teacher_full" else args.repeats
+            row[name] = pipeline_latency(weights, sampler, c, repeats)
+            print(
+                f"{c} camera(s) 112x200, {name}: {row[name]['seconds_per_step']:.3f} s/step "
+                f"({row[name]['denoiser_calls']} calls)"
+            )
+        full = row["teacher_full"]["seconds_per_step"]
+        for name in row:
+            row[name]["faster_than_teacher_full"] = full / row[name]["seconds_per_step"]
+        rows[f"{c}_camera"] = row
+    env = {
+        "default_4_steps": env_rate(args.env_steps, {"steps": 4}),
+        "ode_student_1_step": env_rate(args.env_steps, {"steps": 1, "weights": str(ode_student_dir())}),
+    }
+    for name, e in env.items():
+        print(f"JWM-Drive-v0 observation=jwm, 3 cameras 112x200, {name}: {e['steps_per_s']:.2f} steps/s")
+    info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     write_report(
         args.out,
         {
             "command": "python benchmarks/bench_worldgen.py " + " ".join(sys.argv[1:]),
             "machine": info,
             "image_hw": list(HW),
-            "student": {
-                "weights": str(default_weights_dir().relative_to(REPO)),
-                "steps": 4,
-                "solver": "renoise",
-            },
-            "teacher": {
-                "weights": str(teacher_weights_dir().relative_to(REPO)),
-                "steps": args.teacher_steps,
-                "solver": "euler",
-                "guidance": args.teacher_guidance,
+            "samplers": {
+                n: {"weights": str(w.relative_to(REPO)), **s.__dict__} for n, (w, s) in samplers().items()
             },
             "latency": rows,
             "env_jwm_3_cameras": env,
-            "targets": {"student_3_camera_s": 0.46, "speed_up": 10.0, "env_steps_per_s": 2.0},
+            "targets": {"student_3_camera_s": 0.46, "faster_than_teacher": 10.0, "env_steps_per_s": 2.0},
         },
     )
 

@@ -111,7 +111,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
     if not cfg.teacher or not cfg.init:
         raise ConfigError(
             "the dmd stage needs --teacher (the causal teacher) and --init (the ODE student)",
-            hint="jwmsim train worldgen --stage dmd --teacher assets/worldgen_teacher --init runs/wg-ode/model",
+            hint="jwmsim train worldgen --stage dmd --teacher assets/worldgen --init runs/wg-ode/model",
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "checkpoint.pt"

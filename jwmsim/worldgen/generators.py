@@ -96,7 +96,7 @@ def _worldgen(options: GeneratorOptions) -> FrameGenerator:
 
 
 def _teacher(steps: int | None) -> Callable[[GeneratorOptions], FrameGenerator]:
-    """The causal teacher (``assets/worldgen_teacher``, or ``--weights``): ``steps`` None: its full
+    """The causal teacher (``assets/worldgen``, or ``--weights``): ``steps`` None: its full
     step count (Euler, with guidance: :data:`~jwmsim.worldgen.pipeline_worldgen.TEACHER_SAMPLER`);
     else that many re-noising steps without guidance, as the student samples."""
 
@@ -116,17 +116,26 @@ def _teacher(steps: int | None) -> Callable[[GeneratorOptions], FrameGenerator]:
     return make
 
 
+def _ode_student(options: GeneratorOptions) -> FrameGenerator:
+    """The stage-3 student (``assets/worldgen_ode``, or ``--weights``), 1 step unless ``--steps``."""
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
+    from jwmsim.worldgen.weights import ode_student_dir
+
+    sampler = SamplerConfig(steps=options.steps or 1, solver="renoise")
+    return WorldGenPipeline.from_pretrained(options.weights or ode_student_dir(), sampler, options.device)
+
+
 GENERATORS.add(
     "worldgen",
-    GeneratorSpec(_worldgen, "the WorldGen pipeline (the distilled student in assets/worldgen, 4 steps)"),
+    GeneratorSpec(_worldgen, "the WorldGen pipeline (the shipped teacher in assets/worldgen, 4 steps)"),
 )
 GENERATORS.add(
     "worldgen-teacher",
-    GeneratorSpec(_teacher(None), "the causal teacher at its full step count (Euler, guidance)"),
+    GeneratorSpec(_teacher(None), "the causal teacher at its full step count (16 Euler steps, guidance 1.5)"),
 )
 GENERATORS.add(
-    "worldgen-teacher-4",
-    GeneratorSpec(_teacher(4), "the undistilled causal teacher sampled in 4 steps"),
+    "worldgen-ode",
+    GeneratorSpec(_ode_student, "the ODE-distilled student in assets/worldgen_ode, 1 step"),
 )
 
 

@@ -217,7 +217,7 @@ def _open_ode(cfg: TrainConfig, data: Path, run_dir: Path, progress: bool) -> An
     if not cfg.teacher:
         raise ConfigError(
             "the ode stage needs --teacher (the causal teacher-forcing model)",
-            hint="jwmsim train worldgen --stage ode --teacher assets/worldgen_teacher",
+            hint="jwmsim train worldgen --stage ode --teacher assets/worldgen",
         )
     settings = OdeSettings(
         pairs=cfg.ode_pairs,

@@ -13,18 +13,23 @@ from jwmsim.errors import CheckpointError
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "worldgen"
-TEACHER_DIR = ASSETS_DIR.parent / "worldgen_teacher"
+ODE_STUDENT_DIR = ASSETS_DIR.parent / "worldgen_ode"
 
 
 def default_weights_dir() -> Path:
-    """``assets/worldgen`` of the project: the shipped, distilled 4-step student (the default of
-    the ``jwm`` render path and the pipeline)."""
+    """``assets/worldgen`` of the project: the causal teacher of stages 1-2, the default of the
+    ``jwm`` render path and the pipeline (sampled in 4 re-noising steps)."""
     return ASSETS_DIR
 
 
 def teacher_weights_dir() -> Path:
-    """``assets/worldgen_teacher``: the causal teacher it was distilled from (stages 1-2)."""
-    return TEACHER_DIR
+    """The teacher that stages 3-4 distil: the shipped default, ``assets/worldgen``."""
+    return ASSETS_DIR
+
+
+def ode_student_dir() -> Path:
+    """``assets/worldgen_ode``: the stage-3 (ODE-distilled) student, best sampled in 1 step."""
+    return ODE_STUDENT_DIR
 
 
 def load_worldgen(path: str | Path, device: str | torch.device = "cpu") -> WorldGenModel:

@@ -115,7 +115,7 @@ def test_only_keeps_the_named_clips(tmp_path: Path) -> None:
 
 
 def test_teacher_and_student_generators_are_registered() -> None:
-    assert {"worldgen", "worldgen-teacher", "worldgen-teacher-4"} <= set(GENERATORS.names())
+    assert {"worldgen", "worldgen-teacher", "worldgen-ode"} <= set(GENERATORS.names())
 
 
 def _cli(args: list[str]) -> int:
