@@ -25,7 +25,6 @@ import copy
 import csv
 import json
 import math
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.run_clock import RunClock
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 from jwmsim.worldgen.rollout import ClipInputs, causal_rollout, score_frames
@@ -169,8 +169,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
         generator.save_pretrained(run_dir / "model")
         plot_loss(run_dir)
 
-    t_start = time.perf_counter() - elapsed
-    last_ckpt = time.perf_counter()
+    clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, desc="worldgen dmd", unit="step", disable=not progress)
     stopped, ema = "steps", None
     try:
@@ -207,17 +206,15 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
             writer.writerow({
                 "step": step, "loss": round(grad_size, 6), "critic_loss": round(float(np.mean(c_losses)), 6),
                 "lr": f"{opt_g.param_groups[0]['lr']:.3e}", "stage": "dmd",
-                "seconds": round(time.perf_counter() - t_start, 1),
+                "seconds": round(clock.elapsed, 1),
             })  # fmt: skip
             csv_file.flush()
             ema = grad_size if ema is None else 0.95 * ema + 0.05 * grad_size
             bar.update(1)
             bar.set_postfix(grad=f"{ema:.4f}", critic=f"{np.mean(c_losses):.4f}")
-            now = time.perf_counter()
-            if now - last_ckpt >= cfg.checkpoint_every_s:
-                checkpoint(now - t_start)
-                last_ckpt = now
-            if cfg.max_minutes is not None and now - t_start >= 60 * cfg.max_minutes:
+            if clock.checkpoint_due():
+                checkpoint(clock.elapsed)
+            if clock.time_up():
                 stopped = "time"
                 break
     except KeyboardInterrupt:
@@ -225,7 +222,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
     finally:
         bar.close()
         csv_file.close()
-    seconds = time.perf_counter() - t_start
+    seconds = clock.elapsed
     checkpoint(seconds)
     return {
         "stage": "dmd",

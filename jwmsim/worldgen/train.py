@@ -30,7 +30,6 @@ import csv
 import json
 import math
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ import torch
 from tqdm import tqdm
 
 from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.run_clock import RunClock
 from jwmsim.sim.registry import Registry
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
@@ -459,8 +459,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
     writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
     if new_csv:
         writer.writeheader()
-    t_start = time.perf_counter() - elapsed
-    last_ckpt = time.perf_counter()
+    clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"worldgen {cfg.stage}", unit="step",
                disable=not progress or not engine.is_main)  # fmt: skip
     ema: float | None = None
@@ -486,7 +485,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
                     "step": step,
                     "loss": round(value, 6),
                     "lr": f"{optimizer.param_groups[0]['lr']:.3e}",
-                    "seconds": round(time.perf_counter() - t_start, 1),
+                    "seconds": round(clock.elapsed, 1),
                     "stage": cfg.stage,
                 })  # fmt: skip
                 csv_file.flush()
@@ -494,13 +493,11 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
                 ema = value if ema is None else 0.95 * ema + 0.05 * value
             bar.update(1)
             bar.set_postfix(loss=f"{ema:.4f}" if ema is not None else "nan")
-            now = time.perf_counter()
-            if engine.is_main and now - last_ckpt >= cfg.checkpoint_every_s:
-                save_checkpoint(ckpt_path, base, optimizer, step, rng, gen, now - t_start, cfg.stage)
+            if engine.is_main and clock.checkpoint_due():
+                save_checkpoint(ckpt_path, base, optimizer, step, rng, gen, clock.elapsed, cfg.stage)
                 base.save_pretrained(run_dir / "model")
                 plot_loss(run_dir)
-                last_ckpt = now
-            if cfg.max_minutes is not None and now - t_start >= 60 * cfg.max_minutes:
+            if clock.time_up():
                 stopped = "time"
                 break
     except KeyboardInterrupt:
@@ -508,7 +505,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
     finally:
         bar.close()
         csv_file.close()
-    seconds = time.perf_counter() - t_start
+    seconds = clock.elapsed
     if engine.is_main:
         save_checkpoint(ckpt_path, base, optimizer, step, rng, gen, seconds, cfg.stage)
         base.save_pretrained(run_dir / "model")

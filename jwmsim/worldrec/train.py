@@ -21,7 +21,6 @@ import csv
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render_gaussians
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
+from jwmsim.run_clock import RunClock
 from jwmsim.sim.registry import Registry
 from jwmsim.worldrec.configuration_worldrec import PRESETS as MODEL_PRESETS
 from jwmsim.worldrec.data import (
@@ -426,8 +426,7 @@ def _train(
     writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
     if new_csv:
         writer.writeheader()
-    t_start = time.perf_counter() - elapsed
-    last_ckpt = time.perf_counter()
+    clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
     bar = tqdm(
         total=cfg.steps,
         initial=step,
@@ -461,7 +460,7 @@ def _train(
                 "psnr_oracle": round(stats.get("psnr_oracle", float("nan")), 3),
                 "gaussians": int(stats["gaussians"]),
                 "lr": f"{optimizer.param_groups[0]['lr']:.3e}",
-                "seconds": round(time.perf_counter() - t_start, 1),
+                "seconds": round(clock.elapsed, 1),
                 "source": source.name,
             }
             if engine.is_main:
@@ -473,12 +472,10 @@ def _train(
                     ema[k] = v if k not in ema else 0.95 * ema[k] + 0.05 * v
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in ema.items()})
-            now = time.perf_counter()
-            if engine.is_main and now - last_ckpt >= cfg.checkpoint_every_s:
-                save_checkpoint(ckpt_path, base, optimizer, step, rng, now - t_start)
+            if engine.is_main and clock.checkpoint_due():
+                save_checkpoint(ckpt_path, base, optimizer, step, rng, clock.elapsed)
                 base.save_pretrained(run_dir / "model")
-                last_ckpt = now
-            if cfg.max_minutes is not None and now - t_start >= 60 * cfg.max_minutes:
+            if clock.time_up():
                 stopped = "time"
                 break
     except KeyboardInterrupt:
@@ -486,7 +483,7 @@ def _train(
     finally:
         bar.close()
         csv_file.close()
-    seconds = time.perf_counter() - t_start
+    seconds = clock.elapsed
     if engine.is_main:
         save_checkpoint(ckpt_path, base, optimizer, step, rng, seconds)
         base.save_pretrained(run_dir / "model")

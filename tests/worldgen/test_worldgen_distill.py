@@ -179,3 +179,13 @@ def test_ode_resume_refuses_a_dmd_checkpoint(teacher_dir: Path, clips: Path, tmp
     train(cfg, tmp_path / "run", clips, progress=False)
     with pytest.raises(CheckpointError, match="'dmd' run"):
         train(_distill_cfg(stage="teacher-forcing"), tmp_path / "run", clips, resume=True, progress=False)
+
+
+def test_run_clock_counts_resumed_time_and_paces_checkpoints() -> None:
+    from jwmsim.run_clock import RunClock
+
+    clock = RunClock(elapsed=120.0, checkpoint_every_s=0.0, max_minutes=2.0)
+    assert clock.elapsed >= 120.0 and clock.time_up()
+    assert clock.checkpoint_due()
+    slow = RunClock(elapsed=0.0, checkpoint_every_s=3600.0, max_minutes=None)
+    assert not slow.checkpoint_due() and not slow.time_up()
