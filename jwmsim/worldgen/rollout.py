@@ -137,7 +137,9 @@ def causal_rollout(
                 if guidance != 1.0:
                     x0_u = call(x, s, torch.zeros_like(c), m)
                     x0 = x0_u + guidance * (x0 - x0_u)
-                x0 = x0.clamp(-1.0, 1.0)
+                # clamped forward, identity backward: a hard clamp would stop the gradient of
+                # every saturated pixel, so that DMD could never pull a blown-out pixel back
+                x0 = x0 + (x0.clamp(-1.0, 1.0) - x0).detach()
             if i < last and s_next > 0:
                 eps = torch.randn(x.shape, generator=generator).to(dev)
                 x = solver(x, x0.detach(), s, s_next, eps)

@@ -189,3 +189,17 @@ def test_run_clock_counts_resumed_time_and_paces_checkpoints() -> None:
     assert clock.checkpoint_due()
     slow = RunClock(elapsed=0.0, checkpoint_every_s=3600.0, max_minutes=None)
     assert not slow.checkpoint_due() and not slow.time_up()
+
+
+def test_saturated_outputs_still_get_gradients(teacher_dir: Path, clips: Path) -> None:
+    """The exit step's x0 is clamped to [-1, 1] going forward but not for the gradient."""
+    model = load_worldgen(teacher_dir).train()
+    with torch.no_grad():
+        model.out.bias.fill_(5.0)  # every output pixel far above 1
+    inputs = _inputs(model, clips, batch=1)
+    levels = schedule("renoise", 4, float(model.config.timestep_shift))
+    out = causal_rollout(model, inputs, levels, SOLVERS.get("renoise"), grad_step=0,
+                         generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert float(out.x0.max()) <= 1.0
+    out.x0.sum().backward()
+    assert model.out.bias.grad is not None and model.out.bias.grad.abs().sum() > 0
