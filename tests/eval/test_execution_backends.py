@@ -31,6 +31,9 @@ def raise_on_three(task: int, ctx) -> int:
 
 def die_on_one(task: int, ctx) -> int:
     if task == 1:
+        # die after task 0 has returned: a dead worker breaks the whole pool, so a task still
+        # running beside it would be reported as well (and, being first, named)
+        time.sleep(1.0)
         os._exit(3)
     return task
 
