@@ -97,7 +97,7 @@ def dmd_loss(
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    from jwmsim.worldgen.train import atomic_save
+    from jwmsim.training import atomic_save
 
     atomic_save(state, path)
 
@@ -105,8 +105,9 @@ def _save(path: Path, state: dict[str, Any]) -> None:
 def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
     """Run (or continue) stage 4 in ``run_dir`` (``cfg``: a :class:`~jwmsim.worldgen.train.TrainConfig`
     with ``init`` the ODE student and ``teacher`` the causal teacher)."""
+    from jwmsim.training import lr_factor, trim_csv
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
-    from jwmsim.worldgen.train import lr_factor, plot_loss, trim_csv
+    from jwmsim.worldgen.train import plot_loss
 
     if not cfg.teacher or not cfg.init:
         raise ConfigError(

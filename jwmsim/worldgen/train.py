@@ -29,7 +29,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -42,6 +41,7 @@ from tqdm import tqdm
 from jwmsim.errors import CheckpointError, ConfigError
 from jwmsim.run_clock import RunClock
 from jwmsim.sim.registry import Registry
+from jwmsim.training import atomic_save, lr_factor, trim_csv
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
@@ -272,14 +272,6 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
 
 
 # --- checkpoints -------------------------------------------------------------------------------
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Learning-rate multiplier at ``step`` (0-based): linear warm-up, then cosine to min_lr_frac."""
-    if step < cfg.warmup:
-        return (step + 1) / cfg.warmup
-    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
-
-
 def save_checkpoint(
     path: Path,
     model: WorldGenModel,
@@ -305,13 +297,6 @@ def save_checkpoint(
     atomic_save(state, path)
 
 
-def atomic_save(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temp file, then ``os.replace``: a checkpoint is whole or absent."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A training checkpoint, or a :class:`CheckpointError` naming the path."""
     if not path.is_file():
@@ -328,17 +313,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 CSV_FIELDS = ["step", "loss", "lr", "seconds", "stage"]
-
-
-def trim_csv(path: Path, step: int) -> None:
-    """Drop loss rows written after the checkpoint being resumed."""
-    if not path.is_file():
-        return
-    with open(path) as f:
-        rows = list(csv.reader(f))
-    keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(keep)
 
 
 def plot_loss(run_dir: Path) -> Path | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.run_clock import RunClock
 from jwmsim.sim.registry import Registry
+from jwmsim.training import atomic_save, lr_factor, trim_csv
 from jwmsim.worldrec.configuration_worldrec import PRESETS as MODEL_PRESETS
 from jwmsim.worldrec.data import (
     Sample,
@@ -262,14 +262,6 @@ def sample_loss(
 
 
 # --- checkpoints -----------------------------------------------------------------------------------
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Learning-rate multiplier at ``step`` (0-based): linear warm-up, then cosine to min_lr_frac."""
-    if step < cfg.warmup:
-        return (step + 1) / cfg.warmup
-    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
-
-
 def save_checkpoint(
     path: Path,
     model: WorldRecModel,
@@ -287,9 +279,7 @@ def save_checkpoint(
         "elapsed": elapsed,
         "model_config": {k: v for k, v in dict(model.config).items() if not k.startswith("_")},
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_save(state, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -301,17 +291,6 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"training checkpoint {path} is unreadable ({err})", hint="delete it and start again"
         ) from err
-
-
-def _trim_csv(path: Path, step: int) -> None:
-    """Drop loss rows written after the checkpoint being resumed."""
-    if not path.is_file():
-        return
-    with open(path) as f:
-        rows = list(csv.reader(f))
-    keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(keep)
 
 
 CSV_FIELDS = ["step", "loss", "psnr_frame", "psnr_oracle", "gaussians", "lr", "seconds", "source"]
@@ -414,7 +393,7 @@ def _train(
         step, elapsed = int(state["step"]), float(state["elapsed"])
         rng.bit_generator.state = state["np_rng"]
         torch.set_rng_state(state["torch_rng"])
-        _trim_csv(run_dir / "loss.csv", step)
+        trim_csv(run_dir / "loss.csv", step)
     (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     model, optimizer = engine.prepare(model, optimizer)
     base = engine.unwrap(model)
