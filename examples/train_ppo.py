@@ -4,6 +4,9 @@ policy against ``random`` and ``idm`` on held-out jittered scenario runs.
     .venv/bin/python examples/train_ppo.py --out runs/ppo                 # full run (~1 h, 2 cores)
     .venv/bin/python examples/train_ppo.py --out runs/ppo --resume        # continue from a checkpoint
     .venv/bin/python examples/train_ppo.py --out runs/ppo_smoke --steps 2048 --eval-runs 2   # smoke
+    .venv/bin/python examples/train_ppo.py --out runs/ppo_bc --warm-start idm --learning-rate 1e-4
+        # clone IDM first (jwmsim.behaviour_cloning: demonstrations -> demos.npz, bc_policy.zip,
+        # bc_history.json, checkpoints/ppo_0_steps.zip), then fine-tune with PPO
 
 Observation: ``bev`` (default; the 64x64 ego-centred BEV raster + the 9-vector of ego state, no
 camera rendering) or ``camera`` (CAM_FRONT 64x112 skeleton render + the ego vector). Both are flat
@@ -75,6 +78,10 @@ class TrainConfig:
         vec_env: ``subproc`` (SB3's SubprocVecEnv, this machine) or ``ray``
             (:class:`jwmsim.backends.ray_vec_env.RayVecEnv`: the environments in Ray actors, on
             ``ray_address`` or a local Ray instance; the same rollouts for the same seeds).
+        warm_start: a planner (``idm``) to clone before PPO starts
+            (:mod:`jwmsim.behaviour_cloning`): ``demo_steps`` recorded steps in environments made
+            as PPO's, executed with Gaussian noise ``demo_noise`` on the action, ``bc_epochs``
+            epochs, then the policy's log std set to ``bc_log_std``. None: PPO from scratch.
     """
 
     observation: str = "bev"
@@ -93,6 +100,11 @@ class TrainConfig:
     seed: int = 0
     vec_env: str = "subproc"
     ray_address: str | None = None
+    warm_start: str | None = None
+    demo_steps: int = 40_000
+    demo_noise: float = 0.1
+    bc_epochs: int = 8
+    bc_log_std: float = -1.2
 
     def __post_init__(self) -> None:
         from jwmsim.errors import ConfigError
@@ -106,6 +118,14 @@ class TrainConfig:
             raise ConfigError("nothing to train on", hint="--scenarios library, or --logs builtin")
         if self.vec_env not in ("subproc", "ray"):
             raise ConfigError(f"--vec-env {self.vec_env!r}", hint="subproc or ray")
+        if self.warm_start is not None:
+            from jwmsim.planning import parse_planner_spec, planner_class
+
+            spec = parse_planner_spec(self.warm_start)  # an unknown planner fails here, before any work
+            if spec.name is not None:
+                planner_class(spec.name)
+            if self.demo_steps < self.envs or self.bc_epochs < 1 or self.demo_noise < 0:
+                raise ConfigError("--demo-steps >= --envs, --bc-epochs >= 1 and --demo-noise >= 0 needed")
 
     def env_kwargs(self) -> list[dict[str, Any]]:
         """``gym.make`` keywords of each environment."""
@@ -234,6 +254,41 @@ def plot_learning_curve(out: Path) -> Path | None:
     return path
 
 
+def warm_start(model: Any, cfg: TrainConfig, out: Path) -> None:
+    """Clone ``cfg.warm_start`` into ``model`` (see :mod:`jwmsim.behaviour_cloning`): the
+    demonstrations go to ``out/demos.npz`` (reused when present), the fit's errors to
+    ``out/bc_history.json`` and the cloned policy to ``out/bc_policy.zip``."""
+    from jwmsim.behaviour_cloning import CloneSettings, Demos, DemoTask, clone_into, collect_demos
+
+    demo_file = out / "demos.npz"
+    if demo_file.is_file():
+        demos = Demos.load(demo_file)
+        print(f"demonstrations: {demo_file} ({len(demos)} steps, {demos.episodes} episodes)")
+    else:
+        tasks = [
+            DemoTask(
+                kw, cfg.demo_steps // cfg.envs, cfg.seed + 1000 + i, cfg.warm_start, cfg.demo_noise, cfg.gamma
+            )
+            for i, kw in enumerate(cfg.env_kwargs())
+        ]
+        t0 = time.perf_counter()
+        demos = collect_demos(tasks, backend="ray" if cfg.vec_env == "ray" else "local", progress=True)
+        demos.save(demo_file)
+        seconds = time.perf_counter() - t0
+        print(f"demonstrations: {len(demos)} steps, {demos.episodes} episodes in {seconds:.0f} s")
+    settings = CloneSettings(epochs=cfg.bc_epochs, log_std=cfg.bc_log_std, seed=cfg.seed)
+    t0 = time.perf_counter()
+    history = clone_into(model, demos, settings, progress=True)
+    history["seconds"] = round(time.perf_counter() - t0, 1)
+    history["expert"] = cfg.warm_start
+    (out / "bc_history.json").write_text(json.dumps(history, indent=1))
+    model.save(str(out / "bc_policy.zip"))
+    last = history["actor"][-1]
+    print(
+        f"cloned {cfg.warm_start}: action MSE {last['train_mse']:.4f} train / {last['val_mse']:.4f} held out"
+    )
+
+
 def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
     """Train (or continue) PPO; returns the saved policy zip."""
     import torch
@@ -297,6 +352,10 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
                 device="cpu",
                 verbose=0,
             )
+            if cfg.warm_start:
+                warm_start(model, cfg, out)
+                (out / "checkpoints").mkdir(exist_ok=True)
+                model.save(str(out / "checkpoints" / "ppo_0_steps.zip"))  # --resume starts here
         model.set_logger(_loggers(out))
         done_before = model.num_timesteps
         remaining = max(0, cfg.steps - done_before)
@@ -347,8 +406,10 @@ def evaluate(policy: Path, cfg: TrainConfig, out: Path, args: argparse.Namespace
     """``jwmsim eval closed-loop`` of random, idm and the policy on held-out jittered runs."""
     from jwmsim.evaluation.closed_loop import ClosedLoopOptions, evaluate_closed_loop
 
+    cloned = out / "bc_policy.zip"
+    agents = ("random", "idm") + ((f"sb3:{cloned.resolve()}",) if cloned.is_file() else ())
     opts = ClosedLoopOptions(
-        agents=("random", "idm", f"sb3:{policy.resolve()}"),
+        agents=(*agents, f"sb3:{policy.resolve()}"),
         scenarios=args.eval_scenarios,
         runs=args.eval_runs,
         out=out / "eval",
@@ -392,6 +453,14 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
     )  # fmt: skip
     p.add_argument("--vec-env", choices=("subproc", "ray"), default=d.vec_env, help="where the envs run")
     p.add_argument("--ray-address", default=None, help="Ray cluster for --vec-env ray (default: local)")
+    p.add_argument(
+        "--warm-start", default=None, metavar="PLANNER",
+        help="clone this planner (idm) before PPO: behaviour cloning on recorded demonstrations",
+    )  # fmt: skip
+    p.add_argument("--demo-steps", type=int, default=d.demo_steps, help="warm start: steps recorded")
+    p.add_argument("--demo-noise", type=float, default=d.demo_noise, help="warm start: executed-action noise")
+    p.add_argument("--bc-epochs", type=int, default=d.bc_epochs, help="warm start: cloning epochs")
+    p.add_argument("--bc-log-std", type=float, default=d.bc_log_std, help="warm start: log std after cloning")
     p.add_argument("--eval-runs", type=int, default=5, help="held-out runs per scenario (0: no evaluation)")
     p.add_argument("--eval-scenarios", type=Path, default=None, help="scenario folder (default: the library)")
     p.add_argument("--eval-workers", type=int, default=None, help="evaluation processes")
@@ -412,6 +481,11 @@ def parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]
         seed=a.seed,
         vec_env=a.vec_env,
         ray_address=a.ray_address,
+        warm_start=a.warm_start,
+        demo_steps=a.demo_steps,
+        demo_noise=a.demo_noise,
+        bc_epochs=a.bc_epochs,
+        bc_log_std=a.bc_log_std,
     )
     return cfg, a
 

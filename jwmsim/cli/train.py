@@ -42,12 +42,16 @@ def worldrec(
     engine: str = typer.Option(None, "--engine", help="plain or accelerate (default: the preset's)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint"),
     seed: int = typer.Option(None, "--seed", help="random seed"),
+    init: Path = typer.Option(
+        None, "--init", help="start from this model folder (fine-tune, e.g. assets/worldrec)"
+    ),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate (default: the preset's)"),
+    warmup: int = typer.Option(None, "--warmup", help="[steps] of linear learning-rate warm-up"),
 ) -> None:
     """Train WorldRec on procedural towns (with oracle views off the logged path) and the real
     log's training frames (every 8th frame is held out and never read). Resumable; writes
-    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Distillation:
-    --stage ode --teacher T (makes the teacher's trajectories, then trains the student), then
-    --stage dmd --teacher T --init ODE_RUN/model."""
+    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Fine-tune
+    shipped weights with --init assets/worldrec --lr 2e-4."""
     from jwmsim.errors import ConfigError
     from jwmsim.worldrec.train import TRAIN_PRESETS, train, with_overrides
 
@@ -61,6 +65,9 @@ def worldrec(
         real_log=str(real_log) if real_log else None,
         engine=engine,
         seed=seed,
+        init=str(init) if init else None,
+        lr=lr,
+        warmup=warmup,
     )
     if no_real_log:
         from dataclasses import replace

@@ -83,6 +83,7 @@ class TrainConfig:
     engine: str = "plain"
     render_backend: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)  # model config overrides
+    init: str | None = None  # a save_pretrained folder to start from (fine-tuning shipped weights)
 
     def __post_init__(self) -> None:
         if self.model_preset not in MODEL_PRESETS:
@@ -339,6 +340,12 @@ def plot_loss(run_dir: Path) -> Path | None:
 
 # --- the loop --------------------------------------------------------------------------------------
 def model_from_preset(cfg: TrainConfig) -> WorldRecModel:
+    """The model to train: ``cfg.init`` loaded strictly (a bad folder is a ``CheckpointError``),
+    else fresh from the preset and ``cfg.extra``."""
+    if cfg.init:
+        from jwmsim.worldrec.reconstruct import load_worldrec
+
+        return load_worldrec(cfg.init).train()
     return WorldRecModel(**{**MODEL_PRESETS[cfg.model_preset], **cfg.extra})
 
 
