@@ -53,7 +53,8 @@ def worldrec(
     checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Fine-tune
     shipped weights with --init assets/worldrec --lr 2e-4."""
     from jwmsim.errors import ConfigError
-    from jwmsim.worldrec.train import TRAIN_PRESETS, train, with_overrides
+    from jwmsim.training import with_overrides
+    from jwmsim.worldrec.train import TRAIN_PRESETS, train
 
     if preset not in TRAIN_PRESETS:
         raise ConfigError(f"unknown preset {preset!r}", hint=f"use one of {sorted(TRAIN_PRESETS)}")
@@ -119,7 +120,8 @@ def worldgen(
     --stage ode --teacher T (makes the teacher's trajectories, then trains the student), then
     --stage dmd --teacher T --init ODE_RUN/model."""
     from jwmsim.errors import ConfigError
-    from jwmsim.worldgen.train import DEFAULT_DATA, STAGES, TRAIN_PRESETS, train, with_overrides
+    from jwmsim.training import with_overrides
+    from jwmsim.worldgen.train import DEFAULT_DATA, STAGES, TRAIN_PRESETS, train
 
     if preset not in TRAIN_PRESETS:
         raise ConfigError(f"unknown preset {preset!r}", hint=f"use one of {sorted(TRAIN_PRESETS)}")

@@ -22,7 +22,6 @@ curves, ``loss.png`` and ``model/`` (the generator's ``save_pretrained``).
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 from dataclasses import asdict
@@ -96,16 +95,10 @@ def dmd_loss(
     return loss, float(grad.abs().mean())
 
 
-def _save(path: Path, state: dict[str, Any]) -> None:
-    from jwmsim.training import atomic_save
-
-    atomic_save(state, path)
-
-
 def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
     """Run (or continue) stage 4 in ``run_dir`` (``cfg``: a :class:`~jwmsim.worldgen.train.TrainConfig`
     with ``init`` the ODE student and ``teacher`` the causal teacher)."""
-    from jwmsim.training import lr_factor, trim_csv
+    from jwmsim.training import LossLog, atomic_save, lr_factor, restore_rng, rng_state, trim_csv
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
     from jwmsim.worldgen.train import plot_loss
 
@@ -132,11 +125,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
     if resume:
         from jwmsim.worldgen.train import load_checkpoint
 
-        state = load_checkpoint(ckpt)
-        if state.get("stage") != "dmd":
-            raise CheckpointError(
-                f"{ckpt} is a {state.get('stage')!r} run, not 'dmd'", hint="pass its --stage"
-            )
+        state = load_checkpoint(ckpt, "dmd")
         try:
             generator.load_state_dict(state["model"])
             critic.load_state_dict(state["critic"])
@@ -145,28 +134,21 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
         except (KeyError, RuntimeError, ValueError) as err:
             raise CheckpointError(f"{ckpt} does not match the models ({err})") from err
         step, elapsed = int(state["step"]), float(state["elapsed"])
-        rng.bit_generator.state = state["np_rng"]
-        gen.set_state(state["torch_gen"])
-        torch.set_rng_state(state["torch_rng"])
+        restore_rng(state, rng, gen)
         trim_csv(run_dir / "loss.csv", step)
     (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     k = float(teacher.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)
     levels = schedule("renoise", cfg.student_steps, float(generator.config.timestep_shift))
     renoise = SOLVERS.get("renoise")
     bf16 = cfg.autocast == "bf16"
-    new_csv = not (run_dir / "loss.csv").is_file()
-    csv_file = open(run_dir / "loss.csv", "a", newline="")
-    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
-    if new_csv:
-        writer.writeheader()
+    log = LossLog(run_dir / "loss.csv", CSV_FIELDS)
 
     def checkpoint(now_elapsed: float) -> None:
-        _save(ckpt, {
+        atomic_save({
             "model": generator.state_dict(), "critic": critic.state_dict(),
             "optimizer": opt_g.state_dict(), "critic_optimizer": opt_c.state_dict(),
-            "step": step, "np_rng": rng.bit_generator.state, "torch_gen": gen.get_state(),
-            "torch_rng": torch.get_rng_state(), "elapsed": now_elapsed, "stage": "dmd",
-        })  # fmt: skip
+            "step": step, **rng_state(rng, gen), "elapsed": now_elapsed, "stage": "dmd",
+        }, ckpt)  # fmt: skip
         generator.save_pretrained(run_dir / "model")
         plot_loss(run_dir)
 
@@ -204,12 +186,11 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
             if math.isfinite(norm) and math.isfinite(float(lg.detach())):
                 opt_g.step()
             step += 1
-            writer.writerow({
+            log.write({
                 "step": step, "loss": round(grad_size, 6), "critic_loss": round(float(np.mean(c_losses)), 6),
                 "lr": f"{opt_g.param_groups[0]['lr']:.3e}", "stage": "dmd",
                 "seconds": round(clock.elapsed, 1),
             })  # fmt: skip
-            csv_file.flush()
             ema = grad_size if ema is None else 0.95 * ema + 0.05 * grad_size
             bar.update(1)
             bar.set_postfix(grad=f"{ema:.4f}", critic=f"{np.mean(c_losses):.4f}")
@@ -222,7 +203,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
         stopped = "interrupted"
     finally:
         bar.close()
-        csv_file.close()
+        log.close()
     seconds = clock.elapsed
     checkpoint(seconds)
     return {

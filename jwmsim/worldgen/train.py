@@ -41,7 +41,15 @@ from tqdm import tqdm
 from jwmsim.errors import CheckpointError, ConfigError
 from jwmsim.run_clock import RunClock
 from jwmsim.sim.registry import Registry
-from jwmsim.training import atomic_save, lr_factor, trim_csv
+from jwmsim.training import (
+    LossLog,
+    atomic_save,
+    load_training_checkpoint,
+    lr_factor,
+    restore_rng,
+    rng_state,
+    trim_csv,
+)
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
@@ -287,9 +295,7 @@ def save_checkpoint(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "step": step,
-        "np_rng": rng.bit_generator.state,
-        "torch_gen": gen.get_state(),
-        "torch_rng": torch.get_rng_state(),
+        **rng_state(rng, gen),
         "elapsed": elapsed,
         "stage": stage,
         "model_config": {k: v for k, v in dict(model.config).items() if not k.startswith("_")},
@@ -297,19 +303,15 @@ def save_checkpoint(
     atomic_save(state, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """A training checkpoint, or a :class:`CheckpointError` naming the path."""
-    if not path.is_file():
-        raise CheckpointError(f"training checkpoint {path} does not exist", hint="start without --resume")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(state, dict) or "model" not in state or "step" not in state:
-            raise ValueError("not a WorldGen training checkpoint")
-        return state
-    except Exception as err:
+def load_checkpoint(path: Path, stage: str) -> dict[str, Any]:
+    """A ``stage`` training checkpoint; a missing, unreadable or other-stage file is a
+    :class:`CheckpointError` naming the path."""
+    state = load_training_checkpoint(path, "WorldGen")
+    if state.get("stage") != stage:
         raise CheckpointError(
-            f"training checkpoint {path} is unreadable ({err})", hint="delete it and start again"
-        ) from err
+            f"{path} is a {state.get('stage')!r} run, not {stage!r}", hint="pass its --stage"
+        )
+    return state
 
 
 CSV_FIELDS = ["step", "loss", "lr", "seconds", "stage"]
@@ -407,20 +409,14 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
     )
     step, elapsed = 0, 0.0
     if resume:
-        state = load_checkpoint(ckpt_path)
-        if state.get("stage") != cfg.stage:
-            raise CheckpointError(
-                f"{ckpt_path} is a {state.get('stage')!r} run, not {cfg.stage!r}", hint="pass its --stage"
-            )
+        state = load_checkpoint(ckpt_path, cfg.stage)
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError) as err:
             raise CheckpointError(f"{ckpt_path} does not match the model ({err})") from err
         step, elapsed = int(state["step"]), float(state["elapsed"])
-        rng.bit_generator.state = state["np_rng"]
-        gen.set_state(state["torch_gen"])
-        torch.set_rng_state(state["torch_rng"])
+        restore_rng(state, rng, gen)
         trim_csv(run_dir / "loss.csv", step)
     (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     model, optimizer = engine.prepare(model, optimizer)
@@ -428,11 +424,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
     k = float(base.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)
     device = engine.device
     use_bf16 = cfg.autocast == "bf16"
-    new_csv = not (run_dir / "loss.csv").is_file()
-    csv_file = open(run_dir / "loss.csv", "a", newline="")
-    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
-    if new_csv:
-        writer.writeheader()
+    log = LossLog(run_dir / "loss.csv", CSV_FIELDS) if engine.is_main else None
     clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"worldgen {cfg.stage}", unit="step",
                disable=not progress or not engine.is_main)  # fmt: skip
@@ -454,15 +446,14 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
             if math.isfinite(norm) and math.isfinite(value):
                 optimizer.step()  # a non-finite loss or gradient skips the update
             step += 1
-            if engine.is_main:
-                writer.writerow({
+            if log is not None:
+                log.write({
                     "step": step,
                     "loss": round(value, 6),
                     "lr": f"{optimizer.param_groups[0]['lr']:.3e}",
                     "seconds": round(clock.elapsed, 1),
                     "stage": cfg.stage,
                 })  # fmt: skip
-                csv_file.flush()
             if math.isfinite(value):
                 ema = value if ema is None else 0.95 * ema + 0.05 * value
             bar.update(1)
@@ -478,7 +469,8 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
         stopped = "interrupted"
     finally:
         bar.close()
-        csv_file.close()
+        if log is not None:
+            log.close()
     seconds = clock.elapsed
     if engine.is_main:
         save_checkpoint(ckpt_path, base, optimizer, step, rng, gen, seconds, cfg.stage)
@@ -493,11 +485,6 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
         "clips": len(clips),
         "run_dir": str(run_dir),
     }
-
-
-def with_overrides(cfg: TrainConfig, **over: Any) -> TrainConfig:
-    """``cfg`` with the non-None fields of ``over`` replaced."""
-    return replace(cfg, **{k: v for k, v in over.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> None:

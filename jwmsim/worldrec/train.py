@@ -21,7 +21,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,14 +29,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.errors import ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render_gaussians
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.run_clock import RunClock
 from jwmsim.sim.registry import Registry
-from jwmsim.training import atomic_save, lr_factor, trim_csv
+from jwmsim.training import (
+    LossLog,
+    atomic_save,
+    load_training_checkpoint,
+    lr_factor,
+    restore_rng,
+    rng_state,
+    trim_csv,
+)
 from jwmsim.worldrec.configuration_worldrec import PRESETS as MODEL_PRESETS
 from jwmsim.worldrec.data import (
     Sample,
@@ -271,27 +279,16 @@ def save_checkpoint(
     rng: np.random.Generator,
     elapsed: float,
 ) -> None:
+    """Write ``checkpoint.pt`` atomically: model, optimiser, step, random states, wall time."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "step": step,
-        "np_rng": rng.bit_generator.state,
-        "torch_rng": torch.get_rng_state(),
+        **rng_state(rng),
         "elapsed": elapsed,
         "model_config": {k: v for k, v in dict(model.config).items() if not k.startswith("_")},
     }
     atomic_save(state, path)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"training checkpoint {path} does not exist", hint="start without --resume")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise CheckpointError(
-            f"training checkpoint {path} is unreadable ({err})", hint="delete it and start again"
-        ) from err
 
 
 CSV_FIELDS = ["step", "loss", "psnr_frame", "psnr_oracle", "gaussians", "lr", "seconds", "source"]
@@ -394,12 +391,11 @@ def _train(
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step, elapsed = 0, 0.0
     if resume:
-        state = load_checkpoint(ckpt_path)
+        state = load_training_checkpoint(ckpt_path, "WorldRec")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
-        rng.bit_generator.state = state["np_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        restore_rng(state, rng)
         trim_csv(run_dir / "loss.csv", step)
     (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     model, optimizer = engine.prepare(model, optimizer)
@@ -407,11 +403,7 @@ def _train(
     hw = tuple(base.config.image_hw)
     if sources is None:
         sources = load_sources(cfg, data_root, hw, progress)
-    new_csv = not (run_dir / "loss.csv").is_file()
-    csv_file = open(run_dir / "loss.csv", "a", newline="")
-    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
-    if new_csv:
-        writer.writeheader()
+    log = LossLog(run_dir / "loss.csv", CSV_FIELDS) if engine.is_main else None
     clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
     bar = tqdm(
         total=cfg.steps,
@@ -449,9 +441,8 @@ def _train(
                 "seconds": round(clock.elapsed, 1),
                 "source": source.name,
             }
-            if engine.is_main:
-                writer.writerow(row)
-                csv_file.flush()
+            if log is not None:
+                log.write(row)
             for k in ("loss", "psnr_frame", "psnr_oracle"):
                 v = float(row[k])
                 if math.isfinite(v):
@@ -468,7 +459,8 @@ def _train(
         stopped = "interrupted"
     finally:
         bar.close()
-        csv_file.close()
+        if log is not None:
+            log.close()
     seconds = clock.elapsed
     if engine.is_main:
         save_checkpoint(ckpt_path, base, optimizer, step, rng, seconds)
@@ -482,11 +474,6 @@ def _train(
         **{f"ema_{k}": round(v, 4) for k, v in ema.items()},
         "run_dir": str(run_dir),
     }
-
-
-def with_overrides(cfg: TrainConfig, **over: Any) -> TrainConfig:
-    """``cfg`` with the non-None fields of ``over`` replaced."""
-    return replace(cfg, **{k: v for k, v in over.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> None:

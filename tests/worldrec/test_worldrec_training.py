@@ -165,3 +165,27 @@ def test_accelerate_engine_trains_like_the_plain_one(tiny_source, tmp_path) -> N
     accel = replace(plain, engine="accelerate")
     train(accel, tmp_path / "acc", tmp_path, progress=False, sources=[tiny_source])
     np.testing.assert_allclose(_losses(tmp_path / "plain"), _losses(tmp_path / "acc"), rtol=1e-4, atol=1e-6)
+
+
+def test_init_fine_tunes_saved_weights_and_refuses_a_broken_folder(tiny_source, tmp_path) -> None:
+    from jwmsim.errors import CheckpointError
+    from jwmsim.worldrec.reconstruct import load_worldrec
+
+    train(_tiny_cfg(steps=2), tmp_path / "a", tmp_path, progress=False, sources=[tiny_source])
+    start = load_worldrec(tmp_path / "a" / "model")
+    # a learning rate of ~0: the fine-tuned model is still the one it started from
+    cfg = _tiny_cfg(steps=1, init=str(tmp_path / "a" / "model"), lr=1e-30, extra={})
+    train(cfg, tmp_path / "b", tmp_path, progress=False, sources=[tiny_source])
+    tuned = load_worldrec(tmp_path / "b" / "model")
+    for pa, pb in zip(start.parameters(), tuned.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
+    fresh = train(
+        _tiny_cfg(steps=1, lr=1e-30), tmp_path / "c", tmp_path, progress=False, sources=[tiny_source]
+    )
+    assert fresh["steps"] == 1
+    other = load_worldrec(tmp_path / "c" / "model")
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(start.parameters(), other.parameters(), strict=True))
+    (tmp_path / "broken").mkdir()
+    with pytest.raises(CheckpointError):
+        train(_tiny_cfg(steps=1, init=str(tmp_path / "broken")), tmp_path / "d", tmp_path, progress=False,
+              sources=[tiny_source])  # fmt: skip
