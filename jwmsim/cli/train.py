@@ -113,6 +113,7 @@ def worldgen(
     critic_updates: int = typer.Option(
         None, "--critic-updates", help="dmd: critic updates per generator step"
     ),
+    critic_lr: float = typer.Option(None, "--critic-lr", help="dmd: the fake-score critic's learning rate"),
     batch: int = typer.Option(None, "--batch", help="clips per step"),
 ) -> None:
     """Train WorldGen (flow matching, x-prediction) on skeleton/true-image clips. Resumable; writes
@@ -143,6 +144,7 @@ def worldgen(
         ode_pairs=ode_pairs,
         euler_steps=euler_steps,
         critic_updates=critic_updates,
+        critic_lr=critic_lr,
         batch=batch,
     )
     summary = train(
