@@ -164,11 +164,16 @@ def _check_dataroot(layout: ExportLayout, manifest: dict) -> None:
 
 
 def _recover(layout: ExportLayout) -> None:
-    """Finish merging complete staged scenes; delete what interrupted ones left."""
+    """Finish merging complete staged scenes; delete what interrupted ones left, and what is left
+    of scenes already adopted (a Ctrl-C can land while :func:`adopt_scene` removes the staged
+    folder, after its fragment is written)."""
     if not layout.staging.is_dir():
         return
+    adopted = finished_fragments(layout)
     for entry in sorted(layout.staging.iterdir()):
-        if staged_scene_complete(layout, entry.name):
+        if entry.name in adopted:
+            shutil.rmtree(entry, ignore_errors=True)
+        elif staged_scene_complete(layout, entry.name):
             adopt_scene(layout, entry.name)
         else:
             shutil.rmtree(entry, ignore_errors=True)

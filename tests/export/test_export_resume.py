@@ -88,3 +88,20 @@ def test_resume_refuses_other_settings(town_log: Path, tmp_path: Path) -> None:
     export(scenario, options(out, runs=1))
     with pytest.raises(ConfigError, match="other settings"):
         export(scenario, options(out, runs=1, image_size=(36, 64)))
+
+
+def test_leftovers_of_an_adopted_scene_are_removed_not_adopted_again(town_log: Path, tmp_path: Path) -> None:
+    """Ctrl-C can land while a finished scene's staged folder is being removed, after its fragment
+    was written: what is left (tables without extras) must be cleaned up, not merged again."""
+    scenario = write_scenario(tmp_path, town_log)
+    out = tmp_path / "data"
+    first = export(scenario, options(out, runs=1))
+    assert first.scenes == ["scene-tiny_brake-0000"]
+    tables_before = (out / "v1.0-tiny_brake" / "sample_data.json").read_text()
+    leftover = out / ".export" / "staging" / "scene-tiny_brake-0000"
+    (leftover / "v1.0-tiny_brake").mkdir(parents=True)
+    (leftover / "v1.0-tiny_brake" / "scene.json").write_text("[]")  # extras/ already removed
+    again = export(scenario, options(out, runs=1))
+    assert again.scenes == ["scene-tiny_brake-0000"] and again.skipped == [0] and not again.exported
+    assert not leftover.exists()
+    assert (out / "v1.0-tiny_brake" / "sample_data.json").read_text() == tables_before
