@@ -41,6 +41,7 @@ def test_train_resume_and_evaluate(tiny_log: Path, scenario_dir: Path, tmp_path:
     assert "resuming from" in more.stdout and (out / "checkpoints" / "ppo_96_steps.zip").exists()
     stats = json.loads((out / "train_stats.json").read_text())
     assert stats["total_steps"] == 96 and stats["steps_this_session"] == 32 and stats["steps_per_s"] > 0
+    assert stats["machine"]["fp32_matmul_gflops_1024"] > 0 and stats["machine"]["cpu_count"] >= 1
     assert (out / "learning_curve.png").exists()
     report = json.loads((out / "eval" / "report.json").read_text())
     assert [a["label"] for a in report["agents"]] == ["random", "idm", "sb3-policy"]
