@@ -5,9 +5,9 @@ Per town and per skeleton scene (``lidar``, ``worldrec``), at log time ``EVAL_T0
 
 * ``shift-0m`` .. ``shift-3m``: the ego shifted exactly 0, 1, 2, 3 m sideways (to its left, or its
   right where the left is blocked) for the whole clip, actors as logged;
-* ``lane-change``: the ego driven sideways by one lane (the town's lane width, to the left or
-  right) over ``LANE_CHANGE_S`` seconds, its heading following the lateral velocity (a scripted
-  kinematic lane change, rendered step by step like a closed-loop rollout);
+* ``lane-change``: a lane change to the left (or right) lane, the town's lane width, driven in
+  closed loop for ``LANE_CHANGE_S`` seconds: the simulator's bicycle model under a pure-pursuit
+  and speed controller (:mod:`jwmsim.worldgen.lane_change`), rendered step by step;
 * ``actors-moved``: the logged ego pose with actors moved along / off their tracks and vehicles
   inserted.
 
@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.worldgen.dataset import STEP_S, Clip, save_clip, split_dir
-from jwmsim.worldgen.perturb import EgoOffsets, PerturbConfig, ramp_offsets
+from jwmsim.worldgen.lane_change import closed_loop_lane_change
+from jwmsim.worldgen.perturb import EgoOffsets, PerturbConfig
 from jwmsim.worldgen.town_clips import ClipSpec, TownClipMaker, prepare_town_log
 
 EVAL_SHIFTS = (0.0, 1.0, 2.0, 3.0)  # [m]
@@ -93,9 +94,9 @@ def _lane_change(maker: TownClipMaker, t0: float, steps: int) -> EgoOffsets | No
     times = t0 + STEP_S * np.arange(steps)
     log_poses = [maker.segment.ego_pose_at(float(t)) for t in times]
     width = float(maker.town.lane_widths.get(maker.town.ego_lane, 3.5))
-    speed = maker.segment.ego_speed_at(t0)
+    seg = maker.segment
     for sign in (1.0, -1.0):
-        off = ramp_offsets(0.0, sign * width, steps, speed, STEP_S)
+        off = closed_loop_lane_change(seg.ego_pose_at, seg.ego_speed_at, t0, steps, sign * width, STEP_S)
         if maker.ego_is_clear(off, times, log_poses):
             return off
     return None

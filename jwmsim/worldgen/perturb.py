@@ -71,15 +71,18 @@ LOGGED = PerturbConfig(p_logged=1.0)
 
 @dataclass(frozen=True)
 class EgoOffsets:
-    """Per-step ego offsets in the logged ego frame: ``shift_m`` ``[T]`` [m], ``yaw_rad`` ``[T]``."""
+    """Per-step ego offsets in the logged ego frame: ``shift_m`` ``[T]`` [m] (+ left), ``yaw_rad``
+    ``[T]`` and, optionally, ``ahead_m`` ``[T]`` [m] along the logged heading (None: 0)."""
 
     shift_m: np.ndarray
     yaw_rad: np.ndarray
-    label: str  # "logged", "constant" or "ramp"
+    label: str  # "logged", "constant", "ramp" or "closed-loop"
+    ahead_m: np.ndarray | None = None
 
     def pose(self, log_pose: SE3, t: int) -> SE3:
         """``world_from_ego`` of step ``t`` given its logged pose."""
-        return log_pose @ SE3.from_xy_yaw(0.0, float(self.shift_m[t]), float(self.yaw_rad[t]))
+        ahead = 0.0 if self.ahead_m is None else float(self.ahead_m[t])
+        return log_pose @ SE3.from_xy_yaw(ahead, float(self.shift_m[t]), float(self.yaw_rad[t]))
 
 
 def smoothstep(x: np.ndarray) -> np.ndarray:
