@@ -15,7 +15,8 @@ camera rendering) or ``camera`` (CAM_FRONT 64x112 skeleton render + the ego vect
 magnitude faster on a CPU (measured rates: docs/notes/helper-eval.md), which is what makes an hour
 of training on 2 cores worth anything.
 
-Out folder: ``train_config.json``, ``checkpoints/ppo_<steps>_steps.zip`` (every
+Out folder: ``train_config.json`` (the first call's settings; each ``--resume`` call appends its own to
+``resume_config.jsonl``), ``checkpoints/ppo_<steps>_steps.zip`` (every
 ``--checkpoint-every`` steps and on Ctrl-C), ``logs/session_<k>/progress.csv`` (SB3's CSV logger;
 also TensorBoard event files when tensorboard is installed), ``learning_curve.png``,
 ``policy.zip`` (load it with ``--agent sb3:OUT/policy.zip``), ``train_stats.json`` (steps/s) and
@@ -297,6 +298,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     from jwmsim.errors import CheckpointError, ConfigError
+    from jwmsim.training import write_run_config
 
     out.mkdir(parents=True, exist_ok=True)
     cfg_file = out / "train_config.json"
@@ -316,7 +318,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
         raise ConfigError(
             f"{out} already holds checkpoints", hint="pass --resume to continue, or another --out"
         )
-    cfg_file.write_text(json.dumps(asdict(cfg), indent=1))
+    write_run_config(out, asdict(cfg), start[1] if start is not None else None)
     torch.set_num_threads(1)
     fns = [
         (lambda kw=kw, i=i: make_env(kw, cfg.seed + i))  # noqa: B023

@@ -109,3 +109,20 @@ class LossLog:
 def with_overrides(cfg: C, **over: Any) -> C:
     """``cfg`` (a frozen dataclass) with the non-None fields of ``over`` replaced."""
     return replace(cfg, **{k: v for k, v in over.items() if v is not None})
+
+
+def write_run_config(run_dir: Path, settings: dict[str, Any], resumed_at: int | None = None) -> None:
+    """Record a training call's ``settings`` in ``run_dir``.
+
+    ``train_config.json`` keeps the run's first call's settings; a resumed call (``resumed_at``: the
+    step it continues from) appends its settings to ``resume_config.jsonl`` instead, so that the
+    folder tells how the run started and every change made along the way.
+    """
+    import json
+
+    first = run_dir / "train_config.json"
+    if resumed_at is None or not first.exists():
+        first.write_text(json.dumps(settings, indent=2, default=str) + "\n")
+        return
+    with open(run_dir / "resume_config.jsonl", "a") as f:
+        f.write(json.dumps({"resumed_at_step": resumed_at, **settings}, default=str) + "\n")

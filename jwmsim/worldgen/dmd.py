@@ -22,7 +22,6 @@ curves, ``loss.png`` and ``model/`` (the generator's ``save_pretrained``).
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -98,7 +97,15 @@ def dmd_loss(
 def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
     """Run (or continue) stage 4 in ``run_dir`` (``cfg``: a :class:`~jwmsim.worldgen.train.TrainConfig`
     with ``init`` the ODE student and ``teacher`` the causal teacher)."""
-    from jwmsim.training import LossLog, atomic_save, lr_factor, restore_rng, rng_state, trim_csv
+    from jwmsim.training import (
+        LossLog,
+        atomic_save,
+        lr_factor,
+        restore_rng,
+        rng_state,
+        trim_csv,
+        write_run_config,
+    )
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
     from jwmsim.worldgen.train import plot_loss
 
@@ -136,7 +143,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
         step, elapsed = int(state["step"]), float(state["elapsed"])
         restore_rng(state, rng, gen)
         trim_csv(run_dir / "loss.csv", step)
-    (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    write_run_config(run_dir, asdict(cfg), step if resume else None)
     k = float(teacher.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)
     levels = schedule("renoise", cfg.student_steps, float(generator.config.timestep_shift))
     renoise = SOLVERS.get("renoise")

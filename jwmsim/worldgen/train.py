@@ -27,7 +27,6 @@ accelerate::
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -49,6 +48,7 @@ from jwmsim.training import (
     restore_rng,
     rng_state,
     trim_csv,
+    write_run_config,
 )
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
@@ -418,7 +418,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
         step, elapsed = int(state["step"]), float(state["elapsed"])
         restore_rng(state, rng, gen)
         trim_csv(run_dir / "loss.csv", step)
-    (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    write_run_config(run_dir, asdict(cfg), step if resume else None)
     model, optimizer = engine.prepare(model, optimizer)
     base: WorldGenModel = engine.unwrap(model)
     k = float(base.config.timestep_shift if cfg.level_shift is None else cfg.level_shift)

@@ -18,7 +18,6 @@ each process drawing its own samples).
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -44,6 +43,7 @@ from jwmsim.training import (
     restore_rng,
     rng_state,
     trim_csv,
+    write_run_config,
 )
 from jwmsim.worldrec.configuration_worldrec import PRESETS as MODEL_PRESETS
 from jwmsim.worldrec.data import (
@@ -397,7 +397,7 @@ def _train(
         step, elapsed = int(state["step"]), float(state["elapsed"])
         restore_rng(state, rng)
         trim_csv(run_dir / "loss.csv", step)
-    (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    write_run_config(run_dir, asdict(cfg), step if resume else None)
     model, optimizer = engine.prepare(model, optimizer)
     base = engine.unwrap(model)
     hw = tuple(base.config.image_hw)

@@ -39,6 +39,10 @@ def test_train_resume_and_evaluate(tiny_log: Path, scenario_dir: Path, tmp_path:
     )  # fmt: skip
     assert more.returncode == 0, more.stderr[-3000:]
     assert "resuming from" in more.stdout and (out / "checkpoints" / "ppo_96_steps.zip").exists()
+    # the run's settings are the first call's; the resume call's are logged beside them
+    assert json.loads((out / "train_config.json").read_text())["steps"] == 64
+    resumed = [json.loads(line) for line in (out / "resume_config.jsonl").read_text().splitlines()]
+    assert [(r["resumed_at_step"], r["steps"]) for r in resumed] == [(64, 96)]
     stats = json.loads((out / "train_stats.json").read_text())
     assert stats["total_steps"] == 96 and stats["steps_this_session"] == 32 and stats["steps_per_s"] > 0
     assert stats["machine"]["fp32_matmul_gflops_1024"] > 0 and stats["machine"]["cpu_count"] >= 1

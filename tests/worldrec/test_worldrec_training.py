@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -126,6 +127,10 @@ def test_resume_continues_exactly(tiny_source, tmp_path) -> None:
     train(_tiny_cfg(steps=4), tmp_path / "b", tmp_path, resume=True, progress=False, sources=[tiny_source])
     a, b = _losses(tmp_path / "a"), _losses(tmp_path / "b")
     assert len(a) == len(b) == 4
+    # the run's settings stay the first call's; the resume call's are appended beside them
+    assert json.loads((tmp_path / "b" / "train_config.json").read_text())["steps"] == 2
+    resumed = [json.loads(x) for x in (tmp_path / "b" / "resume_config.jsonl").read_text().splitlines()]
+    assert [(r["resumed_at_step"], r["steps"]) for r in resumed] == [(2, 4)]
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     from jwmsim.worldrec.reconstruct import load_worldrec
 
