@@ -171,11 +171,13 @@ class LocalBackend(Backend):
                     failure = TaskFailed(
                         broken[0], f"a worker process died while tasks {broken} ran", None, self.name
                     )
-            _drain(reports, progress)
         finally:
             if pending:  # the caller stopped consuming: ask the running tasks to end now
                 stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            # a worker's last reports can still be in its queue's feeder thread when its result
+            # arrives; the workers have exited now, so everything they put is in the pipe
+            _drain(reports, progress)
         if failure is not None:
             raise failure
         if interrupted:
