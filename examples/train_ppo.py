@@ -298,6 +298,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     from jwmsim.errors import CheckpointError, ConfigError
+    from jwmsim.machine import machine_info
     from jwmsim.training import write_run_config
 
     out.mkdir(parents=True, exist_ok=True)
@@ -383,7 +384,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
                 "observation": cfg.observation,
                 "envs": cfg.envs,
                 "load_average": os.getloadavg(),
-                "machine": machine(),
+                "machine": machine_info(),
             }
             (out / "train_stats.json").write_text(json.dumps(stats, indent=1))
         policy = out / "policy.zip"
@@ -394,20 +395,6 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
     plot_learning_curve(out)
     print(f"policy: {policy}  ({stats['steps_per_s']} steps/s over {stats['steps_this_session']} steps)")
     return policy
-
-
-def machine() -> dict[str, Any]:
-    """The machine's description and fp32 matmul calibration (``benchmarks/machine.py`` of the
-    checkout), for ``train_stats.json``; empty where the script runs outside a checkout."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "machine.py"
-    if not path.is_file():
-        return {}
-    spec = importlib.util.spec_from_file_location("jwmsim_bench_machine", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.machine_info()
 
 
 def _has_progress_bar() -> bool:

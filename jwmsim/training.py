@@ -5,6 +5,7 @@ back to a resumed step, and preset overrides."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from dataclasses import replace
@@ -118,8 +119,6 @@ def write_run_config(run_dir: Path, settings: dict[str, Any], resumed_at: int | 
     step it continues from) appends its settings to ``resume_config.jsonl`` instead, so that the
     folder tells how the run started and every change made along the way.
     """
-    import json
-
     first = run_dir / "train_config.json"
     if resumed_at is None or not first.exists():
         first.write_text(json.dumps(settings, indent=2, default=str) + "\n")

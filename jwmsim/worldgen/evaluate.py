@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import tempfile
 import time
 import tracemalloc
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from jwmsim.errors import ConfigError
+from jwmsim.machine import describe, machine_info
 from jwmsim.worldgen.dataset import Clip, list_clips, load_clip
 from jwmsim.worldgen.frames import FrameGenerator
 from jwmsim.worldgen.gen_metrics import METRICS, frame_scores, mean_scores
@@ -155,26 +155,6 @@ def _clip_group(clip: Clip) -> str:
     return "real" if clip.kind == "real" else "towns"
 
 
-def _machine() -> dict[str, Any]:
-    import torch
-
-    model = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-    }
-
-
 def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate every generator of ``cfg`` on every evaluation clip (see the module docstring).
 
@@ -225,7 +205,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
         "root": str(cfg.root),
         "only": list(cfg.only),
         "clips": len(paths),
-        "machine": _machine(),
+        "machine": machine_info(),
         "seconds": round(time.perf_counter() - t_start, 1),
         "seconds_per_step": {n: round(float(np.mean(v)), 4) if v else None for n, v in seconds.items()},
         "towns": {
@@ -301,7 +281,7 @@ def markdown_report(report: dict[str, Any]) -> str:
             )
         lines.append(table)
     m = report["machine"]
-    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average']}.\n")
+    lines.append(f"Machine: {describe(m)}.\n")
     return "\n".join(lines)
 
 

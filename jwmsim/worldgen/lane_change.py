@@ -36,13 +36,11 @@ class LaneChangeController:
         lookahead_s: pure-pursuit look-ahead time [s] (distance = speed x time).
         min_lookahead_m: shortest look-ahead distance [m].
         speed_gain: proportional gain of the speed controller [1/s].
-        path_step_m: spacing of the reference path's points [m].
     """
 
     lookahead_s: float = 0.9
     min_lookahead_m: float = 4.0
     speed_gain: float = 1.5
-    path_step_m: float = 0.25
 
 
 def reference_path(
