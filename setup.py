@@ -1,12 +1,13 @@
 """Build hook: copy the repository's top-level ``assets/`` and ``scenarios/`` into the wheel as
-``jwmsim/_shipped/`` (see :mod:`jwmsim.resources`). Everything else is in pyproject.toml."""
+``jwmsim/_shipped/`` (see :mod:`jwmsim.resources`), and the package list: ``jwmsim*`` plus the
+top-level ``agents/`` folder installed as ``jwmsim_agents``. Everything else is in pyproject.toml."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
@@ -30,4 +31,8 @@ class BuildPyWithShippedData(build_py):
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
 
 
-setup(cmdclass={"build_py": BuildPyWithShippedData})
+setup(
+    packages=[*find_packages(include=["jwmsim", "jwmsim.*"]), "jwmsim_agents"],
+    package_dir={"jwmsim_agents": "agents"},
+    cmdclass={"build_py": BuildPyWithShippedData},
+)

@@ -1,4 +1,6 @@
-"""Built-in ego planners, registered by name in :data:`jwmsim.planning.PLANNERS`:
+"""jwmsim's built-in ego planners, installed as the package ``jwmsim_agents`` and declared as
+entries of the ``jwmsim.planners`` entry-point group in ``pyproject.toml`` (exactly as a plugin's
+planners are):
 
 * ``idm``: rule-based, IDM speed control behind the leader on the route + pure-pursuit steering;
 * ``constant_velocity``: keeps its speed and steering straight;
@@ -6,26 +8,6 @@
 * ``random``: uniformly random actions (seeded), the floor for learned policies;
 * ``sb3``: a stable-baselines3 policy saved with ``model.save(path)``, spec ``sb3:PATH.zip`` (reads the
   observation).
+
+Build one by name with :func:`jwmsim.planning.make_planner`; importing this package registers nothing.
 """
-
-from agents.constant_velocity import ConstantVelocityPlanner
-from agents.idm_planner import IDMPlanner
-from agents.log_replay import LogReplayPlanner
-from agents.random_policy import RandomPlanner
-from agents.sb3_policy import SB3Planner
-from jwmsim.planning import PLANNERS, planner_names
-
-__all__ = [
-    "PLANNERS",
-    "ConstantVelocityPlanner",
-    "IDMPlanner",
-    "LogReplayPlanner",
-    "RandomPlanner",
-    "SB3Planner",
-    "agent_names",
-]
-
-
-def agent_names() -> list[str]:
-    """Names of the registered planners."""
-    return planner_names()

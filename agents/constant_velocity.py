@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jwmsim.planning import PLANNERS, Planner
+from jwmsim.planning import Planner
 from jwmsim.sim.actions import normalise_waypoints
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 
 
 class ConstantVelocityPlanner(Planner):
@@ -25,4 +25,3 @@ class ConstantVelocityPlanner(Planner):
         return np.zeros(2)
 
 
-PLANNERS.add(ConstantVelocityPlanner.name, ConstantVelocityPlanner)

@@ -1,9 +1,12 @@
 """Rule-based planner: IDM speed control behind the leader on the route, pure-pursuit steering.
 
 Longitudinal: the Intelligent Driver Model (Treiber et al. 2000),
-``a = a_max [1 - (v / v0)^4 - (s* / gap)^2]`` with ``s* = s0 + v T + v dv / (2 sqrt(a_max b))``;
-the leader is the nearest active actor ahead whose box centre lies within ``corridor`` metres of
-the route centreline, the gap runs bumper to bumper along the route.
+``a = a_max [1 - (v / v0)^4 - (s* / gap)^2]`` with ``s* = s0 + v T + v dv / (2 sqrt(a_max b))``,
+blended with the constant-acceleration heuristic as in the ACC model of Kesting et al. 2010
+(:mod:`._idm`; ``coolness=0`` gives plain IDM), which keeps IDM from braking hard for a car that
+cuts in close but barely slower. The leader is the nearest active actor ahead whose box centre
+lies within ``corridor`` metres of the route centreline; the gap runs bumper to bumper along the
+route.
 Lateral: pure pursuit towards the route point ``max(min_lookahead, lookahead_time * v)`` ahead of
 the rear axle: ``steer = atan(2 L sin(alpha) / lookahead)``.
 """
@@ -15,10 +18,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from agents._control import normalised_action, waypoints_along
-from jwmsim.planning import PLANNERS, Planner
-from jwmsim.sim.state import SimState
+from jwmsim.planning import Planner
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
+
+from ._control import normalised_action, waypoints_along
+from ._idm import CarFollowing, acc_acceleration
 
 
 class IDMPlanner(Planner):
@@ -32,6 +37,7 @@ class IDMPlanner(Planner):
         lookahead_time / min_lookahead: pure-pursuit look-ahead [s] / [m].
         max_jerk: limit on the change of the commanded acceleration [m/s^3] (comfort), lifted
             when IDM asks for more than ``emergency_decel`` of braking.
+        coolness: c of the ACC blend with the constant-acceleration heuristic (0: plain IDM).
     """
 
     name = "idm"
@@ -49,6 +55,7 @@ class IDMPlanner(Planner):
         min_lookahead: float = 5.0,
         max_jerk: float = 2.5,
         emergency_decel: float = 4.0,
+        coolness: float = 0.99,
     ) -> None:
         super().__init__()
         self.target_speed = target_speed
@@ -62,6 +69,7 @@ class IDMPlanner(Planner):
         self.min_lookahead = min_lookahead
         self.max_jerk = max_jerk
         self.emergency_decel = emergency_decel
+        self.coolness = coolness
         self._v0 = target_speed or min_target_speed
 
     def reset(self, world: World) -> None:
@@ -74,7 +82,9 @@ class IDMPlanner(Planner):
             self._v0 = self.target_speed
 
     def leader(self, state: SimState) -> tuple[float, float, str]:
-        """``(gap [m], leader speed along the route [m/s], leader id)``; ``(inf, 0, '')`` if none."""
+        """``(gap [m], leader speed along the route [m/s], leader id)``; ``(inf, 0, '')`` if none.
+        Actors heading more than 90 degrees away from the route (oncoming) lead with a negative
+        speed."""
         world, actors = state.world, state.actors
         route = world.route
         front = world.config.vehicle.length - world.config.vehicle.rear_overhang
@@ -95,22 +105,27 @@ class IDMPlanner(Planner):
                 best = (gap, v_along, actors.ids[i])
         return best
 
-    def idm_accel(self, v: float, gap: float, v_lead: float) -> float:
-        """IDM acceleration [m/s^2] at speed ``v`` with ``gap`` to a leader at ``v_lead``."""
-        free = 1.0 - (v / max(self._v0, 0.1)) ** 4
-        if not math.isfinite(gap):
-            return self.max_accel * free
-        s_star = self.min_gap + max(
-            0.0,
-            v * self.time_headway + v * (v - v_lead) / (2 * math.sqrt(self.max_accel * self.comfort_decel)),
+    def car_following(self) -> CarFollowing:
+        """The IDM / ACC parameters of this planner."""
+        return CarFollowing(
+            time_headway=self.time_headway,
+            min_gap=self.min_gap,
+            max_accel=self.max_accel,
+            comfort_decel=self.comfort_decel,
+            coolness=self.coolness,
         )
-        return self.max_accel * (free - (s_star / max(gap, 0.1)) ** 2)
+
+    def idm_accel(self, v: float, gap: float, v_lead: float, a_lead: float = 0.0) -> float:
+        """ACC (IDM + CAH) acceleration [m/s^2] at speed ``v`` with ``gap`` to a leader at
+        ``v_lead`` accelerating at ``a_lead``."""
+        return float(acc_acceleration(self.car_following(), v, self._v0, gap, v_lead, a_lead))
 
     def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
         world, ego = state.world, state.ego
         cfg = world.config
-        gap, v_lead, _ = self.leader(state)
-        target = max(-cfg.vehicle.max_decel, self.idm_accel(ego.speed, gap, v_lead))
+        gap, v_lead, lead_id = self.leader(state)
+        a_lead = float(state.actors.accel[state.actors.index(lead_id)]) if lead_id else 0.0
+        target = max(-cfg.vehicle.max_decel, self.idm_accel(ego.speed, gap, v_lead, a_lead))
         step = self.max_jerk * cfg.dt
         accel = (
             target
@@ -135,4 +150,3 @@ class IDMPlanner(Planner):
         return normalised_action(accel, steer, cfg)
 
 
-PLANNERS.add(IDMPlanner.name, IDMPlanner)

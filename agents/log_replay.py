@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jwmsim.planning import PLANNERS, Planner
-from jwmsim.sim.state import SimState
+from jwmsim.planning import Planner
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World, expert_actions
 
 
@@ -35,4 +35,3 @@ class LogReplayPlanner(Planner):
         return np.array([-0.25, 0.0])
 
 
-PLANNERS.add(LogReplayPlanner.name, LogReplayPlanner)

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from jwmsim.planning import PLANNERS, Planner
-from jwmsim.sim.state import SimState
+from jwmsim.planning import Planner
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
 
 
@@ -36,4 +36,3 @@ class RandomPlanner(Planner):
         return self.rng.uniform(-1.0, 1.0, size)
 
 
-PLANNERS.add(RandomPlanner.name, RandomPlanner)

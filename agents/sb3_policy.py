@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from jwmsim.errors import CheckpointError
-from jwmsim.planning import PLANNERS, ObservationSpec, Planner
-from jwmsim.sim.state import SimState
+from jwmsim.planning import ObservationSpec, Planner
+from jwmsim.sim.sim_state import SimState
 
 ALGORITHMS = ("PPO", "SAC", "TD3", "A2C", "DDPG")
 
@@ -101,4 +101,3 @@ def _image_hw(shape: tuple[int, ...]) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-PLANNERS.add(SB3Planner.name, SB3Planner)

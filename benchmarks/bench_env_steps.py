@@ -33,7 +33,7 @@ from machine import machine_info  # benchmarks/machine.py (the script's folder)
 import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
 from jwmsim.envs.drive_config import DriveEnvConfig
 from jwmsim.envs.drive_env import load_log
-from jwmsim.envs.scene_sources import scene_for_log
+from jwmsim.scenes.sources import scene_for_log
 from jwmsim.sim import expert_actions
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,9 +29,10 @@ from jwmsim.gaussians.lidar_skeleton import lidar_skeleton
 from jwmsim.gaussians.prune import prune_scene
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.logs.nuscenes import load_nuscenes_log
+from jwmsim.scenes.worldrec_source import WorldRecSource
 from jwmsim.sim import expert_actions
 from jwmsim.worldrec.reconstruct import load_worldrec, reconstruct_segment
-from jwmsim.worldrec.scene_source import WorldRecSource, weights_dir
+from jwmsim.worldrec.weights import weights_dir
 
 REPO = Path(__file__).resolve().parents[1]
 FRONT3 = ("CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT")

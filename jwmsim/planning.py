@@ -5,8 +5,9 @@ actors from it) and, for learned policies, the environment observation, and retu
 the format of ``world.config.action_type``: ``[2]`` normalised (acceleration, steering) in [-1, 1],
 or ``[K, 2]`` ego-frame waypoints.
 
-Concrete planners live in the top-level ``agents`` package and register themselves by name in
-:data:`PLANNERS`. A planner *spec* (``--agent``, a scenario's ``agent:``) is one of
+Concrete planners are entries of the ``jwmsim.planners`` entry-point group (jwmsim's own live in
+the top-level ``agents/`` folder, installed as the package ``jwmsim_agents``); :data:`PLANNERS`
+loads them by name. A planner *spec* (``--agent``, a scenario's ``agent:``) is one of
 
 * a registered name: ``idm``;
 * ``NAME:PATH`` for a planner that reads a file (its :attr:`Planner.path_argument`), e.g.
@@ -19,7 +20,6 @@ paths elsewhere are relative to the working directory.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import inspect
 import os
@@ -34,11 +34,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from jwmsim.errors import ConfigError
-from jwmsim.sim.registry import Registry
-from jwmsim.sim.state import SimState
+from jwmsim.registry import ENTRY_POINT_GROUPS, Registry
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
-
-PLANNERS: Registry[type[Planner]] = Registry("planner")
 
 
 @dataclass(frozen=True)
@@ -125,20 +123,17 @@ class Planner(ABC):
         return {"calls": len(arr), "mean_s": float(arr.mean()), "max_s": float(arr.max())}
 
 
-def _load_builtin_agents() -> None:
-    try:
-        importlib.import_module("agents")
-    except ModuleNotFoundError as err:  # pragma: no cover - only when the package is broken
-        raise ConfigError(
-            "the built-in planners (package 'agents') are not importable",
-            hint="reinstall jwmsim (bash install.sh)",
-        ) from err
+def _check_planner(item: object) -> None:
+    if not (inspect.isclass(item) and issubclass(item, Planner)):
+        raise TypeError(f"{item!r} is not a subclass of jwmsim.planning.Planner")
+
+
+PLANNERS: Registry[type[Planner]] = Registry("planner", ENTRY_POINT_GROUPS["planner"], _check_planner)
 
 
 def planner_names() -> list[str]:
-    """Names of the registered planners."""
-    _load_builtin_agents()
-    return sorted(PLANNERS.names())
+    """Names of the registered planners (entry points and run-time registrations)."""
+    return PLANNERS.names()
 
 
 def _planner_from_file(path: Path) -> type[Planner]:
@@ -226,7 +221,6 @@ def planner_class(name: str) -> type[Planner]:
     Raises:
         ConfigError: no planner of that name (with the closest name).
     """
-    _load_builtin_agents()
     if name not in PLANNERS:
         import difflib
 

@@ -31,9 +31,9 @@ import numpy as np
 from tqdm import tqdm
 
 from jwmsim.backends import BACKENDS, Backend, BackendOptions, TaskFailed, make_backend
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.replay_run import RunResult, RunSetup, run_task, write_json_atomic
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 SUMMARY_METRICS = ("pdms", "nc", "dac", "ttc", "ep", "c", "rc", "hd_score", "neuroncap", "collision")
 
@@ -199,7 +199,7 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
             f"none of the cameras {list(opts.cameras)} is in the log", hint=f"{log.camera_names}"
         )
     if spec.uses_scene:
-        from jwmsim.envs.scene_sources import scene_for_log
+        from jwmsim.scenes.sources import scene_for_log
 
         scene_for_log(log, opts.scene, progress=opts.progress, force=opts.force_scene)
     n_runs = opts.runs or scenario.runs

@@ -21,18 +21,21 @@ import json
 import math
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jwmsim.backends.base import TaskContext
 from jwmsim.planning import Planner
 from jwmsim.sim.actions import ActionError
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import episode_metrics
+
+if TYPE_CHECKING:
+    from jwmsim.scenario.jitter import ConcreteScenario
 
 PROGRESS_EVERY = 5  # [steps] between progress reports of a worker
 
@@ -108,7 +111,7 @@ class _Loaded:
             from jwmsim.envs.render_paths import RENDER_PATHS
 
             if RENDER_PATHS.get(setup.render).uses_scene:
-                from jwmsim.envs.scene_sources import scene_for_log
+                from jwmsim.scenes.sources import scene_for_log
 
                 self.scene = scene_for_log(self.log, setup.scene, progress=False, force=setup.force_scene)
 
@@ -137,12 +140,18 @@ def run_one(
     run_index: int,
     report: Any = None,
     should_stop: Any = None,
+    concrete: ConcreteScenario | None = None,
+    on_step: Callable[[SimState], None] | None = None,
 ) -> RunResult:
     """Drive run ``run_index`` to its end; write its video and ``metrics.json``.
 
     Args:
         report: called as ``report(steps_done)`` every few steps (progress).
         should_stop: returns True when the replay is being interrupted.
+        concrete: the run's parameters when they are chosen rather than drawn (a search); the
+            environment is seeded with its ``seed + run_index``, as a drawn run is. None: draw
+            run ``run_index`` of the scenario.
+        on_step: called with the state after the reset and after every step (measurements).
     """
     from jwmsim.envs.drive_env import JWMDrivingEnv
     from jwmsim.scenario import sample
@@ -151,7 +160,8 @@ def run_one(
     from jwmsim.viz.video import VideoWriter
 
     setup, scenario, planner = loaded.setup, loaded.scenario, loaded.planner
-    concrete = sample(scenario, run_index, scenario.seed)
+    if concrete is None:
+        concrete = sample(scenario, run_index, scenario.seed)
     world = build_world_for_run(concrete, loaded.log)
     env = JWMDrivingEnv(
         world=world,
@@ -169,7 +179,7 @@ def run_one(
     cameras = list(setup.cameras)
     run_dir = setup.out / f"run_{run_index:03d}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    obs, _ = env.reset(seed=scenario.seed + run_index)
+    obs, _ = env.reset(seed=concrete.seed + concrete.run_index)
     planner.reset(world)
     state = env.state
     assert state is not None
@@ -189,6 +199,8 @@ def run_one(
 
     try:
         add_frame(state, obs)
+        if on_step is not None:
+            on_step(state)
         while not state.done:
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt
@@ -203,6 +215,8 @@ def run_one(
             state = env.state
             assert state is not None
             add_frame(state, obs)
+            if on_step is not None:
+                on_step(state)
             if report is not None and state.step % PROGRESS_EVERY == 0:
                 report(PROGRESS_EVERY)
     except ActionError as err:  # the planner's action: non-finite or wrongly shaped

@@ -71,7 +71,7 @@ def test_wheel_installed_outside_the_repository_replays_a_run(tmp_path: Path) ->
     names = zipfile.ZipFile(wheel).namelist()
     for asset in (REPO / "assets" / "actors").glob("*.safetensors"):
         assert f"jwmsim/_shipped/assets/actors/{asset.name}" in names
-    assert "jwmsim/_shipped/scenarios/cut_in.yaml" in names and "agents/idm_planner.py" in names
+    assert "jwmsim/_shipped/scenarios/cut_in.yaml" in names and "jwmsim_agents/idm_planner.py" in names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
     site = tmp_path / "site"
@@ -86,10 +86,11 @@ def test_wheel_installed_outside_the_repository_replays_a_run(tmp_path: Path) ->
     run_dir.mkdir()
     code = (
         "import json, sys\n"
-        "import jwmsim, agents\n"
+        "import jwmsim, jwmsim_agents\n"
         "from jwmsim.gaussians.assets import ASSET_DIR, load_actor_asset\n"
         "from jwmsim.cli import main\n"
-        "print(json.dumps({'jwmsim': jwmsim.__file__, 'agents': agents.__file__, 'assets': str(ASSET_DIR),\n"
+        "print(json.dumps({'jwmsim': jwmsim.__file__, 'agents': jwmsim_agents.__file__,\n"
+        "                  'assets': str(ASSET_DIR),\n"
         "                  'sedan': len(load_actor_asset('sedan'))}))\n"
         "sys.stdout.flush()\n"
         "main(sys.argv[1:])\n"

@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from jwmsim.devices import resolve_device
-from jwmsim.envs.log_identity import log_identity
 from jwmsim.envs.render_paths import RENDER_PATHS, Episode, RenderedFrame, RenderPathSpec, needs_lidar
-from jwmsim.envs.scene_sources import SCENE_SOURCES, check_scene_matches, scene_cache_path, scene_for_log
 from jwmsim.errors import CheckpointError, ConfigError, SceneMismatchError
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.gaussians.synthetic import street_scene
+from jwmsim.logs.identity import log_identity
 from jwmsim.logs.nuscenes import load_nuscenes_log
 from jwmsim.logs.procedural import LogConfig, write_town_log
+from jwmsim.scenes.sources import SCENE_SOURCES, check_scene_matches, scene_cache_path, scene_for_log
 
 TINY = LogConfig(duration=1.0, width=96, height=54, lidar_azimuth_steps=256, workers=2)
 

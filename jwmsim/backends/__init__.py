@@ -20,7 +20,7 @@ from __future__ import annotations
 from jwmsim.backends.base import Backend, BackendOptions, ProgressFn, TaskContext, TaskFailed
 from jwmsim.backends.local import LocalBackend
 from jwmsim.backends.ray_backend import RayBackend
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
 
 BACKENDS: Registry[type[Backend]] = Registry("execution backend")
 BACKENDS.add(LocalBackend.name, LocalBackend)

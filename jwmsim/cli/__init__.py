@@ -1,6 +1,6 @@
-"""The ``jwmsim`` command line (typer). Each sub-command lives in its own module of this package
-and registers itself on :data:`app`; :func:`main` turns :class:`~jwmsim.errors.JwmsimError` into a
-clear message and a non-zero exit code, without a traceback."""
+"""The ``jwmsim`` command line (typer). Each sub-command is a function in its own module of this
+'package; :mod:`jwmsim.cli.app` puts them on :data:`app`; :func:`main` turns
+:class:`~jwmsim.errors.JwmsimError` into a clear message and a non-zero exit code, without a traceback."""
 
 from __future__ import annotations
 

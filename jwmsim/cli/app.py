@@ -1,8 +1,23 @@
-"""The typer application; sub-command modules are imported at the bottom so they register."""
+"""The typer application: every sub-command is a plain function in a module of its own
+(``jwmsim/cli/<name>.py``), and this module alone puts them on the command line. The command modules
+import nothing from here, so the command line has one visible table of contents: the lists below."""
 
 from __future__ import annotations
 
 import typer
+
+from jwmsim.cli import (
+    eval_closed_loop,
+    eval_gen,
+    eval_recon,
+    export,
+    info,
+    make_log,
+    reconstruct,
+    replay,
+    train,
+    view,
+)
 
 app = typer.Typer(
     name="jwmsim",
@@ -19,5 +34,25 @@ def _root() -> None:
     logs, log replay and scripted traffic, long-tail scenarios, closed-loop metrics."""
 
 
-# Sub-commands: one module each (keep this list sorted).
-from jwmsim.cli import eval_group, export, info, make_log, reconstruct, replay, train, view  # noqa: E402,F401
+# Top-level commands (keep sorted).
+app.command("export")(export.export_command)
+app.command("info")(info.info)
+app.command("make-dataset")(make_log.make_dataset_command)
+app.command("make-log")(make_log.make_log)
+app.command("reconstruct")(reconstruct.reconstruct)
+app.command("replay")(replay.replay_command)
+app.command("view")(view.view_command)
+
+eval_app = typer.Typer(
+    help="Evaluate the models and planners: reconstruction, generation, closed-loop driving.",
+    no_args_is_help=True,
+)
+eval_app.command("closed-loop")(eval_closed_loop.closed_loop_command)
+eval_app.command("gen")(eval_gen.eval_gen)
+eval_app.command("recon")(eval_recon.recon)
+app.add_typer(eval_app, name="eval")
+
+train_app = typer.Typer(help="Train the project's networks.", no_args_is_help=True)
+train_app.command("worldgen")(train.worldgen)
+train_app.command("worldrec")(train.worldrec)
+app.add_typer(train_app, name="train")

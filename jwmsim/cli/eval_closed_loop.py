@@ -10,10 +10,9 @@ from pathlib import Path
 import typer
 
 from jwmsim.backends import backend_help
-from jwmsim.cli.eval_group import eval_app
 from jwmsim.cli.replay import parse_size
 from jwmsim.envs.render_paths import render_path_help
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 
 def _overall_table(payload: dict) -> str:
@@ -32,7 +31,6 @@ def _overall_table(payload: dict) -> str:
     return "\n".join(lines)
 
 
-@eval_app.command("closed-loop")
 def closed_loop_command(
     agent: list[str] = typer.Option(
         ...,

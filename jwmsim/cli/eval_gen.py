@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.eval_group import eval_app
 from jwmsim.errors import ConfigError
 
 
@@ -17,7 +16,6 @@ def _generators_help() -> str:
     return generator_help()
 
 
-@eval_app.command("gen")
 def eval_gen(
     generator: list[str] = typer.Option(
         ["skeleton", "copy-last"], "--generator", "-g", help=f"generator(s) to score ({_generators_help()})"

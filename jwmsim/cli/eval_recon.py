@@ -8,10 +8,7 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.eval_group import eval_app
 
-
-@eval_app.command("recon")
 def recon(
     out: Path = typer.Option(
         Path("runs/eval_recon"), "--out", help="folder for recon.json, recon.md, recon.png"
@@ -46,7 +43,7 @@ def recon(
     from jwmsim.errors import ConfigError
     from jwmsim.worldrec.data import default_data_root, default_real_log
     from jwmsim.worldrec.evaluate import EvalOptions, markdown_table, run
-    from jwmsim.worldrec.scene_source import weights_dir
+    from jwmsim.worldrec.weights import weights_dir
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", hint="name a folder for the report")

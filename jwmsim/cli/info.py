@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.app import app
-
 
 def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
     """Human-readable lines for :meth:`LogSegment.summary`."""
@@ -43,7 +41,6 @@ def format_summary(summary: dict[str, object], scenes: list[str]) -> str:
     return "\n".join(lines)
 
 
-@app.command("info")
 def info(
     dataroot: Path = typer.Argument(None, help="nuScenes-format dataroot; default: the built-in seed log"),
     scene: str = typer.Option(None, "--scene", help="scene name (default: the first scene)"),

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.app import app
 
-
-@app.command("make-log")
 def make_log(
     seed: int = typer.Option(..., "--seed", help="town seed (non-negative integer)"),
     out: Path = typer.Option(..., "--out", help="dataroot folder to create"),
@@ -28,7 +25,6 @@ def make_log(
     typer.echo(f"wrote {path}  (load it with: jwmsim info {path})")
 
 
-@app.command("make-dataset")
 def make_dataset_command(
     count: int = typer.Option(..., "--count", help="number of logs (towns)"),
     out: Path = typer.Option(..., "--out", help="folder for the logs (one sub-folder per town)"),

@@ -1,5 +1,5 @@
 """``jwmsim reconstruct LOG --method M --out scene.safetensors``: a Gaussian scene from a log, by any
-scene source of :data:`jwmsim.envs.scene_sources.SCENE_SOURCES`."""
+scene source of :data:`jwmsim.scenes.sources.SCENE_SOURCES`."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.app import app
 from jwmsim.cli.replay import parse_size
-from jwmsim.envs.scene_sources import SCENE_SOURCES
 from jwmsim.errors import ConfigError
+from jwmsim.scenes.sources import SCENE_SOURCES
 
 
 def _methods_help() -> str:
     return "; ".join(f"{n}: {SCENE_SOURCES.get(n).description}" for n in SCENE_SOURCES.names())
 
 
-@app.command("reconstruct")
 def reconstruct(
     dataroot: Path = typer.Argument(None, help="nuScenes-format dataroot; default: the built-in seed log"),
     out: Path = typer.Option(..., "--out", help="scene file to write (.safetensors)"),
@@ -57,8 +55,8 @@ def reconstruct(
             f"--out {out} is a folder", hint="name the scene file, e.g. --out scene.safetensors"
         )
     from jwmsim.devices import resolve_device
-    from jwmsim.envs.scene_sources import SourceSettings, build_scene
     from jwmsim.logs.nuscenes import load_nuscenes_log
+    from jwmsim.scenes.sources import SourceSettings, build_scene
 
     dev = resolve_device(device)
     if dataroot is None:

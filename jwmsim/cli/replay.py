@@ -8,10 +8,9 @@ from pathlib import Path
 import typer
 
 from jwmsim.backends import backend_help
-from jwmsim.cli.app import app
 from jwmsim.envs.render_paths import render_path_help
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 from jwmsim.errors import ConfigError
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -25,7 +24,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-@app.command("replay")
 def replay_command(
     scenario: Path = typer.Argument(
         ..., help="scenario YAML file, or the name of a library scenario (e.g. cut_in; see scenarios/)"

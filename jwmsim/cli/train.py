@@ -2,7 +2,7 @@
 
 The gpu preset runs the same code through accelerate on every GPU ``accelerate launch`` starts::
 
-    accelerate launch --multi_gpu -m jwmsim.worldrec.train --preset gpu --out runs/worldrec-gpu
+    accelerate launch --multi_gpu -m jwmsim.cli train worldrec --preset gpu --out runs/worldrec-gpu
 """
 
 from __future__ import annotations
@@ -12,13 +12,7 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.app import app
 
-train_app = typer.Typer(help="Train the project's networks.", no_args_is_help=True)
-app.add_typer(train_app, name="train")
-
-
-@train_app.command("worldrec")
 def worldrec(
     preset: str = typer.Option("tiny-cpu", "--preset", help="tiny-cpu (2 CPU cores) or gpu (accelerate)"),
     out: Path = typer.Option(
@@ -82,7 +76,6 @@ def worldrec(
     typer.echo(json.dumps(summary, indent=2))
 
 
-@train_app.command("worldgen")
 def worldgen(
     stage: str = typer.Option(
         ..., "--stage", help="pretrain (bidirectional), teacher-forcing (causal), ode or dmd (distillation)"

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.app import app
 from jwmsim.cli.replay import parse_size
 from jwmsim.envs.render_paths import render_path_help
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 
-@app.command("view")
 def view_command(
     scenario: Path = typer.Argument(
         ..., help="scenario YAML file, or the name of a library scenario (e.g. cut_in)"

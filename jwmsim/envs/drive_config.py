@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jwmsim.config import SimConfig
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 # run indices that training environments draw scenario runs from (evaluation uses 0 .. runs-1)
 DEFAULT_TRAINING_RUNS: tuple[int, int] = (1000, 1_000_000)
@@ -28,7 +28,7 @@ class DriveEnvConfig:
             not follow the simulated ego; for smoke tests and debugging); ``"none"``: no camera
             images; more paths join the registry (e.g. a generator).
         scene: for paths that render a Gaussian scene: a scene source
-            (:data:`jwmsim.envs.scene_sources.SCENE_SOURCES`: ``"worldrec"``, the default, the
+            (:data:`jwmsim.scenes.sources.SCENE_SOURCES`: ``"worldrec"``, the default, the
             WorldRec network's reconstruction; ``"lidar"``, the lidar skeleton; ``"fit"``; each
             cached per log) or the path of a saved GaussianScene.
         force_scene: render a scene file even if it records another log than ``log`` (or none).

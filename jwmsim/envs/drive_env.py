@@ -42,7 +42,7 @@ from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
 from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
 from jwmsim.sim.collision import ego_centre
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 
 EGO_VECTOR_SIZE = 9
 # bounds of the ego vector (values are clipped into them): speed, accel, steer, yaw rate, lateral

@@ -17,11 +17,13 @@ and know nothing of what is inside it. Built in (:data:`RENDER_PATHS`):
 * ``skeleton``: the log's Gaussian scene rendered at the simulated ego and actor poses;
 * ``log_frames``: the logged image nearest in time (open loop: the view does not follow the
   simulated ego; for smoke tests and debugging);
-* ``jwm``: the skeleton render, then the WorldGen generator (:mod:`jwmsim.worldgen.render_path`);
+* ``jwm``: the skeleton render, then the WorldGen generator (:mod:`jwmsim.envs.jwm_render_path`, its
+  own entry point);
 * ``none``: no images.
 
-A new path joins with ``RENDER_PATHS.add(name, RenderPathSpec(...))``; its ``make(setup)`` receives
-everything the environment knows (:class:`RenderSetup`).
+A new path is an entry of the ``jwmsim.render_paths`` entry-point group whose object is a
+:class:`RenderPathSpec` (or, at run time, ``RENDER_PATHS.add(name, spec)``); its ``make(setup)``
+receives everything the environment knows (:class:`RenderSetup`).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import ENTRY_POINT_GROUPS, Registry
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from jwmsim.geometry import SE3
     from jwmsim.logs.segment import Camera, LogSegment
     from jwmsim.sim import World
-    from jwmsim.sim.state import SimState
+    from jwmsim.sim.sim_state import SimState
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,14 @@ class RenderPathSpec:
             )
 
 
-RENDER_PATHS: Registry[RenderPathSpec] = Registry("render path")
+def _check_spec(item: object) -> None:
+    if not isinstance(item, RenderPathSpec):
+        raise TypeError(f"{item!r} is not a jwmsim.envs.render_paths.RenderPathSpec")
+
+
+RENDER_PATHS: Registry[RenderPathSpec] = Registry(
+    "render path", ENTRY_POINT_GROUPS["render path"], _check_spec
+)
 
 
 def render_path_names() -> list[str]:
@@ -176,7 +185,7 @@ def render_path_help() -> str:
 
 def needs_lidar(path: str, scene_source: str) -> bool:
     """Whether the log must be loaded with its lidar sweeps for ``path`` with ``scene_source``."""
-    from jwmsim.envs.scene_sources import SCENE_SOURCES
+    from jwmsim.scenes.sources import SCENE_SOURCES
 
     spec = RENDER_PATHS.get(path)
     return spec.uses_scene and scene_source in SCENE_SOURCES and SCENE_SOURCES.get(scene_source).needs_lidar
@@ -230,7 +239,7 @@ class SkeletonRenderer(Stateless):
 
     def __init__(self, setup: RenderSetup) -> None:
         from jwmsim.devices import resolve_device
-        from jwmsim.envs.scene_sources import scene_for_log
+        from jwmsim.scenes.sources import scene_for_log
 
         self.device = resolve_device(setup.device)
         scene = setup.scene
@@ -381,34 +390,13 @@ def _make_skeleton(setup: RenderSetup) -> RenderPath:
     return SkeletonRenderer(setup)
 
 
-def _make_jwm(setup: RenderSetup) -> RenderPath:
-    from jwmsim.worldgen.render_path import make_jwm_path  # torch model code: imported on use
-
-    return make_jwm_path(setup)
-
-
-RENDER_PATHS.add(
-    "skeleton",
-    RenderPathSpec(
-        _make_skeleton,
-        "Gaussian scene rendered at the simulated poses (closed loop)",
-        has_depth=True,
-        uses_scene=True,
-    ),
+# The built-in paths. Each is an entry of the ``jwmsim.render_paths`` entry-point group
+# (pyproject.toml), as a plugin's path would be; nothing registers on import.
+SKELETON_PATH = RenderPathSpec(
+    _make_skeleton,
+    "Gaussian scene rendered at the simulated poses (closed loop)",
+    has_depth=True,
+    uses_scene=True,
 )
-RENDER_PATHS.add(
-    "log_frames",
-    RenderPathSpec(_make_log_frames, "nearest logged camera image (open loop, for debugging)"),
-)
-RENDER_PATHS.add(
-    "jwm",
-    RenderPathSpec(
-        _make_jwm,
-        "skeleton render, then the WorldGen generator primed with the log's frames (options: steps, "
-        "guidance, solver, weights)",
-        has_depth=True,
-        uses_scene=True,
-        options=("steps", "guidance", "solver", "weights", "window", "sinks", "seed"),
-    ),
-)
-RENDER_PATHS.add("none", RenderPathSpec(_make_none, "no camera images (metrics only)", has_images=False))
+LOG_FRAMES_PATH = RenderPathSpec(_make_log_frames, "nearest logged camera image (open loop, for debugging)")
+NO_IMAGES_PATH = RenderPathSpec(_make_none, "no camera images (metrics only)", has_images=False)

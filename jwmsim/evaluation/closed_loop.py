@@ -36,12 +36,12 @@ from typing import Any
 from tqdm import tqdm
 
 from jwmsim.backends import BackendOptions, make_backend
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError, JwmsimError, LogFormatError
 from jwmsim.evaluation.confidence import T_METHOD, WILSON_METHOD, Interval, t_interval, wilson_interval
 from jwmsim.planning import parse_planner_spec, resolve_planner_spec
 from jwmsim.replay import ReplayOptions, execute_runs, prepare_runs
 from jwmsim.replay_run import RunResult, RunSetup
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 METRICS = ("nc", "dac", "ttc", "ep", "c", "pdms", "rc", "hd_score", "neuroncap")
 METRIC_BOUNDS = {name: (0.0, 5.0) if name == "neuroncap" else (0.0, 1.0) for name in METRICS}

@@ -12,7 +12,7 @@ import numpy as np
 from jwmsim.export.instance_visibility import InstanceVisibility
 from jwmsim.export.visibility import CameraView, box_visibility, visibility_token
 from jwmsim.geometry import SE3, box_corners
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 
 MOVING_SPEED = {"vehicle": 0.5, "cyclist": 0.5, "pedestrian": 0.3}  # [m/s] above it: ``*.moving``
 

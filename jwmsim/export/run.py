@@ -133,9 +133,9 @@ def _prepare(scenario_path: Path, opts: ExportOptions) -> tuple[ExportJob, int, 
 def _build_scene(job: ExportJob, progress: bool) -> None:
     """Build (or fetch from the cache) the Gaussian scene once, so that workers only read it."""
     from jwmsim.envs.render_paths import RENDER_PATHS, needs_lidar
-    from jwmsim.envs.scene_sources import scene_for_log
     from jwmsim.scenario import load_scenario
     from jwmsim.scenario.loader import load_seed_log
+    from jwmsim.scenes.sources import scene_for_log
 
     if not RENDER_PATHS.get(job.render).uses_scene:
         return

@@ -112,7 +112,7 @@ class _Loaded:
         self.scene = None
         self.scene_digest: str | None = None
         if self.spec.uses_scene:
-            from jwmsim.envs.scene_sources import scene_for_log
+            from jwmsim.scenes.sources import scene_for_log
 
             self.scene = scene_for_log(self.log, job.scene, progress=False, force=job.force_scene)
             self.scene_digest = scene_digest(self.scene)

@@ -1,5 +1,5 @@
 """Colour lidar points from the camera images: the common start of the lidar skeleton
-(:mod:`jwmsim.envs.scene_sources`) and of per-scene fitting (:mod:`jwmsim.gaussians.fit`)."""
+(:mod:`jwmsim.scenes.sources`) and of per-scene fitting (:mod:`jwmsim.gaussians.fit`)."""
 
 from __future__ import annotations
 

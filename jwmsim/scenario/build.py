@@ -51,7 +51,7 @@ from jwmsim.scenario.schema import (
 from jwmsim.scenario.validate import ego_start_pose
 from jwmsim.sim.map import RoadMap, build_road_map
 from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.triggers import TRIGGERS
 from jwmsim.sim.world import World, build_world, initial_state
 

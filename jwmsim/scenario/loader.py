@@ -212,7 +212,7 @@ def check_agent(scenario: Scenario) -> Issue | None:
             scenario,
             ("agent",),
             repr(agent),
-            f"a planner of agents/: one of {names}" + (f" (did you mean {near!r}?)" if near else ""),
+            f"a registered planner: one of {names}" + (f" (did you mean {near!r}?)" if near else ""),
         )
     problem = planner_path_problem(planner_class(str(spec.name)), spec)
     if problem is not None:

@@ -5,7 +5,7 @@ A scenario describes a situation once, on a seed log, to be replayed many times 
     version: 1
     log: builtin                      # or {dataroot: DIR, scene: NAME, version: v1.0-mini}
     ego: {start_time: 2.0, offset: {longitudinal: 0, lateral: 0, yaw: 0}}
-    agent: idm                        # a planner of agents/ by name, NAME:PATH (sb3:policy.zip) or a
+    agent: idm                        # a registered planner by name, NAME:PATH (sb3:policy.zip) or a
                                       # .py file; paths are relative to this file
     duration: 12                      # [s], at most 60
     runs: 20                          # jittered runs
@@ -29,7 +29,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from jwmsim.scenario.assets import asset_names, known_assets
@@ -281,7 +289,11 @@ class InsertedActor(Scripted):
     static objects stand."""
 
     id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
-    asset: Annotated[str, PlainValidator(lambda v: _asset(v))]
+    asset: Annotated[
+        str,
+        PlainValidator(lambda v: _asset(v)),
+        WithJsonSchema({"type": "string", "description": "a shipped actor asset (jwmsim.gaussians.assets)"}),
+    ]
     lane: LaneRef = "ego"
     offset: Number(ge=-200, le=200, unit="m") = 20.0
     lateral: Number(ge=-20, le=20, unit="m") = 0.0
@@ -399,7 +411,7 @@ class EgoSpec(Spec):
 class Scenario(Spec):
     """A scenario file (version 1)."""
 
-    version: Annotated[int, PlainValidator(_version)]
+    version: Annotated[int, PlainValidator(_version), WithJsonSchema({"const": SCHEMA_VERSION})]
     name: str | None = None
     description: str = ""
     log: LogRef = Field(default_factory=lambda: LogRef(builtin=True))

@@ -18,11 +18,11 @@ from jwmsim.sim.actions import (
 from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, register_behaviour
 from jwmsim.sim.map import Lane, RoadMap, build_road_map
 from jwmsim.sim.metrics import EPISODE_METRICS, STEP_METRICS
-from jwmsim.sim.registry import DuplicateNameError, Registry
 from jwmsim.sim.rewards import REWARD_TERMS
 from jwmsim.sim.route import Route
 from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
-from jwmsim.sim.state import ActorsState, EgoState, SimState
+from jwmsim.sim.sim_state import SimState
+from jwmsim.sim.state import ActorsState, EgoState
 from jwmsim.sim.triggers import TRIGGERS, register_trigger
 from jwmsim.sim.world import (
     SimulationOverError,
@@ -45,12 +45,10 @@ __all__ = [
     "ActorView",
     "ActorsState",
     "BehaviourContext",
-    "DuplicateNameError",
     "EgoStart",
     "EgoState",
     "InsertedActor",
     "Lane",
-    "Registry",
     "RoadMap",
     "Route",
     "SimState",

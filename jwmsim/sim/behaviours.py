@@ -28,11 +28,11 @@ import numpy as np
 
 from jwmsim.config import IDMParams
 from jwmsim.errors import ConfigError
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
 from jwmsim.sim.state import ActorsState, EgoState
 
 if TYPE_CHECKING:
-    from jwmsim.sim.world import World
+    from jwmsim.sim.context import World
 
 
 @dataclass(frozen=True)

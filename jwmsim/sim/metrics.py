@@ -12,19 +12,25 @@ Per step (each in [0, 1], functions of :class:`~jwmsim.sim.state.StepMeasurement
 * ``dac`` — 1 if the ego polygon is covered by the drivable area, else 0.
 * ``ttc`` — 0 if the ego and the actors, moved at constant velocity for 0.1 .. 1.0 s, would
   overlap with an actor ahead of the ego (standing ego: 1).
-* ``ep`` — progress along the route from the start / the logged ego's progress at the same time,
-  clipped to [0, 1]; 1 when the log progressed less than ``min_expert_progress``.
-* ``c`` — 1 if |lat acc| <= 4.89, lon acc in [-4.05, 2.40], |lon jerk| <= 4.13, |jerk| <= 8.37,
-  |yaw rate| <= 0.95, |yaw acc| <= 1.93 (SI), else 0. Accelerations and yaw rate are those of
-  the step; jerks and yaw acceleration are least-squares slopes over the last ``comfort_window``
-  (default 5, i.e. 0.4 s) samples, a Savitzky-Golay derivative as nuPlan/NAVSIM apply to filtered
-  signals (``comfort_window=2``: the raw one-step difference); at the start the window holds the
-  logged ego of the preceding steps. Unfiltered 10 Hz differences flag
-  even the logged expert: on the PandaSet log 16% of its steps exceed the lon-jerk bound raw, none
-  with the 5-sample window.
+* ``ep`` — ego progress, NAVSIM (``navsim/.../pdm_planner/scoring/pdm_scorer.py``,
+  ``_aggregate_scores``): ``p / max(p, r)`` where ``p`` is the ego's progress along the route from
+  the start and ``r`` the progress of a **reference planner** (PDM-Closed,
+  ``jwmsim_agents.pdm_closed``) on the same run by the same step, zeroed where the reference
+  collided at fault or left the drivable area; 1 when ``max(p, r) <= min_expert_progress``
+  (NAVSIM's ``progress_distance_threshold`` = 5 m). Without a reference (the environment, the
+  viewer) ``r`` is the logged ego's progress and the ratio is clipped to [0, 1].
+* ``c`` — per step, the causal version used by rewards and the HD-Score: 1 if |lat acc| <= 4.89,
+  lon acc in [-4.05, 2.40], |lon jerk| <= 4.13, |jerk| <= 8.37, |yaw rate| <= 0.95, |yaw acc| <=
+  1.93 (SI), else 0; accelerations and yaw rate are those of the step, jerks and yaw acceleration
+  least-squares slopes over the last ``comfort_window`` (default 5, i.e. 0.4 s) samples (at the
+  start the window holds the logged ego of the preceding steps).
 
-Per episode (from :class:`~jwmsim.sim.state.EpisodeAccumulator`): ``nc``, ``dac``, ``ttc``, ``c``
-are minima over the steps, ``ep`` is the last step's; ``pdms = nc dac (5 ep + 5 ttc + 2 c) / 12``;
+Per episode (from :class:`~jwmsim.sim.state.EpisodeAccumulator`): ``nc``, ``dac``, ``ttc`` are
+minima over the steps; ``c`` is nuPlan's ``ego_is_comfortable`` over the whole ego trajectory
+(Savitzky-Golay filtered signals, :mod:`jwmsim.sim.comfort`); ``ep`` is NAVSIM's at the last step,
+``p m / max(p m, r)`` with the multiplier ``m = nc dac`` on the ego's progress (0 where ``m = 0``
+and ``max <= 5 m``), or the last step's ratio to the log without a reference;
+``pdms = nc dac (5 ep + 5 ttc + 2 c) / 12``;
 ``rc`` = best progress / route length, and 1 within ``ROUTE_END_TOLERANCE`` of its end; the
 route length is the distance the logged ego covers in the episode's duration (see
 :mod:`jwmsim.sim.route`), so the logged expert scores RC = 1 (the episode ends as
@@ -43,8 +49,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+import numpy as np
+
 from jwmsim.config import SimConfig
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
+from jwmsim.sim.comfort import is_comfortable
 from jwmsim.sim.state import EpisodeAccumulator, Penalty, StepMeasurements
 
 StepMetricFn = Callable[[StepMeasurements, SimConfig], float]
@@ -79,8 +88,18 @@ def time_to_collision(m: StepMeasurements, cfg: SimConfig) -> float:
     return 0.0 if m.ttc_actor else 1.0
 
 
+def navsim_progress_ratio(progress: float, reference: float, threshold: float) -> float:
+    """NAVSIM's normalised ego progress: ``p / max(p, r)`` for ``p = max(progress, 0)``, and 1 when
+    ``max(p, r) <= threshold`` [m] (``progress_distance_threshold``)."""
+    p = max(0.0, progress)
+    top = max(p, reference)
+    return 1.0 if top <= threshold else p / top
+
+
 @STEP_METRICS.register("ep")
 def ego_progress(m: StepMeasurements, cfg: SimConfig) -> float:
+    if m.reference_progress is not None:
+        return navsim_progress_ratio(m.progress, m.reference_progress, cfg.metrics.min_expert_progress)
     if m.expert_progress < cfg.metrics.min_expert_progress:
         return 1.0
     return min(1.0, max(0.0, m.progress / m.expert_progress))
@@ -161,17 +180,29 @@ def episode_ttc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) ->
 
 @EPISODE_METRICS.register("c")
 def episode_comfort(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
-    return acc.comfort
+    if len(acc.trace) < 2:
+        return acc.comfort
+    yaw, lon, lat = np.asarray(acc.trace, dtype=np.float64).T
+    return 1.0 if is_comfortable(yaw, lon, lat, cfg.dt, cfg.comfort) else 0.0
 
 
 @EPISODE_METRICS.register("ep")
 def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
-    return acc.ep
+    if acc.reference_last is None or acc.steps == 0:
+        return acc.ep
+    multiplier = acc.nc * acc.dac
+    p = max(0.0, acc.progress_last) * multiplier
+    top = max(p, acc.reference_last)
+    if top <= cfg.metrics.min_expert_progress:
+        return 1.0 if multiplier > 0 else 0.0
+    return p / top
 
 
 @EPISODE_METRICS.register("pdms")
 def pdms(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
-    return acc.nc * acc.dac * (5 * acc.ep + 5 * acc.ttc + 2 * acc.comfort) / 12
+    ep = episode_ep(acc, route_length, cfg)
+    c = episode_comfort(acc, route_length, cfg)
+    return acc.nc * acc.dac * (5 * ep + 5 * acc.ttc + 2 * c) / 12
 
 
 @EPISODE_METRICS.register("rc")

@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from jwmsim.config import SimConfig
 from jwmsim.errors import ConfigError
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
 from jwmsim.sim.state import StepMeasurements
 
 RewardFn = Callable[[StepMeasurements, Mapping[str, float], SimConfig], float]

@@ -1,5 +1,6 @@
-"""Frozen state of the simulation: the ego, the actors (struct of arrays), records of the last step
-and running episode aggregates. Everything is in the world frame (x, y [m], yaw [rad] about +z).
+"""Frozen parts of the simulation state: the ego, the actors (struct of arrays), records of the last
+step and running episode aggregates (the whole state is :class:`jwmsim.sim.sim_state.SimState`).
+Everything is in the world frame (x, y [m], yaw [rad] about +z).
 """
 
 from __future__ import annotations
@@ -8,14 +9,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from jwmsim.geometry import SE3, yaw_to_matrix
-
-if TYPE_CHECKING:
-    from jwmsim.sim.world import World
 
 KINDS = ("vehicle", "pedestrian", "cyclist", "static")
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -204,6 +202,7 @@ class StepMeasurements:
     progress: float  # [m] from the start
     expert_progress: float  # [m] of the logged ego from the start, at this time
     route_complete: bool
+    reference_progress: float | None = None  # [m] of the reference planner by now (None: none)
 
 
 @dataclass(frozen=True)
@@ -236,45 +235,11 @@ class EpisodeAccumulator:
     collisions: tuple[CollisionEvent, ...] = ()
     collided_ids: frozenset[str] = frozenset()
     penalties: tuple[Penalty, ...] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class SimState:
-    """The complete simulation state; ``world`` is the static context (map, log, config, scripts).
-
-    Attributes:
-        step: steps taken; time: episode time [s] (log time is ``world.start_time + time``).
-        ego / prev_ego: ego now and one step earlier (comfort needs both).
-        actors: all actors.
-        route_s: ego's arc length on the route [m].
-        comfort_history: the last ``comfort_window`` samples of (lon acc, world acc x, world acc y,
-            yaw rate), oldest first, from which jerks and yaw acceleration are differentiated.
-        last: record of the step that produced this state (None after ``initial_state``).
-        terminated / truncated / reason: episode end flags and why (``collision``, ``offroad``,
-            ``route_complete``, ``time_limit``).
-    """
-
-    world: World = field(repr=False)
-    step: int
-    time: float
-    ego: EgoState
-    prev_ego: EgoState
-    actors: ActorsState
-    route_s: float
-    episode: EpisodeAccumulator = field(default_factory=EpisodeAccumulator)
-    comfort_history: tuple[tuple[float, float, float, float], ...] = ()
-    last: StepRecord | None = None
-    terminated: bool = False
-    truncated: bool = False
-    reason: str = ""
-
-    @property
-    def log_time(self) -> float:
-        return self.world.start_time + self.time
-
-    @property
-    def done(self) -> bool:
-        return self.terminated or self.truncated
+    # (yaw [rad], lon acc [m/s^2], lat acc [m/s^2]) of the ego at every step from the start, for
+    # the episode's comfort (:mod:`jwmsim.sim.comfort`); empty: the per-step minimum is used
+    trace: tuple[tuple[float, float, float], ...] = ()
+    progress_last: float = 0.0  # [m] from the start, at the last step
+    reference_last: float | None = None  # [m] the reference planner's progress by the last step
 
 
 def nan_array(n: int) -> np.ndarray:

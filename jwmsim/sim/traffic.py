@@ -26,7 +26,7 @@ from jwmsim.sim.state import ACTOR_ARRAYS, EMPTY, ActorsState, EgoState
 from jwmsim.sim.triggers import TRIGGERS
 
 if TYPE_CHECKING:
-    from jwmsim.sim.world import World
+    from jwmsim.sim.context import World
 
 LATERAL_MARGIN = 0.3  # [m] extra half-width when deciding whether an agent is in one's path
 RELEASE_TTC = 3.0  # [s] a log vehicle closing in on the ego faster than this is released to IDM
@@ -40,7 +40,8 @@ def find_leaders(
     An agent ``j`` is ahead of ``i`` when its centre is in front of ``i``'s centre, within
     ``idm.lookahead``, and laterally closer than the two half-widths plus 0.3 m. "In front" and
     "laterally" are measured along the lane (Frenet ``s``, ``d``) when both are on the same lane
-    (the ego: on the lane nearest its box centre), else in ``i``'s heading frame (straight ahead).
+    (the ego: on the lane nearest its box centre), else in ``i``'s heading frame (straight ahead),
+    where agents heading more than 90 degrees away from ``i`` (oncoming) are left out.
 
     Returns:
         ``gap`` ``[N]`` bumper-to-bumper [m] (inf: no leader) and ``lead_speed`` ``[N]`` the leader's
@@ -72,9 +73,15 @@ def find_leaders(
         same = (olane[None, :] == actors.lane[:, None]) & on_lane[:, None] & (olane[None, :] >= 0)
         lon = np.where(same, os_[None, :] - actors.s[:, None], lon)
         lat = np.where(same, od[None, :] - actors.d[:, None], lat)
+    # in the heading frame an agent driving the other way is no leader: a follower turning out of
+    # its lane (a cut-in) would otherwise brake for the oncoming traffic of the next lane
+    oncoming = np.cos(oyaw[None, :] - actors.yaw[:, None]) < 0.0
+    if on_lane.any():
+        oncoming &= ~same
     cand = (
         (lon > 0)
         & oact[None, :]
+        & ~oncoming
         & (np.abs(lat) < (actors.width[:, None] + owid[None, :]) / 2 + LATERAL_MARGIN)
     )
     cand &= lon < world.config.idm.lookahead

@@ -25,8 +25,8 @@ from types import MappingProxyType
 from typing import Any
 
 from jwmsim.errors import ConfigError
+from jwmsim.registry import Registry
 from jwmsim.sim.behaviours import ActorView, BehaviourContext, check_parameters
-from jwmsim.sim.registry import Registry
 
 REQUIRED = object()  # default of a parameter that must be given
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 import numpy as np
@@ -23,21 +23,22 @@ from jwmsim.logs.segment import LogSegment, category_kind
 from jwmsim.sim.actions import controls_from_action, normalise, validate_action
 from jwmsim.sim.behaviours import BEHAVIOURS
 from jwmsim.sim.collision import box_corners, ego_centre, ego_polygon, overlapping_actors, time_to_collision
+from jwmsim.sim.context import World
 from jwmsim.sim.dynamics import bicycle_step, inverse_bicycle, states_from_poses
 from jwmsim.sim.log_replay import LogTraffic, resample_tracks
 from jwmsim.sim.map import RoadMap, build_road_map
 from jwmsim.sim.metrics import episode_metrics as _episode_metrics
 from jwmsim.sim.metrics import hd_step_term, step_metrics, step_penalties
 from jwmsim.sim.rewards import check_weights, reward_terms, total_reward
-from jwmsim.sim.route import Route, build_route
+from jwmsim.sim.route import build_route
 from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.state import (
     EMPTY,
     ActorsState,
     CollisionEvent,
     EgoState,
     EpisodeAccumulator,
-    SimState,
     StepMeasurements,
     StepRecord,
 )
@@ -47,41 +48,6 @@ from jwmsim.sim.triggers import TRIGGERS
 
 class SimulationOverError(JwmsimError, RuntimeError):
     """``transition`` was called on a state whose episode has ended."""
-
-
-@dataclass(frozen=True, eq=False)
-class World:
-    """Static context of an episode: log, road, route, actor scripts and configuration.
-
-    Actors are the log's tracks (sorted by id, minus the removed ones) followed by the inserted
-    actors; per-actor tuples/arrays below are in that order.
-
-    Attributes:
-        start_time: log time [s] of step 0.
-        log_index: ``[N]`` column of each actor in ``log`` (-1: inserted).
-        behaviour_params / before_params / trigger_params: resolved (defaults merged) parameters.
-        categories / assets: per actor, for the renderer.
-        reference_speed: [m/s] the scenario's ego start speed, which the non-reacting ego keeps
-            (:func:`reference_velocity`); None: the logged speed.
-    """
-
-    config: SimConfig
-    segment: LogSegment
-    road: RoadMap
-    route: Route
-    log: LogTraffic
-    start_time: float
-    scripts: tuple[ActorScript, ...]
-    behaviour_params: tuple[Mapping, ...]
-    before_params: tuple[Mapping, ...]
-    trigger_params: tuple[Mapping, ...]
-    log_index: np.ndarray
-    categories: tuple[str, ...]
-    assets: tuple[str, ...]
-    initial_ego: EgoState
-    initial_actors: ActorsState
-    initial_comfort_history: tuple[tuple[float, float, float, float], ...] = ()
-    reference_speed: float | None = None
 
 
 def _default_script(kind: str, config: SimConfig) -> ActorScript:
@@ -338,6 +304,9 @@ def initial_state(world: World) -> SimState:
         actors=world.initial_actors,
         route_s=world.route.start_s,
         comfort_history=world.initial_comfort_history or (_comfort_sample(ego),),
+        episode=EpisodeAccumulator(
+            trace=((ego.yaw, ego.accel, ego.lat_accel),), reference_last=world.route.reference_progress(0)
+        ),
     )
 
 
@@ -440,6 +409,7 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
         progress=progress,
         expert_progress=route.expert_progress(step),
         route_complete=complete,
+        reference_progress=route.reference_progress(step),
     )
 
 
@@ -532,6 +502,9 @@ def transition(state: SimState, action: object, rng: np.random.Generator | None 
         collisions=acc.collisions + m.collisions,
         collided_ids=acc.collided_ids | {e.actor_id for e in m.collisions},
         penalties=acc.penalties + penalties,
+        trace=acc.trace + ((ego.yaw, ego.accel, ego.lat_accel),),
+        progress_last=m.progress,
+        reference_last=m.reference_progress,
     )
     reason = ""
     if cfg.terminate_on_collision and metrics["nc"] < 1.0:

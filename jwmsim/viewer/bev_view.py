@@ -16,7 +16,7 @@ import numpy as np
 
 from jwmsim.geometry import SE3
 from jwmsim.sim.collision import ego_centre
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
 from jwmsim.viz.bev import BevActor, BevRenderer
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
 
 
 @dataclass(frozen=True)

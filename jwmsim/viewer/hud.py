@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jwmsim.scenario.schema import Scenario
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.viewer.drawing import ALERT, DIM, GOOD, TEXT
 from jwmsim.viewer.editing import inserted_index
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
 from jwmsim.errors import ConfigError
+from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from jwmsim.envs.drive_env import EnvSnapshot, JWMDrivingEnv
 from jwmsim.logs.segment import LogSegment
 from jwmsim.planning import Planner, make_planner
 from jwmsim.scenario.schema import Scenario
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
 from jwmsim.viewer.options import ViewerOptions
 
@@ -79,7 +79,7 @@ class Session:
         self.log = log or load_seed_log(scenario, with_lidar=needs_lidar(opts.render, opts.scene))
         self.scene = None
         if RENDER_PATHS.get(opts.render).uses_scene and opts.cameras:
-            from jwmsim.envs.scene_sources import scene_for_log
+            from jwmsim.scenes.sources import scene_for_log
 
             self.scene = scene_for_log(self.log, opts.scene, progress=opts.progress, force=opts.force_scene)
         self._log_key = key

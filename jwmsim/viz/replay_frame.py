@@ -9,7 +9,7 @@ import weakref
 import numpy as np
 
 from jwmsim.sim.map import RoadMap
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.viz.bev import BevRenderer, BoxArrays
 from jwmsim.viz.mosaic import camera_mosaic, side_by_side
 

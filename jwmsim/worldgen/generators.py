@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
 from jwmsim.worldgen.frames import ContextFrame, FrameGenerator, SkeletonFrame, check_frame
 
 

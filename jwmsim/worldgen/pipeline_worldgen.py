@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from jwmsim.errors import ConfigError
-from jwmsim.sim.registry import Registry
+from jwmsim.registry import Registry
 from jwmsim.worldgen.conditioning import (
     ego_motion,
     encode_condition,

@@ -68,7 +68,7 @@ class RealClipMaker:
         """Painter of the ``scene_name`` scene built from frames ``0..last`` (cached on disk)."""
         key = (scene_name, last)
         if key not in self._painters:
-            from jwmsim.envs.scene_sources import scene_for_log
+            from jwmsim.scenes.sources import scene_for_log
 
             scene = scene_for_log(self.window(last), scene_name, progress=False)
             cams = [self.segment.cameras[c] for c in self.spec.cameras]

@@ -136,7 +136,7 @@ class TownClipMaker:
     def painter(self, scene_name: str) -> SkeletonPainter:
         """The skeleton painter of scene source ``scene_name`` (built once, cached on disk)."""
         if scene_name not in self._painters:
-            from jwmsim.envs.scene_sources import scene_for_log
+            from jwmsim.scenes.sources import scene_for_log
 
             scene = scene_for_log(self.segment, scene_name, progress=False)
             cams = [self.segment.cameras[c] for c in self.spec.cameras]

@@ -21,7 +21,7 @@ atomically; ``--resume`` continues it exactly), ``loss.csv`` / ``loss.png``, ``m
 (``save_pretrained``) and ``train_config.json``. The gpu preset runs the same code through
 accelerate::
 
-    accelerate launch --multi_gpu -m jwmsim.worldgen.train --stage pretrain --preset gpu --out runs/wg-pre
+    accelerate launch --multi_gpu -m jwmsim.cli train worldgen --stage pretrain --preset gpu --out runs/wg-pre
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ import torch
 from tqdm import tqdm
 
 from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.registry import Registry
 from jwmsim.run_clock import RunClock
-from jwmsim.sim.registry import Registry
 from jwmsim.training import (
     LossLog,
     atomic_save,
@@ -485,17 +485,3 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
         "clips": len(clips),
         "run_dir": str(run_dir),
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m jwmsim.worldgen.train ARGS`` = ``jwmsim train worldgen ARGS`` (an entry point for
-    ``accelerate launch -m``)."""
-    import sys
-
-    from jwmsim.cli import main as cli_main
-
-    cli_main(["train", "worldgen", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    main()

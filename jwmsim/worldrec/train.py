@@ -11,8 +11,8 @@ few minutes, atomically; ``--resume`` continues it exactly), ``loss.csv`` and ``
 curve), ``model/`` (``save_pretrained``: config.json + safetensors) and ``train_config.json``.
 
 Engines (a registry): ``plain`` (one process, CPU or one GPU) and ``accelerate`` (Hugging Face
-accelerate: ``accelerate launch --multi_gpu -m jwmsim.worldrec.train --preset gpu`` runs it on several GPUs,
-each process drawing its own samples).
+accelerate: ``accelerate launch --multi_gpu -m jwmsim.cli train worldrec --preset gpu`` runs it on
+several GPUs, each process drawing its own samples).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render_gaussians
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
+from jwmsim.registry import Registry
 from jwmsim.run_clock import RunClock
-from jwmsim.sim.registry import Registry
 from jwmsim.training import (
     LossLog,
     atomic_save,
@@ -474,17 +474,3 @@ def _train(
         **{f"ema_{k}": round(v, 4) for k, v in ema.items()},
         "run_dir": str(run_dir),
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m jwmsim.worldrec.train ARGS`` = ``jwmsim train worldrec ARGS`` (an entry point
-    for ``accelerate launch -m``)."""
-    import sys
-
-    from jwmsim.cli import main as cli_main
-
-    cli_main(["train", "worldrec", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    main()

@@ -58,7 +58,7 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_sb3_planner_reads_image_sizes_channel_first_or_last() -> None:
-    from agents.sb3_policy import _image_hw
+    from jwmsim_agents.sb3_policy import _image_hw
 
     assert _image_hw((3, 64, 112)) == (64, 112)  # SB3 stores images channel-first
     assert _image_hw((64, 112, 3)) == (64, 112)

@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 import torch
 
-from jwmsim.envs.scene_sources import scene_for_log
 from jwmsim.export import ExportResult
 from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianComponent
 from jwmsim.geometry import SE3, CameraIntrinsics
 from jwmsim.logs.nuscenes import load_nuscenes_log
 from jwmsim.logs.segment import Camera
+from jwmsim.scenes.sources import scene_for_log
 
 DIFF_THRESHOLD = 40  # [0-255] larger than JPEG noise at quality 90
 

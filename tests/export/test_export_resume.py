@@ -16,7 +16,7 @@ from jwmsim.export import export
 STOPPING_PLANNER = """\
 import os
 
-from agents.idm_planner import IDMPlanner as _IDM
+from jwmsim_agents.idm_planner import IDMPlanner as _IDM
 from jwmsim.planning import Planner
 
 CALLS = [0]

@@ -13,7 +13,7 @@ from jwmsim.errors import ConfigError
 from jwmsim.logs.segment import LogSegment
 from jwmsim.scenario import ScenarioError, parse_scenario, sample
 from jwmsim.scenario.build import build_world_for_run, script_summary
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.triggers import TRIGGERS
 from jwmsim.sim.world import initial_state, transition
 

@@ -115,7 +115,8 @@ class Trace:
 
 
 def _closed_loop(name: str, run_index: int, log) -> Trace:
-    from agents import IDMPlanner
+    from jwmsim_agents.idm_planner import IDMPlanner
+
     from jwmsim.config import SimConfig
     from jwmsim.scenario.build import build_world_for_run
     from jwmsim.sim.world import initial_state, transition

@@ -64,7 +64,7 @@ def test_builtin_map_covers_the_whole_town(builtin_log) -> None:
 
 def test_idm_drives_a_minute_on_the_builtin_log(builtin_log) -> None:
     """After the 20 s log the route follows the town's lanes: IDM reaches the time limit on road."""
-    from agents import IDMPlanner
+    from jwmsim_agents.idm_planner import IDMPlanner
 
     world = build_world(builtin_log, SimConfig(episode_seconds=60.0, terminate_on_route_complete=False))
     planner = IDMPlanner()

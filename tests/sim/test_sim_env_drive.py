@@ -202,7 +202,7 @@ def test_lidar_skeleton_renders_the_real_log(pandaset_log, tmp_path, monkeypatch
     monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
     env = JWMDrivingEnv(segment=pandaset_log, image_size=(90, 160), start_time=2.0, render_mode="rgb_array")
     obs, _ = env.reset(seed=0)
-    from jwmsim.envs.scene_sources import scene_cache_path
+    from jwmsim.scenes.sources import scene_cache_path
 
     assert scene_cache_path(pandaset_log).is_file()  # cached for the next environment
     gt = pandaset_log.image("CAM_FRONT", pandaset_log.nearest_frame("CAM_FRONT", 2.0), (90, 160)) / 255.0
@@ -231,8 +231,8 @@ def test_log_frames_observation_on_the_real_log(pandaset_log):
 
 
 def test_scene_cache_sources_and_errors(tmp_path, monkeypatch):
-    from jwmsim.envs.scene_sources import scene_cache_path, scene_for_log
     from jwmsim.errors import CheckpointError
+    from jwmsim.scenes.sources import scene_cache_path, scene_for_log
 
     monkeypatch.setenv("JWMSIM_CACHE", str(tmp_path))
     log = small_log()

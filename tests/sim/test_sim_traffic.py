@@ -10,10 +10,10 @@ from sim_logs import LANE_W, curve_road, straight_road, straight_track
 
 from jwmsim.config import SimConfig
 from jwmsim.errors import ConfigError
+from jwmsim.registry import DuplicateNameError, Registry
 from jwmsim.sim import (
     BEHAVIOURS,
     ActorScript,
-    DuplicateNameError,
     EgoStart,
     InsertedActor,
     TriggerSpec,
@@ -23,7 +23,6 @@ from jwmsim.sim import (
     transition,
 )
 from jwmsim.sim.behaviours import hard_brake_decel
-from jwmsim.sim.registry import Registry
 from jwmsim.sim.traffic import find_leaders
 
 CFG = SimConfig(terminate_on_collision=False, terminate_on_offroad=False, route_extension=400.0)

@@ -10,7 +10,7 @@ import pytest
 from viewer_options import small_options
 
 from jwmsim.scenario import load_scenario
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.viewer.session import Session
 
 

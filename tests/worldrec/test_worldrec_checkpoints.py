@@ -50,11 +50,11 @@ def test_weights_that_do_not_match_the_config(tiny_model, tmp_path) -> None:
 def test_scene_source_registered_and_checks_weights(
     tmp_path, monkeypatch, tiny_segment, tiny_model_config
 ) -> None:
-    import jwmsim.worldrec.scene_source as ss
-    from jwmsim.envs.scene_sources import SCENE_SOURCES, SourceSettings, build_scene
+    import jwmsim.scenes.worldrec_source as ss
+    from jwmsim.scenes.sources import SCENE_SOURCES, SourceSettings, build_scene
 
-    ss.register()  # idempotent
-    assert "worldrec" in SCENE_SOURCES
+    assert "worldrec" in SCENE_SOURCES  # an entry point of the jwmsim.scene_sources group
+    assert SCENE_SOURCES.get("worldrec") is ss.WORLDREC_SOURCE
     monkeypatch.setenv("JWMSIM_WORLDREC_WEIGHTS", str(tmp_path / "absent"))
     with pytest.raises(CheckpointError, match="absent"):
         SCENE_SOURCES.get("worldrec").version  # noqa: B018
@@ -75,8 +75,8 @@ def test_scene_source_registered_and_checks_weights(
 def test_worldrec_is_the_default_scene_of_every_entry_point() -> None:
     from jwmsim.envs.drive_config import DriveEnvConfig
     from jwmsim.envs.render_paths import RenderSetup
-    from jwmsim.envs.scene_sources import DEFAULT_SCENE_SOURCE
     from jwmsim.replay import ReplayOptions
+    from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
     from jwmsim.viewer.options import ViewerOptions
 
     assert DEFAULT_SCENE_SOURCE == "worldrec"

@@ -6,12 +6,12 @@ Each entry of :data:`SCENE_SOURCES` is a :class:`SceneSource`: ``build(segment, 
 * ``lidar``: the **lidar skeleton** of the log (:mod:`jwmsim.gaussians.lidar_skeleton`), seconds;
 * ``fit``: per-scene optimisation (:func:`jwmsim.gaussians.fit.fit_scene`), minutes on a CPU;
 * ``worldrec`` (**the default**, :data:`DEFAULT_SCENE_SOURCE`): the trained WorldRec network's
-  feed-forward reconstruction, pruned (:mod:`jwmsim.worldrec.scene_source`), seconds.
+  feed-forward reconstruction, pruned (:mod:`jwmsim.scenes.worldrec_source`), seconds.
 
 Anything else given where a source is expected is the path of a saved scene file.
 
 :func:`scene_for_log` serves a registered source from a cache under ``$JWMSIM_CACHE/scenes``
-(default ``~/.cache/jwmsim/scenes``), keyed by the log's :class:`~jwmsim.envs.log_identity.LogIdentity`
+(default ``~/.cache/jwmsim/scenes``), keyed by the log's :class:`~jwmsim.logs.identity.LogIdentity`
 (name, dataroot and a digest of its tables and sensor files), the segment's window and cameras, and
 the method, its version and its settings; entries are written atomically, and an unreadable entry
 is rebuilt with a warning. Every scene built here records its provenance in its metadata (the
@@ -19,7 +19,8 @@ log's identity, the method and its version); a scene file whose recorded log dif
 it is asked to render, or that records none, is refused with :class:`SceneMismatchError` unless
 ``force=True`` (``--force-scene`` on the command line).
 
-A new source (e.g. a feed-forward reconstruction model) joins with ``SCENE_SOURCES.add(name, obj)``.
+A new source is an entry of the ``jwmsim.scene_sources`` entry-point group (or, at run time,
+``SCENE_SOURCES.add(name, obj)``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jwmsim.envs.log_identity import LogIdentity, log_identity
 from jwmsim.errors import CheckpointError, SceneMismatchError
-from jwmsim.sim.registry import Registry
+from jwmsim.logs.identity import LogIdentity, log_identity
+from jwmsim.registry import ENTRY_POINT_GROUPS, Registry
 
 if TYPE_CHECKING:
     from jwmsim.gaussians.scene import GaussianScene
@@ -79,7 +80,15 @@ class SceneSource(Protocol):
         ...
 
 
-SCENE_SOURCES: Registry[SceneSource] = Registry("scene source")
+def _check_source(item: object) -> None:
+    missing = [a for a in ("version", "needs_lidar", "description", "build") if not hasattr(item, a)]
+    if missing:
+        raise TypeError(f"{item!r} is not a scene source: it has no {missing}")
+
+
+SCENE_SOURCES: Registry[SceneSource] = Registry(
+    "scene source", ENTRY_POINT_GROUPS["scene source"], _check_source
+)
 DEFAULT_SCENE_SOURCE = "worldrec"  # what the environment, the replay and the viewer render
 
 
@@ -130,11 +139,10 @@ class FitSource:
         return scene, report.to_dict()
 
 
-SCENE_SOURCES.add("lidar", LidarSource())
-SCENE_SOURCES.add("fit", FitSource())
-
-# more sources register themselves here (imported late: they need the names above; no torch import)
-import jwmsim.worldrec.scene_source  # noqa: E402,F401  (registers "worldrec")
+# The built-in sources; each is an entry of the ``jwmsim.scene_sources`` entry-point group
+# (pyproject.toml), as a plugin's source would be (``worldrec``: :mod:`jwmsim.scenes.worldrec_source`).
+LIDAR_SOURCE = LidarSource()
+FIT_SOURCE = FitSource()
 
 
 def cache_root() -> Path:

@@ -6,55 +6,22 @@ per-scene fitting (:func:`jwmsim.gaussians.fit.fit_scene` started from it).
 
 Weights: ``assets/worldrec/`` of the repository, or the folder named by ``$JWMSIM_WORLDREC_WEIGHTS``.
 A missing or corrupt checkpoint is a :class:`~jwmsim.errors.CheckpointError` naming the path.
-:func:`register` adds the entry to :data:`jwmsim.envs.scene_sources.SCENE_SOURCES` (idempotent);
-importing this module registers it. Nothing heavy (torch, diffusers) is imported until ``build``.
+:data:`WORLDREC_SOURCE` is the ``worldrec`` entry of the ``jwmsim.scene_sources`` entry-point group.
+Nothing heavy (torch, diffusers) is imported until ``build``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jwmsim.envs.scene_sources import SCENE_SOURCES, SourceSettings
-from jwmsim.errors import CheckpointError
 from jwmsim.gaussians.prune import PruneConfig
-from jwmsim.resources import shipped_path
+from jwmsim.scenes.sources import SourceSettings
+from jwmsim.worldrec.weights import weights_digest, weights_dir
 
 if TYPE_CHECKING:
     from jwmsim.gaussians.scene import GaussianScene
     from jwmsim.logs.segment import LogSegment
-
-ASSET_DIR = shipped_path("assets") / "worldrec"  # checkout: <repo>/assets/worldrec; wheel: package data
-WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
-
-
-def weights_dir() -> Path:
-    """``$JWMSIM_WORLDREC_WEIGHTS`` or the shipped ``assets/worldrec``."""
-    env = os.environ.get("JWMSIM_WORLDREC_WEIGHTS")
-    return Path(env).expanduser() if env else ASSET_DIR
-
-
-@lru_cache(maxsize=8)
-def _digest(path: str, mtime_ns: int, size: int) -> str:
-    from jwmsim.checkpoints import file_digest  # torch-free import of this module: load it here
-
-    return file_digest(path)
-
-
-def weights_digest(folder: Path) -> str:
-    """Content digest of the weights file (part of the scene cache key)."""
-    f = Path(folder) / WEIGHTS_FILE
-    if not f.is_file():
-        raise CheckpointError(
-            f"WorldRec weights {f} do not exist",
-            hint="restore assets/worldrec/ from git, set JWMSIM_WORLDREC_WEIGHTS, or use --method lidar",
-        )
-    st = f.stat()
-    return _digest(str(f), st.st_mtime_ns, st.st_size)
-
 
 @dataclass(frozen=True)
 class WorldRecSource:
@@ -93,10 +60,4 @@ class WorldRecSource:
         return scene, report
 
 
-def register() -> None:
-    """Add ``worldrec`` to the scene-source registry (once)."""
-    if "worldrec" not in SCENE_SOURCES:
-        SCENE_SOURCES.add("worldrec", WorldRecSource())
-
-
-register()
+WORLDREC_SOURCE = WorldRecSource()  # the entry of the ``jwmsim.scene_sources`` group (pyproject.toml)

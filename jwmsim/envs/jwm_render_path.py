@@ -15,30 +15,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from jwmsim.envs.render_paths import (
-    RENDER_PATHS,
     Episode,
     RenderedFrame,
     RenderPath,
+    RenderPathSpec,
     RenderSetup,
     SkeletonRenderer,
     check_options,
 )
 from jwmsim.errors import ConfigError
-from jwmsim.sim.state import SimState
+from jwmsim.sim.sim_state import SimState
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame
-from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
-from jwmsim.worldgen.weights import default_weights_dir, weights_digest
 
-OPTIONS = RENDER_PATHS.get("jwm").options  # declared where the path is registered
+if TYPE_CHECKING:
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig
+
+OPTIONS = ("steps", "guidance", "solver", "weights", "window", "sinks", "seed")
 DEFAULT_STEPS = 4
 
 
 def sampler_from_options(options: dict) -> SamplerConfig:
     """The sampler settings of the path's options (ConfigError for bad values)."""
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig  # torch: imported on use
+
     try:
         steps = int(options.get("steps", DEFAULT_STEPS))
         solver = str(options.get("solver", "renoise" if steps <= 4 else "euler"))
@@ -67,6 +71,8 @@ class JWMRenderer:
     def __init__(self, setup: RenderSetup) -> None:
         check_options(setup, "jwm", OPTIONS)
         from jwmsim.devices import resolve_device
+        from jwmsim.worldgen.pipeline_worldgen import WorldGenPipeline  # torch: imported on use
+        from jwmsim.worldgen.weights import default_weights_dir
 
         sampler = sampler_from_options(dict(setup.options))
         self.device = resolve_device(setup.device)
@@ -126,6 +132,8 @@ class JWMRenderer:
     def provenance(self) -> dict[str, str]:
         """How this path makes its images (recorded by ``jwmsim export``): the generator's weights
         folder and digest, and the sampler's settings."""
+        from jwmsim.worldgen.weights import weights_digest
+
         sampler = self.sampler
         return {
             "generator": "worldgen",
@@ -150,3 +158,15 @@ class JWMRenderer:
 def make_jwm_path(setup: RenderSetup) -> RenderPath:
     """The ``jwm`` registry entry's ``make``."""
     return JWMRenderer(setup)
+
+
+# the ``jwm`` entry of the ``jwmsim.render_paths`` entry-point group (pyproject.toml); loading it
+# imports no torch: the generator is loaded when a path is made
+JWM_PATH = RenderPathSpec(
+    make_jwm_path,
+    "skeleton render, then the WorldGen generator primed with the log's frames (options: steps, "
+    "guidance, solver, weights)",
+    has_depth=True,
+    uses_scene=True,
+    options=OPTIONS,
+)
