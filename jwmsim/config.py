@@ -120,7 +120,7 @@ class IDMParams:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """Parameters of the closed-loop metrics (see README.md, "Simulation core")."""
+    """Parameters of the closed-loop metrics (see docs/simulation.md, "Metrics")."""
 
     ttc_horizon: float = 1.0  # [s] constant-velocity projection horizon of TTC
     ttc_step: float = 0.1  # [s] projection step of TTC

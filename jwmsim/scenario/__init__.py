@@ -2,7 +2,7 @@
 
 ``load_scenario(path)`` validates a file (errors name the file, line, field, what was found and
 what is expected; exit code 2); ``validate_against_log`` checks it against its log;
-``sample(scenario, run_index)`` draws the jitter of one run. See the README, section "Scenarios".
+``sample(scenario, run_index)`` draws the jitter of one run. See docs/scenarios.md.
 """
 
 from __future__ import annotations

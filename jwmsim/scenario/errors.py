@@ -22,7 +22,7 @@ from jwmsim.scenario.params import closest, describe
 
 Loc = tuple[str | int, ...]
 
-DOCS = 'README.md, section "Scenarios"'
+DOCS = "docs/scenarios.md (reference: docs/reference/scenario-format.md)"
 
 
 @dataclass(frozen=True)

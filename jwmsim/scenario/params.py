@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import PlainSerializer, PlainValidator
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -191,7 +191,38 @@ def Number(  # noqa: N802  (reads like a type in annotations)
         float | Uniform | Choice,
         PlainValidator(number_validator(ge=ge, gt=gt, le=le, lt=lt, unit=unit, jitter=jitter)),
         PlainSerializer(_serialize),
+        WithJsonSchema(_number_json_schema(ge=ge, gt=gt, le=le, lt=lt, unit=unit, jitter=jitter)),
     ]
+
+
+def _jitter_json_schemas(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """JSON Schemas of ``{uniform: [lo, hi]}`` and ``{choice: [...]}`` over values of ``item``."""
+    uniform = {"type": "array", "items": item, "minItems": 2, "maxItems": 2}
+    choice = {"type": "array", "items": item, "minItems": 1}
+    return [
+        {"type": "object", "properties": {key: array}, "required": [key], "additionalProperties": False}
+        for key, array in (("uniform", uniform), ("choice", choice))
+    ]
+
+
+def _number_json_schema(
+    *,
+    ge: float | None,
+    gt: float | None,
+    le: float | None,
+    lt: float | None,
+    unit: str,
+    jitter: bool,
+) -> dict[str, Any]:
+    """The JSON Schema of :func:`Number` (for editors; the validator stays the authority)."""
+    number: dict[str, Any] = {"type": "number"}
+    for key, bound in (("minimum", ge), ("exclusiveMinimum", gt), ("maximum", le), ("exclusiveMaximum", lt)):
+        if bound is not None:
+            number[key] = bound
+    text = _bounds_text(ge, gt, le, lt, unit)
+    if not jitter:
+        return {**number, "description": text}
+    return {"anyOf": [number, *_jitter_json_schemas(number)], "description": f"{text}, or a range of them"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -232,10 +263,15 @@ def Name(  # noqa: N802
     jitter: bool = True,
 ) -> Any:
     """Annotated type of a (jitterable) name: ``direction: Name("side", ("left", "right"))``."""
+    name: dict[str, Any] = {"type": "string", "minLength": 1}
+    if known is not None and not callable(known):
+        name = {"type": "string", "enum": list(known)}
+    schema = {"anyOf": [name, _jitter_json_schemas(name)[1]]} if jitter else dict(name)
     return Annotated[
         str | Choice,
         PlainValidator(name_validator(what, known, jitter=jitter)),
         PlainSerializer(_serialize),
+        WithJsonSchema({**schema, "description": f"a {what}" + (", or a choice of them" if jitter else "")}),
     ]
 
 

@@ -150,7 +150,7 @@ class CollisionEvent:
     """One new contact between the ego and an actor.
 
     Attributes:
-        kind: the actor's class; at_fault: per the NC rules (README.md, "Simulation core");
+        kind: the actor's class; at_fault: per the NC rules (docs/simulation.md, "Metrics");
         type: ``stopped_ego``, ``stopped_actor``, ``rear``, ``front`` or ``lateral``;
         v_impact: ego-actor relative speed [m/s]; v_ref: the non-reacting ego's velocity
         (:func:`jwmsim.sim.world.reference_velocity`) relative to the actor's [m/s] (NeuroNCAP).

@@ -1,0 +1,508 @@
+"""Model-quality and benchmark tables, rendered from the results files (the only copy of a figure).
+
+Sources: ``assets/*/eval_results*.json`` (written by ``jwmsim eval recon`` / ``jwmsim eval gen``)
+and ``benchmarks/results/*.json`` (written by ``benchmarks/bench_*.py``).
+
+* The docs build calls :func:`render` through ``docs/hooks.py`` for every
+  ``<!-- generated: NAME -->`` marker of a page.
+* ``python docs/gen_tables.py`` rewrites the README's generated block (between
+  ``<!-- generated: model-summary -->`` and ``<!-- end generated -->``); ``--check`` exits 1
+  when the README differs from what the results files give (a test runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BEGIN = "<!-- generated: model-summary -->"
+END = "<!-- end generated -->"
+
+
+@cache
+def _load(relative: str) -> dict[str, Any]:
+    return json.loads((ROOT / relative).read_text())
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _db(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def _calibration(data: dict[str, Any]) -> str:
+    machine = data.get("machine")
+    if not isinstance(machine, dict):
+        return "-"
+    value = machine.get("fp32_matmul_gflops_1024", machine.get("fp32_matmul_gflops"))
+    return "-" if value is None else f"{value:.0f}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Models
+# ------------------------------------------------------------------------------------------------
+WORLDREC = "assets/worldrec/eval_results.json"
+WORLDREC_FIT = "assets/worldrec/eval_results_previous.json"  # the per-scene fit column
+WORLDGEN = "assets/worldgen/eval_results.json"
+WORLDGEN_ODE = "assets/worldgen_ode/eval_results.json"
+
+
+def model_summary() -> str:
+    """The README's short table: one line per headline figure of each model."""
+    rec = _load(WORLDREC)["summary"]
+    fit = _load(WORLDREC_FIT)["summary"]
+    gen = _load(WORLDGEN)
+    real, towns = rec["real_log_heldout"], rec["towns"]
+    g2 = {g: gen["towns"][g]["lidar"]["shift-2m"] for g in ("skeleton", "worldgen")}
+    held = {g: gen["real_heldout"][g]["lidar"]["psnr"] for g in ("skeleton", "copy-last", "worldgen")}
+    roll = {g: gen["rollout"][g]["psnr_last_minus_first_db"] for g in ("skeleton", "worldgen")}
+    rows = [
+        [
+            "WorldRec (default scene)",
+            "real log, held-out frames",
+            f"**{_db(real['worldrec']['psnr'])} dB**",
+            f"lidar skeleton {_db(real['lidar']['psnr'])}, "
+            f"per-scene fit {_db(fit['real_log_heldout']['fit']['psnr'])}",
+        ],
+        [
+            "WorldRec",
+            "unseen towns, ego shifted 2 m",
+            f"**{_db(towns['worldrec']['oracle_2m']['psnr'])} dB**",
+            f"lidar skeleton {_db(towns['lidar']['oracle_2m']['psnr'])}, "
+            f"per-scene fit {_db(fit['towns']['fit']['oracle_2m']['psnr'])}",
+        ],
+        [
+            "WorldGen (`jwm` path)",
+            "unseen towns, ego shifted 2 m: whole / uncovered pixels",
+            f"**{_db(g2['worldgen']['psnr'])} / {_db(g2['worldgen']['psnr_uncovered'])} dB**",
+            f"lidar skeleton {_db(g2['skeleton']['psnr'])} / {_db(g2['skeleton']['psnr_uncovered'])}",
+        ],
+        [
+            "WorldGen",
+            "real log, held-out second",
+            f"**{_db(held['worldgen'])} dB**",
+            f"copy-last {_db(held['copy-last'])}, lidar skeleton {_db(held['skeleton'])}",
+        ],
+        [
+            "WorldGen",
+            "60 s rollout: last 10 s against the first 10 s",
+            f"**{_signed(roll['worldgen'])} dB**",
+            f"lidar skeleton {_signed(roll['skeleton'])}",
+        ],
+    ]
+    return _table(["model", "evaluation (PSNR)", "score", "baselines"], rows)
+
+
+def worldrec_results() -> str:
+    """The WorldRec card's table: every evaluation set, WorldRec beside the baselines."""
+    rec = _load(WORLDREC)["summary"]
+    fit = _load(WORLDREC_FIT)["summary"]
+    real, towns = rec["real_log_heldout"], rec["towns"]
+
+    def cell(d: dict[str, Any]) -> str:
+        return f"{_db(d['psnr'])} / {d['ssim']:.3f}"
+
+    rows = [
+        [
+            "real log, held-out frames",
+            f"**{cell(real['worldrec'])}**",
+            cell(real["lidar"]),
+            cell(fit["real_log_heldout"]["fit"]),
+            cell(real["worldrec+refine300"]),
+        ],
+        [
+            "unseen towns, held-out frames",
+            f"**{cell(towns['worldrec']['logged_heldout'])}**",
+            cell(towns["lidar"]["logged_heldout"]),
+            cell(fit["towns"]["fit"]["logged_heldout"]),
+            "",
+        ],
+    ]
+    for shift in range(4):
+        key = f"oracle_{shift}m"
+        rows.append(
+            [
+                f"unseen towns, {shift} m shift",
+                f"**{cell(towns['worldrec'][key])}**",
+                cell(towns["lidar"][key]),
+                cell(fit["towns"]["fit"][key]),
+                "",
+            ]
+        )
+    rows.append(
+        [
+            "build time, 4 s town log / 6 s real log [s]",
+            f"{towns['worldrec']['seconds']:.1f} / {real['worldrec']['seconds']:.1f}",
+            f"{towns['lidar']['seconds']:.1f} / {real['lidar']['seconds']:.1f}",
+            f"{fit['towns']['fit']['seconds']:.0f} / {fit['real_log_heldout']['fit']['seconds']:.0f}",
+            f"- / {real['worldrec+refine300']['seconds']:.1f}",
+        ]
+    )
+    header = [
+        "set (PSNR dB / SSIM, 90x160)",
+        "WorldRec",
+        "lidar skeleton",
+        "per-scene fit",
+        "WorldRec + refine 300",
+    ]
+    return _table(header, rows)
+
+
+def worldrec_per_camera() -> str:
+    real = _load(WORLDREC)["real_log"]
+    cameras = list(real["worldrec"]["per_camera"])
+    rows = [
+        [cam, _db(real["worldrec"]["per_camera"][cam]["psnr"]), _db(real["lidar"]["per_camera"][cam]["psnr"])]
+        for cam in cameras
+    ]
+    return _table(
+        ["camera (real log, held-out frames)", "WorldRec PSNR [dB]", "lidar skeleton PSNR [dB]"], rows
+    )
+
+
+CONDITIONS = ("shift-0m", "shift-1m", "shift-2m", "shift-3m", "lane-change", "actors-moved")
+
+
+def _gen_cell(d: dict[str, Any]) -> str:
+    return f"{_db(d['psnr'])} / {_db(d['psnr_uncovered'])} / {_db(d['psnr_covered'])} / {d['ssim']:.3f}"
+
+
+def worldgen_towns(scene: str) -> str:
+    """WorldGen against the skeleton and copy-last on unseen towns, one skeleton kind."""
+    towns = _load(WORLDGEN)["towns"]
+    generators = ("skeleton", "copy-last", "worldgen")
+    rows = []
+    for condition in CONDITIONS:
+        if condition in towns["worldgen"][scene]:
+            rows.append([condition] + [_gen_cell(towns[g][scene][condition]) for g in generators])
+    return _table([f"{scene} skeleton", *generators], rows)
+
+
+def worldgen_real() -> str:
+    held = _load(WORLDGEN)["real_heldout"]
+    generators = ("skeleton", "copy-last", "worldgen")
+    rows = [
+        [f"{scene} skeleton"] + [_gen_cell(held[g][scene]) for g in generators]
+        for scene in ("lidar", "worldrec")
+    ]
+    return _table(["real log, held-out second", *generators], rows)
+
+
+def worldgen_rollout() -> str:
+    roll = _load(WORLDGEN)["rollout"]
+    rows = []
+    for g, r in roll.items():
+        rows.append(
+            [
+                g,
+                r["steps"],
+                _db(r["first_10s"]["psnr"]),
+                _db(r["last_10s"]["psnr"]),
+                _signed(r["psnr_last_minus_first_db"]),
+                f"{r['traced_growth_mib']:+.2f}",
+            ]
+        )
+    header = [
+        "60 s rollout",
+        "steps",
+        "PSNR first 10 s",
+        "PSNR last 10 s",
+        "last - first [dB]",
+        "traced heap [MiB]",
+    ]
+    return _table(header, rows)
+
+
+def worldgen_ode() -> str:
+    """The ODE student beside the teacher it was distilled from, in one evaluation run."""
+    data = _load(WORLDGEN_ODE)
+    generators = [g for g in data["generators"] if g != "copy-last"]
+    rows = []
+    for scene in ("lidar", "worldrec"):
+        rows.append(
+            [f"towns 2 m, {scene}"] + [_gen_cell(data["towns"][g][scene]["shift-2m"]) for g in generators]
+        )
+    for scene in ("lidar", "worldrec"):
+        rows.append([f"real log, {scene}"] + [_gen_cell(data["real_heldout"][g][scene]) for g in generators])
+    rows.append(["seconds per 3-camera step"] + [f"{data['seconds_per_step'][g]:.3f}" for g in generators])
+    return _table(["set (whole / uncovered / covered PSNR dB / SSIM)", *generators], rows)
+
+
+# ------------------------------------------------------------------------------------------------
+# Benchmarks
+# ------------------------------------------------------------------------------------------------
+def _bench(name: str) -> dict[str, Any]:
+    return _load(f"benchmarks/results/{name}.json")
+
+
+def _render_rows() -> list[list[Any]]:
+    data = _bench("bench_render")
+    rows = []
+    for r in data["results"]:
+        size = f"{r['cameras']}x{r['height']}x{r['width']}"
+        if r.get("case") == "skeleton":
+            what = (
+                f"CPU rasterizer, built-in log, {r['skeleton']} ({r['gaussians']:,}), {r['renderer']}, {size}"
+            )
+        else:
+            what = f"CPU rasterizer, synthetic {r['gaussians']:,} Gaussians, {size}, {r['pass']}"
+        rows.append([what, f"{r['median_ms']:.1f} ms median", _calibration(data)])
+    return rows
+
+
+def _env_rows() -> list[list[Any]]:
+    data = _bench("bench_env_render")
+    rows = [
+        [
+            f"`JWM-Drive-v0`, 3 front cameras 112x200, {name}",
+            f"{r['steps_per_s']:.1f} steps/s",
+            _calibration(data),
+        ]
+        for name, r in data["results"].items()
+    ]
+    steps = _bench("bench_env_steps")
+    highway = steps["results"]["highway_v0"]["steps_per_s"]
+    labels = {
+        "jwm_bev": "no camera, 64x64 BEV",
+        "jwm_skeleton_1cam": "skeleton v1, CAM_FRONT 64x112",
+        "jwm_skeleton_3cam": "skeleton v1, 3 cameras 64x112",
+        "jwm_skeleton_3cam_112x200": "skeleton v1, 3 cameras 112x200",
+        "jwm_skeleton_3cam_112x200_async2": "same, AsyncVectorEnv with 2 workers",
+        "highway_v0": "highway-env `highway-v0`, default configuration",
+    }
+    for key, r in steps["results"].items():
+        ratio = f" ({r['steps_per_s'] / highway:.1f}x highway-v0)" if key != "highway_v0" else ""
+        rows.append(
+            [f"`JWM-Drive-v0`, {labels.get(key, key)}", f"{r['steps_per_s']:.1f} steps/s{ratio}", "-"]
+        )
+    return rows
+
+
+def _sim_rows() -> list[list[Any]]:
+    data = _bench("bench_sim_transition")
+    labels = {
+        "synthetic_idm_30": "straight road, 30 inserted IDM cars",
+        "synthetic_log_30": "straight road, 30 log-replayed cars",
+        "pandaset_log_95": "real log, 95 actors, expert actions",
+        "pandaset_released_95": "real log after its end, 95 released actors",
+    }
+    rows = []
+    for key, r in data["results"].items():
+        value = f"{r['median_ms']:.2f} ms median" if "median_ms" in r else f"{r['mean_ms']:.2f} ms mean"
+        rows.append([f"`transition`, {labels.get(key, key)}", value, "-"])
+    return rows
+
+
+def _skeleton_rows() -> list[list[Any]]:
+    rows = []
+    for name in ("bench_skeleton_quality", "bench_skeleton_quality_180x320"):
+        data = _bench(name)
+        h, w = data["size_hw"]
+        for r in data["results"]:
+            if r["variant"] not in ("v1", "v2"):
+                continue
+            rows.append(
+                [
+                    f"lidar skeleton {r['variant']}, {r['log']} log, held-out frames, {h}x{w}",
+                    f"{_db(r['psnr'])} dB / SSIM {r['ssim']:.3f}; {r['gaussians']:,} Gaussians; "
+                    f"{r['render_ms_3cam']:.0f} ms for 3 cameras",
+                    _calibration(data),
+                ]
+            )
+    return rows
+
+
+def _fit_rows() -> list[list[Any]]:
+    data = _bench("bench_fit")
+    return [
+        [
+            f"per-scene fit, {r['log']}, {r['steps']} steps at 90x160",
+            f"{_db(r['heldout_psnr'])} dB / SSIM {r['heldout_ssim']:.3f} held out, {r['fit_seconds']:.0f} s",
+            "-",
+        ]
+        for r in data["results"]
+    ]
+
+
+def _log_rows() -> list[list[Any]]:
+    data = _bench("bench_procedural_log")
+    log = data["default_log"]
+    return [
+        [
+            f"built-in seed log: {log['frames']} frames x 6 cameras 320x180 + lidar, "
+            f"{log['workers']} workers",
+            f"{log['wall_s']:.1f} s wall, {log['cpu_s']:.0f} s CPU, {log['size_mb']:.0f} MB",
+            "-",
+        ],
+        [
+            "ground-truth render, one camera 320x180 / 640x360",
+            f"{data['render_320x180_s']['median']:.2f} / {data['render_640x360_s']['median']:.2f} s",
+            "-",
+        ],
+    ]
+
+
+def _first_command_rows() -> list[list[Any]]:
+    data = _bench("bench_first_command")
+    first = data["first_command"]
+    loaded = _bench("bench_first_command_loaded")
+    ratios = " / ".join(f"{r['replay_over_env']:.2f}" for r in loaded["env_vs_replay_repeats"])
+    return [
+        [
+            f"first command `jwmsim replay scenarios/cut_in.yaml`, empty cache ({first['runs']} runs)",
+            f"{first['total_s']:.0f} s: seed log and start-up {first['log_generation_and_startup_s']:.0f} s, "
+            f"scene {first['scene_build_s']:.1f} s, runs {first['runs_s']:.0f} s "
+            f"({first['replay_steps_per_s']:.1f} steps/s on {first['workers']} workers)",
+            _calibration(data),
+        ],
+        [
+            "one replay run against the environment alone (step-rate ratio, 3 repeats)",
+            ratios,
+            _calibration(loaded),
+        ],
+    ]
+
+
+def _throughput_rows() -> list[list[Any]]:
+    data = _bench("bench_eval_throughput")
+    rows = [
+        [
+            f"evaluation throughput, `hard_brake`, {case.replace('/', ', ').replace('_', ' ')}",
+            f"{r['runs_per_min']:.2f} runs/min",
+            _calibration(data),
+        ]
+        for case, r in data["results"].items()
+    ]
+    export = _bench("bench_export")
+    for r in export["results"]:
+        rows.append(
+            [
+                f"`jwmsim export`, 2 s scenes, 6 cameras 112x200, {r['backend']} backend, "
+                f"{r['workers']} worker(s)",
+                f"{r['scenes_per_minute']:.2f} scenes/min, {r['images_per_second']:.1f} images/s",
+                _calibration(export),
+            ]
+        )
+    return rows
+
+
+def _model_speed_rows() -> list[list[Any]]:
+    data = _bench("bench_worldrec")
+    rows = [
+        [
+            f"WorldRec, {r['log_seconds']:g} s of log, 3 cameras",
+            f"{r['seconds_median']:.1f} s, {r['gaussians']:,} Gaussians, "
+            f"peak RSS {r['peak_rss_mib']:.0f} MiB",
+            _calibration(data),
+        ]
+        for r in data["results"]
+    ]
+    gen = _bench("bench_worldgen")
+    for name, r in gen["latency"]["3_camera"].items():
+        rows.append(
+            [
+                f"WorldGen sampler `{name}`, 3 cameras 112x200",
+                f"{r['seconds_per_step']:.3f} s per step ({r['denoiser_calls']} denoiser calls)",
+                _calibration(gen),
+            ]
+        )
+    for name, r in gen["env_jwm_3_cameras"].items():
+        rows.append(
+            [
+                f"`JWM-Drive-v0` on the `jwm` path, `{name}`",
+                f"{r['steps_per_s']:.2f} steps/s",
+                _calibration(gen),
+            ]
+        )
+    return rows
+
+
+BENCHMARK_SECTIONS: dict[str, tuple[str, Callable[[], list[list[Any]]]]] = {
+    "bench-render": ("python benchmarks/bench_render.py", _render_rows),
+    "bench-env": ("python benchmarks/bench_env_render.py; python benchmarks/bench_env_steps.py", _env_rows),
+    "bench-sim": ("python benchmarks/bench_sim_transition.py", _sim_rows),
+    "bench-skeleton": ("python benchmarks/bench_skeleton_quality.py", _skeleton_rows),
+    "bench-fit": ("python benchmarks/bench_fit.py --steps 3000 --size 90x160", _fit_rows),
+    "bench-log": ("python benchmarks/bench_procedural_log.py", _log_rows),
+    "bench-first-command": ("python benchmarks/bench_first_command.py", _first_command_rows),
+    "bench-throughput": (
+        "python benchmarks/bench_eval_throughput.py; python benchmarks/bench_export.py",
+        _throughput_rows,
+    ),
+    "bench-models": (
+        "python benchmarks/bench_worldrec.py; python benchmarks/bench_worldgen.py",
+        _model_speed_rows,
+    ),
+}
+
+
+def _benchmark_section(name: str) -> str:
+    command, rows = BENCHMARK_SECTIONS[name]
+    return _table(["measured", "result", "calibration [GFLOP/s]"], rows()) + f"\nReproduce: `{command}`\n"
+
+
+GENERATED: dict[str, Callable[[], str]] = {
+    "model-summary": model_summary,
+    "worldrec-results": worldrec_results,
+    "worldrec-per-camera": worldrec_per_camera,
+    "worldgen-towns-lidar": lambda: worldgen_towns("lidar"),
+    "worldgen-towns-worldrec": lambda: worldgen_towns("worldrec"),
+    "worldgen-real": worldgen_real,
+    "worldgen-rollout": worldgen_rollout,
+    "worldgen-ode": worldgen_ode,
+    **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
+}
+
+
+def render(name: str) -> str:
+    """The Markdown of one generated block (KeyError for an unknown name)."""
+    return GENERATED[name]()
+
+
+# ------------------------------------------------------------------------------------------------
+# README
+# ------------------------------------------------------------------------------------------------
+def readme_with_tables(text: str) -> str:
+    """``text`` with its generated block replaced by the current table."""
+    start = text.index(BEGIN) + len(BEGIN)
+    end = text.index(END, start)
+    return text[:start] + "\n" + model_summary() + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Render the README's model table from the results files.")
+    parser.add_argument("--check", action="store_true", help="fail if README.md's table is out of date")
+    parser.add_argument("--print", dest="name", help="print one generated block, e.g. worldgen-real")
+    args = parser.parse_args(argv)
+    if args.name:
+        sys.stdout.write(render(args.name))
+        return 0
+    text = README.read_text()
+    updated = readme_with_tables(text)
+    if args.check:
+        if updated != text:
+            print("README.md's model table is out of date: run python docs/gen_tables.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(updated)
+    print(f"updated {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
