@@ -4,7 +4,11 @@ import nothing from here, so the command line has one visible table of contents:
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import typer
+import typer.core
 
 from jwmsim.cli import (
     eval_closed_loop,
@@ -56,3 +60,27 @@ train_app = typer.Typer(help="Train the project's networks.", no_args_is_help=Tr
 train_app.command("worldgen")(train.worldgen)
 train_app.command("worldrec")(train.worldrec)
 app.add_typer(train_app, name="train")
+
+
+def _reflow(text: str | None) -> str | None:
+    """Help text with each paragraph on one line: the terminal wraps it, not the source code."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(re.sub(r"\s*\n\s*", " ", p).strip() for p in paragraphs)
+
+
+def _tidy_help(group: typer.Typer) -> None:
+    for command in group.registered_commands:
+        command.help = _reflow(command.help or inspect.getdoc(command.callback))
+    for sub in group.registered_groups:
+        _tidy_help(sub.typer_instance)
+
+
+_tidy_help(app)
+
+# A flag takes no value, so its help shows no value type (typer would print "<bool>").
+_display_type_rich = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = lambda self, ctx: (
+    None if self.is_flag else _display_type_rich(self, ctx)
+)
