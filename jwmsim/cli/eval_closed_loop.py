@@ -16,7 +16,7 @@ from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 
 def _overall_table(payload: dict) -> str:
-    from jwmsim.evaluation.closed_loop import METRIC_TITLES, METRICS
+    from jwmsim.evaluation.runs import METRIC_TITLES, METRICS
     from jwmsim.evaluation.confidence import Interval
 
     labels = [a["label"] for a in payload["agents"]]
@@ -67,6 +67,9 @@ def closed_loop_command(
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N"),
     confidence: float = typer.Option(0.95, "--confidence", help="confidence level of the intervals"),
     no_progress: bool = typer.Option(False, "--no-progress", help="hide the progress bar"),
+    duration: float = typer.Option(
+        None, "--duration", help="seconds per run, replacing each scenario's duration (shorter runs)"
+    ),
 ) -> None:
     """Score planners in closed loop on every scenario's jittered runs: NC, DAC, TTC, EP, C, PDMS,
     RC, HD-Score, NeuroNCAP and the collision rate, with confidence intervals, per scenario and
@@ -88,6 +91,7 @@ def closed_loop_command(
         ray_address=ray_address,
         confidence=confidence,
         progress=not no_progress,
+        duration=duration,
     )
     try:
         report = evaluate_closed_loop(opts)

@@ -1,5 +1,5 @@
 """``jwmsim eval gen --generator skeleton --generator copy-last [--generator worldgen] --out DIR``:
-frame generators on the WorldGen evaluation set (:mod:`jwmsim.worldgen.evaluate`)."""
+frame generators on the WorldGen evaluation set (:mod:`jwmsim.worldgen.training.evaluate`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from jwmsim.errors import ConfigError
 
 
 def _generators_help() -> str:
-    from jwmsim.worldgen.generators import generator_help
+    from jwmsim.worldgen.training.generators import generator_help
 
     return generator_help()
 
@@ -33,9 +33,9 @@ def eval_gen(
     """Score generated frames against the true ones on unseen towns (shifts 0-3 m, a lane change,
     moved actors; lidar and WorldRec skeletons), the real log's held-out second and a drift
     rollout: PSNR / SSIM over the whole image and on pixels the skeleton does (not) cover."""
-    from jwmsim.worldgen.dataset import default_root
-    from jwmsim.worldgen.evaluate import EvalConfig, run_eval, write_outputs
-    from jwmsim.worldgen.generators import GeneratorOptions
+    from jwmsim.worldgen.training.dataset import default_root
+    from jwmsim.worldgen.training.evaluate import EvalConfig, run_eval, write_outputs
+    from jwmsim.worldgen.training.generators import GeneratorOptions
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file", hint="name a folder for the results")

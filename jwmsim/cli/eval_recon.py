@@ -1,6 +1,6 @@
 """``jwmsim eval recon``: WorldRec side by side with the lidar skeleton and per-scene fitting, on
 the real log's held-out frames and on unseen procedural towns at shifted poses (see
-:mod:`jwmsim.worldrec.evaluate`)."""
+:mod:`jwmsim.worldrec.training.evaluate`)."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def recon(
     against the oracle. Writes a JSON report, a Markdown table and a plot to --out."""
     from jwmsim.cli.replay import parse_size
     from jwmsim.errors import ConfigError
-    from jwmsim.worldrec.data import default_data_root, default_real_log
-    from jwmsim.worldrec.evaluate import EvalOptions, markdown_table, run
+    from jwmsim.worldrec.training.data import default_data_root, default_real_log
+    from jwmsim.worldrec.training.evaluate import EvalOptions, markdown_table, run
     from jwmsim.worldrec.weights import weights_dir
 
     if out.exists() and not out.is_dir():

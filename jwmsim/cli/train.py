@@ -48,7 +48,7 @@ def worldrec(
     shipped weights with --init assets/worldrec --lr 2e-4."""
     from jwmsim.errors import ConfigError
     from jwmsim.training import with_overrides
-    from jwmsim.worldrec.train import TRAIN_PRESETS, train
+    from jwmsim.worldrec.training.train import TRAIN_PRESETS, train
 
     if preset not in TRAIN_PRESETS:
         raise ConfigError(f"unknown preset {preset!r}", hint=f"use one of {sorted(TRAIN_PRESETS)}")
@@ -69,7 +69,7 @@ def worldrec(
 
         cfg = replace(cfg, real_log=None)
     if data is None:
-        from jwmsim.worldrec.data import default_data_root
+        from jwmsim.worldrec.training.data import default_data_root
 
         data = default_data_root()
     summary = train(cfg, out, data, resume=resume)
@@ -115,7 +115,7 @@ def worldgen(
     --stage dmd --teacher T --init ODE_RUN/model."""
     from jwmsim.errors import ConfigError
     from jwmsim.training import with_overrides
-    from jwmsim.worldgen.train import DEFAULT_DATA, STAGES, TRAIN_PRESETS, train
+    from jwmsim.worldgen.training.train import DEFAULT_DATA, STAGES, TRAIN_PRESETS, train
 
     if preset not in TRAIN_PRESETS:
         raise ConfigError(f"unknown preset {preset!r}", hint=f"use one of {sorted(TRAIN_PRESETS)}")

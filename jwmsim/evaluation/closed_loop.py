@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,26 +37,21 @@ from tqdm import tqdm
 
 from jwmsim.backends import BackendOptions, make_backend
 from jwmsim.errors import ConfigError, JwmsimError, LogFormatError
+from jwmsim.evaluation.closed_loop_report import write_report
 from jwmsim.evaluation.confidence import T_METHOD, WILSON_METHOD, Interval, t_interval, wilson_interval
+from jwmsim.evaluation.runs import (
+    METRIC_BOUNDS,
+    METRICS,
+    ClosedLoopReport,
+    EvalAgent,
+    ScenarioRuns,
+)
 from jwmsim.planning import parse_planner_spec, resolve_planner_spec
 from jwmsim.replay import ReplayOptions, execute_runs, prepare_runs
-from jwmsim.replay_run import RunResult, RunSetup
+from jwmsim.replay_run import RunResult
+from jwmsim.scenario.errors import LogDataMissing
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
-METRICS = ("nc", "dac", "ttc", "ep", "c", "pdms", "rc", "hd_score", "neuroncap")
-METRIC_BOUNDS = {name: (0.0, 5.0) if name == "neuroncap" else (0.0, 1.0) for name in METRICS}
-METRIC_TITLES = {
-    "nc": "NC",
-    "dac": "DAC",
-    "ttc": "TTC",
-    "ep": "EP",
-    "c": "C",
-    "pdms": "PDMS",
-    "rc": "RC",
-    "hd_score": "HD-Score",
-    "neuroncap": "NeuroNCAP",
-    "collision_rate": "collision rate",
-}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -91,6 +86,7 @@ class ClosedLoopOptions:
         backend / workers / ray_address: the execution backend (:mod:`jwmsim.backends`).
         confidence: level of the confidence intervals.
         progress: show a tqdm bar.
+        duration: [s] replaces every scenario's duration (None: each scenario's).
     """
 
     agents: tuple[str, ...]
@@ -108,6 +104,7 @@ class ClosedLoopOptions:
     ray_address: str | None = None
     confidence: float = 0.95
     progress: bool = True
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "agents", tuple(self.agents))
@@ -137,38 +134,8 @@ class ClosedLoopOptions:
             backend=self.backend,
             ray_address=self.ray_address,
             progress=False,
+            duration=self.duration,
         )
-
-
-@dataclass(frozen=True)
-class EvalAgent:
-    """An agent as evaluated: its spec (paths made absolute) and its folder / column label."""
-
-    spec: str
-    label: str
-
-
-@dataclass
-class ScenarioRuns:
-    """One agent's runs of one scenario."""
-
-    agent: EvalAgent
-    scenario: str  # its key: the file's path below the scenarios folder, without .yaml
-    scenario_file: Path
-    setup: RunSetup
-    n_runs: int
-    max_steps: int
-    results: list[RunResult] = field(default_factory=list)
-
-
-@dataclass
-class ClosedLoopReport:
-    """The evaluation's outcome: ``payload`` is what ``report.json`` holds."""
-
-    out: Path
-    payload: dict[str, Any]
-    groups: list[ScenarioRuns]
-    interrupted: bool = False
 
 
 def resolve_agents(specs: Sequence[str], base: Path | None = None) -> list[EvalAgent]:
@@ -229,8 +196,8 @@ def _prepare_groups(
                 out = Path(opts.out) / "runs" / agent.label / rel
                 _, setup, n_runs, max_steps = prepare_runs(path, opts.replay_options(agent.spec, out))
                 made.append(ScenarioRuns(agent, rel.as_posix(), path, setup, n_runs, max_steps))
-        except LogFormatError as err:  # its log is not on this machine (e.g. the real log)
-            skipped.append({"scenario": str(path), "reason": err.message})
+        except (LogFormatError, LogDataMissing) as err:  # its log is not on this machine (a real log)
+            skipped.append({"scenario": rel.as_posix(), "file": str(path), "reason": err.message})
             continue
         groups.extend(made)
     if not groups:
@@ -252,8 +219,6 @@ def evaluate_closed_loop(options: ClosedLoopOptions) -> ClosedLoopReport:
         EvaluationFailed: a run's planner failed (after the report of the other runs is written).
         KeyboardInterrupt: with the :class:`ClosedLoopReport` of the finished runs as argument.
     """
-    from jwmsim.evaluation.closed_loop_report import write_report
-
     opts = options
     root = Path(opts.scenarios) if opts.scenarios is not None else None
     files = find_scenarios(root)
@@ -312,15 +277,24 @@ def evaluate_closed_loop(options: ClosedLoopOptions) -> ClosedLoopReport:
     return report
 
 
-def _intervals(done: list[RunResult], level: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"runs": len(done)}
+def _intervals(rows: list[RunResult], level: float) -> dict[str, Any]:
+    """Intervals of each metric over the runs that ended: finished runs with their scores, failed
+    runs with :data:`jwmsim.replay.FAILED_SCORE` (a failure never counts as a good drive); the
+    collision rate over finished runs, the failure rate over ended runs."""
+    from jwmsim.replay import scored_values
+
+    done = [r for r in rows if r.status == "finished"]
+    failed = sum(r.status == "failed" for r in rows)
+    out: dict[str, Any] = {"runs": len(done) + failed, "runs_failed": failed}
     for name in METRICS:
-        vals = [r.metrics[name] for r in done if r.metrics.get(name) is not None]
+        vals = scored_values(rows, name)
         if vals:
             out[name] = t_interval(vals, level, METRIC_BOUNDS[name]).as_dict()
     if done:
         hits = sum(1 for r in done if (r.metrics.get("collision") or 0.0) > 0.0)
         out["collision_rate"] = wilson_interval(hits, len(done), level).as_dict()
+    if done or failed:
+        out["failure_rate"] = wilson_interval(failed, len(done) + failed, level).as_dict()
     return out
 
 
@@ -381,13 +355,13 @@ def build_payload(groups: list[ScenarioRuns], agents: list[EvalAgent], level: fl
     results: dict[str, Any] = {}
     for agent in agents:
         mine = [g for g in groups if g.agent == agent]
-        pooled = [r for g in mine for r in g.results if r.status == "finished"]
+        pooled = [r for g in mine for r in g.results]
         results[agent.label] = {
             "spec": agent.spec,
             "overall": _intervals(pooled, level),
             "scenarios": {
                 g.scenario: {
-                    **_intervals([r for r in g.results if r.status == "finished"], level),
+                    **_intervals(g.results, level),
                     "file": str(g.scenario_file),
                     "runs_planned": g.n_runs,
                     "runs_failed": sum(r.status == "failed" for r in g.results),

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from jwmsim.evaluation.closed_loop import METRIC_TITLES, METRICS, ClosedLoopReport, ScenarioRuns
 from jwmsim.evaluation.confidence import Interval
+from jwmsim.evaluation.runs import METRIC_TITLES, METRICS, ClosedLoopReport, ScenarioRuns
 from jwmsim.replay_run import write_json_atomic
 
 BAR_METRICS = ("nc", "dac", "ttc", "ep", "c", "pdms", "rc", "hd_score", "collision_rate")

@@ -8,8 +8,15 @@ what is expected; exit code 2); ``validate_against_log`` checks it against its l
 from __future__ import annotations
 
 from jwmsim.scenario.errors import Issue, ScenarioError
-from jwmsim.scenario.jitter import ConcreteScenario, jittered_paths, sample, sample_runs
-from jwmsim.scenario.loader import load_and_validate, load_scenario, load_seed_log, parse_scenario
+from jwmsim.scenario.jitter import (
+    ConcreteScenario,
+    fix_draws,
+    jitter_ranges,
+    jittered_paths,
+    sample,
+    sample_runs,
+)
+from jwmsim.scenario.loader import load_scenario, load_seed_log, parse_scenario
 from jwmsim.scenario.params import Choice, Uniform
 from jwmsim.scenario.schema import SCHEMA_VERSION, Scenario
 
@@ -21,6 +28,8 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Uniform",
+    "fix_draws",
+    "jitter_ranges",
     "jittered_paths",
     "load_and_validate",
     "load_scenario",
@@ -34,8 +43,8 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # validate pulls in the simulator's road map (shapely, numpy); import it on first use
-    if name == "validate_against_log":
-        from jwmsim.scenario.validate import validate_against_log
+    if name in ("validate_against_log", "load_and_validate"):
+        from jwmsim.scenario import validate
 
-        return validate_against_log
+        return getattr(validate, name)
     raise AttributeError(name)

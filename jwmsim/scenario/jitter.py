@@ -74,6 +74,11 @@ def _walk(value: Any, loc: tuple[str | int, ...], visit: Any) -> Any:
     return value
 
 
+def is_concrete(scenario: Scenario) -> bool:
+    """True when no parameter of ``scenario`` is a range any more (see :func:`sample`)."""
+    return not jittered_paths(scenario)
+
+
 def jittered_paths(scenario: Scenario) -> list[str]:
     """Field paths of the parameters that are ranges (in file order)."""
     found: list[str] = []
@@ -84,6 +89,60 @@ def jittered_paths(scenario: Scenario) -> list[str]:
 
     _walk(scenario, (), visit)
     return found
+
+
+def jitter_ranges(scenario: Scenario) -> dict[str, Uniform | Choice]:
+    """The range of every jittered parameter by field path (in file order)."""
+    found: dict[str, Uniform | Choice] = {}
+
+    def visit(loc: tuple[str | int, ...], leaf: Uniform | Choice) -> Any:
+        found[format_loc(loc)] = leaf
+        return leaf
+
+    _walk(scenario, (), visit)
+    return found
+
+
+def fix_draws(
+    scenario: Scenario, values: dict[str, Any], run_index: int = 0, seed: int | None = None
+) -> ConcreteScenario:
+    """``scenario`` with each range replaced by ``values[field path]`` (chosen values rather than
+    drawn ones, e.g. by a search); a range of zero width may be left out (it takes its ``lo``).
+
+    Raises:
+        ConfigError: a range without a value, a value for no range, or a value outside its range.
+    """
+    ranges = jitter_ranges(scenario)
+    extra = sorted(set(values) - set(ranges))
+    if extra:
+        raise ConfigError(
+            f"values for parameters that are not ranges: {extra}", hint=f"ranges: {list(ranges)}"
+        )
+    draws: dict[str, Any] = {}
+
+    def visit(loc: tuple[str | int, ...], leaf: Uniform | Choice) -> Any:
+        path = format_loc(loc)
+        if path not in values:
+            if isinstance(leaf, Uniform) and leaf.hi == leaf.lo:
+                value: Any = float(leaf.lo)
+            else:
+                raise ConfigError(
+                    f"no value for the jittered parameter {path}", hint=f"its range: {leaf.to_yaml()}"
+                )
+        else:
+            value = values[path]
+        if isinstance(leaf, Uniform):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = number and leaf.lo <= value <= leaf.hi
+        else:
+            ok = value in leaf.options
+        if not ok:
+            raise ConfigError(f"value {value!r} of {path} is outside its range {leaf.to_yaml()}")
+        draws[path] = float(value) if isinstance(leaf, Uniform) else value
+        return draws[path]
+
+    concrete = _walk(scenario, (), visit)
+    return ConcreteScenario(concrete, int(run_index), int(scenario.seed if seed is None else seed), draws)
 
 
 def sample(scenario: Scenario, run_index: int, seed: int | None = None) -> ConcreteScenario:

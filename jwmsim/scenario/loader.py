@@ -8,6 +8,7 @@ checks what needs the log (actor ids, lanes, start time). ``load_and_validate`` 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,14 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from jwmsim.errors import JwmsimError
-from jwmsim.scenario.errors import Issue, Loc, ScenarioError, issues_from_validation, line_of
+from jwmsim.scenario.errors import (
+    Issue,
+    Loc,
+    LogDataMissing,
+    ScenarioError,
+    issues_from_validation,
+    line_of,
+)
 from jwmsim.scenario.params import closest, describe
 from jwmsim.scenario.schema import Scenario
 from jwmsim.scenario.yaml_source import parse_yaml
@@ -88,6 +96,32 @@ def parse_scenario(text: str, file: str | Path = "<string>") -> Scenario:
         scenario = scenario.model_copy(update={"agent": resolved_agent(scenario)})
         _attach(scenario, Path(file), source.lines)
     return scenario
+
+
+def check_duration(seconds: float) -> None:
+    """Raise :class:`~jwmsim.errors.ConfigError` unless ``0 < seconds <= MAX_DURATION``."""
+    from jwmsim.errors import ConfigError
+    from jwmsim.scenario.schema import MAX_DURATION
+
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_DURATION):
+        raise ConfigError(
+            f"--duration must be in (0, {MAX_DURATION:g}] seconds, got {seconds}",
+            hint="e.g. --duration 5 for short runs",
+        )
+
+
+def with_duration(scenario: Scenario, seconds: float | None) -> Scenario:
+    """``scenario`` with its ``duration`` replaced by ``seconds`` (``--duration``; None: as is).
+
+    Raises:
+        ConfigError: ``seconds`` not in (0, MAX_DURATION].
+    """
+    if seconds is None:
+        return scenario
+    check_duration(seconds)
+    out = scenario.model_copy(update={"duration": float(seconds)})
+    object.__setattr__(out, "__pydantic_private__", dict(scenario.__pydantic_private__ or {}))
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -238,7 +272,7 @@ def seed_log_dataroot(scenario: Scenario) -> tuple[Path, str | None, str | None]
     assert ref.dataroot is not None
     root = resolve_relative(scenario, ref.dataroot)
     if not root.is_dir():
-        raise ScenarioError(
+        raise LogDataMissing(
             [
                 issue_at(
                     scenario,
@@ -285,13 +319,3 @@ def load_seed_log(scenario: Scenario, with_lidar: bool = False) -> LogSegment:
 
     root, scene, version = seed_log_dataroot(scenario)
     return load_nuscenes_log(root, scene=scene, version=version, with_lidar=with_lidar)
-
-
-def load_and_validate(path: str | Path) -> tuple[Scenario, LogSegment]:
-    """Load a scenario file, its seed log, and check the scenario against the log."""
-    from jwmsim.scenario.validate import validate_against_log
-
-    scenario = load_scenario(path)
-    log = load_seed_log(scenario)
-    validate_against_log(scenario, log, path)
-    return scenario, log

@@ -441,12 +441,6 @@ class Scenario(Spec):
         out += [(f"log_actors.override[{j}]", o.id, o) for j, o in enumerate(self.log_actors.override)]
         return out
 
-    def is_concrete(self) -> bool:
-        """True when no parameter is a range any more (see :func:`jwmsim.scenario.jitter.sample`)."""
-        from jwmsim.scenario.jitter import jittered_paths
-
-        return not jittered_paths(self)
-
 
 def cross_field_problems(s: Scenario) -> list[tuple[str, str, str]]:
     """``(field path, found, expected)`` of every problem spanning several fields."""

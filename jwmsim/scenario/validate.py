@@ -20,7 +20,7 @@ from jwmsim.logs.segment import LogSegment
 from jwmsim.scenario.clearing import cleared_actor_ids
 from jwmsim.scenario.errors import Issue, Loc, ScenarioError, format_loc, line_of, parse_path
 from jwmsim.scenario.lanes import LaneRefError, StartPose, available_refs, resolve_lane
-from jwmsim.scenario.loader import source_lines
+from jwmsim.scenario.loader import load_scenario, load_seed_log, source_lines
 from jwmsim.scenario.params import closest, nominal, options
 from jwmsim.scenario.schema import BEHAVIOUR_KINDS, CutIn, Scenario
 from jwmsim.sim.map import RoadMap, build_road_map
@@ -172,3 +172,11 @@ def validate_against_log(
     if issues:
         raise ScenarioError(issues)
     return road
+
+
+def load_and_validate(path: str | Path) -> tuple[Scenario, LogSegment]:
+    """Load a scenario file, its seed log, and check the scenario against the log."""
+    scenario = load_scenario(path)
+    log = load_seed_log(scenario)
+    validate_against_log(scenario, log, path)
+    return scenario, log

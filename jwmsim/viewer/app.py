@@ -3,7 +3,7 @@ in the bird's-eye view, screenshots.
 
 :class:`ViewerApp` owns a :class:`~jwmsim.viewer.session.Session` (the run and its timeline) and
 draws every frame with :mod:`jwmsim.viewer.drawing`; keys are dispatched through
-:data:`jwmsim.viewer.controls.COMMANDS` (the commands live in :mod:`jwmsim.viewer.commands`).
+:data:`jwmsim.viewer.commands.COMMANDS`.
 Tests drive it headless (``SDL_VIDEODRIVER=dummy``) by posting pygame events and calling
 :meth:`ViewerApp.pump`.
 """
@@ -19,15 +19,14 @@ import numpy as np
 
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.scenario.schema import Scenario
-from jwmsim.viewer import commands  # noqa: F401  (registers the key commands)
 from jwmsim.viewer.bev_view import BevView
-from jwmsim.viewer.controls import COMMANDS, DRIVE_KEYS, KeyboardDriver, command_for_key, help_lines
+from jwmsim.viewer.commands import COMMANDS
+from jwmsim.viewer.controls import DRIVE_KEYS, KeyboardDriver, command_for_key, help_lines
 from jwmsim.viewer.drawing import Layout, compose, help_overlay
 from jwmsim.viewer.hud import HudInfo, hud_lines
 from jwmsim.viewer.options import ViewerOptions
 from jwmsim.viewer.session import Session
 
-SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)  # playback rates, x the simulation rate
 FRAME_AVERAGE = 20  # frames the shown frame time is averaged over
 
 
@@ -47,20 +46,6 @@ def display_driver() -> str:
     without a display, ``offscreen`` / ``dummy``: no visible window)."""
     pygame = _init_pygame()
     return str(pygame.display.get_driver())
-
-
-def save_target(scenario: Scenario, options: ViewerOptions) -> Path:
-    """Where *save* writes: ``options.save``, else the scenario's own file, except a library
-    scenario (shipped with jwmsim), which is saved as ``./<name>.yaml``."""
-    from jwmsim.scenario.library import library_dir
-    from jwmsim.scenario.loader import source_file
-
-    if options.save is not None:
-        return Path(options.save)
-    src = source_file(scenario)
-    if src is None or Path(src).resolve().parent == Path(library_dir()).resolve():
-        return Path.cwd() / f"{scenario.name or 'scenario'}.yaml"
-    return Path(src)
 
 
 class ViewerApp:

@@ -1,19 +1,58 @@
-"""The viewer's key commands, registered by name in :data:`jwmsim.viewer.controls.COMMANDS` (the
-bindings table there names them). Each takes the :class:`~jwmsim.viewer.app.ViewerApp`."""
+"""The viewer's key commands, in the table :data:`COMMANDS` by name (the bindings table of
+:mod:`jwmsim.viewer.controls` names them). Each takes the viewer (:class:`ViewerHandle`: what the
+commands use of :class:`jwmsim.viewer.app.ViewerApp`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from jwmsim.errors import JwmsimError
+from jwmsim.registry import Registry
 from jwmsim.viewer import editing
-from jwmsim.viewer.controls import COMMANDS
+from jwmsim.viewer.controls import SPEEDS, KeyboardDriver
+from jwmsim.viewer.options import ViewerOptions
 
 if TYPE_CHECKING:
-    from jwmsim.viewer.app import ViewerApp
+    from jwmsim.scenario.schema import Scenario
+    from jwmsim.viewer.session import Session
 
 SCRUB = 10  # [steps] of PgUp / PgDn
+
+
+class ViewerHandle(Protocol):
+    """What the key commands read and change of the viewer."""
+
+    session: Session
+    options: ViewerOptions
+    driver: KeyboardDriver
+    playing: bool
+    speed: float
+    show_help: bool
+    running: bool
+    manual: bool
+    keep_time: bool
+    selected: str | None
+    mouse: tuple[int, int] | None
+    assets: list[str]
+    asset: str
+    status: str
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    def step(self) -> bool: ...
+
+    def say(self, text: str, error: bool = False) -> None: ...
+
+    def edit(self, make: Callable[[], Scenario], message: str) -> bool: ...
+
+    def _bev_xy(self, pos: tuple[int, int]) -> tuple[float, float] | None: ...
+
+
+ViewerApp = ViewerHandle  # the name the commands' annotations use
+
+COMMANDS: Registry[Callable[..., None]] = Registry("viewer command")
 
 
 def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -64,15 +103,11 @@ def to_end(app: ViewerApp) -> None:
 
 @_command("faster")
 def faster(app: ViewerApp) -> None:
-    from jwmsim.viewer.app import SPEEDS
-
     app.speed = next((s for s in SPEEDS if s > app.speed), SPEEDS[-1])
 
 
 @_command("slower")
 def slower(app: ViewerApp) -> None:
-    from jwmsim.viewer.app import SPEEDS
-
     app.speed = next((s for s in reversed(SPEEDS) if s < app.speed), SPEEDS[0])
 
 
@@ -196,9 +231,7 @@ def delete(app: ViewerApp) -> None:
 @_command("save")
 def save(app: ViewerApp) -> None:
     from jwmsim.scenario.dump import dump_scenario
-    from jwmsim.viewer.app import save_target
-
-    target = save_target(app.scenario, app.options)
+    target = editing.save_target(app.scenario, app.options)
     try:
         written = dump_scenario(app.scenario, target)
     except JwmsimError as err:

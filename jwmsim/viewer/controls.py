@@ -2,17 +2,14 @@
 keyboard driver of the ego.
 
 A binding maps a pygame key (and whether shift is held) to a command name; the commands are
-methods of :class:`jwmsim.viewer.app.ViewerApp` registered in :data:`COMMANDS` by name.
+functions of :mod:`jwmsim.viewer.commands`, in its table :data:`~jwmsim.viewer.commands.COMMANDS` by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from jwmsim.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ BINDINGS: tuple[KeyBinding, ...] = (
     KeyBinding(("escape", "q"), "quit", "Esc / Q", "quit"),
 )
 
-COMMANDS: Registry[Callable[..., None]] = Registry("viewer command")
+SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)  # playback rates, x the simulation rate
 
 
 def command_for_key(key_name: str) -> str | None:

@@ -12,6 +12,7 @@ and ``lateral`` that place it at the drop point in the run shown.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -23,6 +24,7 @@ from jwmsim.scenario.loader import parse_scenario, source_file
 from jwmsim.scenario.params import nominal
 from jwmsim.scenario.schema import BEHAVIOUR_KINDS, Behaviour, Scenario, Trigger
 from jwmsim.sim.world import World
+from jwmsim.viewer.options import ViewerOptions
 
 OFFSET_LIMIT = 200.0  # [m] schema bounds of InsertedActor.offset / lateral
 LATERAL_LIMIT = 20.0
@@ -265,3 +267,16 @@ def remove_actor(scenario: Scenario, actor_id: str) -> Scenario:
         "override": [o for o in la.override if o.id != actor_id],
     }
     return revalidated(scenario.model_copy(update={"log_actors": la.model_copy(update=update)}))
+
+
+def save_target(scenario: Scenario, options: ViewerOptions) -> Path:
+    """Where *save* writes: ``options.save``, else the scenario's own file, except a library
+    scenario (shipped with jwmsim), which is saved as ``./<name>.yaml``."""
+    from jwmsim.scenario.library import library_dir
+
+    if options.save is not None:
+        return Path(options.save)
+    src = source_file(scenario)
+    if src is None or Path(src).resolve().parent == Path(library_dir()).resolve():
+        return Path.cwd() / f"{scenario.name or 'scenario'}.yaml"
+    return Path(src)

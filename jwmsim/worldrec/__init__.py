@@ -2,8 +2,8 @@
 
 Modules: :mod:`.configuration_worldrec` (sizes), :mod:`.modeling_worldrec` (the network),
 :mod:`.queries` (sparse 3D queries and lidar depth maps, NumPy), :mod:`.inputs` (a log window as
-tensors), :mod:`.reconstruct` (window-by-window fusion of a whole log), :mod:`.data` (training
-data, seed policy), :mod:`.train`, :mod:`.evaluate`, :mod:`.weights` (where the weights are). The
+tensors), :mod:`.window`, :mod:`.reconstruct` (window-by-window fusion of a whole log),
+:mod:`.weights` (where the weights are); data, training and evaluation are in :mod:`.training`. The
 ``worldrec`` scene source that adapts it to the simulator is :mod:`jwmsim.scenes.worldrec_source`.
 Nothing heavy is imported here.
 """

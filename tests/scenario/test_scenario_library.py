@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jwmsim.scenario import jittered_paths, load_scenario, sample
+from jwmsim.scenario.jitter import is_concrete
 from jwmsim.scenario.loader import load_seed_log
 from jwmsim.scenario.params import Choice, Uniform
 from jwmsim.scenario.validate import validate_against_log
@@ -25,7 +26,7 @@ def test_library_scenario_parses_with_jitter(name: str) -> None:
     assert s.name == name and s.log.builtin and 0 < s.duration <= 60 and s.runs >= 10
     assert jittered_paths(s), "every library scenario jitters something"
     run = sample(s, 0)
-    assert run.scenario.is_concrete() and set(run.draws) == set(jittered_paths(s))
+    assert is_concrete(run.scenario) and set(run.draws) == set(jittered_paths(s))
     for path, value in run.draws.items():
         assert not isinstance(value, (Uniform, Choice)), path
 

@@ -277,7 +277,7 @@ def test_library_scenarios_save_to_the_working_folder(
 ) -> None:
     from viewer_options import small_options
 
-    from jwmsim.viewer.app import save_target
+    from jwmsim.viewer.editing import save_target
 
     monkeypatch.chdir(tmp_path)
     assert save_target(load_scenario("cut_in"), small_options()) == tmp_path / "cut_in.yaml"

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from jwmsim.worldgen.conditioning import token_rays
-from jwmsim.worldgen.dataset import Clip
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
+from jwmsim.worldgen.training.dataset import Clip
 
 TOWN_SEED = 121  # a training seed (the data code refuses evaluation seeds)
 

@@ -12,7 +12,7 @@ import pytest
 
 from jwmsim.errors import ConfigError, LogFormatError
 from jwmsim.geometry import SE3
-from jwmsim.worldgen.perturb import (
+from jwmsim.worldgen.training.perturb import (
     EgoOffsets,
     PerturbConfig,
     ego_hits_actor,
@@ -20,8 +20,8 @@ from jwmsim.worldgen.perturb import (
     ramp_offsets,
     sample_ego_offsets,
 )
-from jwmsim.worldgen.prepare import PrepareConfig, parse_seeds
-from jwmsim.worldgen.real_clips import check_training_targets
+from jwmsim.worldgen.training.prepare import PrepareConfig, parse_seeds
+from jwmsim.worldgen.training.real_clips import check_training_targets
 
 # --- policies ---------------------------------------------------------------------------------
 
@@ -33,7 +33,7 @@ def test_training_refuses_non_training_towns(tmp_path: Path, seed: int) -> None:
 
 
 def test_eval_set_refuses_training_towns(tmp_path: Path) -> None:
-    from jwmsim.worldgen.eval_set import EvalSetConfig
+    from jwmsim.worldgen.training.eval_set import EvalSetConfig
 
     with pytest.raises(ConfigError, match="not evaluation towns"):
         EvalSetConfig(root=tmp_path, towns=(900, 100))
@@ -52,7 +52,7 @@ def test_heldout_frames_are_never_training_targets() -> None:
 
 
 def test_real_clip_maker_refuses_heldout_targets(pandaset_root: Path) -> None:
-    from jwmsim.worldgen.real_clips import RealClipMaker
+    from jwmsim.worldgen.training.real_clips import RealClipMaker
 
     maker = RealClipMaker(pandaset_root)
     with pytest.raises(ConfigError, match="held-out"):
@@ -117,8 +117,8 @@ def test_lane_poses_drive_along_the_lane() -> None:
 
 def test_town_clips_line_up_with_the_log(tiny_town_log: Path, scene_cache: Path, tmp_path: Path) -> None:
     from jwmsim.gaussians.image_metrics import psnr
-    from jwmsim.worldgen.dataset import load_clip, save_clip
-    from jwmsim.worldgen.town_clips import ClipSpec, TownClipMaker
+    from jwmsim.worldgen.training.dataset import load_clip, save_clip
+    from jwmsim.worldgen.training.town_clips import ClipSpec, TownClipMaker
 
     spec = ClipSpec(steps=2, cameras=("CAM_FRONT",), image_hw=(27, 48))
     maker = TownClipMaker(tiny_town_log, "town-000121", spec)
@@ -145,7 +145,7 @@ def test_town_clips_line_up_with_the_log(tiny_town_log: Path, scene_cache: Path,
 
 
 def test_town_log_of_another_generator_is_refused(tiny_town_log: Path, tmp_path: Path) -> None:
-    from jwmsim.worldgen.town_clips import town_of_log
+    from jwmsim.worldgen.training.town_clips import town_of_log
 
     copy = tmp_path / "old"
     shutil.copytree(tiny_town_log / "extras", copy / "extras")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jwmsim.errors import ConfigError, LogFormatError
-from jwmsim.worldgen.dataset import Clip, clip_name, list_clips, load_clip, save_clip
+from jwmsim.worldgen.training.dataset import Clip, clip_name, list_clips, load_clip, save_clip
 from tests.worldgen.conftest import make_clip
 
 

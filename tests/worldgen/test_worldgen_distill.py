@@ -12,11 +12,11 @@ import torch
 from jwmsim.errors import CheckpointError, ConfigError, LogFormatError
 from jwmsim.worldgen.flow import euler_levels, few_step_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
-from jwmsim.worldgen.ode_pairs import OdePairs, OdeSettings, make_ode_pairs, teacher_schedule
 from jwmsim.worldgen.pipeline_worldgen import SOLVERS, SamplerConfig, WorldGenPipeline, schedule
-from jwmsim.worldgen.rollout import ClipInputs, causal_rollout, score_frames
-from jwmsim.worldgen.train import TrainConfig, train
-from jwmsim.worldgen.train_clips import ClipSet
+from jwmsim.worldgen.training.ode_pairs import OdePairs, OdeSettings, make_ode_pairs, teacher_schedule
+from jwmsim.worldgen.training.rollout import ClipInputs, causal_rollout, score_frames
+from jwmsim.worldgen.training.train import TrainConfig, train
+from jwmsim.worldgen.training.train_clips import ClipSet
 from jwmsim.worldgen.weights import load_worldgen
 
 from .conftest import TINY

@@ -9,10 +9,15 @@ import numpy as np
 import pytest
 
 from jwmsim.errors import ConfigError
-from jwmsim.worldgen.dataset import save_clip
-from jwmsim.worldgen.evaluate import EvalConfig, rollout_summary, run_clip, run_eval, write_outputs
-from jwmsim.worldgen.gen_metrics import frame_scores
-from jwmsim.worldgen.generators import GENERATORS, CopyLastGenerator, GeneratorOptions, SkeletonGenerator
+from jwmsim.worldgen.training.dataset import save_clip
+from jwmsim.worldgen.training.evaluate import EvalConfig, rollout_summary, run_clip, run_eval, write_outputs
+from jwmsim.worldgen.training.gen_metrics import frame_scores
+from jwmsim.worldgen.training.generators import (
+    GENERATORS,
+    CopyLastGenerator,
+    GeneratorOptions,
+    SkeletonGenerator,
+)
 from tests.worldgen.conftest import make_clip
 
 

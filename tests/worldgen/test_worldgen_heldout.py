@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jwmsim.worldgen.heldout_psnr import clip_stream, masked_psnr, score_clip
+from jwmsim.worldgen.training.heldout_psnr import clip_stream, masked_psnr, score_clip
 
 
 class CopySkeleton:

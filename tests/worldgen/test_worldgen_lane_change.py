@@ -1,4 +1,4 @@
-"""The closed-loop lane change of the WorldGen evaluation set (jwmsim.worldgen.lane_change)."""
+"""The closed-loop lane change of the WorldGen evaluation set (jwmsim.worldgen.training.lane_change)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from jwmsim.config import VehicleLimits
 from jwmsim.geometry import SE3
-from jwmsim.worldgen.lane_change import closed_loop_lane_change
+from jwmsim.worldgen.training.lane_change import closed_loop_lane_change
 
 SPEED = 10.0  # [m/s]
 

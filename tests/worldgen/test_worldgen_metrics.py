@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from jwmsim.worldgen.gen_metrics import frame_scores, image_scores, mean_scores
+from jwmsim.worldgen.training.gen_metrics import frame_scores, image_scores, mean_scores
 
 
 def _pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

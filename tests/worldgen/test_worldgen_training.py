@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from jwmsim.errors import CheckpointError, ConfigError
-from jwmsim.worldgen.train import TrainConfig, train
+from jwmsim.worldgen.training.train import TrainConfig, train
 from jwmsim.worldgen.weights import load_worldgen
 
 
@@ -101,7 +101,7 @@ def test_bad_config_values() -> None:
 
 
 def test_crops_keep_the_rays_of_their_tokens(tmp_path: Path, clip_writer) -> None:
-    from jwmsim.worldgen.train_clips import clip_arrays, clip_tensors
+    from jwmsim.worldgen.training.train_clips import clip_arrays, clip_tensors
 
     data = clip_arrays(clip_writer(tmp_path / "c.npz", hw=(48, 64)))
     full = clip_tensors(data, 1, 3, 16, 10.0)

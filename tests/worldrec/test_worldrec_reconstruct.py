@@ -8,8 +8,14 @@ import torch
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.prune import PruneConfig
-from jwmsim.worldrec.evaluate import _methods, evaluate_logged, markdown_table, prepare_eval_town, summarise
 from jwmsim.worldrec.reconstruct import ReconstructConfig, reconstruct_cache, reconstruct_segment
+from jwmsim.worldrec.training.evaluate import (
+    _methods,
+    evaluate_logged,
+    markdown_table,
+    prepare_eval_town,
+    summarise,
+)
 
 
 def test_fusion_over_several_windows(tiny_model, tiny_cache) -> None:

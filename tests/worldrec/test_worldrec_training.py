@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from jwmsim.errors import ConfigError
-from jwmsim.worldrec.data import (
+from jwmsim.worldrec.training.data import (
     EVAL_SEEDS,
     check_training_seed,
     draw_sample,
@@ -21,7 +21,7 @@ from jwmsim.worldrec.data import (
     render_oracle,
     training_frames,
 )
-from jwmsim.worldrec.train import TrainConfig, lr_factor, sample_loss, train
+from jwmsim.worldrec.training.train import TrainConfig, lr_factor, sample_loss, train
 
 TINY_MODEL = dict(
     image_hw=(32, 56),
@@ -90,7 +90,7 @@ def test_sample_targets_are_not_context_frames(tiny_source) -> None:
 
 
 def test_a_few_steps_lower_the_loss(tiny_source) -> None:
-    from jwmsim.worldrec.train import model_from_preset
+    from jwmsim.worldrec.training.train import model_from_preset
 
     torch.manual_seed(0)
     cfg = _tiny_cfg()
@@ -150,7 +150,7 @@ def test_cli_rejects_unknown_preset(capsys) -> None:
 
 def test_presets_build() -> None:
     from jwmsim.worldrec.configuration_worldrec import preset_config
-    from jwmsim.worldrec.train import TRAIN_PRESETS, model_from_preset
+    from jwmsim.worldrec.training.train import TRAIN_PRESETS, model_from_preset
 
     for name, cfg in TRAIN_PRESETS.items():
         model = model_from_preset(cfg)

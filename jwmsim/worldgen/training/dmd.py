@@ -4,7 +4,7 @@ Per generator step (Self Forcing + DMD2, METHODS.md):
 
 1. **Rollout.** The few-step generator (started from the ODE student) generates the frames of a
    batch of training clips after their true context frames, autoregressively with its KV cache
-   (:func:`~jwmsim.worldgen.rollout.causal_rollout`), so that training sees what inference sees.
+   (:func:`~jwmsim.worldgen.training.rollout.causal_rollout`), so that training sees what inference sees.
    One sampling step, drawn per rollout, runs with gradients and its ``x0`` is the frame's output.
 2. **Critic.** The fake-score critic (started from the teacher) learns to denoise the generator's
    outputs (flow matching, x-prediction, the teacher-forcing layout), ``critic_updates`` times
@@ -35,15 +35,15 @@ from jwmsim.errors import CheckpointError, ConfigError
 from jwmsim.run_clock import RunClock
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
-from jwmsim.worldgen.rollout import ClipInputs, causal_rollout, score_frames
-from jwmsim.worldgen.train_clips import ClipSet
+from jwmsim.worldgen.training.rollout import ClipInputs, causal_rollout, score_frames
+from jwmsim.worldgen.training.train_clips import ClipSet
 from jwmsim.worldgen.weights import load_worldgen
 
 CSV_FIELDS = ["step", "loss", "critic_loss", "lr", "seconds", "stage"]
 
 
 def clip_inputs(samples: list[Any], n_ctx: int, device: torch.device) -> ClipInputs:
-    """Training clips (:class:`~jwmsim.worldgen.train_clips.ClipTensors`) as rollout inputs, their
+    """Training clips (:class:`~jwmsim.worldgen.training.train_clips.ClipTensors`) as rollout inputs, their
     first ``n_ctx`` true frames the context."""
     return ClipInputs(
         context=torch.stack([s.x0[:n_ctx] for s in samples]).to(device),
@@ -95,8 +95,9 @@ def dmd_loss(
 
 
 def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
-    """Run (or continue) stage 4 in ``run_dir`` (``cfg``: a :class:`~jwmsim.worldgen.train.TrainConfig`
-    with ``init`` the ODE student and ``teacher`` the causal teacher)."""
+    """Run (or continue) stage 4 in ``run_dir`` (``cfg``: a
+    :class:`~jwmsim.worldgen.training.train.TrainConfig` with ``init`` the ODE student and
+    ``teacher`` the causal teacher)."""
     from jwmsim.training import (
         LossLog,
         atomic_save,
@@ -107,7 +108,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
         write_run_config,
     )
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
-    from jwmsim.worldgen.train import plot_loss
+    from jwmsim.worldgen.training.run_files import plot_loss
 
     if not cfg.teacher or not cfg.init:
         raise ConfigError(
@@ -130,7 +131,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
     opt_c = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_lr, betas=(0.0, 0.99), weight_decay=0.0)
     step, elapsed = 0, 0.0
     if resume:
-        from jwmsim.worldgen.train import load_checkpoint
+        from jwmsim.worldgen.training.run_files import load_checkpoint
 
         state = load_checkpoint(ckpt, "dmd")
         try:

@@ -7,7 +7,7 @@ Per town and per skeleton scene (``lidar``, ``worldrec``), at log time ``EVAL_T0
   right where the left is blocked) for the whole clip, actors as logged;
 * ``lane-change``: a lane change to the left (or right) lane, the town's lane width, driven in
   closed loop for ``LANE_CHANGE_S`` seconds: the simulator's bicycle model under a pure-pursuit
-  and speed controller (:mod:`jwmsim.worldgen.lane_change`), rendered step by step;
+  and speed controller (:mod:`jwmsim.worldgen.training.lane_change`), rendered step by step;
 * ``actors-moved``: the logged ego pose with actors moved along / off their tracks and vehicles
   inserted.
 
@@ -26,10 +26,10 @@ import numpy as np
 from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
-from jwmsim.worldgen.dataset import STEP_S, Clip, save_clip, split_dir
-from jwmsim.worldgen.lane_change import closed_loop_lane_change
-from jwmsim.worldgen.perturb import EgoOffsets, PerturbConfig
-from jwmsim.worldgen.town_clips import ClipSpec, TownClipMaker, prepare_town_log
+from jwmsim.worldgen.training.dataset import STEP_S, Clip, save_clip, split_dir
+from jwmsim.worldgen.training.lane_change import closed_loop_lane_change
+from jwmsim.worldgen.training.perturb import EgoOffsets, PerturbConfig
+from jwmsim.worldgen.training.town_clips import ClipSpec, TownClipMaker, prepare_town_log
 
 EVAL_SHIFTS = (0.0, 1.0, 2.0, 3.0)  # [m]
 EVAL_T0 = 1.0  # [s] log time of an eval clip's first step
@@ -62,7 +62,7 @@ class EvalSetConfig:
     spec: ClipSpec = ClipSpec()
 
     def __post_init__(self) -> None:
-        from jwmsim.worldrec.data import EVAL_SEEDS
+        from jwmsim.worldrec.training.data import EVAL_SEEDS
 
         bad = [s for s in self.towns if s not in EVAL_SEEDS]
         if bad:
@@ -193,7 +193,7 @@ def rollout_clip(cfg: EvalSetConfig) -> Path | None:
 
 def real_heldout_clip(cfg: EvalSetConfig, scene: str) -> Path:
     """Frames 50-59 of the real log from the scene of frames 0-49, real frames 42-49 as context."""
-    from jwmsim.worldgen.real_clips import HELDOUT_FIRST, RealClipMaker
+    from jwmsim.worldgen.training.real_clips import HELDOUT_FIRST, RealClipMaker
 
     assert cfg.real_log is not None
     path = split_dir(cfg.root, "eval") / eval_clip_name("pandaset-002", "real-heldout", scene)

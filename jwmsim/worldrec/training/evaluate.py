@@ -36,14 +36,14 @@ from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.logs.segment import LogSegment
-from jwmsim.worldrec.data import (
+from jwmsim.worldrec.modeling_worldrec import WorldRecModel
+from jwmsim.worldrec.reconstruct import ReconstructConfig, load_worldrec, reconstruct_segment
+from jwmsim.worldrec.training.data import (
     EVAL_SEEDS,
     is_heldout,
     town_log_is_current,
     training_frames,
 )
-from jwmsim.worldrec.modeling_worldrec import WorldRecModel
-from jwmsim.worldrec.reconstruct import ReconstructConfig, load_worldrec, reconstruct_segment
 
 SHIFTS = (0.0, 1.0, 2.0, 3.0)  # [m] to the ego's left
 EVAL_HW = (90, 160)

@@ -233,7 +233,7 @@ def load_clip(path: str | os.PathLike[str]) -> Clip:
             of the wrong shape or dtype (the message names the file and the key).
     """
     path = Path(path)
-    hint = "delete it and run `python -m jwmsim.worldgen.prepare` again (existing clips are kept)"
+    hint = "delete it and run `python -m jwmsim.worldgen.training.prepare` again (existing clips are kept)"
     if not path.is_file():
         raise LogFormatError(f"WorldGen clip {path} does not exist", hint="list clips with list_clips(root)")
     try:

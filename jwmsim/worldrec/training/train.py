@@ -46,7 +46,9 @@ from jwmsim.training import (
     write_run_config,
 )
 from jwmsim.worldrec.configuration_worldrec import PRESETS as MODEL_PRESETS
-from jwmsim.worldrec.data import (
+from jwmsim.worldrec.modeling_worldrec import WorldRecModel
+from jwmsim.worldrec.queries import box_pose
+from jwmsim.worldrec.training.data import (
     Sample,
     Source,
     Target,
@@ -57,8 +59,6 @@ from jwmsim.worldrec.data import (
     make_source,
     prepare_town,
 )
-from jwmsim.worldrec.modeling_worldrec import WorldRecModel
-from jwmsim.worldrec.queries import box_pose
 from jwmsim.worldrec.window import build_window
 
 REAL_LOG = default_real_log()

@@ -1,8 +1,8 @@
-"""Evaluation of frame generators on the WorldGen evaluation set (:mod:`jwmsim.worldgen.eval_set`).
+"""Evaluation of frame generators on the WorldGen evaluation set (:mod:`jwmsim.worldgen.training.eval_set`).
 
 For every generator and every evaluation clip: ``reset`` with the clip's context (the log's frames
 before its first step), then ``generate`` each skeleton frame in turn; every output is scored against
-the true images (:mod:`jwmsim.worldgen.gen_metrics`: whole image, uncovered and covered pixels).
+the true images (:mod:`jwmsim.worldgen.training.gen_metrics`: whole image, uncovered and covered pixels).
 Reported: town clips per skeleton scene (``lidar`` / ``worldrec``) and condition (``shift-0m`` ..
 ``shift-3m``, ``lane-change``, ``actors-moved``); the real log's held-out second; the drift
 rollout's scores per second with the process memory (RSS) and the Python heap traced by
@@ -29,10 +29,10 @@ import numpy as np
 
 from jwmsim.errors import ConfigError
 from jwmsim.machine import describe, machine_info
-from jwmsim.worldgen.dataset import Clip, list_clips, load_clip
 from jwmsim.worldgen.frames import FrameGenerator
-from jwmsim.worldgen.gen_metrics import METRICS, frame_scores, mean_scores
-from jwmsim.worldgen.generators import GENERATORS, GeneratorOptions
+from jwmsim.worldgen.training.dataset import Clip, list_clips, load_clip
+from jwmsim.worldgen.training.gen_metrics import METRICS, frame_scores, mean_scores
+from jwmsim.worldgen.training.generators import GENERATORS, GeneratorOptions
 
 STEPS_PER_SECOND = 10
 
@@ -167,7 +167,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
     if not paths:
         raise ConfigError(
             f"no WorldGen evaluation clips under {Path(cfg.root) / 'eval'}",
-            hint="write them with `python -m jwmsim.worldgen.prepare --split eval --towns 900-904`, "
+            hint="write them with `python -m jwmsim.worldgen.training.prepare --split eval --towns 900-904`, "
             "or pass --root DIR",
         )
     if cfg.only:

@@ -82,7 +82,7 @@ def source_seed(source: str) -> int | None:
 
 def check_training_clip(path: Path, data: dict[str, np.ndarray]) -> None:
     """Refuse a clip of an evaluation town or of the built-in log (raises ConfigError)."""
-    from jwmsim.worldrec.data import check_training_seed
+    from jwmsim.worldrec.training.data import check_training_seed
 
     source = str(data["source"]) if "source" in data else ""
     seed = source_seed(source)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from jwmsim.errors import ConfigError
-from jwmsim.worldgen.dataset import Clip
-from jwmsim.worldgen.skeleton_render import SkeletonPainter
-from jwmsim.worldgen.town_clips import ClipSpec
+from jwmsim.worldgen.training.dataset import Clip
+from jwmsim.worldgen.training.skeleton_render import SkeletonPainter
+from jwmsim.worldgen.training.town_clips import ClipSpec
 
 HELDOUT_FIRST = 50  # first frame index of the real log's held-out evaluation second
 MAX_SCENE_FRAME = 39  # training scenes are built from frames 0..k with k <= this

@@ -268,4 +268,4 @@ def default_data_root() -> Path:
 
 def default_real_log() -> Path:
     """The real log beside the repository: ``<repo>/../shared/data/pandaset-002-nusc``."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "pandaset-002-nusc"
+    return Path(__file__).resolve().parents[4] / "shared" / "data" / "pandaset-002-nusc"

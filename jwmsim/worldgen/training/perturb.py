@@ -1,7 +1,7 @@
 """How a training clip leaves the logged drive: ego offsets, moved actors and inserted actors.
 
 Everything here is sampled from a :class:`numpy.random.Generator` and is a plain description (no
-rendering): :mod:`jwmsim.worldgen.town_clips` renders the skeleton and the oracle from the same
+rendering): :mod:`jwmsim.worldgen.training.town_clips` renders the skeleton and the oracle from the same
 description, so the two always agree.
 
 * ego: a sideways shift ``d`` [m] (+ left) and a yaw offset [rad] (+ left) per step, applied in the

@@ -2,7 +2,7 @@
 the whole image, on pixels the skeleton does not cover (alpha < 0.5) and on those it covers,
 beside the skeleton alone. (The full evaluation, ``jwmsim eval gen``, is helper-gendata's harness.)
 
-``python -m jwmsim.worldgen.heldout_psnr CLIP.npz ... [--weights DIR] [--steps N] [--out JSON]``
+``python -m jwmsim.worldgen.training.heldout_psnr CLIP.npz ... [--weights DIR] [--steps N] [--out JSON]``
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from jwmsim.worldgen.frames import ContextFrame, FrameGenerator, FramePoses, SkeletonFrame
-from jwmsim.worldgen.train_clips import clip_arrays
+from jwmsim.worldgen.training.train_clips import clip_arrays
 
 
 def clip_stream(path: Path) -> tuple[list[ContextFrame], list[SkeletonFrame], np.ndarray]:

@@ -20,8 +20,8 @@ import numpy as np
 
 from jwmsim.errors import ConfigError, LogFormatError
 from jwmsim.geometry import SE3
-from jwmsim.worldgen.dataset import DEFAULT_CAMERAS, DEFAULT_HW, DEFAULT_STEPS, STEP_S, Clip
-from jwmsim.worldgen.perturb import (
+from jwmsim.worldgen.training.dataset import DEFAULT_CAMERAS, DEFAULT_HW, DEFAULT_STEPS, STEP_S, Clip
+from jwmsim.worldgen.training.perturb import (
     LOGGED,
     ActorMove,
     EgoOffsets,
@@ -34,7 +34,7 @@ from jwmsim.worldgen.perturb import (
     sample_ego_offsets,
     sample_inserted,
 )
-from jwmsim.worldgen.skeleton_render import SkeletonPainter, scaled_asset
+from jwmsim.worldgen.training.skeleton_render import SkeletonPainter, scaled_asset
 
 LOG_HW = (180, 320)  # [px] image size of the town logs written here (the oracle renders at a log's size)
 

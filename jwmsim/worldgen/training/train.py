@@ -10,11 +10,11 @@ shifted (k = ``timestep_shift``), ~10% condition dropout per frame (for classifi
   clean blocks < b and to itself, clean block b to clean blocks <= b (exactly what the KV-cache
   inference does); the loss is on the noisy blocks. Starts from ``--init`` (the pretrain model).
 * ``ode`` (distillation, part 1): the causal teacher's Euler trajectories with guidance, stored
-  at the student's 4 levels (:mod:`jwmsim.worldgen.ode_pairs`; made first, in
+  at the student's 4 levels (:mod:`jwmsim.worldgen.training.ode_pairs`; made first, in
   ``RUN/ode_pairs``); the student (started from the teacher) maps each stored state to the
   trajectory's end.
 * ``dmd`` (distillation, part 2): distribution matching on the student's own autoregressive
-  rollouts with a fake-score critic (:mod:`jwmsim.worldgen.dmd`, its own loop).
+  rollouts with a fake-score critic (:mod:`jwmsim.worldgen.training.dmd`, its own loop).
 
 A run folder holds ``checkpoint.pt`` (model, optimiser, step, RNG states; written every few minutes,
 atomically; ``--resume`` continues it exactly), ``loss.csv`` / ``loss.png``, ``model/``
@@ -26,7 +26,6 @@ accelerate::
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -43,7 +42,6 @@ from jwmsim.run_clock import RunClock
 from jwmsim.training import (
     LossLog,
     atomic_save,
-    load_training_checkpoint,
     lr_factor,
     restore_rng,
     rng_state,
@@ -54,7 +52,8 @@ from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
 from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER
-from jwmsim.worldgen.train_clips import ClipSet, ClipTensors
+from jwmsim.worldgen.training.run_files import load_checkpoint, plot_loss
+from jwmsim.worldgen.training.train_clips import ClipSet, ClipTensors
 from jwmsim.worldgen.weights import load_worldgen
 
 DEFAULT_DATA = Path("/work/data/worldgen/train")
@@ -189,7 +188,7 @@ class StageSpec:
 
     Attributes:
         open_data: ``(cfg, data folder, run folder, progress) -> source`` of samples (a
-            :class:`~jwmsim.worldgen.train_clips.ClipSet`, or the ODE stage's trajectories).
+            :class:`~jwmsim.worldgen.training.train_clips.ClipSet`, or the ODE stage's trajectories).
         loss: ``(model, source, rng, cfg, k, gen) -> loss`` of one step (it draws its samples).
         loop: a stage with its own training loop (DMD: two models, two optimisers) instead.
     """
@@ -220,7 +219,7 @@ def _clip_loss(fn: LossFn) -> Callable[..., torch.Tensor]:
 
 def _open_ode(cfg: TrainConfig, data: Path, run_dir: Path, progress: bool) -> Any:
     """The teacher's trajectories in ``run_dir/ode_pairs`` (made first where missing)."""
-    from jwmsim.worldgen.ode_pairs import OdePairs, OdeSettings, make_ode_pairs
+    from jwmsim.worldgen.training.ode_pairs import OdePairs, OdeSettings, make_ode_pairs
 
     if not cfg.teacher:
         raise ConfigError(
@@ -245,13 +244,13 @@ def _open_ode(cfg: TrainConfig, data: Path, run_dir: Path, progress: bool) -> An
 
 def _ode_step(model: Any, pairs: Any, rng: np.random.Generator, cfg: TrainConfig, k: float,
               gen: torch.Generator) -> torch.Tensor:  # fmt: skip
-    from jwmsim.worldgen.ode_pairs import ode_loss
+    from jwmsim.worldgen.training.ode_pairs import ode_loss
 
     return ode_loss(model, [pairs.draw(rng) for _ in range(cfg.batch)], gen)
 
 
 def _dmd_loop(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: bool) -> dict[str, Any]:
-    from jwmsim.worldgen.dmd import train_dmd
+    from jwmsim.worldgen.training.dmd import train_dmd
 
     return train_dmd(cfg, run_dir, data, resume, progress)
 
@@ -303,57 +302,9 @@ def save_checkpoint(
     atomic_save(state, path)
 
 
-def load_checkpoint(path: Path, stage: str) -> dict[str, Any]:
-    """A ``stage`` training checkpoint; a missing, unreadable or other-stage file is a
-    :class:`CheckpointError` naming the path."""
-    state = load_training_checkpoint(path, "WorldGen")
-    if state.get("stage") != stage:
-        raise CheckpointError(
-            f"{path} is a {state.get('stage')!r} run, not {stage!r}", hint="pass its --stage"
-        )
-    return state
-
-
 CSV_FIELDS = ["step", "loss", "lr", "seconds", "stage"]
 
 
-def plot_loss(run_dir: Path) -> Path | None:
-    """``loss.png`` from ``loss.csv`` (raw and running mean over 25 steps, log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = run_dir / "loss.csv"
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return None
-    steps = np.array([int(r["step"]) for r in rows])
-    curves = [("loss", "x0 MSE (images in [-1, 1])")]
-    if rows[-1]["stage"] == "dmd":  # two curves: the generator's DMD gradient, the critic's loss
-        curves = [("loss", "generator: mean |DMD gradient|"), ("critic_loss", "critic: x0 MSE")]
-    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 3.5), squeeze=False)
-    for ax, (key, label) in zip(axes[0], curves, strict=True):
-        loss = np.array([float(r[key]) for r in rows])
-        k = min(25, len(loss))
-        ax.plot(steps, loss, alpha=0.3, label="per step")
-        ax.plot(steps[k - 1 :], np.convolve(loss, np.ones(k) / k, mode="valid"), label=f"mean of {k}")
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel(label)
-        ax.set_title(f"WorldGen {rows[-1]['stage']}")
-        ax.legend()
-    fig.tight_layout()
-    out = run_dir / "loss.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
-
-
-# --- the loop ----------------------------------------------------------------------------------
 def build_model(cfg: TrainConfig) -> WorldGenModel:
     """The model to train: ``cfg.init`` loaded strictly, else fresh from the preset."""
     if cfg.init:
@@ -379,7 +330,7 @@ def train(
 
 
 def _engine(name: str) -> Any:
-    from jwmsim.worldrec.train import ENGINES
+    from jwmsim.worldrec.training.train import ENGINES
 
     return ENGINES.get(name)()
 

@@ -1,16 +1,16 @@
-"""Write WorldGen training clips: ``python -m jwmsim.worldgen.prepare --root DIR --split train
+"""Write WorldGen training clips: ``python -m jwmsim.worldgen.training.prepare --root DIR --split train
 --towns 100-115 --clips-per-town N [--real-clips M]``.
 
-Per training town (seeds 100-199 only, :func:`jwmsim.worldrec.data.check_training_seed`): the town's
+Per training town (seeds 100-199 only, :func:`jwmsim.worldrec.training.data.check_training_seed`): the town's
 log is written with the current generator (once, under ``<root>/towns/``), its lidar skeleton and
 WorldRec scenes are built (once, cached under ``$JWMSIM_CACHE/scenes``), then clips ``0..N-1`` are
-rendered off the logged drive (:mod:`jwmsim.worldgen.perturb`). Real-log clips come from the real
-log (:mod:`jwmsim.worldgen.real_clips`, never targeting its held-out last second).
+rendered off the logged drive (:mod:`jwmsim.worldgen.training.perturb`). Real-log clips come from the real
+log (:mod:`jwmsim.worldgen.training.real_clips`, never targeting its held-out last second).
 
 Resumable: a clip already on disk is skipped, and clip ``k`` of a source is the same whatever ``N``,
 so raising ``N`` adds clips. Interruptible: every clip is written atomically, so Ctrl-C loses at
 most the clip being rendered. ``--split eval`` writes the evaluation set instead
-(:mod:`jwmsim.worldgen.eval_set`).
+(:mod:`jwmsim.worldgen.training.eval_set`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import numpy as np
 from tqdm import tqdm
 
 from jwmsim.errors import ConfigError, JwmsimError
-from jwmsim.worldgen.dataset import STEP_S, clip_name, split_dir
-from jwmsim.worldgen.perturb import PerturbConfig
-from jwmsim.worldgen.real_clips import HELDOUT_FIRST, MAX_SCENE_FRAME
-from jwmsim.worldgen.town_clips import ClipSpec
+from jwmsim.worldgen.training.dataset import STEP_S, clip_name, split_dir
+from jwmsim.worldgen.training.perturb import PerturbConfig
+from jwmsim.worldgen.training.real_clips import HELDOUT_FIRST, MAX_SCENE_FRAME
+from jwmsim.worldgen.training.town_clips import ClipSpec
 
 REAL_SCENE_ENDS = (9, 19, 29, MAX_SCENE_FRAME)  # real-log scenes are built from frames 0..k, k in these
 
@@ -61,7 +61,7 @@ class PrepareConfig:
     spec: ClipSpec = ClipSpec()
 
     def __post_init__(self) -> None:
-        from jwmsim.worldrec.data import check_training_seed
+        from jwmsim.worldrec.training.data import check_training_seed
 
         for seed in self.towns:
             check_training_seed(seed)
@@ -107,8 +107,8 @@ def town_jobs(cfg: PrepareConfig, seed: int) -> list[int]:
 
 def make_town_clips(cfg: PrepareConfig, seed: int, bar: tqdm, log: Callable[[str], None]) -> int:
     """Write the missing clips of town ``seed``; returns how many were written."""
-    from jwmsim.worldgen.dataset import save_clip
-    from jwmsim.worldgen.town_clips import TownClipMaker, prepare_town_log
+    from jwmsim.worldgen.training.dataset import save_clip
+    from jwmsim.worldgen.training.town_clips import TownClipMaker, prepare_town_log
 
     todo = town_jobs(cfg, seed)
     if not todo:
@@ -144,8 +144,8 @@ def real_jobs(cfg: PrepareConfig) -> list[tuple[int, str, int, int]]:
 
 
 def make_real_clips(cfg: PrepareConfig, bar: tqdm) -> int:
-    from jwmsim.worldgen.dataset import save_clip
-    from jwmsim.worldgen.real_clips import RealClipMaker
+    from jwmsim.worldgen.training.dataset import save_clip
+    from jwmsim.worldgen.training.real_clips import RealClipMaker
 
     jobs = real_jobs(cfg)
     if not jobs:
@@ -179,8 +179,8 @@ def run(cfg: PrepareConfig, log: Callable[[str], None] = print) -> dict[str, flo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jwmsim.worldgen.dataset import default_root
-    from jwmsim.worldrec.data import default_real_log
+    from jwmsim.worldgen.training.dataset import default_root
+    from jwmsim.worldrec.training.data import default_real_log
 
     ap = argparse.ArgumentParser(description="Write WorldGen training or evaluation clips.")
     ap.add_argument("--root", type=Path, default=default_root(), help="data root (default %(default)s)")
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         seeds = parse_seeds(args.towns)
         if args.split == "eval":
-            from jwmsim.worldgen.eval_set import EvalSetConfig, write_eval_set
+            from jwmsim.worldgen.training.eval_set import EvalSetConfig, write_eval_set
 
             write_eval_set(
                 EvalSetConfig(

@@ -1,7 +1,7 @@
 """A contact sheet of a WorldGen clip, to check by eye that the skeleton and the target line up.
 
 Each row is one step: per camera the target, the skeleton RGB, and the skeleton's coverage (alpha)
-over the target (covered pixels tinted). Run ``python -m jwmsim.worldgen.clip_sheet CLIP.npz OUT.png
+over the target (covered pixels tinted). Run ``python -m jwmsim.worldgen.training.clip_sheet CLIP.npz OUT.png
 [--steps 0,4,7]``.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from jwmsim.worldgen.dataset import Clip, load_clip
+from jwmsim.worldgen.training.dataset import Clip, load_clip
 
 
 def clip_sheet(clip: Clip, steps: Sequence[int] | None = None) -> np.ndarray:

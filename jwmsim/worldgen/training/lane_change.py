@@ -8,7 +8,7 @@ that tracks the logged speed. Each step's control is computed from the state the
 control produced, so the path (its overshoot, its lag, the heading it takes) is the controller's
 and the dynamics', not a scripted curve.
 
-The result is expressed as :class:`~jwmsim.worldgen.perturb.EgoOffsets` in the logged ego frame of
+The result is expressed as :class:`~jwmsim.worldgen.training.perturb.EgoOffsets` in the logged ego frame of
 the same log time (sideways shift, yaw and the small longitudinal difference ``ahead_m``), so that
 clip writers render exactly the simulated poses.
 """
@@ -25,7 +25,7 @@ from jwmsim.config import VehicleLimits
 from jwmsim.geometry import SE3, wrap_angle
 from jwmsim.sim.dynamics import bicycle_step
 from jwmsim.sim.state import EgoState
-from jwmsim.worldgen.perturb import EgoOffsets
+from jwmsim.worldgen.training.perturb import EgoOffsets
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 For clips of the training set (``F`` frames, the first ``n_ctx`` of them true context), the
 frozen causal teacher generates the other frames with many Euler steps of the flow and
-classifier-free guidance (:func:`~jwmsim.worldgen.rollout.causal_rollout`), each frame attending to
+classifier-free guidance (:func:`~jwmsim.worldgen.training.rollout.causal_rollout`), each frame attending to
 the teacher's own earlier outputs. On the way, the state ``x`` is recorded at the student's few
 levels (``[1000, 750, 500, 250]`` warped by the shift, merged into the Euler schedule so that it
 passes through them exactly). A pair file holds one batch of such trajectories (float16):
@@ -31,8 +31,8 @@ from tqdm import tqdm
 from jwmsim.errors import ConfigError, LogFormatError
 from jwmsim.worldgen.flow import euler_levels, few_step_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
-from jwmsim.worldgen.rollout import ClipInputs, causal_rollout, score_frames
-from jwmsim.worldgen.train_clips import ClipSet
+from jwmsim.worldgen.training.rollout import ClipInputs, causal_rollout, score_frames
+from jwmsim.worldgen.training.train_clips import ClipSet
 
 PAIR_KEYS = ("context", "cond", "rays", "motion", "x0", "states", "levels")
 
@@ -196,7 +196,7 @@ class OdePairs:
 def ode_loss(model: Any, samples: list[OdeSample], gen: torch.Generator) -> torch.Tensor:
     """MSE between the student's ``x0`` from a stored state (one student level drawn per frame)
     and the trajectory's end, in the teacher-forcing layout (clean blocks: context + the
-    teacher's frames; noisy blocks: the states; :func:`~jwmsim.worldgen.rollout.score_frames`)."""
+    teacher's frames; noisy blocks: the states; :func:`~jwmsim.worldgen.training.rollout.score_frames`)."""
     dev = next(model.parameters()).device
     ctx = torch.stack([s.context for s in samples]).to(dev)
     cond = torch.stack([s.cond for s in samples]).to(dev)
