@@ -36,6 +36,7 @@ from jwmsim.replay_run import RunResult, RunSetup, run_task, write_json_atomic
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 SUMMARY_METRICS = ("pdms", "nc", "dac", "ttc", "ep", "c", "rc", "hd_score", "neuroncap", "collision")
+FAILED_SCORE = 0.0  # what a failed run scores in the aggregates, on every score (never a pass)
 
 __all__ = [
     "PlannerFailed",
@@ -88,6 +89,7 @@ class ReplayOptions:
         ray_address: Ray cluster address for ``backend="ray"`` (None: a local Ray instance).
         progress: show tqdm bars.
         render_options: settings of the render path (e.g. ``{"steps": 4}`` for ``jwm``).
+        duration: [s] replaces the scenario's duration (``--duration``; None: the scenario's).
     """
 
     agent: str | None = None
@@ -105,6 +107,7 @@ class ReplayOptions:
     ray_address: str | None = None
     progress: bool = True
     render_options: dict[str, Any] = field(default_factory=dict)
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -114,6 +117,10 @@ class ReplayOptions:
                 f"render path {self.render!r} is not available", hint=f"choose one of {RENDER_PATHS.names()}"
             )
         RENDER_PATHS.get(self.render).check_options(self.render, self.render_options)
+        if self.duration is not None:
+            from jwmsim.scenario.loader import check_duration
+
+            check_duration(self.duration)
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}")
         if self.backend not in BACKENDS:
@@ -142,20 +149,36 @@ class ReplayResult:
     interrupted: bool = False
 
 
+def scored_values(rows: list[RunResult], name: str) -> list[float]:
+    """Values of metric ``name`` over the runs that ended: finished runs with their score, failed
+    runs (the planner raised or returned a refused action) with :data:`FAILED_SCORE`, so that a
+    failure never counts as a good drive. Interrupted runs are left out. The collision flag is
+    counted over finished runs only (a failed run did not collide)."""
+    vals = [r.metrics[name] for r in rows if r.status == "finished" and r.metrics.get(name) is not None]
+    if name != "collision":
+        vals += [FAILED_SCORE] * sum(r.status == "failed" for r in rows)
+    return vals
+
+
 def aggregate(rows: list[RunResult]) -> dict[str, Any]:
-    """Mean, min and max of each summary metric over finished runs, and the collision rate."""
+    """Mean, min and max of each summary metric over the runs that ended (failed runs score
+    :data:`FAILED_SCORE`, see :func:`scored_values`), the collision rate over finished runs and
+    the failure rate over ended runs."""
     done = [r for r in rows if r.status == "finished"]
+    failed = sum(r.status == "failed" for r in rows)
     out: dict[str, Any] = {
         "runs_finished": len(done),
         "runs_interrupted": sum(r.status == "interrupted" for r in rows),
-        "runs_failed": sum(r.status == "failed" for r in rows),
+        "runs_failed": failed,
     }
     for name in SUMMARY_METRICS:
-        vals = [r.metrics[name] for r in done if r.metrics.get(name) is not None]
+        vals = scored_values(rows, name)
         if vals:
             out[name] = {"mean": float(np.mean(vals)), "min": float(np.min(vals)), "max": float(np.max(vals))}
     if done:
         out["collision_rate"] = float(np.mean([r.metrics.get("collision", 0.0) or 0.0 for r in done]))
+    if done or failed:
+        out["failure_rate"] = failed / (len(done) + failed)
     return out
 
 
@@ -170,10 +193,10 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
     from jwmsim.planning import make_planner
     from jwmsim.scenario import load_scenario, sample
     from jwmsim.scenario.build import build_world_for_run
-    from jwmsim.scenario.loader import load_seed_log
+    from jwmsim.scenario.loader import load_seed_log, with_duration
     from jwmsim.scenario.validate import validate_against_log
 
-    scenario = load_scenario(scenario_path)
+    scenario = with_duration(load_scenario(scenario_path), opts.duration)
     log = load_seed_log(scenario, with_lidar=needs_lidar(opts.render, opts.scene))
     validate_against_log(scenario, log, scenario_path)
     agent = opts.agent or scenario.agent or "idm"
@@ -221,6 +244,7 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
         device=opts.device,
         render_options=dict(opts.render_options),
         bev_size=wants.bev_size if wants is not None else None,
+        duration=opts.duration,
     )
     return scenario, setup, n_runs, max_steps
 
@@ -357,6 +381,10 @@ def summary_table(result: ReplayResult) -> str:
     head = f"{'run':>4} {'status':<11} {'end':<15}" + "".join(f"{c:>9}" for c in cols)
     lines = [head, "-" * len(head)]
     for r in result.runs:
+        if r.status == "failed":  # no metrics: the cause instead
+            cause = (r.error or "planner failed").splitlines()[0]
+            lines.append(f"{r.run_index:>4} {'FAILED':<11} {'step ' + str(r.steps):<15} {cause}")
+            continue
         vals = "".join(
             f"{r.metrics.get(c):>9.3f}" if r.metrics.get(c) is not None else f"{'-':>9}" for c in cols
         )
@@ -365,6 +393,11 @@ def summary_table(result: ReplayResult) -> str:
     means = "".join(f"{agg[c]['mean']:>9.3f}" if c in agg else f"{'-':>9}" for c in cols)
     lines.append("-" * len(head))
     lines.append(f"{'mean':>4} {'':<11} {'':<15}{means}")
+    if agg.get("runs_failed"):
+        lines.append(
+            f"{agg['runs_failed']} failed run(s) count as {FAILED_SCORE:g} on every score in the mean "
+            f"(failure rate {agg['failure_rate']:.2f})"
+        )
     if "collision_rate" in agg:
         lines.append(
             f"collision rate {agg['collision_rate']:.2f} over {agg['runs_finished']} finished run(s)"

@@ -77,6 +77,9 @@ class RunSetup:
         render_backend / device: where and how to render.
         bev_size: side of the ``bev`` observation [px] for a planner that reads it (None: none).
         render_options: settings of the render path.
+        ep_reference: planner whose progress on the same run is EP's denominator
+            (:mod:`jwmsim.evaluation.reference`; None: the logged ego's progress).
+        duration: [s] replaces the scenario's duration (None: the scenario's).
     """
 
     scenario_path: Path
@@ -91,6 +94,8 @@ class RunSetup:
     device: str
     bev_size: int | None = None
     render_options: dict[str, Any] = field(default_factory=dict)
+    ep_reference: str | None = "pdm_closed"
+    duration: float | None = None
 
 
 class _Loaded:
@@ -100,10 +105,10 @@ class _Loaded:
         from jwmsim.envs.render_paths import needs_lidar
         from jwmsim.planning import make_planner
         from jwmsim.scenario import load_scenario
-        from jwmsim.scenario.loader import load_seed_log
+        from jwmsim.scenario.loader import load_seed_log, with_duration
 
         self.setup = setup
-        self.scenario = load_scenario(setup.scenario_path)
+        self.scenario = with_duration(load_scenario(setup.scenario_path), setup.duration)
         self.log = load_seed_log(self.scenario, with_lidar=needs_lidar(setup.render, setup.scene))
         self.planner: Planner = make_planner(setup.agent)
         self.scene = None
@@ -163,6 +168,10 @@ def run_one(
     if concrete is None:
         concrete = sample(scenario, run_index, scenario.seed)
     world = build_world_for_run(concrete, loaded.log)
+    if setup.ep_reference:
+        from jwmsim.evaluation.reference import with_reference
+
+        world = with_reference(world, setup.ep_reference)
     env = JWMDrivingEnv(
         world=world,
         scene=loaded.scene,
@@ -274,9 +283,10 @@ def _clean(value: float) -> float | None:
 
 
 def run_record(state: SimState, draws: Mapping[str, Any], status: str, planner: Planner) -> dict[str, Any]:
-    """The JSON record of a run: metrics, collisions and per-step penalty attribution."""
+    """The JSON record of a run: metrics, collisions and per-step penalty attribution. A failed
+    run has no metrics (its episode did not end: its scores would be those of a partial drive)."""
     acc = state.episode
-    metrics = {k: _clean(v) for k, v in episode_metrics(state).items()}
+    metrics = {} if status == "failed" else {k: _clean(v) for k, v in episode_metrics(state).items()}
     penalties = [
         {"step": p.step, "time": round(p.time, 3), "metric": p.metric, "value": p.value, "cause": p.cause}
         for p in acc.penalties

@@ -61,6 +61,9 @@ def replay_command(
     steps: int = typer.Option(
         None, "--steps", help="sampling steps of a generator render path (jwm; default: the path's)"
     ),
+    duration: float = typer.Option(
+        None, "--duration", help="seconds per run, replacing each scenario's duration (shorter runs)"
+    ),
 ) -> None:
     """Replay a long-tail scenario in closed loop: per run an mp4 (camera mosaic + BEV) and
     metrics.json; a summary.json and a table of the runs."""
@@ -83,6 +86,7 @@ def replay_command(
         image_size=parse_size(size),
         progress=not no_progress,
         render_options={} if steps is None else {"steps": steps},
+        duration=duration,
     )
     try:
         result = replay(scenario, opts)

@@ -61,6 +61,11 @@ class ScenarioError(ConfigError):
         super().__init__(message, hint=hint or f"the scenario format is described in {DOCS}")
 
 
+class LogDataMissing(ScenarioError):
+    """The scenario's log data (a nuScenes dataroot outside the repository) is not on this
+    machine; a library evaluation skips such a scenario by name."""
+
+
 def format_loc(loc: Loc) -> str:
     """``("actors", 0, "speed")`` -> ``actors[0].speed``."""
     out = ""

@@ -50,6 +50,10 @@ class Route:
         expert_s: ``[K]`` arc length of the logged ego at sim steps ``0..K-1`` (held after the log).
         end_speed: [m/s] the logged ego's speed at the log's end (the route beyond it assumes it).
         z_s / z: ground height [m] of the logged ego along the route (for rendering).
+        reference: ``[K]`` metres a reference planner progressed from the start by sim steps
+            ``0..K-1`` in the same run, already zeroed where it collided at fault or left the
+            drivable area (NAVSIM's EP denominator; :mod:`jwmsim.evaluation.reference`); None:
+            EP falls back to the logged ego's progress.
     """
 
     line: Polyline
@@ -59,6 +63,7 @@ class Route:
     z_s: np.ndarray
     z: np.ndarray
     end_speed: float = 0.0
+    reference: np.ndarray | None = None
 
     @property
     def length(self) -> float:
@@ -80,6 +85,13 @@ class Route:
         """Metres the logged ego progressed along the route from the start up to ``step``."""
         k = min(max(step, 0), len(self.expert_s) - 1)
         return float(self.expert_s[k] - self.start_s)
+
+    def reference_progress(self, step: int) -> float | None:
+        """Metres the reference planner progressed by ``step`` (held after its run ended), or None
+        without a reference."""
+        if self.reference is None or len(self.reference) == 0:
+            return None
+        return float(self.reference[min(max(step, 0), len(self.reference) - 1)])
 
     def ground_z(self, s: float) -> float:
         return float(np.interp(s, self.z_s, self.z))
