@@ -5,10 +5,17 @@ A behaviour receives a read-only :class:`ActorView` of one actor at the start of
 the step. Its memory (a read-only mapping it returns inside the view) is kept between steps and
 reset when the actor's behaviour changes; ``memory["t0"]`` is the episode time it started.
 
-Register new ones with :func:`register_behaviour` (a name can be taken only once)::
+A package adds one as an entry of the ``jwmsim.behaviours`` entry-point group (jwmsim declares its
+own built-ins the same way in ``pyproject.toml``)::
 
-    @register_behaviour("swerve", amplitude=1.0)
+    @behaviour("swerve", amplitude=1.0)      # my_package/behaviours.py
     def swerve(actor, ctx, params): ...
+
+    [project.entry-points."jwmsim.behaviours"]
+    swerve = "my_package.behaviours:swerve"
+
+:func:`register_behaviour` registers one at run time instead (a notebook, a test). A name can be
+taken only once.
 
 Built-ins: ``log_replay`` (interpolated log poses; vectorised in :mod:`jwmsim.sim.traffic`),
 ``idm`` (lane following with the Intelligent Driver Model), ``constant_velocity``, ``hold``,
@@ -28,7 +35,7 @@ import numpy as np
 
 from jwmsim.config import IDMParams
 from jwmsim.errors import ConfigError
-from jwmsim.registry import Registry
+from jwmsim.registry import ENTRY_POINT_GROUPS, Registry
 from jwmsim.sim.state import ActorsState, EgoState
 
 if TYPE_CHECKING:
@@ -144,12 +151,32 @@ class Behaviour:
         params = check_parameters("behaviour", self.name, self.defaults, params, where)
         return MappingProxyType({**self.defaults, **params})
 
+    def __call__(self, actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
+        return self.fn(actor, ctx, params)
 
-BEHAVIOURS: Registry[Behaviour] = Registry("behaviour")
+
+def behaviour(name: str, **defaults: Any) -> Callable[[BehaviourFn], Behaviour]:
+    """Decorator: ``fn`` as the :class:`Behaviour` ``name`` with parameter ``defaults``. It registers
+    nothing: a module-level behaviour becomes available as an entry of the ``jwmsim.behaviours``
+    entry-point group (``name = "package.module:attribute"``)."""
+
+    def deco(fn: BehaviourFn) -> Behaviour:
+        return Behaviour(name, fn, MappingProxyType(dict(defaults)))
+
+    return deco
+
+
+def _check_behaviour(item: object) -> None:
+    if not isinstance(item, Behaviour):
+        raise TypeError(f"{item!r} is not a jwmsim.sim.behaviours.Behaviour (decorate it with @behaviour)")
+
+
+BEHAVIOURS: Registry[Behaviour] = Registry("behaviour", ENTRY_POINT_GROUPS["behaviour"], _check_behaviour)
 
 
 def register_behaviour(name: str, **defaults: Any) -> Callable[[BehaviourFn], BehaviourFn]:
-    """Register ``fn`` as behaviour ``name`` with parameter ``defaults`` (refuses duplicates)."""
+    """Register ``fn`` as behaviour ``name`` at run time (a notebook, a test); refuses names taken.
+    A package's behaviours are entries of the ``jwmsim.behaviours`` entry-point group instead."""
 
     def deco(fn: BehaviourFn) -> BehaviourFn:
         BEHAVIOURS.add(name, Behaviour(name, fn, MappingProxyType(dict(defaults))))
@@ -275,7 +302,7 @@ def _leader(actor: ActorView, ctx: BehaviourContext) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------------
 # Built-in behaviours
 # ------------------------------------------------------------------------------------------------
-@register_behaviour("log_replay")
+@behaviour("log_replay")
 def log_replay(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """The logged pose at this time (inactive where the log has none). The traffic step does the
     same vectorised for all log-replayed actors and releases them at the end of the log."""
@@ -299,7 +326,7 @@ def log_replay(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any
     )
 
 
-@register_behaviour("idm", speed=None)
+@behaviour("idm", speed=None)
 def follow_lane_idm(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Follow the actor's lane (or the nearest one) with IDM behind the nearest agent ahead.
 
@@ -311,19 +338,19 @@ def follow_lane_idm(actor: ActorView, ctx: BehaviourContext, params: Mapping[str
     return move_on_lane(actor, ctx, accel, memory=mem)
 
 
-@register_behaviour("constant_velocity")
+@behaviour("constant_velocity")
 def constant_velocity(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Straight on at the current speed and heading."""
     return move_free(actor, ctx, 0.0, memory=started(actor, ctx))
 
 
-@register_behaviour("hold")
+@behaviour("hold")
 def hold(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Stand still where the actor is."""
     return evolve(actor, speed=0.0, accel=0.0, active=True, memory=started(actor, ctx))
 
 
-@register_behaviour("stop", decel=3.0)
+@behaviour("stop", decel=3.0)
 def stop(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Brake at ``decel`` [m/s^2] along the lane to a standstill, then stand."""
     decel = float(params["decel"])
@@ -340,7 +367,7 @@ def hard_brake_decel(t: float, decel: float, ramp: float) -> float:
     return decel * min(1.0, max(0.0, t) / ramp)
 
 
-@register_behaviour("hard_brake", decel=8.0, ramp=0.5, stop_duration=math.inf, resume_speed=None)
+@behaviour("hard_brake", decel=8.0, ramp=0.5, stop_duration=math.inf, resume_speed=None)
 def hard_brake(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Emergency braking along the lane: deceleration ramps to ``decel`` [m/s^2] (<= ~8) over
     ``ramp`` [s] until standstill; after ``stop_duration`` [s] standing it drives off again with IDM
@@ -368,7 +395,7 @@ def smoothstep5(u: float) -> float:
     return u * u * u * (10.0 - 15.0 * u + 6.0 * u * u)
 
 
-@register_behaviour("cut_in", target_lane="ego", duration=2.0, speed=None, speed_ratio=None)
+@behaviour("cut_in", target_lane="ego", duration=2.0, speed=None, speed_ratio=None)
 def cut_in(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Change into ``target_lane`` (``"ego"``: the ego's lane when the behaviour starts; or a lane
     id) over ``duration`` seconds (quintic lateral profile), then follow it with IDM.
@@ -408,7 +435,7 @@ def cut_in(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -
     return evolve(out, memory=MappingProxyType({**mem, "s": out.s, "d": out.d}))
 
 
-@register_behaviour("pedestrian_crossing", speed=1.4, angle=math.pi / 2, heading=None)
+@behaviour("pedestrian_crossing", speed=1.4, angle=math.pi / 2, heading=None)
 def pedestrian_crossing(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Walk straight at ``speed`` [m/s] (typically 1.3-2.0) across the road: heading ``angle`` [rad]
     relative to the direction of the nearest lane (pi/2: from its right to its left; -pi/2: the
@@ -433,7 +460,7 @@ def pedestrian_crossing(actor: ActorView, ctx: BehaviourContext, params: Mapping
     return move_free(evolve(actor, yaw=heading), ctx, accel, yaw=heading, memory=mem)
 
 
-@register_behaviour("waypoints", points=(), loop=False)
+@behaviour("waypoints", points=(), loop=False)
 def waypoints(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Follow timed world waypoints ``points = [(t, x, y), ...]`` (t [s] since the behaviour started,
     increasing), linearly interpolated; heading along the motion; hold at the last one."""
