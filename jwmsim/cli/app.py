@@ -19,6 +19,7 @@ from jwmsim.cli import (
     make_log,
     reconstruct,
     replay,
+    search,
     train,
     view,
 )
@@ -45,6 +46,7 @@ app.command("make-dataset")(make_log.make_dataset_command)
 app.command("make-log")(make_log.make_log)
 app.command("reconstruct")(reconstruct.reconstruct)
 app.command("replay")(replay.replay_command)
+app.command("search")(search.search_command)
 app.command("view")(view.view_command)
 
 eval_app = typer.Typer(
