@@ -45,18 +45,29 @@ def test_parse_seeds() -> None:
         parse_seeds("100-x")
 
 
-def test_heldout_frames_are_never_training_targets() -> None:
-    check_training_targets(range(42, 50))
-    with pytest.raises(ConfigError, match=r"\[50, 51, 52\].*held-out"):
-        check_training_targets(range(45, 53))
+def test_evaluation_frames_are_never_training_targets() -> None:
+    check_training_targets(range(32, 40))
+    with pytest.raises(ConfigError, match=r"\[40, 41, 42\].*kept for evaluation"):
+        check_training_targets(range(35, 43))
+
+
+def test_real_training_jobs_stay_below_the_evaluation_frames(tmp_path: Path) -> None:
+    from jwmsim.worldgen.training.prepare import PrepareConfig, real_jobs
+    from jwmsim.worldgen.training.real_clips import TRAIN_FRAME_END
+
+    cfg = PrepareConfig(root=tmp_path, towns=(100,), clips_per_town=0, real_clips=200, real_log=tmp_path)
+    jobs = real_jobs(cfg)
+    assert len(jobs) == 200
+    for _, _, last, first in jobs:
+        assert last < TRAIN_FRAME_END and first + cfg.spec.steps <= TRAIN_FRAME_END
 
 
 def test_real_clip_maker_refuses_heldout_targets(pandaset_root: Path) -> None:
     from jwmsim.worldgen.training.real_clips import RealClipMaker
 
     maker = RealClipMaker(pandaset_root)
-    with pytest.raises(ConfigError, match="held-out"):
-        maker.make("lidar", 39, 45, train=True)
+    with pytest.raises(ConfigError, match="kept for evaluation"):
+        maker.make("lidar", 35, 36, train=True)
     with pytest.raises(ConfigError, match="end at frame"):
         maker.make("lidar", 45, 20, train=True)
 

@@ -59,6 +59,8 @@ def run_clip(generator: FrameGenerator, clip: Clip, track_memory: bool = False) 
     generator.reset(clip.prior_context())
     rows, secs, rss, traced = [], [], [], []
     alpha = clip.skel_alpha.astype(np.float32) / 255.0
+    # the flicker of step 0 is measured against the last real frame before the clip (both videos)
+    prev_out = prev_true = None if clip.context is None or len(clip.context) == 0 else clip.context[-1]
     if track_memory:
         tracemalloc.start()
     try:
@@ -71,7 +73,8 @@ def run_clip(generator: FrameGenerator, clip: Clip, track_memory: bool = False) 
                     f"generator {getattr(generator, 'name', '?')!r} returned {out.dtype} {out.shape}, "
                     f"expected uint8 {clip.target[t].shape}"
                 )
-            rows.append(frame_scores(out, clip.target[t], alpha[t]))
+            rows.append(frame_scores(out, clip.target[t], alpha[t], prev_out, prev_true))
+            prev_out, prev_true = out, clip.target[t]
             if track_memory:
                 rss.append(_rss_mib())
                 traced.append(tracemalloc.get_traced_memory()[0] / 2**20)
@@ -240,44 +243,84 @@ def _cell(s: dict[str, float]) -> str:
     return f"{f(s['psnr'], 2)} / {f(s['psnr_uncovered'], 2)} / {f(s['psnr_covered'], 2)} / {f(s['ssim'], 3)}"
 
 
+def _blur_cell(s: dict[str, float]) -> str:
+    """``S w/u/c, HF w/u/c, F w/u/c``: the three blur-measure ratios (whole / uncovered / covered)."""
+
+    def f(x: float | None) -> str:
+        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
+
+    parts = []
+    for m, tag in (("sharpness", "S"), ("hf_energy", "HF"), ("flicker", "F")):
+        if m in s:
+            parts.append(f"{tag} {f(s[m])}/{f(s[m + '_uncovered'])}/{f(s[m + '_covered'])}")
+    return ", ".join(parts)
+
+
+def _ssim_cell(s: dict[str, float]) -> str:
+    def f(x: float | None) -> str:
+        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+    return f"{f(s.get('ssim'))} / {f(s.get('ssim_uncovered'))} / {f(s.get('ssim_covered'))}"
+
+
+def _tables(head: str, keys: list[str], cells: Callable[[str, str], dict[str, float] | None],
+            gens: Sequence[str], label: Callable[[str], str] = str) -> str:  # fmt: skip
+    """Three tables over the same rows: PSNR cells, SSIM cells and blur-measure cells."""
+    out = []
+    for title, fmt in (("PSNR", _cell), ("SSIM whole / uncovered / covered", _ssim_cell),
+                       ("blur measures, generated / true", _blur_cell)):  # fmt: skip
+        table = f"_{title}_\n\n" + head
+        for k in keys:
+            row = [fmt(c) if (c := cells(n, k)) else "" for n in gens]
+            table += f"| {label(k)} | " + " | ".join(row) + " |\n"
+        out.append(table)
+    return "\n".join(out)
+
+
 def markdown_report(report: dict[str, Any]) -> str:
-    """Tables: PSNR [dB] whole / uncovered / covered and SSIM whole, per condition and generator."""
+    """Tables per condition and generator: PSNR [dB] whole / uncovered / covered and SSIM whole;
+    SSIM whole / uncovered / covered; the blur measures (sharpness, high-frequency energy and
+    flicker ratios, whole / uncovered / covered)."""
     gens = report["generators"]
     head = "| " + " | ".join(["set", *gens]) + " |\n|" + "---|" * (len(gens) + 1) + "\n"
     lines = [
-        "Cells: PSNR whole / uncovered (alpha < 0.5) / covered (alpha >= 0.5) [dB] / SSIM whole.",
+        "Cells: PSNR whole / uncovered (alpha < 0.5) / covered (alpha >= 0.5) [dB] / SSIM whole. "
+        "Blur measures (`jwmsim.worldgen.training.sharpness`, generated / true, 1 = like the real "
+        "images): S = sharpness (Sobel gradient), HF = energy above 0.25 cycles/pixel, F = "
+        "frame-to-frame change; each whole / uncovered / covered.",
         "",
     ]
     scenes = sorted({sc for n in gens for sc in report["towns"].get(n, {})})
     for sc in scenes:
         lines.append(f"**Unseen towns (seeds 900-904), {sc} skeleton**\n")
-        table = head
         conds = sorted({c for n in gens for c in report["towns"][n].get(sc, {})})
-        for cond in conds:
-            cells = [
-                _cell(report["towns"][n][sc][cond]) if cond in report["towns"][n].get(sc, {}) else ""
-                for n in gens
-            ]
-            table += f"| {cond} | " + " | ".join(cells) + " |\n"
-        lines.append(table)
+        lines.append(
+            _tables(head, conds, lambda n, cond, sc=sc: report["towns"][n].get(sc, {}).get(cond), gens)
+        )
     if any(report["real_heldout"].get(n) for n in gens):
         lines.append("**Real log, held-out frames 50-59 (scene from frames 0-49, context up to 49)**\n")
-        table = head
-        for sc in sorted({sc for n in gens for sc in report["real_heldout"][n]}):
-            cells = [
-                _cell(report["real_heldout"][n][sc]) if sc in report["real_heldout"][n] else "" for n in gens
-            ]
-            table += f"| {sc} skeleton | " + " | ".join(cells) + " |\n"
-        lines.append(table)
+        scenes_r = sorted({sc for n in gens for sc in report["real_heldout"][n]})
+        lines.append(
+            _tables(
+                head,
+                scenes_r,
+                lambda n, sc: report["real_heldout"][n].get(sc),
+                gens,
+                lambda sc: f"{sc} skeleton",
+            )  # fmt: skip
+        )
     if report["rollout"]:
         lines.append("**Drift rollout (town 900, lidar skeleton)**\n")
         table = "| generator | steps | PSNR first 10 s | PSNR last 10 s | last - first [dB] "
-        table += "| RSS growth [MiB] |\n"
-        table += "|---|---|---|---|---|---|\n"
+        table += "| RSS growth [MiB] | sharpness first / last 10 s | flicker first / last 10 s |\n"
+        table += "|---|---|---|---|---|---|---|---|\n"
         for n, r in report["rollout"].items():
+            f10, l10 = r["first_10s"], r["last_10s"]
             table += (
-                f"| {n} | {r['steps']} | {r['first_10s']['psnr']:.2f} | {r['last_10s']['psnr']:.2f} | "
-                f"{r['psnr_last_minus_first_db']:+.2f} | {r.get('rss_growth_mib', float('nan')):+.1f} |\n"
+                f"| {n} | {r['steps']} | {f10['psnr']:.2f} | {l10['psnr']:.2f} | "
+                f"{r['psnr_last_minus_first_db']:+.2f} | {r.get('rss_growth_mib', float('nan')):+.1f} | "
+                f"{f10.get('sharpness', float('nan')):.2f} / {l10.get('sharpness', float('nan')):.2f} | "
+                f"{f10.get('flicker', float('nan')):.2f} / {l10.get('flicker', float('nan')):.2f} |\n"
             )
         lines.append(table)
     m = report["machine"]

@@ -2,8 +2,10 @@
 pixels the skeleton covers (alpha >= 0.5) and those it does not (alpha < 0.5).
 
 PSNR and SSIM (7x7 uniform window) come from :mod:`jwmsim.gaussians.image_metrics`; a masked SSIM
-is the mean of the SSIM map over the windows whose centre pixel is in the mask. Scores are per image
-(one camera of one step); a mask with no pixel scores NaN (left out of means).
+is the mean of the SSIM map over the windows whose centre pixel is in the mask. Beside them, the
+measures that do not reward blur (:mod:`jwmsim.worldgen.training.sharpness`: sharpness, high-frequency
+energy and temporal flicker ratios, generated / true). Scores are per image (one camera of one step);
+a mask with no pixel scores NaN (left out of means).
 """
 
 from __future__ import annotations
@@ -12,25 +14,36 @@ import numpy as np
 import torch
 
 from jwmsim.gaussians.image_metrics import psnr, ssim_map
+from jwmsim.worldgen.training.sharpness import image_measures, ratio_keys, ratio_of_means, raw_keys
 
 COVERED = 0.5  # alpha at or above which a pixel counts as covered by the skeleton
 SSIM_WINDOW = 7
-METRICS = ("psnr", "psnr_uncovered", "psnr_covered", "ssim", "ssim_uncovered", "ssim_covered")
+PIXEL_METRICS = ("psnr", "psnr_uncovered", "psnr_covered", "ssim", "ssim_uncovered", "ssim_covered")
+RATIOS = ratio_keys()  # sharpness, hf_energy, flicker (whole / uncovered / covered): generated / true
+METRICS = (*PIXEL_METRICS, *raw_keys())  # what is kept per image
 
 
 def _to_float(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).float() / 255.0
 
 
-def image_scores(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
+def image_scores(
+    pred: np.ndarray,
+    target: np.ndarray,
+    alpha: np.ndarray,
+    prev_pred: np.ndarray | None = None,
+    prev_target: np.ndarray | None = None,
+) -> dict[str, float]:
     """Scores of one image.
 
     Args:
         pred, target: ``[H, W, 3]`` uint8.
         alpha: ``[H, W]`` skeleton coverage in [0, 1].
+        prev_pred, prev_target: the previous step's images of the camera (for the flicker).
 
     Returns:
-        ``psnr`` [dB] and ``ssim`` over the image, and each on ``_uncovered`` / ``_covered`` pixels.
+        ``psnr`` [dB] and ``ssim`` over the image, and each on ``_uncovered`` / ``_covered`` pixels;
+        the per-image terms of the blur measures (``sharpness_gen``, ``sharpness_true``, ...).
     """
     if pred.shape != target.shape or pred.shape[:2] != alpha.shape:
         raise ValueError(f"shapes differ: pred {pred.shape}, target {target.shape}, alpha {alpha.shape}")
@@ -43,7 +56,10 @@ def image_scores(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> dic
     def masked_ssim(mask: torch.Tensor) -> float:
         return float(smap[mask].mean()) if bool(mask.any()) else float("nan")
 
+    cov_np = covered.numpy()
+    masks = {"": np.ones_like(cov_np), "_uncovered": ~cov_np, "_covered": cov_np}
     return {
+        **image_measures(pred, target, masks, prev_pred, prev_target),
         "psnr": psnr(p, t),
         "psnr_uncovered": psnr(p, t, ~covered),
         "psnr_covered": psnr(p, t, covered),
@@ -53,26 +69,44 @@ def image_scores(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> dic
     }
 
 
-def frame_scores(pred: np.ndarray, target: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
+def frame_scores(
+    pred: np.ndarray,
+    target: np.ndarray,
+    alpha: np.ndarray,
+    prev_pred: np.ndarray | None = None,
+    prev_target: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Per-camera scores ``[C]`` of one step (``pred``, ``target`` ``[C, H, W, 3]`` uint8, ``alpha``
-    ``[C, H, W]`` in [0, 1]). Runs PyTorch single-threaded: these small convolutions were 11x slower
-    with 2 threads on a loaded 2-core machine (OpenMP threads spinning)."""
+    ``[C, H, W]`` in [0, 1]; ``prev_*`` the step before, for the flicker). Runs PyTorch
+    single-threaded: these small convolutions were 11x slower with 2 threads on a loaded 2-core
+    machine (OpenMP threads spinning)."""
     from jwmsim.gaussians.render import one_torch_thread
 
+    def prev(a: np.ndarray | None, c: int) -> np.ndarray | None:
+        return None if a is None else a[c]
+
     with one_torch_thread():
-        per = [image_scores(pred[c], target[c], alpha[c]) for c in range(pred.shape[0])]
+        per = [
+            image_scores(pred[c], target[c], alpha[c], prev(prev_pred, c), prev(prev_target, c))
+            for c in range(pred.shape[0])
+        ]
     return {m: np.array([s[m] for s in per], np.float64) for m in METRICS}
 
 
 def mean_scores(rows: list[dict[str, np.ndarray]]) -> dict[str, float]:
     """NaN-ignoring means of stacked score rows (infinite PSNR of identical images is capped at
-    60 dB so that it does not swamp a mean)."""
+    60 dB so that it does not swamp a mean), and the blur measures as ratios of their means."""
     out: dict[str, float] = {}
-    for m in METRICS:
+    for m in PIXEL_METRICS:
         vals = np.concatenate([np.ravel(r[m]) for r in rows]) if rows else np.zeros(0)
         if m.startswith("psnr"):
             vals = np.minimum(vals, 60.0)
         finite = vals[np.isfinite(vals)]
         out[m] = round(float(finite.mean()), 4) if len(finite) else float("nan")
+    for m in RATIOS:
+        gen = np.concatenate([np.ravel(r[f"{m}_gen"]) for r in rows]) if rows else np.zeros(0)
+        true = np.concatenate([np.ravel(r[f"{m}_true"]) for r in rows]) if rows else np.zeros(0)
+        v = ratio_of_means(gen, true)
+        out[m] = round(v, 4) if np.isfinite(v) else float("nan")
     out["images"] = int(sum(np.size(r["psnr"]) for r in rows))
     return out

@@ -28,10 +28,12 @@ from tqdm import tqdm
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.worldgen.training.dataset import STEP_S, clip_name, split_dir
 from jwmsim.worldgen.training.perturb import PerturbConfig
-from jwmsim.worldgen.training.real_clips import HELDOUT_FIRST, MAX_SCENE_FRAME
+from jwmsim.worldgen.training.real_clips import TRAIN_FRAME_END
 from jwmsim.worldgen.training.town_clips import ClipSpec
 
-REAL_SCENE_ENDS = (9, 19, 29, MAX_SCENE_FRAME)  # real-log scenes are built from frames 0..k, k in these
+# real-log scenes are built from frames 0..k, k in these; the last leaves 4 frames to predict before
+# the evaluation frames (>= TRAIN_FRAME_END)
+REAL_SCENE_ENDS = (9, 19, 29, 35)
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def real_jobs(cfg: PrepareConfig) -> list[tuple[int, str, int, int]]:
         scene = "worldrec" if rng.random() < cfg.p_worldrec else "lidar"
         last = int(REAL_SCENE_ENDS[int(rng.integers(len(REAL_SCENE_ENDS)))])
         lo = max(0, last - 3)
-        first = int(rng.integers(lo, HELDOUT_FIRST - steps + 1))
+        hi = TRAIN_FRAME_END - steps + 1
+        first = int(rng.integers(min(lo, hi - 1), hi))
         if not (folder / clip_name("pandaset-002", k)).is_file():
             jobs.append((k, scene, last, first))
     return sorted(jobs, key=lambda j: (j[1], j[2], j[0]))

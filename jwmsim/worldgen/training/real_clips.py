@@ -1,9 +1,10 @@
 """Clips from the real log: a skeleton built from the log's frames ``0..k`` only, rendered at the
 logged poses of later frames, against the real images of those frames.
 
-The real log's frames from :data:`HELDOUT_FIRST` on (50-59 of PandaSet 002: its last second) are the
-evaluation's held-out second: no training clip may have them as a target, which
-:func:`check_training_targets` enforces for every training clip made here.
+The real log's frames from :data:`TRAIN_FRAME_END` on (40-59 of PandaSet 002: its last two seconds)
+are kept for evaluation: no training clip may have them as a target, a context frame or a scene
+frame, which :func:`check_training_targets` and :meth:`RealClipMaker.make` enforce for every
+training clip made here. The evaluation's held-out clip targets frames 50-59 (:data:`HELDOUT_FIRST`).
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from jwmsim.worldgen.training.skeleton_render import SkeletonPainter
 from jwmsim.worldgen.training.town_clips import ClipSpec
 
 HELDOUT_FIRST = 50  # first frame index of the real log's held-out evaluation second
-MAX_SCENE_FRAME = 39  # training scenes are built from frames 0..k with k <= this
+TRAIN_FRAME_END = 40  # training may read the real log's frames 0..39 only (40-59: evaluation)
+MAX_SCENE_FRAME = TRAIN_FRAME_END - 1  # training scenes are built from frames 0..k with k <= this
 
 
 def check_training_targets(frames: Sequence[int]) -> None:
-    """Refuse training target frames of the real log's held-out second (index >= 50)."""
-    bad = [int(f) for f in frames if int(f) >= HELDOUT_FIRST]
+    """Refuse training frames of the real log's evaluation seconds (index >= 40)."""
+    bad = [int(f) for f in frames if int(f) >= TRAIN_FRAME_END]
     if bad:
         raise ConfigError(
-            f"real-log frames {bad} are in the held-out evaluation second (frames >= {HELDOUT_FIRST})",
-            hint=f"training clips of the real log may only target frames < {HELDOUT_FIRST}",
+            f"real-log frames {bad} are kept for evaluation (frames >= {TRAIN_FRAME_END})",
+            hint=f"training clips of the real log may only use frames < {TRAIN_FRAME_END}",
         )
 
 
