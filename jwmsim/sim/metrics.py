@@ -52,7 +52,7 @@ from types import MappingProxyType
 import numpy as np
 
 from jwmsim.config import SimConfig
-from jwmsim.registry import Registry
+from jwmsim.registry import ENTRY_POINT_GROUPS, Registry
 from jwmsim.sim.comfort import is_comfortable
 from jwmsim.sim.state import EpisodeAccumulator, Penalty, StepMeasurements
 
@@ -64,7 +64,16 @@ EpisodeMetricFn = Callable[[EpisodeAccumulator, float, SimConfig], float]
 ROUTE_END_TOLERANCE = 2.0
 
 STEP_METRICS: Registry[StepMetricFn] = Registry("step metric")
-EPISODE_METRICS: Registry[EpisodeMetricFn] = Registry("episode metric")
+
+
+def _check_metric(item: object) -> None:
+    if not callable(item):
+        raise TypeError(f"{item!r} is not an episode metric (acc, route_length, cfg) -> float")
+
+
+# Episode metrics are the entries of the ``jwmsim.metrics`` entry-point group (jwmsim's own are
+# declared in pyproject.toml: ``name = "module:function"``, each ``(acc, route_length, cfg) -> float``).
+EPISODE_METRICS: Registry[EpisodeMetricFn] = Registry("metric", ENTRY_POINT_GROUPS["metric"], _check_metric)
 
 AGENT_KINDS = ("vehicle", "pedestrian", "cyclist")
 
@@ -163,22 +172,18 @@ def step_penalties(
 
 
 # --- episode ------------------------------------------------------------------------------------
-@EPISODE_METRICS.register("nc")
 def episode_nc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     return acc.nc
 
 
-@EPISODE_METRICS.register("dac")
 def episode_dac(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     return acc.dac
 
 
-@EPISODE_METRICS.register("ttc")
 def episode_ttc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     return acc.ttc
 
 
-@EPISODE_METRICS.register("c")
 def episode_comfort(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     if len(acc.trace) < 2:
         return acc.comfort
@@ -186,7 +191,6 @@ def episode_comfort(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig
     return 1.0 if is_comfortable(yaw, lon, lat, cfg.dt, cfg.comfort) else 0.0
 
 
-@EPISODE_METRICS.register("ep")
 def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     if acc.reference_last is None or acc.steps == 0:
         return acc.ep
@@ -198,21 +202,18 @@ def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> 
     return p / top
 
 
-@EPISODE_METRICS.register("pdms")
 def pdms(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     ep = episode_ep(acc, route_length, cfg)
     c = episode_comfort(acc, route_length, cfg)
     return acc.nc * acc.dac * (5 * ep + 5 * acc.ttc + 2 * c) / 12
 
 
-@EPISODE_METRICS.register("rc")
 def route_completion(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     if route_length <= 0 or acc.progress_max >= route_length - ROUTE_END_TOLERANCE:
         return 1.0
     return min(1.0, max(0.0, acc.progress_max / route_length))
 
 
-@EPISODE_METRICS.register("hd_score")
 def hd_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     if acc.steps == 0:
         return 0.0
@@ -229,7 +230,6 @@ def neuroncap_from_speeds(v_impact: float, v_ref: float) -> float:
     return 4.0 * max(0.0, 1.0 - v_impact / v_ref)
 
 
-@EPISODE_METRICS.register("neuroncap")
 def neuroncap_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     if not acc.collisions:
         return 5.0
@@ -237,12 +237,10 @@ def neuroncap_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig
     return neuroncap_from_speeds(first.v_impact, first.v_ref)
 
 
-@EPISODE_METRICS.register("collision")
 def collision_flag(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     return 1.0 if any(e.at_fault for e in acc.collisions) else 0.0
 
 
-@EPISODE_METRICS.register("comfort_rate")
 def comfort_rate(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     return acc.comfortable_steps / acc.steps if acc.steps else 1.0
 
