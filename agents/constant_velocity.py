@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jwmsim.planning import Planner
-from jwmsim.sim.actions import normalise_waypoints
+from jwmsim.sim.actions import action_type
 from jwmsim.sim.sim_state import SimState
 
 
@@ -18,10 +18,6 @@ class ConstantVelocityPlanner(Planner):
 
     def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
         cfg = state.world.config
-        if cfg.action_type == "waypoints":
-            k = np.arange(1, cfg.num_waypoints + 1)
-            ahead = np.stack([k * cfg.waypoint_dt * state.ego.speed, np.zeros(len(k))], -1)  # [m]
-            return normalise_waypoints(ahead, cfg)
-        return np.zeros(2)
+        return action_type(cfg).encode(0.0, 0.0, state.ego, cfg)
 
 

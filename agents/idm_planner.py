@@ -19,10 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from jwmsim.planning import Planner
+from jwmsim.sim.actions import action_type
 from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
 
-from ._control import normalised_action, waypoints_along
 from ._idm import CarFollowing, acc_acceleration
 
 
@@ -133,20 +133,17 @@ class IDMPlanner(Planner):
             else min(max(target, ego.accel - step), ego.accel + step)
         )
         route = world.route.line
-        if cfg.action_type == "waypoints":
-            speeds, v = [], ego.speed
-            for _ in range(cfg.num_waypoints):
-                v = max(0.0, v + accel * cfg.waypoint_dt)
-                speeds.append(v)
-            s = np.arange(state.route_s, state.route_s + 200.0, 1.0)
-            path, _ = route.interpolate(s)
-            path[0] = (ego.x, ego.y)
-            return waypoints_along(ego, path, np.asarray(speeds), cfg)
         look = max(self.min_lookahead, self.lookahead_time * ego.speed)
         tx, ty, _ = route.pose_at(state.route_s + look)
         alpha = math.atan2(ty - ego.y, tx - ego.x) - ego.yaw
         dist = math.hypot(tx - ego.x, ty - ego.y)
         steer = math.atan2(2.0 * cfg.vehicle.wheelbase * math.sin(alpha), max(dist, 1e-3))
-        return normalised_action(accel, steer, cfg)
+
+        def path() -> np.ndarray:  # the route ahead, from the ego on (1 m apart)
+            xy, _ = route.interpolate(np.arange(state.route_s, state.route_s + 200.0, 1.0))
+            xy[0] = (ego.x, ego.y)
+            return xy
+
+        return action_type(cfg).encode(accel, steer, ego, cfg, path)
 
 

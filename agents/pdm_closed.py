@@ -32,12 +32,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from jwmsim.planning import Planner
+from jwmsim.sim.actions import action_type
 from jwmsim.sim.collision import box_polygons
 from jwmsim.sim.comfort import comfort_signals, comfortable
 from jwmsim.sim.context import World
 from jwmsim.sim.sim_state import SimState
 
-from ._control import normalised_action, waypoints_along
 from ._idm import CarFollowing, acc_acceleration
 
 STATIC_KINDS = ("static",)
@@ -252,18 +252,6 @@ class PDMClosedPlanner(Planner):
         self.last_scores, self.last_choice = roll["score"], best
         accel = float(roll["a"][best, 1])
         route = world.route.line
-        if cfg.action_type == "waypoints":
-            s_path = np.arange(state.route_s, state.route_s + 200.0, 1.0)
-            path, yaw = route.interpolate(s_path)
-            d_end = float(roll["d"][best, -1])
-            d_s = np.interp(s_path, roll["s"][best], roll["d"][best], right=d_end)
-            path = path + d_s[:, None] * np.stack([-np.sin(yaw), np.cos(yaw)], 1)
-            path[0] = (ego.x, ego.y)
-            speeds, v = [], ego.speed
-            for _ in range(cfg.num_waypoints):
-                v = max(0.0, v + accel * cfg.waypoint_dt)
-                speeds.append(v)
-            return waypoints_along(ego, path, np.asarray(speeds), cfg)
         look = max(self.min_lookahead, self.lookahead_time * ego.speed)
         s_look = state.route_s + look
         d_look = float(np.interp(s_look, roll["s"][best], roll["d"][best], right=roll["d"][best, -1]))
@@ -271,4 +259,13 @@ class PDMClosedPlanner(Planner):
         alpha = math.atan2(ty - ego.y, tx - ego.x) - ego.yaw
         dist = math.hypot(tx - ego.x, ty - ego.y)
         steer = math.atan2(2.0 * cfg.vehicle.wheelbase * math.sin(alpha), max(dist, 1e-3))
-        return normalised_action(accel, steer, cfg)
+
+        def path() -> np.ndarray:  # the chosen proposal's path, from the ego on (1 m apart)
+            s_path = np.arange(state.route_s, state.route_s + 200.0, 1.0)
+            xy, yaw = route.interpolate(s_path)
+            d_s = np.interp(s_path, roll["s"][best], roll["d"][best], right=float(roll["d"][best, -1]))
+            xy = xy + d_s[:, None] * np.stack([-np.sin(yaw), np.cos(yaw)], 1)
+            xy[0] = (ego.x, ego.y)
+            return xy
+
+        return action_type(cfg).encode(accel, steer, ego, cfg, path)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from jwmsim.planning import Planner
+from jwmsim.sim.actions import action_type
 from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
 
@@ -32,7 +33,6 @@ class RandomPlanner(Planner):
 
     def compute_action(self, state: SimState, observation: Mapping[str, np.ndarray] | None) -> np.ndarray:
         cfg = state.world.config
-        size = 2 if cfg.action_type == "accel_steer" else 2 * cfg.num_waypoints
-        return self.rng.uniform(-1.0, 1.0, size)
+        return self.rng.uniform(-1.0, 1.0, action_type(cfg).size(cfg))
 
 

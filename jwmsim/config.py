@@ -171,7 +171,8 @@ class SimConfig:
     dt: float = 0.1  # [s] simulation step (10 Hz)
     episode_seconds: float = 60.0  # [s] truncation time
     start_time: float = 0.0  # [s] log time of the first step
-    action_type: str = "accel_steer"  # "accel_steer" (normalised Box(2)) or "waypoints"
+    # a name of jwmsim.sim.actions.ACTION_TYPES: "accel_steer" (normalised Box(2)) or "waypoints"
+    action_type: str = "accel_steer"
     num_waypoints: int = 4  # waypoint action: points in the ego frame
     waypoint_dt: float = 0.5  # [s] time between waypoints (first one at waypoint_dt)
     # [m] ego-frame ranges that the normalised waypoint action [-1, 1] maps onto (x forward, y left)
@@ -198,13 +199,6 @@ class SimConfig:
         _check(self.episode_seconds >= self.dt, s, "episode_seconds", self.episode_seconds, ">= dt")
         _check(
             math.isfinite(self.start_time) and self.start_time >= 0, s, "start_time", self.start_time, ">= 0"
-        )
-        _check(
-            self.action_type in ("accel_steer", "waypoints"),
-            s,
-            "action_type",
-            self.action_type,
-            "'accel_steer' or 'waypoints'",
         )
         _check(self.num_waypoints >= 1, s, "num_waypoints", self.num_waypoints, ">= 1")
         _check(self.waypoint_dt > 0, s, "waypoint_dt", self.waypoint_dt, "> 0")

@@ -197,9 +197,11 @@ class JWMDrivingEnv(gym.Env):
         return spaces.Dict(d)
 
     def _make_action_space(self) -> spaces.Box:
+        from jwmsim.sim.actions import action_type
+
         sim = self.world.config
-        size = 2 if sim.action_type == "accel_steer" else 2 * sim.num_waypoints
-        return spaces.Box(-1.0, 1.0, (size,), np.float32)  # both normalised (SB3 wants [-1, 1])
+        size = action_type(sim).size(sim)
+        return spaces.Box(-1.0, 1.0, (size,), np.float32)  # normalised (SB3 wants [-1, 1])
 
     # --- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -19,11 +19,15 @@ polyline) and a proportional speed controller towards the speed implied by the f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from jwmsim.config import SimConfig, VehicleLimits
 from jwmsim.errors import JwmsimError
+from jwmsim.registry import Registry
 from jwmsim.sim.state import EgoState
 
 SPEED_GAIN = 1.5  # [1/s] of the waypoint speed controller
@@ -36,7 +40,7 @@ class ActionError(JwmsimError, ValueError):
 
 
 def validate_action(action: object, config: SimConfig) -> np.ndarray:
-    """Check an action against ``config.action_type``; return it as float64.
+    """Check an action against ``config.action_type`` (:data:`ACTION_TYPES`); return it as float64.
 
     Returns:
         ``[2]`` (accel_steer) or ``[K, 2]`` (normalised waypoints), clipped to [-1, 1].
@@ -50,23 +54,7 @@ def validate_action(action: object, config: SimConfig) -> np.ndarray:
         raise ActionError(
             f"action {action!r} is not numeric", hint="pass a float array (numpy or list)"
         ) from None
-    if config.action_type == "accel_steer":
-        if arr.shape not in ((2,), (1, 2)):
-            raise ActionError(
-                f"action has shape {arr.shape}; action_type 'accel_steer' needs shape (2,)",
-                hint="pass [acceleration, steering], each in [-1, 1]",
-            )
-        arr = arr.reshape(2)
-    else:
-        k = config.num_waypoints
-        if arr.shape == (2 * k,):
-            arr = arr.reshape(k, 2)
-        if arr.shape != (k, 2):
-            raise ActionError(
-                f"action has shape {arr.shape}; action_type 'waypoints' needs ({k}, 2) or ({2 * k},)",
-                hint=f"pass {k} normalised ego-frame points (x forward, y left) in [-1, 1], "
-                f"{config.waypoint_dt} s apart (normalise_waypoints maps metres to them)",
-            )
+    arr = action_type(config).shaped(arr, config)
     if not np.all(np.isfinite(arr)):
         raise ActionError(
             f"action contains NaN or infinity: {arr.tolist()}", hint="check the policy's output"
@@ -144,6 +132,135 @@ def track_waypoints(
 
 def controls_from_action(action: np.ndarray, ego: EgoState, config: SimConfig) -> tuple[float, float]:
     """A validated action -> physical ``(accel, steer)``."""
-    if config.action_type == "accel_steer":
+    return action_type(config).to_controls(action, ego, config)
+
+
+def normalised_action(accel: float, steer: float, config: SimConfig) -> np.ndarray:
+    """``[2]`` normalised (acceleration, steering) in [-1, 1] for physical controls [m/s^2, rad]."""
+    lim = config.vehicle
+    a = accel / lim.max_accel if accel >= 0 else accel / lim.max_decel
+    return np.clip(np.array([a, steer / lim.max_steer]), -1.0, 1.0)
+
+
+def waypoints_along(ego: EgoState, path_xy: np.ndarray, speeds: np.ndarray, config: SimConfig) -> np.ndarray:
+    """The normalised waypoint action ``[K, 2]`` for the ego-frame points at ``k * waypoint_dt`` s
+    along a path ``[N, 2]`` (world xy, from the ego onwards) driven at ``speeds`` ``[K]`` [m/s]
+    (constant within each interval)."""
+    cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path_xy, axis=0), axis=1))])
+    dist = np.cumsum(speeds * config.waypoint_dt)
+    x = np.interp(dist, cum, path_xy[:, 0])
+    y = np.interp(dist, cum, path_xy[:, 1])
+    c, s = math.cos(ego.yaw), math.sin(ego.yaw)
+    dx, dy = x - ego.x, y - ego.y
+    return normalise_waypoints(np.stack([c * dx + s * dy, -s * dx + c * dy], -1), config)
+
+
+# --- action types ---------------------------------------------------------------------------------
+PathFn = Callable[[], np.ndarray]  # () -> world xy [N, 2] of the path ahead, from the ego on
+
+
+class ActionType(Protocol):
+    """One format of the ego's action, chosen by ``SimConfig.action_type``: it knows its size,
+    its shape, how it becomes physical controls and how a planner's controls become it."""
+
+    name: str
+
+    def size(self, config: SimConfig) -> int:
+        """Length of the flat ``Box(-1, 1)`` action."""
+        ...
+
+    def shaped(self, arr: np.ndarray, config: SimConfig) -> np.ndarray:
+        """``arr`` in this type's shape; :class:`ActionError` when it cannot be."""
+        ...
+
+    def to_controls(self, action: np.ndarray, ego: EgoState, config: SimConfig) -> tuple[float, float]:
+        """A validated action -> physical ``(accel [m/s^2], steer [rad])``."""
+        ...
+
+    def encode(
+        self, accel: float, steer: float, ego: EgoState, config: SimConfig, path: PathFn | None = None
+    ) -> np.ndarray:
+        """A planner's controls as this type's action; ``path`` (called only when needed) gives
+        the path it follows (None: straight ahead along the ego's heading)."""
+        ...
+
+
+@dataclass(frozen=True)
+class AccelSteer:
+    """``[2]`` normalised (acceleration, steering) in [-1, 1] (see the module docstring)."""
+
+    name: str = "accel_steer"
+
+    def size(self, config: SimConfig) -> int:
+        return 2
+
+    def shaped(self, arr: np.ndarray, config: SimConfig) -> np.ndarray:
+        if arr.shape not in ((2,), (1, 2)):
+            raise ActionError(
+                f"action has shape {arr.shape}; action_type 'accel_steer' needs shape (2,)",
+                hint="pass [acceleration, steering], each in [-1, 1]",
+            )
+        return arr.reshape(2)
+
+    def to_controls(self, action: np.ndarray, ego: EgoState, config: SimConfig) -> tuple[float, float]:
         return denormalise(action, config.vehicle)
-    return track_waypoints(ego, denormalise_waypoints(action, config), config.waypoint_dt, config.vehicle)
+
+    def encode(
+        self, accel: float, steer: float, ego: EgoState, config: SimConfig, path: PathFn | None = None
+    ) -> np.ndarray:
+        return normalised_action(accel, steer, config)
+
+
+@dataclass(frozen=True)
+class Waypoints:
+    """``[K, 2]`` normalised ego-frame waypoints ``waypoint_dt`` s apart (see the module docstring);
+    controls become waypoints along the planner's path at the speeds its acceleration gives."""
+
+    name: str = "waypoints"
+
+    def size(self, config: SimConfig) -> int:
+        return 2 * config.num_waypoints
+
+    def shaped(self, arr: np.ndarray, config: SimConfig) -> np.ndarray:
+        k = config.num_waypoints
+        if arr.shape == (2 * k,):
+            arr = arr.reshape(k, 2)
+        if arr.shape != (k, 2):
+            raise ActionError(
+                f"action has shape {arr.shape}; action_type 'waypoints' needs ({k}, 2) or ({2 * k},)",
+                hint=f"pass {k} normalised ego-frame points (x forward, y left) in [-1, 1], "
+                f"{config.waypoint_dt} s apart (normalise_waypoints maps metres to them)",
+            )
+        return arr
+
+    def to_controls(self, action: np.ndarray, ego: EgoState, config: SimConfig) -> tuple[float, float]:
+        return track_waypoints(ego, denormalise_waypoints(action, config), config.waypoint_dt, config.vehicle)
+
+    def encode(
+        self, accel: float, steer: float, ego: EgoState, config: SimConfig, path: PathFn | None = None
+    ) -> np.ndarray:
+        speeds, v = [], ego.speed
+        for _ in range(config.num_waypoints):
+            v = max(0.0, v + accel * config.waypoint_dt)
+            speeds.append(v)
+        if path is None:
+            k = np.arange(1, config.num_waypoints + 1)
+            if accel == 0.0:  # coasting straight: the points are exact
+                ahead = np.stack([k * config.waypoint_dt * ego.speed, np.zeros(len(k))], -1)  # [m]
+                return normalise_waypoints(ahead, config)
+            reach = 1.0 + float(np.sum(speeds)) * config.waypoint_dt
+            line = np.linspace(0.0, reach, 2)
+            xy = np.stack([ego.x + line * math.cos(ego.yaw), ego.y + line * math.sin(ego.yaw)], -1)
+        else:
+            xy = path()
+        return waypoints_along(ego, xy, np.asarray(speeds), config)
+
+
+ACTION_TYPES: Registry[ActionType] = Registry("action type")
+ACTION_TYPES.add("accel_steer", AccelSteer())
+ACTION_TYPES.add("waypoints", Waypoints())
+
+
+def action_type(config: SimConfig) -> ActionType:
+    """The :class:`ActionType` of ``config.action_type`` (ConfigError naming the choices)."""
+    return ACTION_TYPES.get(config.action_type)

@@ -20,7 +20,7 @@ from jwmsim.config import SimConfig
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.geometry import wrap_angle
 from jwmsim.logs.segment import LogSegment, category_kind
-from jwmsim.sim.actions import controls_from_action, normalise, validate_action
+from jwmsim.sim.actions import action_type, controls_from_action, normalise, validate_action
 from jwmsim.sim.behaviours import BEHAVIOURS
 from jwmsim.sim.collision import box_corners, ego_centre, ego_polygon, overlapping_actors, time_to_collision
 from jwmsim.sim.context import World
@@ -138,6 +138,7 @@ def build_world(
     """
     config = config or SimConfig()
     check_weights(config)
+    action_type(config)  # an unknown action type is a ConfigError naming the choices
     scripts = dict(scripts or {})
     if config.start_time > segment.ego_times[-1]:
         raise ConfigError(
