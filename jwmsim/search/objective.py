@@ -2,16 +2,18 @@
 
 The objective names an episode metric of :data:`jwmsim.sim.EPISODE_METRICS` (``pdms``, ``nc``,
 ``hd_score``, ``neuroncap``, ...; worse is lower, except for ``collision``, where 1 is worse) or
-``ttc_margin``. The **TTC margin** of a run is the smallest time to collision over its steps: at
-every step the ego and the actors are moved at constant velocity for up to
+``ttc_margin``. The **TTC margin** of a run is the smallest time to collision over its steps with
+the scenario's own actors (inserted and overridden ones: those its ranges move; every actor when it
+has none): at every step the ego and the actors are moved at constant velocity for up to
 :data:`MARGIN_HORIZON` seconds (the NAVSIM TTC projection, :func:`jwmsim.sim.collision.time_to_collision`,
-with a longer horizon than the 1 s of the TTC sub-score) and the first overlap with an actor ahead
-counts; a collision makes it 0; a run that never comes that close has the whole horizon as margin.
-Unlike the sub-scores it is continuous, so it tells the search which of two clean runs came closer.
+with a longer horizon than the 1 s of the TTC sub-score) and the first overlap with one of them
+ahead counts; a collision (with anyone) makes it 0; a run that never comes that close has the whole
+horizon as margin. Unlike the sub-scores it is continuous, so it tells the search which of two clean
+runs came closer; the log's own traffic is left out because it is the same in every trial.
 
 Optuna minimises one number per trial: ``value = sign * metric + TIE_WEIGHT * margin / horizon``.
 Metrics and margins are recorded to 6 decimals, so two different metric values differ by at least
-1e-6 and the margin term (below 1e-7, steps of 2.5e-14) only orders runs whose metric is equal: the
+1e-6 and the margin term (below 1e-7, in steps above 1e-14) only orders runs whose metric is equal: the
 value orders trials exactly as ``(metric, margin)`` does.
 """
 
@@ -21,10 +23,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from jwmsim.errors import ConfigError
 from jwmsim.scenario.params import closest
 
-MARGIN_HORIZON = 4.0  # [s] constant-velocity projection of the TTC margin
+MARGIN_HORIZON = 8.0  # [s] constant-velocity projection of the TTC margin
 MARGIN_STEP = 0.1  # [s] time step of that projection
 TIE_WEIGHT = 1e-7  # weight of the normalised margin in the minimised value (see the docstring)
 MARGIN = "ttc_margin"
@@ -88,11 +92,18 @@ def objective_by_name(name: str) -> Objective:
 
 class MarginTracker:
     """Follows a run step by step (``on_step`` of :func:`jwmsim.replay_run.run_one`) and keeps its
-    TTC margin [s]."""
+    TTC margin [s] to the actors ``actor_ids`` (None or empty: every actor)."""
 
-    def __init__(self, horizon: float = MARGIN_HORIZON, step: float = MARGIN_STEP) -> None:
+    def __init__(
+        self,
+        actor_ids: frozenset[str] | None = None,
+        horizon: float = MARGIN_HORIZON,
+        step: float = MARGIN_STEP,
+    ) -> None:
+        self.actor_ids = actor_ids or None
         self.horizon, self.step = horizon, step
         self.margin = horizon
+        self._exclude: np.ndarray | None = None
 
     def __call__(self, state: Any) -> None:
         from jwmsim.sim.collision import time_to_collision
@@ -100,6 +111,9 @@ class MarginTracker:
         if state.episode.collisions:
             self.margin = 0.0
             return
+        if self._exclude is None and self.actor_ids is not None:
+            ids = list(state.actors.ids)
+            self._exclude = np.array([i for i, a in enumerate(ids) if a not in self.actor_ids], dtype=int)
         cfg = state.world.config
         _, t_hit = time_to_collision(
             state.ego,
@@ -107,6 +121,7 @@ class MarginTracker:
             cfg.vehicle,
             self.horizon,
             self.step,
+            exclude=self._exclude,
             stopped_speed=cfg.metrics.stopped_speed,
         )
         if math.isfinite(t_hit):

@@ -183,7 +183,7 @@ def search(scenario_path: str | Path, options: SearchOptions | None = None) -> S
         worst: list[Case | None] = [(worst_cases(cases_of(study, objective), objective, 1) or [None])[0]]
         with make_backend(opts.backend, BackendOptions(opts.workers, opts.ray_address)) as backend:
             parallel = backend.parallelism(max(1, n_new))
-            study.sampler = make_sampler(opts.sampler, space, seed, len(study.trials), parallel)
+            study.sampler = make_sampler(opts.sampler, space, seed, len(study.trials), parallel, opts.budget)
             progress = TrialProgress(
                 opts.budget, min(done, opts.budget), f"search {scenario.name}", opts.progress and n_new > 0
             )

@@ -153,11 +153,22 @@ def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+def startup_trials(budget: int) -> int:
+    """Random trials TPE starts with: a quarter of the budget, 3 to 10."""
+    return max(3, min(10, budget // 4))
+
+
 def make_sampler(
-    name: str, space: dict[str, BaseDistribution], seed: int, n_done: int, parallel: int
+    name: str,
+    space: dict[str, BaseDistribution],
+    seed: int,
+    n_done: int,
+    parallel: int,
+    budget: int = 40,
 ) -> optuna.samplers.BaseSampler:
     """The sampler ``name`` (``tpe``, ``cmaes``, ``random``), seeded with ``seed + n_done`` so that
-    a continued study does not draw its first points again.
+    a continued study does not draw its first points again; TPE starts with
+    :func:`startup_trials` random trials of ``budget``.
 
     Raises:
         ConfigError: unknown sampler, or ``cmaes`` over a space with choices.
@@ -182,7 +193,7 @@ def make_sampler(
                 seed=seed, n_startup_trials=0, warn_independent_sampling=False
             )
         return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=10, multivariate=True, constant_liar=parallel > 1
+            seed=seed, n_startup_trials=startup_trials(budget), multivariate=True, constant_liar=parallel > 1
         )
 
 

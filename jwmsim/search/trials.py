@@ -67,7 +67,10 @@ def run_trial(task: TrialTask, ctx: TaskContext) -> TrialOutcome:
 
     loaded = _loaded(task)
     concrete = fix_draws(loaded.scenario, task.values, run_index=0)
-    margin = MarginTracker()
+    scenario = loaded.scenario
+    margin = MarginTracker(
+        frozenset([a.id for a in scenario.actors] + [o.id for o in scenario.log_actors.override])
+    )
     res = run_one(
         loaded,
         task.number,
