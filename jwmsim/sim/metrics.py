@@ -29,7 +29,9 @@ Per episode (from :class:`~jwmsim.sim.state.EpisodeAccumulator`): ``nc``, ``dac`
 minima over the steps; ``c`` is nuPlan's ``ego_is_comfortable`` over the whole ego trajectory
 (Savitzky-Golay filtered signals, :mod:`jwmsim.sim.comfort`); ``ep`` is NAVSIM's at the last step,
 ``p m / max(p m, r)`` with the multiplier ``m = nc dac`` on the ego's progress (0 where ``m = 0``
-and ``max <= 5 m``), or the last step's ratio to the log without a reference;
+and ``max <= 5 m``), ``p`` and ``r`` capped at the route length (``p`` counts the route as driven
+within ``ROUTE_END_TOLERANCE`` of its end, as RC does), or the last step's ratio to the log
+without a reference;
 ``pdms = nc dac (5 ep + 5 ttc + 2 c) / 12``;
 ``rc`` = best progress / route length, and 1 within ``ROUTE_END_TOLERANCE`` of its end; the
 route length is the distance the logged ego covers in the episode's duration (see
@@ -195,8 +197,14 @@ def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> 
     if acc.reference_last is None or acc.steps == 0:
         return acc.ep
     multiplier = acc.nc * acc.dac
-    p = max(0.0, acc.progress_last) * multiplier
-    top = max(p, acc.reference_last)
+    # the route ends where the expert's episode does (RC): progress past its end is no progress,
+    # and the ego within ROUTE_END_TOLERANCE of the end has driven it, as for RC
+    progress = max(0.0, acc.progress_last)
+    if route_length > 0 and progress >= route_length - ROUTE_END_TOLERANCE:
+        progress = max(progress, route_length)
+    reference = min(acc.reference_last, route_length) if route_length > 0 else acc.reference_last
+    p = min(progress, route_length) * multiplier if route_length > 0 else progress * multiplier
+    top = max(p, reference)
     if top <= cfg.metrics.min_expert_progress:
         return 1.0 if multiplier > 0 else 0.0
     return p / top

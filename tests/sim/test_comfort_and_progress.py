@@ -87,3 +87,19 @@ def test_episode_ep_multiplies_the_ego_progress_by_nc_and_dac():
     slow = EpisodeAccumulator(steps=10, progress_last=24.0, reference_last=32.0)
     # PDMS = (5 * 0.75 + 5 * 1 + 2 * 1) / 12 (no trace: C from the steps, 1)
     assert pdms(slow, 100.0, cfg) == pytest.approx((5 * 0.75 + 5 + 2) / 12)
+
+
+def test_logged_expert_keeps_c_and_ep_with_the_pdm_closed_reference():
+    from jwmsim.evaluation.reference import with_reference
+    from jwmsim.logs.nuscenes import load_nuscenes_log
+    from jwmsim.logs.procedural import default_log_path
+    from jwmsim.sim import build_world, episode_metrics, expert_actions, initial_state, transition
+
+    world = with_reference(build_world(load_nuscenes_log(default_log_path()), SimConfig(episode_seconds=8.0)))
+    assert world.route.reference is not None and world.route.reference[-1] > 5.0
+    actions = expert_actions(world)
+    state = initial_state(world)
+    while not state.done:
+        state = transition(state, actions[min(state.step, len(actions) - 1)])
+    scores = episode_metrics(state)
+    assert scores["c"] == 1.0 and scores["ep"] == 1.0 and scores["pdms"] == 1.0
