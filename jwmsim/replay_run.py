@@ -30,6 +30,7 @@ import numpy as np
 
 from jwmsim.backends.base import TaskContext
 from jwmsim.planning import Planner
+from jwmsim.run_inputs import LoadedInputs, RunInputs, process_inputs
 from jwmsim.sim.actions import ActionError
 from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import episode_metrics
@@ -98,46 +99,42 @@ class RunSetup:
     duration: float | None = None
 
 
+def inputs_of(setup: RunSetup) -> RunInputs:
+    """The shared loader's key of a replay setup."""
+    return RunInputs(
+        scenario_path=setup.scenario_path,
+        agent=setup.agent,
+        render=setup.render,
+        scene=setup.scene,
+        force_scene=setup.force_scene,
+        duration=setup.duration,
+        with_images=bool(setup.cameras) and setup.render != "none",
+    )
+
+
 class _Loaded:
-    """The replay's scenario, log, scene and planner, loaded once per process."""
+    """A replay setup and what its runs read (:mod:`jwmsim.run_inputs`)."""
 
-    def __init__(self, setup: RunSetup) -> None:
-        from jwmsim.envs.render_paths import needs_lidar
-        from jwmsim.planning import make_planner
-        from jwmsim.scenario import load_scenario
-        from jwmsim.scenario.loader import load_seed_log, with_duration
-
+    def __init__(self, setup: RunSetup, inputs: LoadedInputs) -> None:
         self.setup = setup
-        self.scenario = with_duration(load_scenario(setup.scenario_path), setup.duration)
-        self.log = load_seed_log(self.scenario, with_lidar=needs_lidar(setup.render, setup.scene))
-        self.planner: Planner = make_planner(setup.agent)
-        self.scene = None
-        if setup.cameras and setup.render != "none":
-            from jwmsim.envs.render_paths import RENDER_PATHS
-
-            if RENDER_PATHS.get(setup.render).uses_scene:
-                from jwmsim.scenes.sources import scene_for_log
-
-                self.scene = scene_for_log(self.log, setup.scene, progress=False, force=setup.force_scene)
-
-
-_PROCESS_STATE: dict[str, Any] = {}
+        self.inputs = inputs
+        self.scenario = inputs.scenario
+        self.log = inputs.log
+        self.planner: Planner = inputs.planner
+        self.scene = inputs.scene
 
 
 def run_task(task: tuple[RunSetup, int], ctx: TaskContext) -> RunResult:
     """A backend task: run ``task = (setup, run index)`` with this process's cached scenario, log,
     scene and planner (loaded again when the setup changes)."""
     setup, run_index = task
-    key = repr(setup)
-    if _PROCESS_STATE.get("key") != key:
-        _PROCESS_STATE.clear()  # free the previous setup's log and scene first
-        _PROCESS_STATE.update(key=key, loaded=_Loaded(setup))
-    return run_one(_PROCESS_STATE["loaded"], run_index, report=ctx.report, should_stop=ctx.should_stop)
+    loaded = _Loaded(setup, process_inputs(inputs_of(setup)))
+    return run_one(loaded, run_index, report=ctx.report, should_stop=ctx.should_stop)
 
 
 def load_for_runs(setup: RunSetup) -> _Loaded:
-    """Load what runs of ``setup`` need in this process."""
-    return _Loaded(setup)
+    """Load what runs of ``setup`` need in this process (not cached)."""
+    return _Loaded(setup, LoadedInputs(inputs_of(setup)))
 
 
 def run_one(

@@ -29,6 +29,7 @@ from jwmsim.export.options import KEYFRAME_PERIOD_S
 from jwmsim.export.provenance import render_provenance, scene_digest
 from jwmsim.export.visibility import CameraView
 from jwmsim.geometry import SE3
+from jwmsim.run_inputs import LoadedInputs, RunInputs, process_inputs
 
 PROGRESS_EVERY = 5  # [steps] between progress reports
 EXTRAS_NAME = "export"  # the staged scene's extras/export.json: run record, provenance, annotation keys
@@ -96,35 +97,24 @@ class SceneResult:
 
 
 class _Loaded:
-    """The export's scenario, log, Gaussian scene and planner, loaded once per process."""
+    """An export job's inputs (:mod:`jwmsim.run_inputs`) and the digest of its scene."""
 
-    def __init__(self, job: ExportJob) -> None:
-        from jwmsim.envs.render_paths import RENDER_PATHS, needs_lidar
-        from jwmsim.planning import make_planner
-        from jwmsim.scenario import load_scenario
-        from jwmsim.scenario.loader import load_seed_log
-
-        self.job = job
-        self.scenario = load_scenario(job.scenario_path)
-        self.log = load_seed_log(self.scenario, with_lidar=needs_lidar(job.render, job.scene))
-        self.planner = make_planner(job.agent)
-        self.spec = RENDER_PATHS.get(job.render)
-        self.scene = None
-        self.scene_digest: str | None = None
-        if self.spec.uses_scene:
-            from jwmsim.scenes.sources import scene_for_log
-
-            self.scene = scene_for_log(self.log, job.scene, progress=False, force=job.force_scene)
-            self.scene_digest = scene_digest(self.scene)
+    def __init__(self, inputs: LoadedInputs) -> None:
+        self.scenario = inputs.scenario
+        self.log = inputs.log
+        self.planner = inputs.planner
+        self.spec = inputs.render_spec
+        self.scene = inputs.scene
+        self.scene_digest: str | None = scene_digest(self.scene) if self.scene is not None else None
 
 
 _PROCESS: dict[str, Any] = {}
 
 
 def _loaded(job: ExportJob) -> _Loaded:
-    key = repr(job)
-    if _PROCESS.get("key") != key:
-        _PROCESS.update(key=key, loaded=_Loaded(job))
+    inputs = process_inputs(RunInputs(job.scenario_path, job.agent, job.render, job.scene, job.force_scene))
+    if _PROCESS.get("inputs") is not inputs:  # the digest is computed once per loaded scene
+        _PROCESS.update(inputs=inputs, loaded=_Loaded(inputs))
     return _PROCESS["loaded"]
 
 
