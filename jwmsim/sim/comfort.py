@@ -22,7 +22,6 @@ The episode is comfortable (C = 1) when every filtered sample lies within its bo
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -36,23 +35,18 @@ YAW_WINDOW = 5  # nuPlan approximate_derivatives default (extract_ego_yaw_rate p
 YAW_RATE_ORDER, YAW_ACCEL_ORDER = 2, 3
 
 
-@functools.lru_cache(maxsize=64)
-def _savgol_matrix(n: int, window: int, order: int, deriv: int, dt: float) -> np.ndarray:
-    """``[n, n]`` linear map of :func:`scipy.signal.savgol_filter` (``mode="interp"``) on ``n``
-    samples: the filter is linear, so applying it to the identity gives its matrix once."""
-    window = min(window, n)
-    if window <= order:  # too short for the polynomial: plain finite differences
-        m = np.eye(n)
-        for _ in range(deriv):
-            m = np.gradient(m, dt, axis=0) if n > 1 else np.zeros((n, n))
-        return m
-    return savgol_filter(np.eye(n), window_length=window, polyorder=order, deriv=deriv, delta=dt, axis=0)
-
-
 def _savgol(y: np.ndarray, window: int, order: int, deriv: int = 0, dt: float = 1.0) -> np.ndarray:
-    """Savitzky-Golay filter along the last axis of ``y`` ``[..., n]``, the window clipped to
-    ``n`` as nuPlan does."""
-    return y @ _savgol_matrix(y.shape[-1], window, order, deriv, round(float(dt), 9)).T
+    """Savitzky-Golay filter (:func:`scipy.signal.savgol_filter`, ``mode="interp"``) along the last
+    axis of ``y`` ``[..., n]``, the window clipped to ``n`` as nuPlan does; too short a series for
+    the polynomial gets plain finite differences. Memory is linear in ``n``."""
+    n = y.shape[-1]
+    window = min(window, n)
+    if window <= order:
+        out = np.asarray(y, dtype=np.float64)
+        for _ in range(deriv):
+            out = np.gradient(out, dt, axis=-1) if n > 1 else np.zeros_like(out)
+        return out
+    return savgol_filter(y, window_length=window, polyorder=order, deriv=deriv, delta=dt, axis=-1)
 
 
 def comfort_signals(
