@@ -1,10 +1,14 @@
-"""``jwmsim reconstruct LOG --method M --out scene.safetensors``: a Gaussian scene from a log, by any
-scene source of :data:`jwmsim.scenes.sources.SCENE_SOURCES`."""
+"""``jwmsim reconstruct LOG --out scene.safetensors``: a Gaussian scene from a log, by any scene
+source of :data:`jwmsim.scenes.sources.SCENE_SOURCES` (default ``worldrec``: WorldRec refined within
+``--budget`` seconds). A quality report (held-out PSNR / SSIM, Gaussians, time per stage) is
+printed and saved beside the scene as ``<stem>.report.json`` with a contact sheet
+``<stem>.contact.png`` (true / rendered / error). Ctrl-C leaves no scene file behind."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -22,10 +26,22 @@ def reconstruct(
     dataroot: Path = typer.Argument(None, help="nuScenes-format dataroot; default: the built-in seed log"),
     out: Path = typer.Option(..., "--out", help="scene file to write (.safetensors)"),
     scene: str = typer.Option(None, "--scene", help="scene name (default: the first scene)"),
-    method: str = typer.Option("fit", "--method", help=f"reconstruction method ({_methods_help()})"),
+    method: str = typer.Option("worldrec", "--method", help=f"reconstruction method ({_methods_help()})"),
     steps: int = typer.Option(None, "--steps", help="optimisation steps of --method fit (default 1500)"),
+    budget: float = typer.Option(
+        None,
+        "--budget",
+        help="--method worldrec: seconds for the whole build (default 60; 0: no refinement)",
+    ),
     refine: int = typer.Option(
-        None, "--refine", help="--method worldrec: refine the prediction by this many fitting steps"
+        None,
+        "--refine",
+        help="--method worldrec: at most this many refinement steps (default: the budget)",
+    ),
+    holdout_every: int = typer.Option(
+        8,
+        "--holdout-every",
+        help="--method worldrec: hold out and score on every n-th frame (0: none)",
     ),
     size: str = typer.Option("90x160", "--size", help="fitting / evaluation resolution HEIGHTxWIDTH [px]"),
     cameras: str = typer.Option(None, "--cameras", help="comma-separated channels (default: all)"),
@@ -43,8 +59,21 @@ def reconstruct(
     if steps is not None and method != "fit":
         hint = "use --refine STEPS to refine a worldrec scene" if method == "worldrec" else "drop --steps"
         raise ConfigError(f"--steps is for --method fit, not {method!r}", hint=hint)
-    if refine is not None and method != "worldrec":
-        raise ConfigError(f"--refine is for --method worldrec, not {method!r}", hint="use --method worldrec")
+    for flag, value, default in (
+        ("--refine", refine, None),
+        ("--budget", budget, None),
+        ("--holdout-every", holdout_every, 8),
+    ):
+        if value != default and method != "worldrec":
+            raise ConfigError(
+                f"{flag} is for --method worldrec, not {method!r}", hint="use --method worldrec"
+            )
+    if method == "worldrec":
+        from jwmsim.scenes.quality import heldout_frames
+        from jwmsim.scenes.worldrec_source import check_budget
+
+        check_budget(budget)
+        heldout_frames(1, holdout_every)  # refuses a period of 1 or below 0
     for name, value in (("--steps", steps), ("--refine", refine)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
@@ -66,14 +95,26 @@ def reconstruct(
     chans = tuple(c.strip() for c in cameras.split(",")) if cameras else None
     lidar = SCENE_SOURCES.get(method).needs_lidar
     log = load_nuscenes_log(dataroot, scene=scene, cameras=chans, with_lidar=lidar)
-    settings = SourceSettings(device=str(dev), steps=steps or refine, image_hw=parse_size(size), seed=seed)
-    result, rep = build_scene(log, method, settings, progress=True)
+    settings = SourceSettings(
+        device=str(dev),
+        steps=steps or refine,
+        image_hw=parse_size(size),
+        seed=seed,
+        budget=budget,
+        holdout_every=holdout_every,
+    )
+    preview = rep_preview(log, method)
+    if preview:
+        typer.echo(f"note: {preview['fallback']}")
+    result, rep = build_scene(log, method, settings, progress=sys.stderr.isatty())
+    sheet = rep.pop("contact_sheet", None)
+    out.parent.mkdir(parents=True, exist_ok=True)
     result.save(out)
     typer.echo(
         f"wrote {out}: {result.num_gaussians} Gaussians, {len(result.actors)} actors ({method} on {dev}); "
         f"built from log {result.metadata['log']!r} (digest {result.metadata['log_digest']})"
     )
-    if "heldout_psnr" in rep:
+    if "fit_seconds" in rep and "heldout_views" in rep:
         typer.echo(
             f"fit {rep['fit_seconds']:.0f} s; held-out PSNR {rep['heldout_psnr']:.2f} dB, "
             f"SSIM {rep['heldout_ssim']:.3f} ({rep['heldout_views']} views)"
@@ -85,8 +126,49 @@ def reconstruct(
         )
     if "init_reason" in rep:
         typer.echo(f"initialised from {rep['init_reason']}")
+    if method == "worldrec":
+        from jwmsim.scenes.quality import write_report
+
+        json_path, png_path = write_report({"method": method, "scene": str(out), **rep}, out, sheet)
+        typer.echo(quality_summary(rep))
+        typer.echo(f"report: {json_path}" + (f", contact sheet: {png_path}" if png_path else ""))
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         tmp = report.with_suffix(report.suffix + ".tmp")
         tmp.write_text(json.dumps({"method": method, "device": str(dev), **rep}, indent=2) + "\n")
         os.replace(tmp, report)
+
+
+def rep_preview(log: object, method: str) -> dict[str, str]:
+    """A fall-back the ``worldrec`` method will take on ``log``, stated before the build starts."""
+    if method != "worldrec":
+        return {}
+    from jwmsim.scenes.worldrec_source import model_image_hw, worldrec_unfit_reason
+
+    reason = worldrec_unfit_reason(log, model_image_hw())  # type: ignore[arg-type]
+    return {"fallback": f"per-scene fitting from the cameras alone: {reason}"} if reason else {}
+
+
+def quality_summary(rep: dict[str, object]) -> str:
+    """The lines ``jwmsim reconstruct`` prints about a ``worldrec`` build: stages, fall-backs and
+    held-out scores."""
+    lines = []
+    stages = rep.get("stages_seconds", {})
+    if isinstance(stages, dict) and stages:
+        lines.append("time per stage [s]: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    for key in ("fallback", "refine_note", "quality_note"):
+        if key in rep:
+            lines.append(f"{key.replace('_', ' ')}: {rep[key]}")
+    if "refine_steps" in rep:
+        lines.append(
+            f"refined {rep['refine_steps']} steps (stopped by {rep.get('refine_stopped', 'steps')}) within a "
+            f"{rep['budget_seconds']:.0f} s budget"
+        )
+    q = rep.get("quality")
+    if isinstance(q, dict):
+        lines.append(
+            f"held-out frames {q['frames']} ({q['views']} views, {q['image_hw'][0]}x{q['image_hw'][1]}): "
+            f"PSNR {q['psnr']:.2f} dB, SSIM {q['ssim']:.3f}, covered pixels {q['psnr_covered']:.2f} dB; "
+            f"{rep.get('gaussians')} Gaussians"
+        )
+    return "\n".join(lines)

@@ -70,6 +70,8 @@ class FitConfig:
     torch_threads: int = 1  # PyTorch threads while fitting (small tensors; the rasterizer uses numba's)
     max_eval_views: int = 48  # held-out views evaluated at most (evenly spread)
     device: str = "cpu"  # "cpu", "cuda" or "cuda:N" (gsplat renders on CUDA); "auto": CUDA when present
+    time_budget: float | None = None  # [s] of the whole fit (loading included); ``steps`` is then a cap
+    evaluate: bool = True  # score the held-out views at the end (off: the caller scores them)
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -80,6 +82,11 @@ class FitConfig:
             raise ConfigError("FitConfig.holdout_every=1 would hold out every frame", hint="use 0 or >= 2")
         if not 0 <= self.ssim_weight <= 1:
             raise ConfigError(f"FitConfig.ssim_weight must be in [0, 1], got {self.ssim_weight}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ConfigError(
+                f"FitConfig.time_budget must be positive seconds, got {self.time_budget}",
+                hint="leave it None for a fixed number of steps",
+            )
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class FitReport:
     """What :func:`fit_scene` measured; ``psnr`` / ``ssim`` on held-out views at ``image_hw``."""
 
     log: str
-    steps: int
+    steps: int  # steps done (fewer than config.steps when the time budget ran out)
     fit_seconds: float
     num_gaussians: int
     num_actors: int
@@ -100,6 +107,8 @@ class FitReport:
     init: str  # "lidar", "random" (no usable lidar: see init_reason) or "scene" (init_scene)
     init_reason: str = ""  # why the fit started the way it did, in words (shown by reconstruct)
     config: dict[str, object] = field(default_factory=dict)
+    stopped: str = "steps"  # "steps" (all done) or "budget" (config.time_budget ran out)
+    loop_seconds: float = 0.0  # [s] of the optimisation loop alone
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -555,7 +564,13 @@ def _fit(
     densify_until = int(config.densify_until_frac * config.steps)
     bar = tqdm(range(1, config.steps + 1), desc=f"fitting {log.name}", unit="step", disable=not progress)
     loss_ema = None
+    t_loop = time.perf_counter()
+    steps_done, stopped = 0, "steps"
     for step in bar:
+        elapsed = time.perf_counter() - t_start  # the budget covers loading and initialising too
+        if config.time_budget is not None and elapsed >= config.time_budget:
+            stopped = "budget"
+            break
         vi = int(rng.integers(len(train)))
         view = train[vi]
         gt = _as_float(images[(view.camera, view.index)]).to(dev)
@@ -567,6 +582,8 @@ def _fit(
         params.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         frac = (step - 1) / max(1, config.steps - 1)
+        if config.time_budget is not None:  # the schedule follows whichever runs out first
+            frac = min(1.0, max(frac, elapsed / config.time_budget))
         lr_means = config.lr_means * (config.lr_means_final / config.lr_means) ** frac
         params.optimizer.param_groups[0]["lr"] = lr_means * extent  # group 0 holds the means
         params.optimizer.step()
@@ -584,24 +601,28 @@ def _fit(
         loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
         if step % 10 == 0 or step == config.steps:
             bar.set_postfix(loss=f"{loss_ema:.4f}", gaussians=n_bg)
+        steps_done = step
         if on_step is not None:
             on_step(step, value)
+    bar.close()
+    loop_seconds = time.perf_counter() - t_loop
     fit_seconds = time.perf_counter() - t_start
     scene = params.scene(
         {
             "source": log.source or log.name,
             "method": "fit",
-            "steps": str(config.steps),
+            "steps": str(steps_done),
             "init": init,
             "init_reason": init_reason,
         }
     )
     eval_train = [train[i] for i in np.linspace(0, len(train) - 1, min(16, len(train))).round().astype(int)]
-    train_psnr = _evaluate(scene, log, eval_train, config, images)[0]
-    h_psnr, h_ssim, h_cov = _evaluate(scene, log, held, config, images) if held else (float("nan"),) * 3
+    nan3 = (float("nan"),) * 3
+    train_psnr = _evaluate(scene, log, eval_train, config, images)[0] if config.evaluate else float("nan")
+    h_psnr, h_ssim, h_cov = _evaluate(scene, log, held, config, images) if held and config.evaluate else nan3
     report = FitReport(
         log=log.name,
-        steps=config.steps,
+        steps=steps_done,
         fit_seconds=round(fit_seconds, 1),
         num_gaussians=scene.num_gaussians,
         num_actors=len(scene.actors),
@@ -614,5 +635,7 @@ def _fit(
         init=init,
         init_reason=init_reason,
         config={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        stopped=stopped,
+        loop_seconds=round(loop_seconds, 2),
     )
     return scene.to("cpu"), report

@@ -6,7 +6,8 @@ Each entry of :data:`SCENE_SOURCES` is a :class:`SceneSource`: ``build(segment, 
 * ``lidar``: the **lidar skeleton** of the log (:mod:`jwmsim.gaussians.lidar_skeleton`), seconds;
 * ``fit``: per-scene optimisation (:func:`jwmsim.gaussians.fit.fit_scene`), minutes on a CPU;
 * ``worldrec`` (**the default**, :data:`DEFAULT_SCENE_SOURCE`): the trained WorldRec network's
-  feed-forward reconstruction, pruned (:mod:`jwmsim.scenes.worldrec_source`), seconds.
+  feed-forward reconstruction, pruned, then refined by per-scene fitting within a time budget
+  (default 60 s) and scored on held-out frames (:mod:`jwmsim.scenes.worldrec_source`).
 
 Anything else given where a source is expected is the path of a saved scene file.
 
@@ -14,10 +15,12 @@ Anything else given where a source is expected is the path of a saved scene file
 (default ``~/.cache/jwmsim/scenes``), keyed by the log's :class:`~jwmsim.logs.identity.LogIdentity`
 (name, dataroot and a digest of its tables and sensor files), the segment's window and cameras, and
 the method, its version and its settings; entries are written atomically, and an unreadable entry
-is rebuilt with a warning. Every scene built here records its provenance in its metadata (the
-log's identity, the method and its version); a scene file whose recorded log differs from the log
-it is asked to render, or that records none, is refused with :class:`SceneMismatchError` unless
-``force=True`` (``--force-scene`` on the command line).
+is rebuilt with a warning. A source's report (held-out scores, time per stage) is kept beside the
+cached scene as ``<entry>.report.json`` with its contact sheet ``<entry>.contact.png``
+(:func:`jwmsim.scenes.quality.write_report`). Every scene built here records its provenance in
+its metadata (the log's identity, the method and its version); a scene file whose recorded log
+differs from the log it is asked to render, or that records none, is refused with
+:class:`SceneMismatchError` unless ``force=True`` (``--force-scene`` on the command line).
 
 A new source is an entry of the ``jwmsim.scene_sources`` entry-point group (or, at run time,
 ``SCENE_SOURCES.add(name, obj)``).
@@ -49,21 +52,29 @@ class SourceSettings:
 
     Attributes:
         device: torch device name the build runs on (``"cpu"``, ``"cuda"``, ``"cuda:N"``).
-        steps: optimisation steps: of ``fit`` (None: its default), or of the refinement that
-            follows ``worldrec``'s prediction (``--refine``; None: no refinement).
+        steps: optimisation steps: of ``fit`` (None: its default), or a cap on the refinement that
+            follows ``worldrec``'s prediction (``--refine``; None: the budget alone decides).
         image_hw: ``(height, width)`` of the images it fits and evaluates at [px] (None: default).
         seed: random seed.
+        budget: wall-clock budget of a ``worldrec`` build [s] (None: its default, 60 s; 0: no
+            refinement).
+        holdout_every: ``worldrec`` holds out every n-th frame and scores the scene on them (0: none).
     """
 
     device: str = "cpu"
     steps: int | None = None
     image_hw: tuple[int, int] | None = None
     seed: int = 0
+    budget: float | None = None
+    holdout_every: int = 8
 
     def token(self) -> str:
         """The part of the cache key that depends on the settings (the device does not change the
         scene, so it is left out)."""
-        return f"steps={self.steps}|hw={self.image_hw}|seed={self.seed}"
+        return (
+            f"steps={self.steps}|hw={self.image_hw}|seed={self.seed}|budget={self.budget}"
+            f"|holdout={self.holdout_every}"
+        )
 
 
 class SceneSource(Protocol):
@@ -239,9 +250,14 @@ def scene_for_log(
                 stacklevel=2,
             )
             path.unlink(missing_ok=True)
-    scene, _ = build_scene(segment, name, settings, progress)
+    scene, report = build_scene(segment, name, settings, progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     scene.save(path)
+    if "quality" in report or "stages_seconds" in report:
+        from jwmsim.scenes.quality import write_report
+
+        sheet = report.pop("contact_sheet", None)
+        write_report({"method": name, "scene": str(path), **report}, path, sheet)
     return scene
 
 

@@ -62,11 +62,12 @@ def test_scene_source_registered_and_checks_weights(
         build_scene(tiny_segment, "worldrec", SourceSettings(), progress=False)
     WorldRecModel(**tiny_model_config).save_pretrained(tmp_path / "ok")
     monkeypatch.setenv("JWMSIM_WORLDREC_WEIGHTS", str(tmp_path / "ok"))
-    scene, report = build_scene(tiny_segment, "worldrec", SourceSettings(), progress=False)
-    assert scene.num_gaussians > 0 and report["windows"] >= 1
+    scene, report = build_scene(tiny_segment, "worldrec", SourceSettings(budget=0), progress=False)
+    assert scene.num_gaussians > 0 and report["worldrec_gaussians"] >= scene.num_gaussians
+    assert report["refine_note"].startswith("budget 0")
     assert scene.metadata["method"] == "worldrec" and scene.metadata["log_digest"]
     version = SCENE_SOURCES.get("worldrec").version
-    assert version.startswith("worldrec-v1-") and version.endswith(ss.PruneConfig().key())
+    assert version.startswith("worldrec-v2-") and version.endswith(ss.PruneConfig().key())
     # pruned to what the log's cameras see; the report says by how much
     assert len(scene.background) == report["background_after"] <= report["background_before"]
     assert scene.metadata["pruned"] == ss.PruneConfig().key()

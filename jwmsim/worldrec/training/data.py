@@ -5,7 +5,9 @@ Seeds: training towns come from :data:`TRAIN_SEEDS` (100-199); evaluation towns 
 :data:`EVAL_SEEDS` (900-904); the built-in seed log's town (seed 3) is never trained on.
 :func:`check_training_seed` enforces it wherever a town enters training. On the real log every
 8th frame (index ``i % 8 == 4``, as :mod:`jwmsim.gaussians.fit` holds out) is never loaded for
-training, neither its images nor its lidar sweep.
+training, neither its images nor its lidar sweep; and the real log is cut at frame 40
+(:mod:`jwmsim.logs.real_log_split`): frames 40-59 are the out-of-sample log, never read by
+training (:func:`make_source` asserts it).
 
 Layout under the data root (outside git; default ``$JWMSIM_CACHE/worldrec``)::
 
@@ -25,6 +27,7 @@ import torch
 
 from jwmsim.errors import ConfigError
 from jwmsim.geometry import SE3
+from jwmsim.logs.real_log_split import check_training_frames, training_part
 from jwmsim.logs.segment import LogSegment
 from jwmsim.worldrec.inputs import LogCache
 
@@ -170,9 +173,16 @@ class Source:
 def make_source(
     name: str, segment: LogSegment, image_hw: tuple[int, int], oracle: OracleViews | None, real: bool
 ) -> Source:
-    """A :class:`Source`; for the real log (``real``) the held-out frames are not loaded."""
+    """A :class:`Source`; for the real log (``real``) the held-out frames are not loaded, and the
+    shared real log is cut before frame 40 first (its frames 40-59 are never read).
+
+    Raises:
+        RealLogSplitError: the cache would hold a frame or sweep of the real log's frames 40-59.
+    """
+    segment = training_part(segment)
     n = min(len(segment.frames[c]) for c in segment.camera_names)
-    frames = training_frames(n) if real else None
+    frames = training_frames(n) if real else list(range(n))
+    check_training_frames(segment.name, frames)
     cache = LogCache.from_segment(segment, image_hw, frames=frames)
     e2c = np.stack([segment.cameras[c].ego_from_cam.matrix for c in segment.camera_names])
     return Source(name, cache, oracle, e2c)
