@@ -70,9 +70,12 @@ class RealClipMaker:
         """Painter of the ``scene_name`` scene built from frames ``0..last`` (cached on disk)."""
         key = (scene_name, last)
         if key not in self._painters:
-            from jwmsim.scenes.sources import scene_for_log
+            from jwmsim.scenes.sources import SourceSettings, scene_for_log
 
-            scene = scene_for_log(self.window(last), scene_name, progress=False)
+            # feed-forward scenes (budget 0): the skeleton WorldGen was prepared with so far
+            scene = scene_for_log(
+                self.window(last), scene_name, progress=False, settings=SourceSettings(budget=0)
+            )
             cams = [self.segment.cameras[c] for c in self.spec.cameras]
             self._painters = {key: SkeletonPainter(scene, cams, self.spec.image_hw)}  # keep one scene
         return self._painters[key]

@@ -136,9 +136,10 @@ class TownClipMaker:
     def painter(self, scene_name: str) -> SkeletonPainter:
         """The skeleton painter of scene source ``scene_name`` (built once, cached on disk)."""
         if scene_name not in self._painters:
-            from jwmsim.scenes.sources import scene_for_log
+            from jwmsim.scenes.sources import SourceSettings, scene_for_log
 
-            scene = scene_for_log(self.segment, scene_name, progress=False)
+            # feed-forward scenes (budget 0): the skeleton WorldGen was prepared with so far
+            scene = scene_for_log(self.segment, scene_name, progress=False, settings=SourceSettings(budget=0))
             cams = [self.segment.cameras[c] for c in self.spec.cameras]
             self._painters[scene_name] = SkeletonPainter(scene, cams, self.spec.image_hw)
         return self._painters[scene_name]
