@@ -32,13 +32,20 @@ def recon(
     refine: int = typer.Option(
         300, "--refine", help="WorldRec + this many fitting steps on the real log (0: none)"
     ),
+    budget: float = typer.Option(
+        60.0,
+        "--budget",
+        help="WorldRec refined within this many seconds on the real log, as scenes are built (0: none)",
+    ),
     size: str = typer.Option("90x160", "--size", help="evaluation resolution HEIGHTxWIDTH [px]"),
     no_prune: bool = typer.Option(False, "--no-prune", help="evaluate WorldRec's scenes unpruned"),
 ) -> None:
     """Score WorldRec, the lidar skeleton and per-scene fitting (PSNR / SSIM, build time, Gaussian
-    count): on the real log's held-out frames (every 8th, never read by any method) and on the
-    evaluation towns 900-904 (never trained on) at the logged pose and shifted 0-3 m sideways
-    against the oracle. Writes a JSON report, a Markdown table and a plot to --out."""
+    count) on the real log, in-sample (frames 0-39, which training reads, held-out frames 4, 12, 20,
+    28, 36) and out-of-sample (frames 40-59 as a new log no training read, held-out frames 42, 46,
+    50, 54, 58) side by side, and on the evaluation towns 900-904 (never trained on) at the logged
+    pose and shifted 0-3 m sideways against the oracle. No method reads a held-out frame. Writes a
+    JSON report, a Markdown table and a plot to --out."""
     from jwmsim.cli.replay import parse_size
     from jwmsim.errors import ConfigError
     from jwmsim.worldrec.training.data import default_data_root, default_real_log
@@ -51,8 +58,9 @@ def recon(
         ("--fit-steps", fit_steps),
         ("--real-fit-steps", real_fit_steps),
         ("--refine", refine),
+        ("--budget", budget),
     ):
-        if value < 0:
+        if not value >= 0:
             raise ConfigError(f"{name} must be 0 or more, got {value}")
     options = EvalOptions(
         image_hw=parse_size(size),
@@ -61,6 +69,7 @@ def recon(
         fit_steps=fit_steps,
         real_fit_steps=real_fit_steps,
         refine_steps=refine,
+        budget=budget,
         prune=None if no_prune else EvalOptions().prune,
     )
     real = None

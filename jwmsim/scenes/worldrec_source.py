@@ -115,8 +115,11 @@ class WorldRecSource:
         return f"worldrec-v2-{weights_digest(weights_dir())}-{pruned}"
 
     def build(
-        self, segment: LogSegment, settings: SourceSettings, progress: bool
+        self, segment: LogSegment, settings: SourceSettings, progress: bool, model: Any = None
     ) -> tuple[GaussianScene, dict[str, Any]]:
+        """The scene and its report (see the module docstring); ``model``: a loaded
+        :class:`~jwmsim.worldrec.modeling_worldrec.WorldRecModel` to use instead of the weights in
+        :func:`~jwmsim.worldrec.weights.weights_dir` (evaluation of other weights)."""
         from jwmsim.gaussians.fit import FitConfig
 
         t0 = time.perf_counter()
@@ -130,7 +133,7 @@ class WorldRecSource:
         report: dict[str, Any] = {"budget_seconds": budget, "holdout_every": every, "heldout_frames": held}
         reason = worldrec_unfit_reason(segment, model_image_hw())
         if reason is None:
-            scene = self._worldrec(segment, settings, build, progress, stages, report)
+            scene = self._worldrec(segment, settings, build, progress, stages, report, model)
         else:
             report["fallback"] = f"per-scene fitting from the cameras alone: {reason}"
             if budget == 0 and settings.steps is None:
@@ -175,16 +178,18 @@ class WorldRecSource:
         progress: bool,
         stages: dict[str, float],
         report: dict[str, Any],
+        model: Any = None,
     ) -> GaussianScene:
+        t0 = time.perf_counter()
         from jwmsim.worldrec.reconstruct import load_worldrec, reconstruct_segment
 
-        t0 = time.perf_counter()
-        model = load_worldrec(weights_dir(), device=settings.device)
+        if model is None:
+            model = load_worldrec(weights_dir(), device=settings.device)
+            report["weights"] = str(weights_dir())
         stages["load_model"] = round(time.perf_counter() - t0, 2)
         scene, rec = reconstruct_segment(model, segment, frames=frames, progress=progress)
         stages["load_log"] = rec["load_seconds"]
         stages["worldrec"] = round(rec["build_seconds"] - rec["load_seconds"], 2)
-        report["weights"] = str(weights_dir())
         report["worldrec_gaussians"] = rec["gaussians"]
         if self.prune is not None:
             from jwmsim.gaussians.prune import prune_scene

@@ -53,10 +53,17 @@ def test_evaluation_compares_with_the_lidar_skeleton_and_fitting(tiny_model, tin
         assert res[m]["views"] == len(tiny_segment.camera_names)  # frame 4 only (10 frames)
         assert set(res[m]["per_camera"]) == set(tiny_segment.camera_names)
     assert res["worldrec"]["gaussians"] == methods["worldrec"][0].num_gaussians
-    table = markdown_table(summarise(res, []))
+    # the same log held out every 4th frame (2, 6) stands in for the out-of-sample set
+    methods4 = _methods(tiny_model, tiny_segment, ReconstructConfig(ctx_stride=1), 0, prune, (32, 56), 4)
+    res4 = evaluate_logged(methods4, tiny_segment, (32, 56), every=4)
+    assert res4["worldrec"]["views"] == 2 * len(tiny_segment.camera_names)
+    table = markdown_table(summarise({"in_sample": res, "out_of_sample": res4}, []))
     header = table.splitlines()[0]
     assert "WorldRec" in header and "lidar skeleton" in header and "per-scene fit" in header
-    assert "real log, Gaussians" in table
+    rows = [line.split(" | ")[0] for line in table.splitlines()]
+    assert any(r.startswith("| in-sample: real log frames 0-39") for r in rows)
+    assert any(r.startswith("| out-of-sample: new log: real frames 40-59") for r in rows)
+    assert "| out-of-sample: Gaussians" in table
 
 
 def test_evaluation_towns_are_only_evaluation_seeds(tmp_path) -> None:

@@ -1,9 +1,18 @@
 """Evaluation of WorldRec side by side with the lidar skeleton and per-scene fitting: PSNR / SSIM
 (7x7 uniform window), build time and Gaussian count.
 
-* Real log: the held-out frames (``i % 8 == 4``, all cameras) of the real PandaSet log; WorldRec
-  reconstructs from the other frames only (their images and lidar sweeps); the lidar skeleton is
-  built as the environment builds it (all sweeps).
+* Real log, two sets side by side (:mod:`jwmsim.logs.real_log_split`):
+
+  - **in-sample**: frames 0-39, the part of the real log training reads; scored on its held-out
+    frames 4, 12, 20, 28, 36 (``i % 8 == 4``: never read by training nor by any method here), so
+    interpolation inside a scene the network was trained on;
+  - **out-of-sample**: frames 40-59 as a new log (no training ever read them), reconstructed from
+    their own frames and scored on every 4th of them (42, 46, 50, 54, 58), which no method reads.
+
+  WorldRec reconstructs from the non-held-out frames only (their images and lidar sweeps); the
+  lidar skeleton is built as the environment builds it (all sweeps of the set); the per-scene fit
+  and the refinements hold out the same frames; ``worldrec+budgetN`` is the ``worldrec`` scene
+  source's default (WorldRec, pruned, refined for what is left of N seconds).
 * Procedural evaluation towns (seeds 900-904, never trained on): held-out frames at the logged
   pose against the log's images, and the same times with the ego shifted 0, 1, 2 and 3 m to its
   left against the oracle (rendered at the log's 320x180 and area-resized, as the log's images).
@@ -35,14 +44,14 @@ from jwmsim.gaussians.prune import PruneConfig, prune_scene
 from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
+from jwmsim.logs.real_log_split import NEW_LOG_HOLDOUT_EVERY, new_log, training_part
 from jwmsim.logs.segment import LogSegment
 from jwmsim.worldrec.modeling_worldrec import WorldRecModel
 from jwmsim.worldrec.reconstruct import ReconstructConfig, load_worldrec, reconstruct_segment
 from jwmsim.worldrec.training.data import (
     EVAL_SEEDS,
-    is_heldout,
+    HOLDOUT_EVERY,
     town_log_is_current,
-    training_frames,
 )
 
 SHIFTS = (0.0, 1.0, 2.0, 3.0)  # [m] to the ego's left
@@ -62,6 +71,8 @@ class EvalOptions:
         fit_steps: per-scene fitting steps on each town (0: no fit column).
         real_fit_steps: per-scene fitting steps on the real log (0: none).
         refine_steps: WorldRec + this many fitting steps on the real log (0: none).
+        budget: WorldRec refined within this many seconds on the real log, as the ``worldrec``
+            scene source builds it (0: none).
         prune: how WorldRec's scenes are pruned (None: not pruned).
         rcfg: how WorldRec cuts the logs into windows.
     """
@@ -73,6 +84,7 @@ class EvalOptions:
     fit_steps: int = 0
     real_fit_steps: int = 0
     refine_steps: int = 0
+    budget: float = 0.0
     prune: PruneConfig | None = field(default_factory=PruneConfig)
     rcfg: ReconstructConfig = field(default_factory=ReconstructConfig)
 
@@ -98,9 +110,11 @@ def _summary(ps: Sequence[float], ss: Sequence[float]) -> dict[str, float]:
     return {"psnr": round(float(np.mean(ps)), 3), "ssim": round(float(np.mean(ss)), 4), "views": len(ps)}
 
 
-def heldout_indices(segment: LogSegment) -> list[int]:
-    n = min(len(segment.frames[c]) for c in segment.camera_names)
-    return [i for i in range(n) if is_heldout(i)]
+def heldout_indices(segment: LogSegment, every: int = HOLDOUT_EVERY) -> list[int]:
+    """Held-out frames of ``segment``: ``i % every == every // 2``."""
+    from jwmsim.scenes.quality import heldout_frames
+
+    return heldout_frames(min(len(segment.frames[c]) for c in segment.camera_names), every)
 
 
 def _methods(
@@ -110,14 +124,17 @@ def _methods(
     fit_steps: int,
     prune: PruneConfig | None,
     image_hw: tuple[int, int] = EVAL_HW,
+    every: int = HOLDOUT_EVERY,
 ) -> dict[str, tuple[GaussianScene, float]]:
-    """The scenes compared, built from the log's training frames: WorldRec (pruned as the
-    ``worldrec`` scene source prunes, when ``prune`` is given), the lidar skeleton (as the
-    environment builds it, all sweeps) and, with ``fit_steps``, per-scene fitting (which holds out
-    the same frames itself). Values: ``(scene, build seconds)``."""
+    """The scenes compared, built from the log's frames but the held-out ones (every ``every``-th):
+    WorldRec (pruned as the ``worldrec`` scene source prunes, when ``prune`` is given), the lidar
+    skeleton (as the environment builds it, all sweeps) and, with ``fit_steps``, per-scene fitting
+    (which holds out the same frames itself). Values: ``(scene, build seconds)``."""
+    from jwmsim.scenes.quality import build_frames
+
     n = min(len(segment.frames[c]) for c in segment.camera_names)
     t0 = time.perf_counter()
-    wr, _ = reconstruct_segment(model, segment, frames=training_frames(n), config=rcfg)
+    wr, _ = reconstruct_segment(model, segment, frames=build_frames(n, every), config=rcfg)
     if prune is not None:
         wr, _ = prune_scene(wr, segment, prune)
     t1 = time.perf_counter()
@@ -127,21 +144,25 @@ def _methods(
         from jwmsim.gaussians.fit import FitConfig, fit_scene
 
         t2 = time.perf_counter()
-        fit, _ = fit_scene(segment, FitConfig(steps=fit_steps, image_hw=image_hw), progress=False)
+        cfg = FitConfig(steps=fit_steps, image_hw=image_hw, holdout_every=every)
+        fit, _ = fit_scene(segment, cfg, progress=False)
         out["fit"] = (fit, time.perf_counter() - t2)
     return out
 
 
 def evaluate_logged(
-    methods: dict[str, tuple[GaussianScene, float]], segment: LogSegment, hw: tuple[int, int]
+    methods: dict[str, tuple[GaussianScene, float]],
+    segment: LogSegment,
+    hw: tuple[int, int],
+    every: int = HOLDOUT_EVERY,
 ) -> dict[str, Any]:
-    """Scores of each method on the held-out frames of ``segment`` against its images, overall
-    and per camera."""
+    """Scores of each method on the held-out frames (every ``every``-th) of ``segment`` against
+    its images, overall and per camera."""
     out: dict[str, Any] = {}
     gts = {
         i: torch.stack([torch.from_numpy(segment.image(c, i, hw)) for c in segment.camera_names]).float()
         / 255
-        for i in heldout_indices(segment)
+        for i in heldout_indices(segment, every)
     }
     for name, (scene, seconds) in methods.items():
         per_cam: dict[str, tuple[list[float], list[float]]] = {c: ([], []) for c in segment.camera_names}
@@ -166,28 +187,73 @@ def evaluate_logged(
     return out
 
 
-def evaluate_real_log(model: WorldRecModel, root: Path, options: EvalOptions) -> dict[str, Any]:
-    """Held-out frames of the real log (see the module docstring); with ``options.refine_steps``,
-    also WorldRec followed by that many per-scene fitting steps (``fit_scene`` started from the
-    prediction; the fit itself never trains on the held-out frames)."""
+REAL_SETS = {
+    "in_sample": "real log frames 0-39 (a training scene), held-out frames 4, 12, 20, 28, 36",
+    "out_of_sample": "new log: real frames 40-59 (never trained on), held-out frames 42, 46, 50, 54, 58",
+}
+
+
+def real_log_sets(segment: LogSegment) -> dict[str, tuple[LogSegment, int, int]]:
+    """The two real-log sets (see the module docstring): ``name -> (segment, hold-out period,
+    first frame of the full log)``."""
+    from jwmsim.logs.real_log_split import NEW_LOG_FRAMES
+
+    return {
+        "in_sample": (training_part(segment), HOLDOUT_EVERY, 0),
+        "out_of_sample": (new_log(segment), NEW_LOG_HOLDOUT_EVERY, NEW_LOG_FRAMES.start),
+    }
+
+
+def evaluate_real_set(
+    model: WorldRecModel, segment: LogSegment, every: int, first: int, options: EvalOptions
+) -> dict[str, Any]:
+    """One real-log set: the methods of :func:`_methods`, and with ``options.refine_steps`` /
+    ``options.budget`` WorldRec followed by that many fitting steps / refined within that budget
+    (both hold out the same frames)."""
     from jwmsim.gaussians.fit import FitConfig, fit_scene
-    from jwmsim.logs.nuscenes import load_nuscenes_log
+    from jwmsim.scenes.sources import SourceSettings
+    from jwmsim.scenes.worldrec_source import WorldRecSource
 
     hw = options.image_hw
-    segment = load_nuscenes_log(root)
-    methods = _methods(model, segment, options.rcfg, options.real_fit_steps, options.prune, hw)
+    methods = _methods(model, segment, options.rcfg, options.real_fit_steps, options.prune, hw, every)
+    extra: dict[str, Any] = {}
     if options.refine_steps > 0:
         scene, seconds = methods["worldrec"]
         t0 = time.perf_counter()
-        cfg = FitConfig(steps=options.refine_steps, image_hw=hw)
+        cfg = FitConfig(steps=options.refine_steps, image_hw=hw, holdout_every=every)
         refined, _ = fit_scene(segment, cfg, progress=False, init_scene=scene)
         methods[f"worldrec+refine{options.refine_steps}"] = (refined, seconds + time.perf_counter() - t0)
-    return {
-        "log": str(root),
-        "heldout_frames": heldout_indices(segment),
+    if options.budget > 0:
+        settings = SourceSettings(image_hw=hw, budget=options.budget, holdout_every=every)
+        source = WorldRecSource(prune=options.prune)
+        scene, rep = source.build(segment, settings, progress=False, model=model)
+        name = f"worldrec+budget{options.budget:g}"
+        methods[name] = (scene, rep["build_seconds"])
+        extra[name] = {
+            "refine_steps": rep.get("refine_steps", 0),
+            "stages_seconds": rep["stages_seconds"],
+        }
+    held = heldout_indices(segment, every)
+    result = {
+        "heldout_frames": [first + i for i in held],
+        "holdout_every": every,
         "image_hw": list(hw),
-        **evaluate_logged(methods, segment, hw),
+        **evaluate_logged(methods, segment, hw, every),
     }
+    for name, info in extra.items():
+        result[name].update(info)
+    return result
+
+
+def evaluate_real_log(model: WorldRecModel, root: Path, options: EvalOptions) -> dict[str, Any]:
+    """Both real-log sets, in-sample and out-of-sample (see the module docstring)."""
+    from jwmsim.logs.nuscenes import load_nuscenes_log
+
+    full = load_nuscenes_log(root)
+    out: dict[str, Any] = {"log": str(root)}
+    for name, (segment, every, first) in real_log_sets(full).items():
+        out[name] = {"set": REAL_SETS[name], **evaluate_real_set(model, segment, every, first, options)}
+    return out
 
 
 def eval_town_path(root: Path, seed: int) -> Path:
@@ -270,16 +336,18 @@ def summarise(real: dict[str, Any] | None, towns: list[dict[str, Any]]) -> dict[
     """Means over the towns, per method and condition."""
     out: dict[str, Any] = {}
     if real is not None:
-        out["real_log_heldout"] = {
-            m: {
-                "psnr": real[m]["psnr"],
-                "ssim": real[m]["ssim"],
-                "seconds": real[m]["build_seconds"],
-                "gaussians": real[m]["gaussians"],
+        for part in REAL_SETS:
+            block = real[part]
+            out[f"real_{part}"] = {
+                m: {
+                    "psnr": block[m]["psnr"],
+                    "ssim": block[m]["ssim"],
+                    "seconds": block[m]["build_seconds"],
+                    "gaussians": block[m]["gaussians"],
+                }
+                for m in block
+                if isinstance(block[m], dict) and "psnr" in block[m]
             }
-            for m in real
-            if isinstance(real[m], dict) and "psnr" in real[m]
-        }
     if towns:
         agg: dict[str, Any] = {}
         for m in towns[0]["logged"]:
@@ -312,7 +380,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
     """The summary as a Markdown table: one row per set, one column per method (PSNR dB / SSIM),
     then build times [s] and Gaussian counts."""
     methods: list[str] = []
-    for part in ("real_log_heldout", "towns"):
+    for part in ("real_in_sample", "real_out_of_sample", "towns"):
         for m in summary.get(part, {}):
             if m not in methods:
                 methods.append(m)
@@ -339,15 +407,18 @@ def markdown_table(summary: dict[str, Any]) -> str:
                 else f"towns, {key.replace('oracle_', '')} shift (vs oracle)"
             )
             row(label, {m: quality(v[key]) for m, v in towns.items()})
-    real = summary.get("real_log_heldout", {})
-    if real:
-        row("real log, held-out frames", {m: quality(v) for m, v in real.items()})
+    reals = {part: summary.get(f"real_{part}", {}) for part in REAL_SETS}
+    labels = {"in_sample": "in-sample: ", "out_of_sample": "out-of-sample: "}
+    for part, real in reals.items():
+        if real:
+            row(labels[part] + REAL_SETS[part], {m: quality(v) for m, v in real.items()})
     if towns:
         row("towns, build time per log [s]", {m: f"{v['seconds']:.1f}" for m, v in towns.items()})
         row("towns, Gaussians", {m: f"{v['gaussians']:,}" for m, v in towns.items()})
-    if real:
-        row("real log, build time [s]", {m: f"{v['seconds']:.1f}" for m, v in real.items()})
-        row("real log, Gaussians", {m: f"{v['gaussians']:,}" for m, v in real.items()})
+    for part, real in reals.items():
+        if real:
+            row(f"{labels[part]}build time [s]", {m: f"{v['seconds']:.1f}" for m, v in real.items()})
+            row(f"{labels[part]}Gaussians", {m: f"{v['gaussians']:,}" for m, v in real.items()})
     return "\n".join(lines) + "\n"
 
 
@@ -403,10 +474,12 @@ def run(
     real = None
     if real_log is not None:
         real = evaluate_real_log(model, real_log, options)
-        scores_text = ", ".join(
-            f"{m} {v['psnr']:.2f} dB" for m, v in real.items() if isinstance(v, dict) and "psnr" in v
-        )
-        log(f"real log held-out frames: {scores_text}")
+        for part in REAL_SETS:
+            block = real[part]
+            scores_text = ", ".join(
+                f"{m} {v['psnr']:.2f} dB" for m, v in block.items() if isinstance(v, dict) and "psnr" in v
+            )
+            log(f"{part.replace('_', '-')} ({REAL_SETS[part]}): {scores_text}")
     towns = []
     for seed in tqdm(options.seeds, desc="evaluation towns", unit="town"):
         towns.append(evaluate_town(model, seed, data_root, options))
