@@ -1,70 +1,20 @@
-"""Sizes of a :class:`~jwmsim.worldgen.modeling_worldgen.WorldGenModel` (a diffusers ``ConfigMixin``).
-
-The same fields are the model's ``__init__`` arguments, so the ``config.json`` that
-``save_pretrained`` writes is a serialised :class:`WorldGenConfig`. Named presets: ``tiny-cpu``
-(2 CPU cores, 112x200, about 90 tokens per camera) and ``gpu``.
+"""Checks and named presets of :class:`~jwmsim.worldgen.modeling_worldgen.WorldGenModel`'s
+configuration. The configuration itself is declared once: the model's ``__init__`` arguments under
+``@register_to_config`` (``save_pretrained`` writes them to ``config.json``). Named presets:
+``tiny-cpu`` (2 CPU cores) and ``gpu``, as keyword arguments of the model.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-
 from jwmsim.errors import ConfigError
 
 COND_CHANNELS = 5  # skeleton RGB (3), depth feature (1), alpha (1)
 
 
-class WorldGenConfig(ConfigMixin):
-    """WorldGen hyper-parameters (units in comments).
-
-    Args:
-        image_hw: ``(height, width)`` the model was trained at [px] (it runs at any size whose
-            padded height and width divide by ``patch``; tokens follow the size).
-        patch: total down-sampling of the convolutional stem [px per token side] (16: 112x200 ->
-            7x13 tokens per camera after padding the width to 208).
-        stem_channels: channels of the head's full-resolution (per-pixel) stage and of the stem's
-            stages at strides 2, 4 and 8 (the stride-16 stage has ``dim`` channels); the head
-            mirrors them with skips.
-        dim: transformer width [D].
-        depth: transformer blocks.
-        heads: attention heads (``dim`` must divide by it; the head width must be even for RoPE).
-        mlp_ratio: hidden width of the feed-forward layers, in units of ``dim``.
-        ray_bands: Fourier bands of the per-token camera ray encoding.
-        max_frames: frame slots of the temporal rotary position (the longest clip trained on;
-            the pipeline's sinks + window + 1 must not exceed it).
-        rope_base: base of the temporal rotary frequencies.
-        depth_scale: the depth feature is ``1 / (1 + depth / depth_scale)`` (0 where empty) [m].
-        motion_scale: ego motion between frames is divided by this before embedding
-            (``(dx, dy, dz)`` [m], ``dyaw`` [rad x 10]).
-        timestep_shift: ``k`` of the flow-matching timestep shift ``k s / (1 + (k - 1) s)``.
-    """
-
-    config_name = "config.json"
-
-    @register_to_config
-    def __init__(
-        self,
-        image_hw: tuple[int, int] = (112, 200),
-        patch: int = 16,
-        stem_channels: tuple[int, int, int, int] = (16, 32, 64, 128),
-        dim: int = 256,
-        depth: int = 6,
-        heads: int = 4,
-        mlp_ratio: float = 3.0,
-        ray_bands: int = 6,
-        max_frames: int = 8,
-        rope_base: float = 100.0,
-        depth_scale: float = 10.0,
-        motion_scale: float = 2.0,
-        timestep_shift: float = 5.0,
-    ) -> None:
-        check_config(dict(locals()))
-
-
 def check_config(values: dict[str, Any]) -> None:
-    """Cross-field checks shared by :class:`WorldGenConfig` and the model (raises ConfigError)."""
+    """Cross-field checks of the model's arguments (raises ConfigError)."""
     h, w = values["image_hw"]
     if h < 16 or w < 16:
         raise ConfigError(f"WorldGen image_hw must be at least 16x16 px, got {values['image_hw']}")
@@ -103,10 +53,3 @@ PRESETS: dict[str, dict[str, Any]] = {
         "max_frames": 16,
     },
 }
-
-
-def preset_config(name: str) -> WorldGenConfig:
-    """The :class:`WorldGenConfig` of a named preset (``tiny-cpu`` or ``gpu``)."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown WorldGen preset {name!r}", hint=f"use one of {sorted(PRESETS)}")
-    return WorldGenConfig(**PRESETS[name])

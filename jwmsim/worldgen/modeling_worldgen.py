@@ -129,8 +129,29 @@ class Block(nn.Module):
 
 
 class WorldGenModel(ModelMixin, ConfigMixin):
-    """See the module docstring; arguments as
-    :class:`~jwmsim.worldgen.configuration_worldgen.WorldGenConfig`."""
+    """See the module docstring.
+
+    Args:
+        image_hw: ``(height, width)`` the model was trained at [px] (it runs at any size whose
+            padded height and width divide by ``patch``; tokens follow the size).
+        patch: total down-sampling of the convolutional stem [px per token side] (16: 112x200 ->
+            7x13 tokens per camera after padding the width to 208).
+        stem_channels: channels of the head's full-resolution (per-pixel) stage and of the stem's
+            stages at strides 2, 4 and 8 (the stride-16 stage has ``dim`` channels); the head
+            mirrors them with skips.
+        dim: transformer width [D].
+        depth: transformer blocks.
+        heads: attention heads (``dim`` must divide by it; the head width must be even for RoPE).
+        mlp_ratio: hidden width of the feed-forward layers, in units of ``dim``.
+        ray_bands: Fourier bands of the per-token camera ray encoding.
+        max_frames: frame slots of the temporal rotary position (the longest clip trained on;
+            the pipeline's sinks + window + 1 must not exceed it).
+        rope_base: base of the temporal rotary frequencies.
+        depth_scale: the depth feature is ``1 / (1 + depth / depth_scale)`` (0 where empty) [m].
+        motion_scale: ego motion between frames is divided by this before embedding
+            (``(dx, dy, dz)`` [m], ``dyaw`` [rad x 10]).
+        timestep_shift: ``k`` of the flow-matching timestep shift ``k s / (1 + (k - 1) s)``.
+    """
 
     config_name = "config.json"
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel, logit
 from jwmsim.logs.segment import ActorTrack
-from jwmsim.worldrec.configuration_worldrec import WorldRecConfig, check_config
+from jwmsim.worldrec.configuration_worldrec import check_config
 from jwmsim.worldrec.inputs import WindowViews
 from jwmsim.worldrec.queries import KIND_ACTOR, KIND_ANCHOR, KIND_LIDAR, NUM_KINDS, Tokens, box_pose
 
@@ -227,8 +227,34 @@ def gaussians_to_scene(
 
 
 class WorldRecModel(ModelMixin, ConfigMixin):
-    """Feed-forward Gaussian reconstruction from sparse 3D queries (see the module docstring);
-    arguments as :class:`~jwmsim.worldrec.configuration_worldrec.WorldRecConfig`."""
+    """Feed-forward Gaussian reconstruction from sparse 3D queries (see the module docstring).
+
+    Args:
+        image_hw: ``(height, width)`` the context images are resized to [px].
+        enc_channels: channels of the three encoder stages (strides 2, 4, 8); features at stride 4.
+        feat_dim: channels of the image feature map the queries sample [F].
+        query_dim: width of a query token [D].
+        num_points: key points per query for deformable sampling (the first sits on the anchor).
+        gaussians_per_query: K Gaussians decoded per query.
+        max_time_steps: context time steps a window may hold (size of the time embedding).
+        fourier_bands: frequency bands of the Fourier position encoding.
+        fourier_scale: wavelength of the lowest band [m].
+        lidar_voxel: base voxel of the lidar-seeded background queries [m] (doubles every
+            ``lidar_voxel_range`` metres from the ego).
+        lidar_voxel_range: [m].
+        max_lidar_queries: cap on lidar-seeded background queries per window.
+        anchor_voxel: voxel of the ego-centred anchor grid [m].
+        anchor_extent: ``(x_back, x_front, y_half, z_low, z_high)`` of the anchor grid in the ego
+            frame [m].
+        max_anchor_queries: cap on anchor queries per window.
+        actor_voxel: voxel of the actor queries in the box frame [m].
+        max_actor_queries: cap per actor.
+        offset_scale: key-point and Gaussian offsets, in units of the query's voxel.
+        scale_range: ``(lo, hi)`` Gaussian standard deviation, in units of the query's voxel.
+        visibility_tau: softness of the depth test ``sigmoid((D - z) / tau)`` [m] at 10 m (grows
+            linearly with depth).
+        sky_hw: ``(rows, cols)`` of the predicted sky map.
+    """
 
     config_name = "config.json"
 
@@ -514,9 +540,3 @@ class WorldRecModel(ModelMixin, ConfigMixin):
         colours = self.colour_logits(g, agg.rgb, total, weight)
         sky = self.predict_sky(feats, views.images)
         return WorldRecOutput(g, colours, sky, tokens.actor_ids)
-
-
-def config_of(model: WorldRecModel) -> WorldRecConfig:
-    """The model's sizes as a :class:`WorldRecConfig` (tuples restored after a JSON round trip)."""
-    values = {k: v for k, v in dict(model.config).items() if not k.startswith("_")}
-    return WorldRecConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -56,7 +56,7 @@ def build_window(
     """The window of frame indices ``frames`` (all cameras, or ``cameras``) of ``cache``.
 
     Args:
-        config: the model's config (``model.config`` or a :class:`WorldRecConfig`'s ``config``).
+        config: the model's config (``model.config``).
         rng: picks the subsets when a kind of query exceeds its cap.
     """
     views = window_views(cache, frames, cameras)

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from jwmsim.errors import CheckpointError, ConfigError
-from jwmsim.worldgen.configuration_worldgen import WorldGenConfig
 from jwmsim.worldgen.kv_cache import KVCache
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel, causal_block_mask, teacher_forcing_mask
 from jwmsim.worldgen.weights import load_worldgen
@@ -125,6 +124,6 @@ def test_corrupt_missing_or_mismatched_checkpoint_is_a_clear_error(
 
 def test_config_checks() -> None:
     with pytest.raises(ConfigError, match="heads"):
-        WorldGenConfig(dim=30, heads=4)
+        WorldGenModel(dim=30, heads=4)
     with pytest.raises(ConfigError, match="patch"):
-        WorldGenConfig(patch=8)
+        WorldGenModel(patch=8)

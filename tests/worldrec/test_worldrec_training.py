@@ -149,12 +149,18 @@ def test_cli_rejects_unknown_preset(capsys) -> None:
 
 
 def test_presets_build() -> None:
-    from jwmsim.worldrec.configuration_worldrec import preset_config
+    import inspect
+
+    from jwmsim.worldrec.configuration_worldrec import PRESETS
+    from jwmsim.worldrec.modeling_worldrec import WorldRecModel
+
+    default_hw = inspect.signature(WorldRecModel.__init__).parameters["image_hw"].default
     from jwmsim.worldrec.training.train import TRAIN_PRESETS, model_from_preset
 
     for name, cfg in TRAIN_PRESETS.items():
         model = model_from_preset(cfg)
-        assert tuple(model.config.image_hw) == tuple(preset_config(cfg.model_preset).config.image_hw), name
+        want = PRESETS[cfg.model_preset].get("image_hw", default_hw)
+        assert tuple(model.config.image_hw) == tuple(want), name
     big = model_from_preset(TRAIN_PRESETS["gpu"])
     small = model_from_preset(TRAIN_PRESETS["tiny-cpu"])
     assert sum(p.numel() for p in big.parameters()) > 2 * sum(p.numel() for p in small.parameters())
