@@ -51,7 +51,9 @@ def reconstruct(
 ) -> None:
     """Reconstruct a Gaussian scene (background, one component per actor, sky) from a log. The
     scene records the log it was built from (name, dataroot, content digest) and the method; the
-    fit reports PSNR / SSIM on held-out frames (every 8th frame is held out)."""
+    default, worldrec, refines WorldRec's scene within --budget seconds, holds every 8th frame out
+    of both and prints and saves a quality report beside --out (held-out PSNR / SSIM, Gaussians,
+    time per stage, a contact sheet PNG); the fit reports PSNR / SSIM on its held-out frames."""
     if method not in SCENE_SOURCES:
         raise ConfigError(
             f"unknown reconstruction method {method!r}", hint=f"use one of {SCENE_SOURCES.names()}"
