@@ -43,9 +43,9 @@ def worldrec(
     warmup: int = typer.Option(None, "--warmup", help="[steps] of linear learning-rate warm-up"),
 ) -> None:
     """Train WorldRec on procedural towns (with oracle views off the logged path) and the real
-    log's frames 0-39 (every 8th is held out; frames 40-59 are the out-of-sample log, never read). Resumable; writes
-    checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Fine-tune
-    shipped weights with --init assets/worldrec --lr 2e-4."""
+    log's frames 0-39 (every 8th is held out; frames 40-59 are the out-of-sample log, never read).
+    Resumable; writes checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to
+    --out. Fine-tune shipped weights with --init assets/worldrec --lr 2e-4."""
     from jwmsim.errors import ConfigError
     from jwmsim.training import with_overrides
     from jwmsim.worldrec.training.train import TRAIN_PRESETS, train
