@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from jwmsim.errors import ConfigError
+from jwmsim.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -177,12 +178,13 @@ def collect_demos(
 ) -> Demos:
     """Run :func:`record_task` over ``tasks`` on a backend (``local`` processes or ``ray``), with a
     tqdm bar in steps; returns the merged demonstrations in task order."""
-    from tqdm import tqdm
 
     from jwmsim.backends import make_backend
     from jwmsim.backends.base import BackendOptions
 
-    bar = tqdm(total=sum(t.steps for t in tasks), desc="demonstrations", unit="step", disable=not progress)
+    bar = progress_bar(
+        total=sum(t.steps for t in tasks), desc="demonstrations", unit="step", disable=not progress
+    )
 
     def report(index: int, steps: int) -> None:
         bar.update(steps)
@@ -253,7 +255,6 @@ def clone_into(
         in normalised units; returns in reward units), and the sample counts.
     """
     import torch
-    from tqdm import tqdm
 
     policy = model.policy
     n = len(demos)
@@ -292,7 +293,9 @@ def clone_into(
         optimiser = torch.optim.Adam(params, lr=settings.lr)
         rows = []
         batches = max(1, len(train) // settings.batch_size)
-        bar = tqdm(total=epochs * batches, desc=f"cloning ({phase})", unit="batch", disable=not progress)
+        bar = progress_bar(
+            total=epochs * batches, desc=f"cloning ({phase})", unit="batch", disable=not progress
+        )
         for epoch in range(epochs):
             total = 0.0
             for batch in np.array_split(rng.permutation(train), batches):

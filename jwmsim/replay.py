@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from jwmsim.backends import BACKENDS, Backend, BackendOptions, TaskFailed, make_backend
 from jwmsim.errors import ConfigError, JwmsimError
+from jwmsim.progress import progress_bar
 from jwmsim.replay_run import RunResult, RunSetup, run_task, write_json_atomic
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
@@ -268,7 +268,7 @@ def replay(
     started = time.perf_counter()
     with make_backend(opts.backend, BackendOptions(opts.workers, opts.ray_address)) as backend:
         workers = backend.parallelism(n_runs)
-        bar = tqdm(
+        bar = progress_bar(
             total=n_runs * max_steps,
             desc=f"{scenario.name}: {n_runs} run(s) on {workers} {backend.name} worker(s)",
             unit="step",
@@ -378,7 +378,7 @@ def execute_runs(
 def summary_table(result: ReplayResult) -> str:
     """A plain-text table of the runs and the aggregate, for the terminal."""
     cols = ("pdms", "nc", "dac", "ttc", "ep", "c", "rc", "hd_score", "neuroncap")
-    head = f"{'run':>4} {'status':<11} {'end':<15}" + "".join(f"{c:>9}" for c in cols)
+    head = f"{'run':>4} {'status':<11} {'end':<15}" + "".join(f" {c:>9}" for c in cols)
     lines = [head, "-" * len(head)]
     for r in result.runs:
         if r.status == "failed":  # no metrics: the cause instead
@@ -386,11 +386,11 @@ def summary_table(result: ReplayResult) -> str:
             lines.append(f"{r.run_index:>4} {'FAILED':<11} {'step ' + str(r.steps):<15} {cause}")
             continue
         vals = "".join(
-            f"{r.metrics.get(c):>9.3f}" if r.metrics.get(c) is not None else f"{'-':>9}" for c in cols
+            f" {r.metrics.get(c):>9.3f}" if r.metrics.get(c) is not None else f" {'-':>9}" for c in cols
         )
         lines.append(f"{r.run_index:>4} {r.status:<11} {r.reason or '-':<15}{vals}")
     agg = result.aggregate
-    means = "".join(f"{agg[c]['mean']:>9.3f}" if c in agg else f"{'-':>9}" for c in cols)
+    means = "".join(f" {agg[c]['mean']:>9.3f}" if c in agg else f" {'-':>9}" for c in cols)
     lines.append("-" * len(head))
     lines.append(f"{'mean':>4} {'':<11} {'':<15}{means}")
     if agg.get("runs_failed"):

@@ -73,6 +73,9 @@ def test_replay_writes_videos_metrics_and_summary(scenario_file: Path, tmp_path:
     assert not list((tmp_path / "out").rglob("*partial*"))
     table = summary_table(result)
     assert "pdms" in table and "collision rate" in table
+    header = table.splitlines()[0].split()
+    assert header[-2:] == ["hd_score", "neuroncap"]  # every column stands apart
+    assert all(len(line.split()) == len(header) for line in table.splitlines()[2:4])
 
 
 def test_same_seed_reproduces_runs_exactly(scenario_file: Path, tmp_path: Path) -> None:

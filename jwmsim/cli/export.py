@@ -20,7 +20,9 @@ def export_command(
         ..., "--out", help="dataroot to write (new or empty; an export's folder resumes)"
     ),
     runs: int = typer.Option(None, "--runs", help="jittered runs = scenes (default: the scenario's)"),
-    render: str = typer.Option("skeleton", "--render", help=f"render path ({render_path_help()})"),
+    render: str = typer.Option(
+        "skeleton", "--render", help=f"render path ({render_path_help(images_only=True)})"
+    ),
     cameras: str = typer.Option(
         None, "--cameras", help="comma-separated camera channels (default: every camera of the log)"
     ),

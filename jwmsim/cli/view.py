@@ -61,6 +61,7 @@ def view_command(
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    loaded = load_scenario(scenario)  # a bad scenario is reported before any window is tried
     from jwmsim.viewer.app import HEADLESS_DRIVERS, ViewerApp, display_driver
 
     if screenshot is None and display_driver() in HEADLESS_DRIVERS:
@@ -68,7 +69,7 @@ def view_command(
             f"no display to open the viewer's window on (SDL video driver {display_driver()!r})",
             hint="run it on a desktop (or with X forwarding), or headless: --screenshot PATH --steps N",
         )
-    viewer = ViewerApp(load_scenario(scenario), opts)
+    viewer = ViewerApp(loaded, opts)
     if screenshot is None:
         try:
             viewer.run()

@@ -178,9 +178,11 @@ def render_path_names() -> list[str]:
     return RENDER_PATHS.names()
 
 
-def render_path_help() -> str:
-    """``name: description`` of every render path, for ``--help``."""
-    return "; ".join(f"{n}: {RENDER_PATHS.get(n).description}" for n in RENDER_PATHS.names())
+def render_path_help(images_only: bool = False) -> str:
+    """``name: description`` of every render path (``images_only``: of those that make camera
+    images), for the ``--help`` of a command that accepts exactly those."""
+    specs = {n: RENDER_PATHS.get(n) for n in RENDER_PATHS.names()}
+    return "; ".join(f"{n}: {s.description}" for n, s in specs.items() if s.has_images or not images_only)
 
 
 def needs_lidar(path: str, scene_source: str) -> bool:

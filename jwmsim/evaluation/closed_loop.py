@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from jwmsim.backends import BackendOptions, make_backend
 from jwmsim.errors import ConfigError, JwmsimError, LogFormatError
 from jwmsim.evaluation.closed_loop_report import write_report
@@ -47,6 +45,7 @@ from jwmsim.evaluation.runs import (
     ScenarioRuns,
 )
 from jwmsim.planning import parse_planner_spec, resolve_planner_spec
+from jwmsim.progress import progress_bar
 from jwmsim.replay import ReplayOptions, execute_runs, prepare_runs
 from jwmsim.replay_run import RunResult
 from jwmsim.scenario.errors import LogDataMissing
@@ -230,7 +229,7 @@ def evaluate_closed_loop(options: ClosedLoopOptions) -> ClosedLoopReport:
     started = time.perf_counter()
     with make_backend(opts.backend, BackendOptions(opts.workers, opts.ray_address)) as backend:
         workers = backend.parallelism(len(tasks))
-        bar = tqdm(
+        bar = progress_bar(
             total=sum(g.n_runs * g.max_steps for g in groups),
             desc=f"closed loop: {len(tasks)} run(s) on {workers} {backend.name} worker(s)",
             unit="step",

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from jwmsim.errors import ConfigError
 from jwmsim.export.layout import ExportLayout, scene_name
 from jwmsim.export.merge import (
@@ -35,6 +33,7 @@ from jwmsim.export.merge import (
 )
 from jwmsim.export.options import ALL_CAMERAS, ExportOptions
 from jwmsim.export.scene_task import ExportJob, SceneResult, SceneTask, export_scene
+from jwmsim.progress import progress_bar
 
 MANIFEST_FORMAT = "jwmsim-export/1"
 
@@ -206,7 +205,7 @@ def export(scenario_path: str | Path, options: ExportOptions) -> ExportResult:
     skipped = [i for n, i in runs_of.items() if n in done]
     tasks = [SceneTask(job, i) for n, i in runs_of.items() if n not in done]
     result = ExportResult(layout.root, job.version, [], skipped=skipped)
-    bar = tqdm(
+    bar = progress_bar(
         total=len(tasks),
         desc=f"export {job.scenario_name}: {len(tasks)} scene(s)"
         + (f" ({len(skipped)} done before)" if skipped else ""),

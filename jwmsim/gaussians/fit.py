@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
-from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
@@ -36,6 +35,7 @@ from jwmsim.gaussians.scene import (
 )
 from jwmsim.geometry import quat_to_matrix
 from jwmsim.logs.segment import LogSegment, category_kind
+from jwmsim.progress import progress_bar
 
 MIN_LIDAR_INIT_POINTS = 100  # fewer lidar points in view than this: start from random points
 
@@ -475,7 +475,7 @@ def _load_images(
     log: LogSegment, views: list[_View], cfg: FitConfig, progress: bool
 ) -> dict[tuple[str, int], torch.Tensor]:
     out = {}
-    for v in tqdm(views, desc="loading images", unit="img", leave=False, disable=not progress):
+    for v in progress_bar(views, desc="loading images", unit="img", leave=False, disable=not progress):
         out[(v.camera, v.index)] = torch.from_numpy(
             log.image(v.camera, v.index, cfg.image_hw)
         )  # uint8: 4x less memory
@@ -562,7 +562,9 @@ def _fit(
     n_bg = len(params.parts["bg"]["means"])
     grad_acc, grad_cnt = torch.zeros(n_bg, device=dev), torch.zeros(n_bg, device=dev)
     densify_until = int(config.densify_until_frac * config.steps)
-    bar = tqdm(range(1, config.steps + 1), desc=f"fitting {log.name}", unit="step", disable=not progress)
+    bar = progress_bar(
+        range(1, config.steps + 1), desc=f"fitting {log.name}", unit="step", disable=not progress
+    )
     loss_ema = None
     t_loop = time.perf_counter()
     steps_done, stopped = 0, "steps"

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
-from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.lidar_colours import colour_points
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene, SkyModel
 from jwmsim.logs.segment import LogSegment
+from jwmsim.progress import progress_bar
 
 BUILDER_VERSION = "lidar-skeleton-v2"
 EGO_BODY = ((-1.5, 4.5), (-1.3, 1.3), (-0.5, 2.5))  # [m] ego-frame box of the ego's own body, dropped
@@ -199,7 +199,7 @@ def lidar_skeleton(
     bg_pts, bg_col = [], []
     act_pts: dict[str, list[np.ndarray]] = {}
     act_col: dict[str, list[np.ndarray]] = {}
-    for sweep in tqdm(sweeps, desc=f"lidar skeleton {segment.name}", disable=not progress):
+    for sweep in progress_bar(sweeps, desc=f"lidar skeleton {segment.name}", disable=not progress):
         pts_ego = sweep.points_ego()
         (x0, x1), (y0, y1), (z0, z1) = EGO_BODY
         body = (

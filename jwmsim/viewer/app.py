@@ -11,6 +11,7 @@ Tests drive it headless (``SDL_VIDEODRIVER=dummy``) by posting pygame events and
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,11 @@ FRAME_AVERAGE = 20  # frames the shown frame time is averaged over
 
 def _init_pygame() -> object:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime or not os.path.isdir(runtime):
+        # SDL prints "XDG_RUNTIME_DIR is invalid or not set" without one; a private folder of
+        # our own (mode 0700, as the XDG spec asks) keeps that noise out of jwmsim's own messages
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="jwmsim-xdg-")
     import pygame
 
     pygame.display.init()

@@ -125,10 +125,30 @@ def compose(
     return frame
 
 
+def help_placement(
+    lines: Sequence[str], frame_wh: tuple[int, int], margin: int = 12, scale: float = 0.45
+) -> list[tuple[str, int, int, float]]:
+    """Where each help line goes: ``(text, x, baseline y, scale)``, in as many columns as the
+    frame's height needs, the font shrunk until the widest line fits its column (but never below a
+    legible 0.25: a window far smaller than the default may then cut lines short on the right)."""
+    w, h = frame_wh
+    rows = max(1, (h - 2 * margin) // LINE)
+    cols = -(-len(lines) // rows)
+    col_w = (w - 2 * margin) // cols
+    widest = max(cv2.getTextSize(t, FONT, 1.0, 1)[0][0] for t in lines)
+    scale = max(0.25, min(scale, (col_w - margin) / max(widest, 1)))
+    return [
+        (t, margin + (k // rows) * col_w, margin + 11 + LINE * (k % rows), scale) for k, t in enumerate(lines)
+    ]
+
+
 def help_overlay(frame: np.ndarray, lines: Sequence[str], title: str = "jwmsim view: keys") -> np.ndarray:
-    """``frame`` darkened, with the key bindings listed over it."""
+    """``frame`` darkened, with the key bindings listed over it (in columns where they need it)."""
     out = (frame.astype(np.uint16) * 3 // 10).astype(np.uint8)
-    put_lines(
-        out, [(title, GOOD)] + [(line, TEXT) for line in lines] + [("H: close this help", DIM)], 16, 12, 0.45
-    )
+    texts = [title, *lines, "H: close this help"]
+    colours = [GOOD] + [TEXT] * len(lines) + [DIM]
+    for (text, x, y, scale), colour in zip(
+        help_placement(texts, (out.shape[1], out.shape[0])), colours, strict=True
+    ):
+        cv2.putText(out, text, (x, y), FONT, scale, colour, 1, lineType=cv2.LINE_AA)
     return out

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
-from tqdm import tqdm
 
 from jwmsim.checkpoints import load_strict
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.logs.segment import ActorTrack, LogSegment
+from jwmsim.progress import progress_bar
 from jwmsim.worldrec.inputs import LogCache, window_views
 from jwmsim.worldrec.modeling_worldrec import (
     FEATURE_STRIDE,
@@ -121,7 +121,7 @@ def reconstruct_cache(
 
     grow(len(base))
     depths, subsets, sky = [], [], []
-    bar = tqdm(
+    bar = progress_bar(
         zip(windows, win_views, strict=True),
         total=len(windows),
         desc="worldrec windows",

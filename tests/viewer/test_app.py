@@ -323,3 +323,33 @@ def test_cli_without_a_display_says_so(scenario_file: Path, capsys: pytest.Captu
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "no display" in err and "--screenshot" in err
+
+
+def test_help_overlay_fits_the_default_window(scenario_file: Path, tmp_path: Path) -> None:
+    """At the default size (3 cameras of 112x200, a 420 px BEV) every line of the help lies inside
+    the window, the last one ("H: close this help") included; checked on a headless screenshot."""
+    import cv2
+
+    from jwmsim.viewer.app import ViewerApp
+    from jwmsim.viewer.controls import help_lines
+    from jwmsim.viewer.drawing import FONT, help_placement
+    from jwmsim.viewer.options import ViewerOptions
+
+    app = ViewerApp(load_scenario(scenario_file), ViewerOptions(render="log_frames", progress=False))
+    try:
+        app.redraw()
+        key(app, "h")
+        shot = app.screenshot(tmp_path / "help.png")
+        img = np.transpose(pygame.surfarray.array3d(pygame.image.load(str(shot))), (1, 0, 2))
+        w, h = app.layout.size
+        assert img.shape[:2] == (h, w)
+        texts = ["jwmsim view: keys", *help_lines(), "H: close this help"]
+        placed = help_placement(texts, (w, h))
+        for text, x, y, scale in placed:
+            (tw, th), base = cv2.getTextSize(text, FONT, scale, 1)
+            assert 0 <= x and x + tw <= w and y - th >= 0 and y + base <= h, (text, x, y, w, h)
+        text, x, y, scale = placed[-1]  # the last line is drawn: light pixels on the darkened frame
+        (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
+        assert (img[y - th : y + 1, x : x + tw].max(-1) > 120).sum() > 20
+    finally:
+        app.close()

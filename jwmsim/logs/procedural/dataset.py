@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from jwmsim.errors import ConfigError
 from jwmsim.logs.procedural.config import LogConfig
 from jwmsim.logs.procedural.write_log import write_town_log
+from jwmsim.progress import progress_bar
 
 
 def make_dataset(
@@ -29,7 +28,7 @@ def make_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for seed in tqdm(range(seed0, seed0 + count), desc="logs", unit="log", disable=not progress):
+    for seed in progress_bar(range(seed0, seed0 + count), desc="logs", unit="log", disable=not progress):
         path = out / f"town-{seed:06d}"
         if not (path / "v1.0-mini" / "scene.json").is_file():
             write_town_log(seed, path, config, progress=False, overwrite=path.exists())

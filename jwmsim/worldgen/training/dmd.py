@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.progress import progress_bar
 from jwmsim.run_clock import RunClock
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
@@ -161,7 +161,7 @@ def train_dmd(cfg: Any, run_dir: Path, data: Path, resume: bool, progress: bool)
         plot_loss(run_dir)
 
     clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
-    bar = tqdm(total=cfg.steps, initial=step, desc="worldgen dmd", unit="step", disable=not progress)
+    bar = progress_bar(total=cfg.steps, initial=step, desc="worldgen dmd", unit="step", disable=not progress)
     stopped, ema = "steps", None
     try:
         while step < cfg.steps:

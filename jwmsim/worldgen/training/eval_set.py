@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
+from jwmsim.progress import progress_bar
 from jwmsim.worldgen.training.dataset import STEP_S, Clip, save_clip, split_dir
 from jwmsim.worldgen.training.lane_change import closed_loop_lane_change
 from jwmsim.worldgen.training.perturb import EgoOffsets, PerturbConfig
@@ -213,7 +214,7 @@ def write_eval_set(cfg: EvalSetConfig) -> list[Path]:
     torch.set_num_threads(1)
     paths: list[Path] = []
     per_town = len(cfg.scenes) * (len(EVAL_SHIFTS) + 2)
-    with tqdm(total=per_town * len(cfg.towns), desc="worldgen eval clips", unit="clip") as bar:
+    with progress_bar(total=per_town * len(cfg.towns), desc="worldgen eval clips", unit="clip") as bar:
         if cfg.real_log is not None:
             paths += [real_heldout_clip(cfg, s) for s in cfg.scenes]
         for seed in cfg.towns:

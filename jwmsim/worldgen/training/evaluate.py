@@ -29,6 +29,7 @@ import numpy as np
 
 from jwmsim.errors import ConfigError
 from jwmsim.machine import describe, machine_info
+from jwmsim.progress import progress_bar
 from jwmsim.worldgen.frames import FrameGenerator
 from jwmsim.worldgen.training.dataset import Clip, list_clips, load_clip
 from jwmsim.worldgen.training.gen_metrics import METRICS, frame_scores, mean_scores
@@ -164,8 +165,6 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
     Raises:
         ConfigError: there are no evaluation clips under ``cfg.root``.
     """
-    from tqdm import tqdm
-
     paths = list_clips(cfg.root, "eval")
     if not paths:
         raise ConfigError(
@@ -184,7 +183,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
     rollout: dict[str, Any] = {}
     seconds: dict[str, list[float]] = {n: [] for n in gens}
     t_start = time.perf_counter()
-    for path in tqdm(paths, desc="eval gen", unit="clip"):
+    for path in progress_bar(paths, desc="eval gen", unit="clip"):
         clip = load_clip(path)
         group = _clip_group(clip)
         if group == "rollout" and cfg.max_rollout_steps is not None:

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from jwmsim.errors import ConfigError, LogFormatError
+from jwmsim.progress import progress_bar
 from jwmsim.worldgen.flow import euler_levels, few_step_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 from jwmsim.worldgen.training.rollout import ClipInputs, causal_rollout, score_frames
@@ -115,7 +115,7 @@ def make_ode_pairs(
     levels = teacher_schedule(settings.euler_steps, student, shift)
     paths = [pair_path(folder, i) for i in range(settings.pairs)]
     todo = [i for i, p in enumerate(paths) if not p.is_file()]
-    for i in tqdm(todo, desc="ODE trajectories", unit="file", disable=not progress):
+    for i in progress_bar(todo, desc="ODE trajectories", unit="file", disable=not progress):
         rng = np.random.default_rng([seed, i])
         gen = torch.Generator().manual_seed(seed * 100_003 + i)
         inputs = _stack_clips(clips, rng, settings, teacher)

@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jwmsim.errors import ConfigError, JwmsimError
+from jwmsim.progress import progress_bar
 from jwmsim.worldgen.training.dataset import STEP_S, clip_name, split_dir
 from jwmsim.worldgen.training.perturb import PerturbConfig
 from jwmsim.worldgen.training.real_clips import TRAIN_FRAME_END
@@ -171,7 +172,7 @@ def run(cfg: PrepareConfig, log: Callable[[str], None] = print) -> dict[str, flo
     total = sum(len(town_jobs(cfg, s)) for s in cfg.towns) + len(real_jobs(cfg))
     t0 = time.perf_counter()
     written = 0
-    with tqdm(total=total, desc="worldgen clips", unit="clip") as bar:
+    with progress_bar(total=total, desc="worldgen clips", unit="clip") as bar:
         if cfg.real_clips:
             written += make_real_clips(cfg, bar)
         for seed in cfg.towns:

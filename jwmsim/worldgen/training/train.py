@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.progress import progress_bar
 from jwmsim.registry import Registry
 from jwmsim.run_clock import RunClock
 from jwmsim.training import (
@@ -377,7 +377,7 @@ def _train(cfg: TrainConfig, run_dir: Path, data: Path, resume: bool, progress: 
     use_bf16 = cfg.autocast == "bf16"
     log = LossLog(run_dir / "loss.csv", CSV_FIELDS) if engine.is_main else None
     clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"worldgen {cfg.stage}", unit="step",
+    bar = progress_bar(total=cfg.steps, initial=step, desc=f"worldgen {cfg.stage}", unit="step",
                disable=not progress or not engine.is_main)  # fmt: skip
     ema: float | None = None
     stopped = "steps"

@@ -35,7 +35,6 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
@@ -46,6 +45,7 @@ from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
 from jwmsim.logs.real_log_split import NEW_LOG_HOLDOUT_EVERY, new_log, training_part
 from jwmsim.logs.segment import LogSegment
+from jwmsim.progress import progress_bar
 from jwmsim.worldrec.modeling_worldrec import WorldRecModel
 from jwmsim.worldrec.reconstruct import ReconstructConfig, load_worldrec, reconstruct_segment
 from jwmsim.worldrec.training.data import (
@@ -481,7 +481,7 @@ def run(
             )
             log(f"{part.replace('_', '-')} ({REAL_SETS[part]}): {scores_text}")
     towns = []
-    for seed in tqdm(options.seeds, desc="evaluation towns", unit="town"):
+    for seed in progress_bar(options.seeds, desc="evaluation towns", unit="town"):
         towns.append(evaluate_town(model, seed, data_root, options))
         scores_text = ", ".join(f"{m} {v['psnr']:.2f} dB" for m, v in towns[-1]["logged"].items())
         log(f"town {seed} (held-out frames, logged pose): {scores_text}")

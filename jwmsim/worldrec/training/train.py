@@ -26,13 +26,13 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render_gaussians
 from jwmsim.gaussians.scene import GaussianScene
 from jwmsim.geometry import SE3
+from jwmsim.progress import progress_bar
 from jwmsim.registry import Registry
 from jwmsim.run_clock import RunClock
 from jwmsim.training import (
@@ -207,7 +207,7 @@ def load_sources(
 
     sources = []
     seeds = list(range(cfg.town_seed0, cfg.town_seed0 + cfg.num_towns))
-    for seed in tqdm(seeds, desc="training towns", unit="town", disable=not progress):
+    for seed in progress_bar(seeds, desc="training towns", unit="town", disable=not progress):
         path = prepare_town(data_root, seed, cfg.town_duration, image_hw, cfg.oracle_views)
         seg = load_nuscenes_log(path)
         sources.append(make_source(f"town-{seed}", seg, image_hw, load_oracle(path, image_hw), real=False))
@@ -405,7 +405,7 @@ def _train(
         sources = load_sources(cfg, data_root, hw, progress)
     log = LossLog(run_dir / "loss.csv", CSV_FIELDS) if engine.is_main else None
     clock = RunClock(elapsed, cfg.checkpoint_every_s, cfg.max_minutes)
-    bar = tqdm(
+    bar = progress_bar(
         total=cfg.steps,
         initial=step,
         desc="worldrec",
