@@ -6,7 +6,8 @@ blended with the constant-acceleration heuristic as in the ACC model of Kesting 
 (:mod:`._idm`; ``coolness=0`` gives plain IDM), which keeps IDM from braking hard for a car that
 cuts in close but barely slower. The leader is the nearest active actor ahead whose box centre
 lies within ``corridor`` metres of the route centreline; the gap runs bumper to bumper along the
-route.
+route. The stop line of a traffic light the ego must stop for (red; yellow when it can still stop
+at ``comfort_decel``: :func:`jwmsim.sim.signals.must_stop`) leads like a standing car.
 Lateral: pure pursuit towards the route point ``max(min_lookahead, lookahead_time * v)`` ahead of
 the rear axle: ``steer = atan(2 L sin(alpha) / lookahead)``.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from jwmsim.planning import Planner
 from jwmsim.sim.actions import action_type
+from jwmsim.sim.signals import route_stop_ahead
 from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
 
@@ -105,6 +107,16 @@ class IDMPlanner(Planner):
                 best = (gap, v_along, actors.ids[i])
         return best
 
+    def signal_gap(self, state: SimState) -> float:
+        """Gap [m] from the front bumper to the stop line of the light ahead the ego must stop
+        for (inf: none)."""
+        veh = state.world.config.vehicle
+        front_s = state.route_s + veh.length - veh.rear_overhang
+        stop = route_stop_ahead(
+            state.world.signals, state.log_time, front_s, state.ego.speed, self.comfort_decel
+        )
+        return math.inf if stop is None else stop - front_s
+
     def car_following(self) -> CarFollowing:
         """The IDM / ACC parameters of this planner."""
         return CarFollowing(
@@ -125,6 +137,9 @@ class IDMPlanner(Planner):
         cfg = world.config
         gap, v_lead, lead_id = self.leader(state)
         a_lead = float(state.actors.accel[state.actors.index(lead_id)]) if lead_id else 0.0
+        stop_gap = self.signal_gap(state)
+        if stop_gap < gap:  # a red light ahead: stop at its line
+            gap, v_lead, a_lead = stop_gap, 0.0, 0.0
         target = max(-cfg.vehicle.max_decel, self.idm_accel(ego.speed, gap, v_lead, a_lead))
         step = self.max_jerk * cfg.dt
         accel = (
@@ -145,5 +160,3 @@ class IDMPlanner(Planner):
             return xy
 
         return action_type(cfg).encode(accel, steer, ego, cfg, path)
-
-

@@ -21,6 +21,10 @@ centreline over ``horizon`` seconds and executes the first control of the best o
 4. **Execution**: the chosen proposal's first acceleration; steering by pure pursuit towards
    the proposal's path.
 
+A traffic light's stop line the ego must stop for (red; yellow when it can still stop at the
+comfortable deceleration: :func:`jwmsim.sim.signals.must_stop`) stops every proposal like a standing
+car, as PDM-Closed treats the lanes behind red lights as blocked.
+
 It is the EP reference of the closed-loop evaluation (:mod:`jwmsim.evaluation.reference`).
 """
 
@@ -36,6 +40,7 @@ from jwmsim.sim.actions import action_type
 from jwmsim.sim.collision import box_polygons
 from jwmsim.sim.comfort import comfort_signals, comfortable
 from jwmsim.sim.context import World
+from jwmsim.sim.signals import route_stop_ahead
 from jwmsim.sim.sim_state import SimState
 
 from ._idm import CarFollowing, acc_acceleration
@@ -169,6 +174,9 @@ class PDMClosedPlanner(Planner):
         hit_static = np.zeros(k, dtype=bool)
         ttc_bad = np.zeros(k, dtype=bool)
         step_jerk = self.max_jerk * dt
+        stop_s = route_stop_ahead(
+            world.signals, state.log_time, state.route_s + front, ego.speed, self.car_following.comfort_decel
+        )
         for j in range(n + 1):
             t = t_grid[j]
             sa = act["s"] + act["vs"] * t  # [M]
@@ -192,6 +200,10 @@ class PDMClosedPlanner(Planner):
                 ttc_bad |= moving & np.isfinite(gap) & (gap > 0) & (gap - (v - v_lead) * TTC_HORIZON < 0)
             if j == n:
                 break
+            if stop_s is not None:  # the stop line of a red light leads like a standing car
+                stop_gap = stop_s - (s + front)
+                closer = (stop_gap > 0.0) & (stop_gap < gap)
+                gap, v_lead = np.where(closer, stop_gap, gap), np.where(closer, 0.0, v_lead)
             target = acc_acceleration(self.car_following, v, v_target, gap, v_lead, 0.0)
             target = np.clip(target, -veh.max_decel, veh.max_accel)
             limited = np.clip(target, a - step_jerk, a + step_jerk)

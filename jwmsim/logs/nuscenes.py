@@ -24,6 +24,8 @@ What is read, through nuscenes-devkit:
      by ``jwmsim info`` (``geojson`` / ``map_expansion`` / ``semantic_prior`` for the others);
 * lane centrelines: ``maps/lanes/<map_token>.json`` when present (written by jwmsim's procedural
   town; not a nuScenes table), else none (the simulator derives lanes, see :mod:`jwmsim.sim`).
+* traffic lights: ``maps/traffic_lights/<map_token>.json`` when present (jwmsim extension,
+  :mod:`jwmsim.logs.signals`), else none.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from shapely.geometry.base import BaseGeometry
 from jwmsim.errors import LogFormatError
 from jwmsim.geometry import SE3, CameraIntrinsics
 from jwmsim.logs.segment import ActorTrack, Camera, CameraFrame, LidarSweep, LogSegment, sorted_frames
+from jwmsim.logs.signals import TrafficLight, lights_from_json
 
 NUSCENES_TABLES = (
     "attribute",
@@ -307,6 +310,17 @@ def _read_lanes(dataroot: Path, map_token: str) -> dict[str, np.ndarray]:
         ) from err
 
 
+def _read_traffic_lights(dataroot: Path, map_token: str, start_us: int) -> tuple[TrafficLight, ...]:
+    path = dataroot / "maps" / "traffic_lights" / f"{map_token}.json"
+    if not path.is_file():
+        return ()
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise LogFormatError(f"traffic light file {path} is not JSON ({err})") from err
+    return lights_from_json(payload, start_us, str(path))
+
+
 def load_nuscenes_log(
     dataroot: str | Path,
     scene: str | None = None,
@@ -460,6 +474,7 @@ def load_nuscenes_log(
         lidar=lidar,
         drivable_area=drivable,
         lanes=_read_lanes(root, log["map_token"]),
+        traffic_lights=_read_traffic_lights(root, log["map_token"], start_us),
         source=str(root),
         drivable_area_source=drivable_source,
     )

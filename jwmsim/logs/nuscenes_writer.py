@@ -11,6 +11,7 @@ box annotations and a drivable-area map, and on :meth:`NuScenesWriter.close` wri
       sweeps/<CHANNEL>/...                                                (non-keyframes)
       maps/<map_token>.png                  drivable area, 0.1 m/px, global (0, 0) = bottom-left
       maps/lanes/<map_token>.json           lane centrelines (jwmsim extension, optional)
+      maps/traffic_lights/<map_token>.json  traffic lights (jwmsim extension, optional)
       extras/drivable_area.geojson          drivable-area polygon (when given)
       extras/<name>.json                    free metadata (see :meth:`NuScenesWriter.add_extra_json`)
 
@@ -42,6 +43,7 @@ import os
 import shutil
 import uuid
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +63,7 @@ from jwmsim.logs.nuscenes_taxonomy import (  # re-exported for writer users
     CATEGORY_NAMES,
     VISIBILITIES,
 )
+from jwmsim.logs.signals import TrafficLight, lights_to_json
 
 TABLE_NAMES: tuple[str, ...] = (
     "attribute", "calibrated_sensor", "category", "ego_pose", "instance", "log", "map", "sample",
@@ -202,6 +205,7 @@ class NuScenesWriter:
         self._map_mask: np.ndarray | None = None
         self._map_polygon: BaseGeometry | None = None
         self._lanes: list[dict] | None = None
+        self._traffic_lights: dict | None = None
         self._extras: dict[str, object] = {}
         self._closed = False
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -455,6 +459,17 @@ class NuScenesWriter:
             out.append({"id": str(lane_id), "centerline": np.round(xy, 4).tolist(), "width": float(w)})
         self._lanes = out
 
+    def set_traffic_lights(self, lights: Iterable[TrafficLight], start_us: int) -> None:
+        """Store traffic lights (a jwmsim extension, ``maps/traffic_lights/<map_token>.json``,
+        format in :mod:`jwmsim.logs.signals`); their programs count seconds from the absolute
+        timestamp ``start_us`` [us] (the log's first frame)."""
+        self._check_open()
+        lights = list(lights)
+        ids = [light.id for light in lights]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"traffic light ids must be unique, got {ids}")
+        self._traffic_lights = lights_to_json(lights, start_us)
+
     def add_extra_json(self, name: str, payload: object) -> None:
         """Store free metadata as ``extras/<name>.json`` (e.g. the generator's settings)."""
         self._check_open()
@@ -705,6 +720,9 @@ class NuScenesWriter:
         if self._lanes is not None:
             (maps / "lanes").mkdir(exist_ok=True)
             (maps / "lanes" / f"{map_token}.json").write_text(json.dumps({"lanes": self._lanes}))
+        if self._traffic_lights is not None:
+            (maps / "traffic_lights").mkdir(exist_ok=True)
+            (maps / "traffic_lights" / f"{map_token}.json").write_text(json.dumps(self._traffic_lights))
         if self._map_polygon is not None:
             (self._tmp / "extras").mkdir(exist_ok=True)
             feature = {

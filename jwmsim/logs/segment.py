@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from jwmsim.errors import LogFormatError
 from jwmsim.geometry import SE3, CameraIntrinsics
+from jwmsim.logs.signals import TrafficLight
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,8 @@ class LogSegment:
             paths when no map applies; ``""`` when not recorded).
         lanes: lane centrelines by id, each ``[N, 2]`` world xy [m] ordered in the direction of
             travel (empty when the log has no lane map; the simulator then derives lanes).
+        traffic_lights: signal heads with their stop lines and phase programs, on this segment's
+            clock (:mod:`jwmsim.logs.signals`; empty when the log has none).
         source: where the segment came from (dataroot or generator), for messages.
     """
 
@@ -277,6 +280,7 @@ class LogSegment:
     lanes: dict[str, np.ndarray] = field(default_factory=dict)
     source: str = ""
     drivable_area_source: str = ""
+    traffic_lights: tuple[TrafficLight, ...] = ()
 
     def __post_init__(self) -> None:
         if self.drivable_area_source not in DRIVABLE_AREA_SOURCES:
@@ -398,6 +402,7 @@ class LogSegment:
             ego_poses=tuple(p for _, p in ego),
             tracks=tracks,
             lidar=lidar,
+            traffic_lights=tuple(replace(tl, program=tl.program.shifted(t0)) for tl in self.traffic_lights),
         )
 
     def summary(self) -> dict[str, object]:
@@ -425,6 +430,7 @@ class LogSegment:
             if self.drivable_area is None
             else round(float(self.drivable_area.area), 1),
             "drivable_area_source": self.drivable_area_source,
+            "traffic_lights": len(self.traffic_lights),
         }
 
 

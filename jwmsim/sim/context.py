@@ -14,6 +14,7 @@ from jwmsim.sim.log_replay import LogTraffic
 from jwmsim.sim.map import RoadMap
 from jwmsim.sim.route import Route
 from jwmsim.sim.scripts import ActorScript
+from jwmsim.sim.signals import NO_SIGNALS, SignalMap
 from jwmsim.sim.state import ActorsState, EgoState
 
 
@@ -31,6 +32,7 @@ class World:
         categories / assets: per actor, for the renderer.
         reference_speed: [m/s] the scenario's ego start speed, which the non-reacting ego keeps
             (:func:`reference_velocity`); None: the logged speed.
+        signals: the log's traffic lights with their stop points on the route and the lanes.
     """
 
     config: SimConfig
@@ -50,3 +52,4 @@ class World:
     initial_actors: ActorsState
     initial_comfort_history: tuple[tuple[float, float, float, float], ...] = ()
     reference_speed: float | None = None
+    signals: SignalMap = NO_SIGNALS

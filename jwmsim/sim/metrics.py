@@ -44,6 +44,13 @@ logged ego: logged speed and heading at that time, held after the log's end; a s
 speed replaces the logged speed; :func:`jwmsim.sim.world.reference_velocity`) against the same
 actor; ``collision`` 1 if any at-fault collision; ``comfort_rate`` the fraction of
 comfortable steps.
+
+Red lights (:mod:`jwmsim.sim.signals` defines a run: the ego's tail crosses a light's stop line
+while it is red, as CARLA's ``RunningRedLightTest`` does): ``red_lights`` counts the lights run;
+``red_light_penalty = 0.7 ** red_lights`` is the factor Bench2Drive's driving score (CARLA
+leaderboard 2.0) multiplies per red light run (``PENALTY_VALUE_DICT``: ``RED_LIGHT`` 0.7). NAVSIM's
+PDMS and nuPlan's closed-loop score count no traffic lights, so ``pdms`` leaves them out; NAVSIM
+v2's extended score multiplies a traffic-light compliance term (0 when a red light is run).
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ from jwmsim.sim.state import EpisodeAccumulator, Penalty, StepMeasurements
 
 StepMetricFn = Callable[[StepMeasurements, SimConfig], float]
 EpisodeMetricFn = Callable[[EpisodeAccumulator, float, SimConfig], float]
+
+RED_LIGHT_PENALTY = 0.7  # Bench2Drive / CARLA leaderboard: driving score factor per red light run
 
 # [m] RC counts the route as driven this close to its end (well above the ~0.05 m by which a
 # closed-loop replay of the logged path trails the log)
@@ -170,6 +179,8 @@ def step_penalties(
         )
     if metrics["c"] < 1:
         out.append(Penalty(step, time, "c", metrics["c"], ", ".join(comfort_violations(m, cfg))))
+    for light in m.red_lights:
+        out.append(Penalty(step, time, "red_light", RED_LIGHT_PENALTY, f"ran the red light {light}"))
     return tuple(out)
 
 
@@ -247,6 +258,16 @@ def neuroncap_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig
 
 def collision_flag(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
     return 1.0 if any(e.at_fault for e in acc.collisions) else 0.0
+
+
+def red_light_count(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """Red lights the ego ran (each light once)."""
+    return float(len(acc.red_lights))
+
+
+def red_light_penalty(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """``0.7 ** red lights run``: Bench2Drive's infraction factor for running red lights."""
+    return RED_LIGHT_PENALTY ** len(acc.red_lights)
 
 
 def comfort_rate(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:

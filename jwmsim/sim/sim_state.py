@@ -44,5 +44,10 @@ class SimState:
         return self.world.start_time + self.time
 
     @property
+    def signal_phases(self) -> dict[str, str]:
+        """``{traffic light id: "green" | "yellow" | "red"}`` now (empty: the log has no lights)."""
+        return self.world.signals.phase_by_id(self.log_time)
+
+    @property
     def done(self) -> bool:
         return self.terminated or self.truncated

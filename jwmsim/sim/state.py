@@ -203,6 +203,7 @@ class StepMeasurements:
     expert_progress: float  # [m] of the logged ego from the start, at this time
     route_complete: bool
     reference_progress: float | None = None  # [m] of the reference planner by now (None: none)
+    red_lights: tuple[str, ...] = ()  # ids of the red lights the ego ran this step
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ class EpisodeAccumulator:
     trace: tuple[tuple[float, float, float], ...] = ()
     progress_last: float = 0.0  # [m] from the start, at the last step
     reference_last: float | None = None  # [m] the reference planner's progress by the last step
+    red_lights: tuple[tuple[int, float, str], ...] = ()  # (step, time [s], light id) of each red run
 
 
 def nan_array(n: int) -> np.ndarray:

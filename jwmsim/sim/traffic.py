@@ -8,7 +8,8 @@ annotations (:func:`~jwmsim.sim.behaviours.release_behaviour`: vehicles to IDM l
 disappears (inactive) when it left the scene earlier. With ``SimConfig.release_on_conflict`` a
 log-replayed vehicle whose nearest agent ahead is the ego and that would reach it within 3 s (or
 is closer than the standstill gap) is released to IDM at once and for good: the log cannot react
-to an ego that drives differently, IDM can.
+to an ego that drives differently, IDM can. Vehicles and cyclists on a lane treat the stop line of a
+light they must stop for (:func:`jwmsim.sim.signals.must_stop`) as a standing leader.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from jwmsim.sim.behaviours import BEHAVIOURS, ActorView, BehaviourContext, make_view, release_behaviour
 from jwmsim.sim.collision import ego_centre
+from jwmsim.sim.signals import lane_stop_gaps
 from jwmsim.sim.state import ACTOR_ARRAYS, EMPTY, ActorsState, EgoState
 from jwmsim.sim.triggers import TRIGGERS
 
@@ -112,6 +114,19 @@ def step_traffic(
     conflict = (
         _conflicts(actors, gap, lead_speed, leader, world) if world.config.release_on_conflict else None
     )
+    if world.signals.lane_stops:  # a stop line before a red light leads like a standing car
+        stop = lane_stop_gaps(
+            world.signals,
+            world.start_time + time - dt,
+            actors.lane,
+            actors.s,
+            0.5 * actors.length,
+            actors.speed,
+            world.config.idm.comfortable_decel,
+        )
+        stop = np.where(_drivers(actors.kinds), stop, np.inf)
+        closer = stop < gap
+        gap, lead_speed = np.where(closer, stop, gap), np.where(closer, 0.0, lead_speed)
     ctx = BehaviourContext(world, step, time, dt, ego, actors, gap, lead_speed, rng)
     # every per-actor column but "released", which is carried as an array
     cols = {k: getattr(actors, k).tolist() for k in ACTOR_ARRAYS if k != "released"}

@@ -32,6 +32,7 @@ from jwmsim.sim.metrics import hd_step_term, step_metrics, step_penalties
 from jwmsim.sim.rewards import check_weights, reward_terms, total_reward
 from jwmsim.sim.route import build_route
 from jwmsim.sim.scripts import ActorScript, EgoStart, InsertedActor, TriggerSpec
+from jwmsim.sim.signals import build_signal_map, red_light_runs
 from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.state import (
     EMPTY,
@@ -206,6 +207,7 @@ def build_world(
         initial_comfort_history=_initial_comfort_history(segment, config, ego),
         initial_actors=actors,
         reference_speed=None if ego_start is None or ego_start.speed is None else float(ego_start.speed),
+        signals=build_signal_map(segment.traffic_lights, road, route.line),
     )
 
 
@@ -393,6 +395,15 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
     )
     history = _comfort_history(state.comfort_history, ego, cfg.metrics.comfort_window)
     d_lon, d_ax, d_ay, d_yaw_rate = _slopes(history, dt)
+    overhang = cfg.vehicle.rear_overhang
+    ran = red_light_runs(
+        world.signals,
+        (state.ego.x - overhang * math.cos(state.ego.yaw), state.ego.y - overhang * math.sin(state.ego.yaw)),
+        (ego.x - overhang * math.cos(ego.yaw), ego.y - overhang * math.sin(ego.yaw)),
+        ego.yaw,
+        world.start_time + time,
+        frozenset(r[2] for r in acc.red_lights),
+    )
     return StepMeasurements(
         collisions=tuple(events),
         on_road=on_road,
@@ -411,6 +422,7 @@ def _measure(state: SimState, ego: EgoState, actors: ActorsState, step: int, tim
         expert_progress=route.expert_progress(step),
         route_complete=complete,
         reference_progress=route.reference_progress(step),
+        red_lights=ran,
     )
 
 
@@ -506,6 +518,7 @@ def transition(state: SimState, action: object, rng: np.random.Generator | None 
         trace=acc.trace + ((ego.yaw, ego.accel, ego.lat_accel),),
         progress_last=m.progress,
         reference_last=m.reference_progress,
+        red_lights=acc.red_lights + tuple((step, time, light) for light in m.red_lights),
     )
     reason = ""
     if cfg.terminate_on_collision and metrics["nc"] < 1.0:

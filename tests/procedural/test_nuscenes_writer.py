@@ -20,8 +20,12 @@ CAM_FRONT = SE3.from_quat([0.5, -0.5, 0.5, -0.5], [1.5, 0.0, 1.6])  # OpenCV cam
 ROAD = shapely.geometry.box(10.0, 20.0, 90.0, 28.0)
 
 
-def write_tiny_log(out: Path, num_frames: int = 11, overwrite: bool = False) -> Path:
-    """10 Hz camera + lidar, keyframes every 5 frames, one car moving at 5 m/s, one parked car."""
+def write_tiny_log(
+    out: Path, num_frames: int = 11, overwrite: bool = False, traffic_lights: tuple = ()
+) -> Path:
+    """10 Hz camera + lidar, keyframes every 5 frames, one car moving at 5 m/s, one parked car;
+    ``traffic_lights`` (:class:`jwmsim.logs.signals.TrafficLight`, times from the first frame) are
+    written when given."""
     rng = np.random.default_rng(0)
     with NuScenesWriter(out, scene_name="scene-tiny", log_name="tiny", overwrite=overwrite) as w:
         w.add_camera("CAM_FRONT", K, CAM_FRONT)
@@ -44,6 +48,8 @@ def write_tiny_log(out: Path, num_frames: int = 11, overwrite: bool = False) -> 
         w.set_map(polygon=ROAD)
         w.set_lanes({"lane-east": np.array([[10.0, 22.0], [90.0, 22.0]])}, width_m=3.5)
         w.add_extra_json("generator", {"name": "test"})
+        if traffic_lights:
+            w.set_traffic_lights(traffic_lights, T0)
     return out
 
 

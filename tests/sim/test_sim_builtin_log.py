@@ -63,19 +63,30 @@ def test_builtin_map_covers_the_whole_town(builtin_log) -> None:
 
 
 def test_idm_drives_a_minute_on_the_builtin_log(builtin_log) -> None:
-    """After the 20 s log the route follows the town's lanes: IDM reaches the time limit on road."""
+    """After the 20 s log the route follows the town's lanes: IDM reaches the time limit on road,
+    standing at the second junction while the main road's light is red (28-55 s)."""
     from jwmsim_agents.idm_planner import IDMPlanner
 
     world = build_world(builtin_log, SimConfig(episode_seconds=60.0, terminate_on_route_complete=False))
     planner = IDMPlanner()
     planner.reset(world)
     state = initial_state(world)
+    stop = next(
+        p.s for p in world.signals.route_stops if world.signals.lights[p.light].id == "cross2/main:fwd"
+    )
+    front = world.config.vehicle.length - world.config.vehicle.rear_overhang
+    stood, ran_ahead = [], 0
     while not state.done:
         state = transition(state, planner.act(state, None))
+        if state.signal_phases["cross2/main:fwd"] == "red":
+            stood.append(state.ego.speed)
+            ran_ahead += state.route_s + front > stop
     scores = episode_metrics(state)
     assert state.reason == "time_limit" and state.step == 600
     assert scores["dac"] == 1.0 and scores["nc"] == 1.0
-    assert state.episode.progress_max > 450.0 and scores["rc"] > 0.9
+    # queued behind the car ahead, which stops at the red light of the second junction
+    assert state.episode.progress_max > 250.0 and scores["red_lights"] == 0.0
+    assert min(stood) < 0.05 and ran_ahead == 0
     # its path after the log's end keeps to the lanes
     s_end = world.route.expert_s[-1]
     pts = world.route.line.interpolate(np.arange(s_end, world.route.end_s, 5.0))[0]

@@ -34,6 +34,8 @@ def default_log_path(progress: bool = True) -> Path:
     root = cache_dir()
     path = root / name
     if _complete(path):
+        if not has_traffic_lights(path):
+            add_town_traffic_lights(path, DEFAULT_SEED, cfg.duration)
         return path
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -51,6 +53,33 @@ def default_log_path(progress: bool = True) -> Path:
                 print(f"generating the built-in seed log (first use) into {path}")
             write_town_log(DEFAULT_SEED, path, cfg, progress=progress, overwrite=path.exists())
     return path
+
+
+def has_traffic_lights(path: Path) -> bool:
+    """Whether the dataroot ``path`` holds a traffic light file."""
+    return any((path / "maps" / "traffic_lights").glob("*.json"))
+
+
+def add_town_traffic_lights(path: Path, seed: int, duration: float) -> None:
+    """Write the traffic lights of town ``seed`` into its log at ``path``, recorded before the
+    writer stored lights (images, tracks and map are unchanged by them; the lights are a function
+    of the town alone). Written atomically (temporary file, then rename)."""
+    import json
+
+    from jwmsim.logs.procedural.config import TownConfig
+    from jwmsim.logs.procedural.town import Town
+    from jwmsim.logs.procedural.write_log import START_US
+    from jwmsim.logs.signals import lights_to_json
+
+    town = Town.generate(seed, TownConfig(duration=max(duration, TownConfig().duration)))
+    maps = json.loads((path / VERSION / "map.json").read_text())
+    folder = path / "maps" / "traffic_lights"
+    folder.mkdir(parents=True, exist_ok=True)
+    for record in maps:
+        target = folder / f"{record['token']}.json"
+        tmp = target.with_suffix(f".partial-{os.getpid()}")
+        tmp.write_text(json.dumps(lights_to_json(town.traffic_lights, START_US)))
+        tmp.replace(target)
 
 
 def _complete(path: Path) -> bool:

@@ -38,6 +38,8 @@ from jwmsim.logs.procedural.roads import (
     stripe_quads,
     turn_connectors,
 )
+from jwmsim.logs.procedural.signals import junction_lights
+from jwmsim.logs.signals import TrafficLight
 
 ASPHALT = (0.085, 0.085, 0.09)
 SIDEWALK = (0.36, 0.35, 0.33)
@@ -78,6 +80,8 @@ class Town:
         ego_times / ego_states: ``[T]`` s and ``[T, 4]`` x, y, yaw, z of the ego frame.
         ego_lane: lane id the ego drives in.
         lighting: sun and sky.
+        traffic_lights: one head per approach of each four-way junction, on the town's clock
+            (:mod:`jwmsim.logs.procedural.signals`).
     """
 
     seed: int
@@ -94,6 +98,7 @@ class Town:
     ego_states: np.ndarray
     ego_lane: str
     lighting: Lighting
+    traffic_lights: tuple[TrafficLight, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # --- identity -----------------------------------------------------------------------------
@@ -509,6 +514,12 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
             for lane_id, pts in turn_connectors(a, za, b, zb).items():
                 lanes[lane_id] = pts
                 widths[lane_id] = a.lane_width
+    lights = []
+    for name in CROSSINGS:
+        side = by_name[name]
+        lights += junction_lights(
+            main, side, _zone_of(main, side), junctions[name][0], name, cfg.duration, cfg.curb_height
+        )
     return Town(
         seed=seed,
         config=cfg,
@@ -524,6 +535,7 @@ def generate_town(seed: int, config: TownConfig | None = None) -> Town:
         ego_states=ego.states(),
         ego_lane=f"main:fwd:{ego.lane_index}",
         lighting=_lighting(seed),
+        traffic_lights=tuple(lights),
     )
 
 

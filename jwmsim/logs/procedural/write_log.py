@@ -1,6 +1,6 @@
 """Record a nuScenes-format log of a procedural town: six cameras and LIDAR_TOP at 10 Hz,
-keyframes at 2 Hz, every actor annotated on every keyframe, drivable-area map and lane
-centrelines. Frames render in parallel worker processes; the log appears atomically."""
+keyframes at 2 Hz, every actor annotated on every keyframe, drivable-area map, lane
+centrelines and traffic lights. Frames render in parallel worker processes; the log appears atomically."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from jwmsim.errors import ConfigError
 from jwmsim.logs.nuscenes_writer import NuScenesWriter
@@ -19,6 +18,7 @@ from jwmsim.logs.procedural.config import GENERATOR_VERSION, LogConfig, TownConf
 from jwmsim.logs.procedural.render import actor_geometry, cast_lidar, render_camera
 from jwmsim.logs.procedural.rig import LIDAR_TOP, lidar_directions, nuscenes_like_rig
 from jwmsim.logs.procedural.town import Town
+from jwmsim.progress import progress_bar
 
 START_US = 1_700_000_000_000_000  # [us] timestamp of the first frame of every procedural log
 VERSION = "v1.0-mini"  # also default_log.VERSION
@@ -107,7 +107,9 @@ def write_town_log(
                 results = pool.imap(_render_frame, range(n_frames))
             else:
                 results = map(_render_frame, range(n_frames))
-            bar = tqdm(results, total=n_frames, desc=f"town {town.seed}", unit="frame", disable=not progress)
+            bar = progress_bar(
+                results, total=n_frames, desc=f"town {town.seed}", unit="frame", disable=not progress
+            )
             for k, images, lidar in bar:
                 t = k / cfg.frame_rate
                 ts = START_US + int(round(t * 1e6))
@@ -135,6 +137,7 @@ def write_town_log(
                         )
             writer.set_map(polygon=town.drivable_area)
             writer.set_lanes(town.lanes, town.lane_widths)
+            writer.set_traffic_lights(town.traffic_lights, START_US)
             writer.add_extra_json(
                 "generator",
                 {
