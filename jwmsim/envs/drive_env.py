@@ -17,8 +17,9 @@ map onto ``SimConfig.waypoint_x_range`` / ``waypoint_y_range`` (default x in [-5
 shaped action raises :class:`~jwmsim.sim.actions.ActionError` (a ``ValueError``).
 
 ``info``: ``metrics`` (NC, DAC, TTC, EP, C of the step), ``rewards`` (terms by name, unweighted),
-``penalties`` (this step's, with causes), ``reason`` (why the episode ended), and at the end
-``episode`` (PDMS, RC, HD-Score, NeuroNCAP ...).
+``penalties`` (this step's, with causes), ``reason`` (why the episode ended), ``traffic_lights``
+(``{light id: "green" | "yellow" | "red"}``, empty on a log without lights), and at the end
+``episode`` (PDMS, RC, HD-Score, NeuroNCAP, red lights run ...).
 """
 
 from __future__ import annotations
@@ -325,6 +326,7 @@ class JWMDrivingEnv(gym.Env):
             boxes,
             (veh.width, veh.length, veh.height),
             paths=[(self.world.route.line.points, (80, 200, 80))],
+            signals=self.world.signals.stop_lines(st.log_time),
         )
         return img
 
@@ -355,6 +357,7 @@ class JWMDrivingEnv(gym.Env):
 
     def _info(self, st: SimState) -> dict[str, Any]:
         info: dict[str, Any] = {"step": st.step, "time": st.time, "reason": st.reason}
+        info["traffic_lights"] = st.signal_phases  # {light id: green | yellow | red}
         if self._scenario_run is not None:
             info["scenario"] = self._scenario_run.scenario
             info["scenario_run"] = self._scenario_run.run_index

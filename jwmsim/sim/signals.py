@@ -70,6 +70,10 @@ class SignalMap:
         """``{light id: phase}`` at ``log_time`` [s]."""
         return {light.id: light.phase_at(log_time) for light in self.lights}
 
+    def stop_lines(self, log_time: float) -> list[tuple[np.ndarray, str]]:
+        """``([2, 2] stop line world xy [m], phase)`` of every light at ``log_time`` (what a BEV draws)."""
+        return [(light.stop_line_array(), light.phase_at(log_time)) for light in self.lights]
+
 
 NO_SIGNALS = SignalMap()
 

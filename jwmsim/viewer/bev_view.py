@@ -18,7 +18,7 @@ from jwmsim.geometry import SE3
 from jwmsim.sim.collision import ego_centre
 from jwmsim.sim.sim_state import SimState
 from jwmsim.sim.world import World
-from jwmsim.viz.bev import BevActor, BevRenderer
+from jwmsim.viz.bev import PHASE_COLOURS, BevActor, BevRenderer
 
 ROUTE_COLOUR = (80, 200, 80)
 EGO_PATH_COLOUR = (40, 160, 255)
@@ -116,7 +116,9 @@ class BevView:
             actors,
             (veh.width, veh.length, veh.height),
             paths=[(world.route.line.points, ROUTE_COLOUR), (ego_path, EGO_PATH_COLOUR)],
+            signals=world.signals.stop_lines(state.log_time),
         )
+        self._signal_heads(img, pose, state)
         self._trails(img, pose, history[-TRAIL_STEPS:], near)
         self._triggers(img, pose, state, history)
         if len(near):
@@ -135,6 +137,17 @@ class BevView:
             u, v = self.renderer.to_pixels(pose, np.array([x, y]))
             cv2.drawMarker(img, (int(u), int(v)), SELECT_COLOUR, cv2.MARKER_CROSS, 16, 2)
         return img
+
+    def _signal_heads(self, img: np.ndarray, pose: SE3, state: SimState) -> None:
+        """Each traffic light's head as a dot in its phase's colour, with its id."""
+        for light, phase in zip(
+            self.world.signals.lights, self.world.signals.phases(state.log_time), strict=True
+        ):
+            u, v = self.renderer.to_pixels(pose, np.array(light.head[:2]))
+            if 0 <= u < self.size and 0 <= v < self.size:
+                cv2.circle(img, (int(u), int(v)), 4, PHASE_COLOURS[phase], -1, lineType=cv2.LINE_AA)
+                cv2.circle(img, (int(u), int(v)), 4, (20, 20, 20), 1, lineType=cv2.LINE_AA)
+                cv2.putText(img, light.id, (int(u) + 6, int(v) - 4), FONT, 0.3, PHASE_COLOURS[phase], 1)
 
     def _outline(self, img: np.ndarray, pose: SE3, x: float, y: float, yaw: float, length, width) -> None:
         c, s = math.cos(yaw), math.sin(yaw)

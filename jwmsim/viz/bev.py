@@ -1,4 +1,5 @@
-"""Bird's-eye-view raster centred on the ego: drivable area, lanes, actor boxes, paths, markers.
+"""Bird's-eye-view raster centred on the ego: drivable area, lanes, traffic lights' stop lines in
+their phase's colour, actor boxes, paths, markers.
 
 The raster is ego-centred and ego-aligned: the ego faces up (image -v), its left is image -u.
 One pixel is ``1 / pixels_per_m`` metres.
@@ -29,6 +30,11 @@ OFF_IMAGE_MARGIN_PX = 4
 BACKGROUND = (45, 45, 45)
 DRIVABLE = (95, 95, 95)
 LANE = (200, 200, 120)
+PHASE_COLOURS: dict[str, tuple[int, int, int]] = {
+    "green": (40, 220, 80),
+    "yellow": (250, 210, 30),
+    "red": (240, 40, 40),
+}
 
 KIND_COLOURS: dict[str, tuple[int, int, int]] = {
     "ego": (40, 120, 255),
@@ -235,6 +241,7 @@ class BevRenderer:
         paths: Sequence[tuple[np.ndarray, tuple[int, int, int]]] = (),
         markers: Sequence[tuple[np.ndarray, str, tuple[int, int, int]]] = (),
         text: Sequence[str] = (),
+        signals: Sequence[tuple[np.ndarray, str]] = (),
     ) -> np.ndarray:
         """Render one ``[H, W, 3]`` uint8 image.
 
@@ -245,11 +252,18 @@ class BevRenderer:
             paths: polylines ``([N, 2] world xy, colour)`` (e.g. route, past trajectories).
             markers: ``(world xy [2], label, colour)`` points (e.g. trigger locations).
             text: lines written in the top-left corner.
+            signals: traffic lights as ``([2, 2] stop line world xy, phase)``, drawn as a thick line
+                in the phase's colour (:data:`PHASE_COLOURS`).
         """
         img = self._warp_map(ego)
         if img is None:
             img = self._draw_map(ego)
         inv = ego.inverse()
+        for line, phase in signals:
+            a, b = np.round(self._to_pixels(inv, np.asarray(line)[:, :2])).astype(int)
+            cv2.line(
+                img, tuple(map(int, a)), tuple(map(int, b)), PHASE_COLOURS.get(phase, LANE), 3, cv2.LINE_AA
+            )
         for pts, colour in paths:
             if len(pts) >= 2:
                 px = np.round(self._to_pixels(inv, np.asarray(pts)[:, :2]) * 4).astype(np.int32)

@@ -87,6 +87,7 @@ class ReplayFrameDrawer:
             (veh.width, veh.length, veh.height),
             paths=[(self.route, (80, 200, 80)), (np.array(self.path), (40, 160, 255))],
             markers=[(xy, f"trigger {aid}"[:18], (255, 80, 80)) for aid, xy in self.triggers.items()],
+            signals=state.world.signals.stop_lines(state.log_time),
         )
         top = (
             camera_mosaic(images, names, columns=len(images))

@@ -154,3 +154,22 @@ def test_a_log_without_lights_has_none() -> None:
     state = transition(initial_state(world), [0.0, 0.0])
     assert state.signal_phases == {} and world.signals.route_stops == ()
     assert episode_metrics(state)["red_lights"] == 0.0
+
+
+def test_info_and_bev_show_the_phase() -> None:
+    from jwmsim.envs.drive_env import JWMDrivingEnv
+    from jwmsim.geometry import SE3
+    from jwmsim.viz.bev import PHASE_COLOURS, BevRenderer
+
+    env = JWMDrivingEnv(segment=road_with(SignalProgram(100.0, 0.0, 0.0)), observation="none")
+    _, info = env.reset(seed=0)
+    assert info["traffic_lights"] == {"j/ego": "red"}
+    _, _, _, _, info = env.step(np.zeros(2, dtype=np.float32))
+    assert info["traffic_lights"] == {"j/ego": "red"}
+    env.close()
+    # the stop line 20 m ahead of an ego at the origin facing +x is drawn in the phase's colour
+    bev = BevRenderer(None, size_px=(200, 200), pixels_per_m=4.0, ego_row_frac=0.5)
+    line = np.array([[20.0, -3.0], [20.0, 3.0]])
+    for phase in ("red", "green"):
+        img = bev.draw(SE3.from_xy_yaw(0.0, 0.0, 0.0), signals=[(line, phase)])
+        assert tuple(img[100 - 80, 100]) == PHASE_COLOURS[phase]  # 20 m ahead = 80 px up
