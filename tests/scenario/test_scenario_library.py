@@ -280,3 +280,33 @@ def test_real_log_scenario_runs(pandaset_root: Path) -> None:
     for _ in range(20):
         state = transition(state, [0.0, 0.0])
     assert state.actors.active[walker]
+
+
+def test_red_light_runner_runs_its_red_across_the_egos_green(builtin_log) -> None:
+    """crossing_vehicle: the runner's tail crosses the side road's stop line while that light is
+    red and the ego's is green; the logged ego, which does not react, is hit."""
+    import numpy as np
+
+    from jwmsim.scenario.build import build_world_for_run
+    from jwmsim.sim.signals import red_light_runs
+    from jwmsim.sim.world import episode_metrics, expert_actions, initial_state, transition
+
+    scenario = load_scenario(REPO / "scenarios" / "crossing_vehicle.yaml")
+    world = build_world_for_run(sample(scenario, 0), builtin_log)
+    state = initial_state(world)
+    i = state.actors.index("runner")
+    ran, ego_phases = [], set()
+    for action in expert_actions(world, 60):
+        before, state = state, transition(state, action)
+        a, b = before.actors, state.actors
+        back = 0.5 * b.length[i] * np.array([np.cos(b.yaw[i]), np.sin(b.yaw[i])])
+        tail_before = (a.x[i] - back[0], a.y[i] - back[1])
+        ran += red_light_runs(
+            world.signals, tail_before, (b.x[i] - back[0], b.y[i] - back[1]), b.yaw[i], state.log_time
+        )
+        ego_phases.add(state.signal_phases["cross/main:fwd"])
+        if state.done:
+            break
+    assert ran == ["cross/cross:fwd"] and ego_phases == {"green"}
+    assert state.reason == "collision" and state.episode.collisions[0].actor_id == "runner"
+    assert episode_metrics(state)["red_lights"] == 0.0
