@@ -241,3 +241,27 @@ def test_snapshot_and_restore_replay_the_same_states(two_logs: tuple[Path, Path]
     for a, b in zip(first, again, strict=True):
         assert np.array_equal(a["CAM_FRONT"], b["CAM_FRONT"]) and np.array_equal(a["ego"], b["ego"])
     assert env.state.ego == state_after.ego and env.state.step == state_after.step
+
+
+def test_each_scene_source_names_the_options_it_reads(tmp_path, capsys) -> None:
+    """`jwmsim reconstruct` refuses an option the chosen source does not read, and names the
+    sources that do (from their own ``options``, not from a list in the command)."""
+    from jwmsim.cli import main
+    from jwmsim.scenes.sources import SCENE_SOURCES
+
+    assert SCENE_SOURCES.get("fit").options == ("steps",)
+    assert "budget" in SCENE_SOURCES.get("worldrec").options and SCENE_SOURCES.get("lidar").options == ()
+    out = str(tmp_path / "s.safetensors")
+    for args, flag, readers in (
+        (["--method", "lidar", "--steps", "5"], "--steps", "--method fit"),
+        (["--method", "fit", "--budget", "10"], "--budget", "--method worldrec"),
+        (["--method", "fit", "--refine", "10"], "--refine", "--method worldrec"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["reconstruct", "--out", out, *args])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and f"{flag} is not an option of" in err and readers in err
+    with pytest.raises(SystemExit):
+        main(["reconstruct", "--out", out, "--budget", "-1"])
+    assert "budget" in capsys.readouterr().err
+    assert not (tmp_path / "s.safetensors").exists()

@@ -54,28 +54,22 @@ def reconstruct(
     default, worldrec, refines WorldRec's scene within --budget seconds, holds every 8th frame out
     of both and prints and saves a quality report beside --out (held-out PSNR / SSIM, Gaussians,
     time per stage, a contact sheet PNG); the fit reports PSNR / SSIM on its held-out frames."""
+    from jwmsim.scenes.sources import SourceSettings, check_source_options
+
     if method not in SCENE_SOURCES:
         raise ConfigError(
             f"unknown reconstruction method {method!r}", hint=f"use one of {SCENE_SOURCES.names()}"
         )
-    if steps is not None and method != "fit":
-        hint = "use --refine STEPS to refine a worldrec scene" if method == "worldrec" else "drop --steps"
-        raise ConfigError(f"--steps is for --method fit, not {method!r}", hint=hint)
-    for flag, value, default in (
-        ("--refine", refine, None),
-        ("--budget", budget, None),
-        ("--holdout-every", holdout_every, 8),
-    ):
-        if value != default and method != "worldrec":
-            raise ConfigError(
-                f"{flag} is for --method worldrec, not {method!r}", hint="use --method worldrec"
-            )
-    if method == "worldrec":
-        from jwmsim.scenes.quality import heldout_frames
-        from jwmsim.scenes.worldrec_source import check_budget
-
-        check_budget(budget)
-        heldout_frames(1, holdout_every)  # refuses a period of 1 or below 0
+    settings = SourceSettings(
+        steps=steps or refine,
+        image_hw=parse_size(size),
+        seed=seed,
+        budget=budget,
+        holdout_every=holdout_every,
+    )
+    given = {"steps": steps, "refine": refine, "budget": budget, "holdout_every": holdout_every}
+    given = {k: v for k, v in given.items() if v is not None and not (k == "holdout_every" and v == 8)}
+    check_source_options(method, given, settings)  # each source names the options it reads
     for name, value in (("--steps", steps), ("--refine", refine)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
@@ -85,9 +79,11 @@ def reconstruct(
         raise ConfigError(
             f"--out {out} is a folder", hint="name the scene file, e.g. --out scene.safetensors"
         )
+    from dataclasses import replace
+
     from jwmsim.devices import resolve_device
     from jwmsim.logs.nuscenes import load_nuscenes_log
-    from jwmsim.scenes.sources import SourceSettings, build_scene
+    from jwmsim.scenes.sources import build_scene, source_preview
 
     dev = resolve_device(device)
     if dataroot is None:
@@ -97,17 +93,10 @@ def reconstruct(
     chans = tuple(c.strip() for c in cameras.split(",")) if cameras else None
     lidar = SCENE_SOURCES.get(method).needs_lidar
     log = load_nuscenes_log(dataroot, scene=scene, cameras=chans, with_lidar=lidar)
-    settings = SourceSettings(
-        device=str(dev),
-        steps=steps or refine,
-        image_hw=parse_size(size),
-        seed=seed,
-        budget=budget,
-        holdout_every=holdout_every,
-    )
-    preview = rep_preview(log, method)
+    settings = replace(settings, device=str(dev))
+    preview = source_preview(method, log)
     if preview:
-        typer.echo(f"note: {preview['fallback']}")
+        typer.echo(f"note: {preview}")
     result, rep = build_scene(log, method, settings, progress=sys.stderr.isatty())
     sheet = rep.pop("contact_sheet", None)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +117,7 @@ def reconstruct(
         )
     if "init_reason" in rep:
         typer.echo(f"initialised from {rep['init_reason']}")
-    if method == "worldrec":
+    if "quality" in rep or sheet is not None:  # the source scored its scene on held-out frames
         from jwmsim.scenes.quality import write_report
 
         json_path, png_path = write_report({"method": method, "scene": str(out), **rep}, out, sheet)
@@ -139,16 +128,6 @@ def reconstruct(
         tmp = report.with_suffix(report.suffix + ".tmp")
         tmp.write_text(json.dumps({"method": method, "device": str(dev), **rep}, indent=2) + "\n")
         os.replace(tmp, report)
-
-
-def rep_preview(log: object, method: str) -> dict[str, str]:
-    """A fall-back the ``worldrec`` method will take on ``log``, stated before the build starts."""
-    if method != "worldrec":
-        return {}
-    from jwmsim.scenes.worldrec_source import model_image_hw, worldrec_unfit_reason
-
-    reason = worldrec_unfit_reason(log, model_image_hw())  # type: ignore[arg-type]
-    return {"fallback": f"per-scene fitting from the cameras alone: {reason}"} if reason else {}
 
 
 def quality_summary(rep: dict[str, object]) -> str:

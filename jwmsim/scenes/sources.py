@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jwmsim.errors import CheckpointError, SceneMismatchError
+from jwmsim.errors import CheckpointError, ConfigError, SceneMismatchError
 from jwmsim.logs.identity import LogIdentity, log_identity
 from jwmsim.registry import ENTRY_POINT_GROUPS, Registry
 
@@ -83,6 +83,9 @@ class SceneSource(Protocol):
     version: str  # changes whenever the scenes it builds change (part of the cache key)
     needs_lidar: bool  # the segment must carry its lidar sweeps
     description: str  # one line, for ``--help``
+    # Optional: ``options`` (tuple of str), the ``jwmsim reconstruct`` options it reads beyond
+    # --size / --seed / --device (others are refused for it); ``check(settings)``, its own checks of
+    # the settings (ConfigError); ``preview(segment) -> str | None``, a fall-back it will take.
 
     def build(
         self, segment: LogSegment, settings: SourceSettings, progress: bool
@@ -109,6 +112,7 @@ class LidarSource:
 
     needs_lidar: bool = True
     description: str = "lidar skeleton (coloured lidar points, seconds)"
+    options: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
@@ -133,6 +137,7 @@ class FitSource:
     version: str = "fit-default-v2"
     needs_lidar: bool = True
     description: str = "per-scene Gaussian fitting (minutes on a CPU)"
+    options: tuple[str, ...] = ("steps",)
 
     def build(
         self, segment: LogSegment, settings: SourceSettings, progress: bool
@@ -148,6 +153,32 @@ class FitSource:
         cfg = FitConfig(**{**asdict(cfg), **over})
         scene, report = fit_scene(segment, cfg, progress=progress)
         return scene, report.to_dict()
+
+
+def check_source_options(name: str, given: Mapping[str, object], settings: SourceSettings) -> None:
+    """Refuse the options in ``given`` (option name -> value the user set) that scene source
+    ``name`` does not read, naming the sources that do; then run the source's own checks."""
+    source = SCENE_SOURCES.get(name)
+    takes = tuple(getattr(source, "options", ()))
+    for option in given:
+        if option not in takes:
+            readers = [
+                n for n in SCENE_SOURCES.names() if option in getattr(SCENE_SOURCES.get(n), "options", ())
+            ]
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(
+                f"{flag} is not an option of --method {name}",
+                hint=f"{flag} is for --method {' / '.join(readers)}" if readers else f"drop {flag}",
+            )
+    check = getattr(source, "check", None)
+    if check is not None:
+        check(settings)
+
+
+def source_preview(name: str, segment: LogSegment) -> str | None:
+    """The fall-back scene source ``name`` will take on ``segment`` (None: none), said before a build."""
+    preview = getattr(SCENE_SOURCES.get(name), "preview", None)
+    return preview(segment) if preview is not None else None
 
 
 # The built-in sources; each is an entry of the ``jwmsim.scene_sources`` entry-point group

@@ -108,6 +108,19 @@ class WorldRecSource:
         "scored on held-out frames"
     )
     prune: PruneConfig | None = field(default_factory=PruneConfig)
+    options: tuple[str, ...] = ("refine", "budget", "holdout_every")
+
+    def check(self, settings: SourceSettings) -> None:
+        """A budget that is not a non-negative number, or a held-out period of 1: ConfigError."""
+        from jwmsim.scenes.quality import heldout_frames
+
+        check_budget(settings.budget)
+        heldout_frames(1, settings.holdout_every)  # refuses a period of 1 or below 0
+
+    def preview(self, segment: LogSegment) -> str | None:
+        """The fall-back this source takes on ``segment`` (a log WorldRec cannot read), if any."""
+        reason = worldrec_unfit_reason(segment, model_image_hw())
+        return f"per-scene fitting from the cameras alone: {reason}" if reason else None
 
     @property
     def version(self) -> str:
