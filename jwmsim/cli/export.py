@@ -47,6 +47,9 @@ def export_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N"),
     no_progress: bool = typer.Option(False, "--no-progress", help="hide the progress bar"),
+    duration: float = typer.Option(
+        None, "--duration", help="seconds per run, replacing the scenario's duration (shorter scenes)"
+    ),
 ) -> None:
     """Export a scenario's jittered runs as one nuScenes-format dataroot: one scene per run with
     the rendered camera images (2 Hz keyframes + sweeps), ego poses, calibrated sensors, every
@@ -69,6 +72,7 @@ def export_command(
         ray_address=ray_address,
         device=device,
         progress=not no_progress,
+        duration=duration,
     )
     try:
         result = export(scenario, opts)

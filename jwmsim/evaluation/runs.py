@@ -9,7 +9,7 @@ from typing import Any
 
 from jwmsim.replay_run import RunResult, RunSetup
 
-METRICS = ("nc", "dac", "ttc", "ep", "c", "pdms", "rc", "hd_score", "neuroncap")
+METRICS = ("nc", "dac", "ttc", "ep", "c", "pdms", "rc", "hd_score", "neuroncap", "red_light_penalty")
 METRIC_BOUNDS = {name: (0.0, 5.0) if name == "neuroncap" else (0.0, 1.0) for name in METRICS}
 METRIC_TITLES = {
     "nc": "NC",
@@ -21,6 +21,7 @@ METRIC_TITLES = {
     "rc": "RC",
     "hd_score": "HD-Score",
     "neuroncap": "NeuroNCAP",
+    "red_light_penalty": "red light",
     "collision_rate": "collision rate",
 }
 

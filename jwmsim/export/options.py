@@ -36,6 +36,7 @@ class ExportOptions:
         ray_address: Ray cluster to join (None: a local Ray instance), for ``backend="ray"``.
         render_backend / device: Gaussian rasterizer and torch device.
         progress: show a tqdm bar.
+        duration: [s] replaces the scenario's duration (``--duration``; None: the scenario's).
     """
 
     out: Path
@@ -54,6 +55,7 @@ class ExportOptions:
     render_backend: str = "auto"
     device: str = "auto"
     progress: bool = True
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -71,6 +73,10 @@ class ExportOptions:
             )
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}", hint="export at least one run")
+        if self.duration is not None:
+            from jwmsim.scenario.loader import check_duration
+
+            check_duration(self.duration)
         from jwmsim.backends import BACKENDS, BackendOptions
 
         if self.backend not in BACKENDS:

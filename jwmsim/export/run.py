@@ -68,10 +68,10 @@ def _prepare(scenario_path: Path, opts: ExportOptions) -> tuple[ExportJob, int, 
     from jwmsim.envs.render_paths import RENDER_PATHS
     from jwmsim.planning import make_planner
     from jwmsim.scenario import load_scenario
-    from jwmsim.scenario.loader import load_seed_log
+    from jwmsim.scenario.loader import load_seed_log, with_duration
     from jwmsim.scenario.validate import validate_against_log
 
-    scenario = load_scenario(scenario_path)
+    scenario = with_duration(load_scenario(scenario_path), opts.duration)
     spec = RENDER_PATHS.get(opts.render)
     log = load_seed_log(scenario, with_lidar=False)
     validate_against_log(scenario, log, scenario_path)
@@ -112,6 +112,7 @@ def _prepare(scenario_path: Path, opts: ExportOptions) -> tuple[ExportJob, int, 
         location=src_map.location,
         render_backend=opts.render_backend,
         device=opts.device,
+        duration=opts.duration,
     )
     manifest = {
         "format": MANIFEST_FORMAT,

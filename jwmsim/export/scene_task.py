@@ -46,6 +46,7 @@ class ExportJob:
         version: table folder name; staging: where scenes are written before they are merged.
         location: the ``log`` records' location (the seed log's, so that its map applies).
         render_backend / device: rasterizer and torch device.
+        duration: [s] replaces the scenario's duration (``--duration``; None: the scenario's).
     """
 
     scenario_path: Path
@@ -62,6 +63,7 @@ class ExportJob:
     location: str = "jwmsim"
     render_backend: str = "auto"
     device: str = "auto"
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ _PROCESS: dict[str, Any] = {}
 
 
 def _loaded(job: ExportJob) -> _Loaded:
-    inputs = process_inputs(RunInputs(job.scenario_path, job.agent, job.render, job.scene, job.force_scene))
+    inputs = process_inputs(
+        RunInputs(job.scenario_path, job.agent, job.render, job.scene, job.force_scene, job.duration)
+    )
     if _PROCESS.get("inputs") is not inputs:  # the digest is computed once per loaded scene
         _PROCESS.update(inputs=inputs, loaded=_Loaded(inputs))
     return _PROCESS["loaded"]

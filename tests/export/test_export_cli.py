@@ -96,3 +96,31 @@ def test_the_jwm_render_path_exports(town_log: Path, tmp_path: Path) -> None:
     first = next(d for d in data if d["filename"].endswith(".jpg"))
     img = np.asarray(Image.open(result.out / first["filename"]))
     assert img.shape == (*SIZE, 3) and img.std() > 1.0  # a picture, not a constant
+
+
+def test_cli_duration_shortens_the_exported_scenes(
+    town_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write_scenario(tmp_path, town_log, duration=1.5)  # 15 steps, cut to 5 by --duration
+    out = tmp_path / "data"
+    argv = ["export", str(scenario), "--runs", "1", "--out", str(out), "--cameras", "CAM_FRONT"]
+    with pytest.raises(SystemExit) as done:
+        main(
+            [
+                *argv,
+                "--size",
+                "36x64",
+                "--workers",
+                "1",
+                "--scene",
+                "lidar",
+                "--no-progress",
+                "--duration",
+                "0.5",
+            ]
+        )
+    assert done.value.code == 0
+    assert "scene-tiny_brake-0000: 5 steps" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, "--duration", "0"])
+    assert refused.value.code != 0
