@@ -235,8 +235,10 @@ class LogFrames(Stateless):
 class SkeletonRenderer(Stateless):
     """``skeleton``: the Gaussian scene at the state's ego and actor poses.
 
-    Actors the scene has no component for are drawn from the shipped asset named by the scenario
-    (inserted actors) or, failing that, as a box of Gaussians of their size.
+    Actors the scene has no component for are drawn from the asset named by the scenario (inserted
+    actors: a shipped asset or an actor-bank actor ``bank:...``), else as the actor bank's actor of
+    their class scaled to their box (:func:`jwmsim.gaussians.actor_bank.fallback_class`), else (no
+    bank actor of that class, e.g. static objects) as a box of Gaussians of their size.
     """
 
     def __init__(self, setup: RenderSetup) -> None:
@@ -281,13 +283,16 @@ class SkeletonRenderer(Stateless):
                 continue
             if aid not in self._box_assets:
                 size = (float(a.length[i]), float(a.width[i]), float(a.height[i]))
-                self._box_assets[aid] = _box_asset(size, int(i), str(self.device))
+                comp = _bank_fallback(a.kinds[i], size, str(self.device))
+                if comp is None:
+                    comp = _box_asset(size, int(i), str(self.device))
+                self._box_assets[aid] = comp
             extra[aid] = self._box_assets[aid]
         return poses, extra
 
     def actors_to_draw(self, state: SimState) -> tuple[dict[str, SE3], dict[str, GaussianComponent]]:
-        """``world_from_box`` of every active actor of ``state``, and the Gaussians (shipped asset
-        or box) of those the scene has no component for: what :meth:`render` draws (the export
+        """``world_from_box`` of every active actor of ``state``, and the Gaussians (asset, bank
+        actor or box) of those the scene has no component for: what :meth:`render` draws (the export
         renders them one by one for instance masks)."""
         return self._extra_actors(state)
 
@@ -325,10 +330,29 @@ class SkeletonRenderer(Stateless):
 
 @functools.lru_cache(maxsize=64)
 def _shipped_asset(name: str, device: str) -> GaussianComponent | None:
-    """A shipped actor asset on ``device``, loaded once per process (None: no such asset)."""
+    """A shipped actor asset, or an actor-bank actor ``bank:<entry or class>`` at its source box
+    size (as :mod:`jwmsim.scenario.assets` sizes it), on ``device``, loaded once per process
+    (None: no such asset)."""
+    from jwmsim.gaussians.actor_bank import bank_assets, bank_key, load_bank_actor
     from jwmsim.gaussians.assets import available_assets, load_actor_asset
 
+    key = bank_key(name)
+    if key is not None:
+        return load_bank_actor(key)[0].to(device) if name in {b.name for b in bank_assets()} else None
     return load_actor_asset(name).to(device) if name in available_assets() else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _bank_fallback(kind: str, size_lwh: tuple[float, float, float], device: str) -> GaussianComponent | None:
+    """The actor bank's actor of the class of an actor of coarse ``kind`` and box ``size_lwh`` [m],
+    scaled to that box, on ``device`` (None: the bank has no actor of that class)."""
+    from jwmsim.gaussians.actor_bank import fallback_class, load_bank_actor
+
+    cls = fallback_class(kind, size_lwh[0])
+    if cls is None:
+        return None
+    length, width, height = size_lwh
+    return load_bank_actor(cls, (width, length, height))[0].to(device)
 
 
 BOX_GAUSSIANS = 600  # Gaussians of the box that stands in for an actor without a scene asset

@@ -16,11 +16,16 @@ class (the best-covered entry of that class), scaled to the box size asked for.
 
 Build one from a saved scene: ``python -m jwmsim.gaussians.actor_bank --scene S.safetensors
 --log DATAROOT --out assets/actors/bank``.
+
+Scenarios and the viewer insert bank actors as assets named ``bank:<entry name>`` or
+``bank:<class>`` (:func:`bank_assets`); the skeleton render path draws an actor that has neither a
+scene component nor an asset as the bank actor of its class (:func:`fallback_class`), at its box.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, replace
@@ -44,7 +49,17 @@ CLASSES = {  # bank class -> nuScenes category prefixes
     "pedestrian": ("human.pedestrian",),
 }
 MIRRORED = ("car", "truck", "bus")
+PREFIX = "bank:"  # asset names of bank actors in scenarios: bank:<entry name> or bank:<class>
+CLASS_KIND = {  # bank class -> coarse kind of jwmsim.sim.state.KINDS
+    "car": "vehicle",
+    "truck": "vehicle",
+    "bus": "vehicle",
+    "two_wheeler": "cyclist",
+    "pedestrian": "pedestrian",
+}
+LONG_VEHICLE = 6.5  # [m] a vehicle box longer than this falls back to a truck (or bus), not a car
 FACE_CELLS = 6  # surface grid per box face
+BOX_MARGIN = 1.1  # a cut actor keeps the Gaussians within this multiple of its half box size
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ def cut_actor(
 ) -> tuple[GaussianComponent, float, bool]:
     """Normalise one actor (see the module docstring): ``(component, coverage, mirrored)``."""
     unit = normalise(component.detach().to("cpu", torch.float32), size_wlh)
-    inside = (unit.means.abs() <= 1.1).all(1) & (unit.opacities > min_opacity)
+    inside = (unit.means.abs() <= BOX_MARGIN).all(1) & (unit.opacities > min_opacity)
     unit = unit.select(inside)
     mirrored = False
     if cls in MIRRORED and len(unit):
@@ -209,7 +224,8 @@ def read_index(directory: Path = BANK_DIR) -> list[dict[str, object]]:
 
 
 def resolve(name_or_class: str, directory: Path = BANK_DIR) -> dict[str, object]:
-    """The bank entry named ``name_or_class``, or the best-covered entry of that class.
+    """The bank entry named ``name_or_class``, or the best-covered entry of that class (of equal
+    coverage, the one with more Gaussians).
 
     Raises:
         ConfigError: neither an entry nor a class with entries.
@@ -225,7 +241,7 @@ def resolve(name_or_class: str, directory: Path = BANK_DIR) -> dict[str, object]
             hint=f"classes: {sorted({str(e['cls']) for e in entries})}; "
             f"entries: {[e['name'] for e in entries][:8]}",
         )
-    return max(of_class, key=lambda e: float(e["coverage"]))  # type: ignore[arg-type]
+    return max(of_class, key=lambda e: (float(e["coverage"]), int(e["gaussians"])))  # type: ignore[arg-type]
 
 
 def load_bank_actor(
@@ -236,6 +252,68 @@ def load_bank_actor(
     comp, _ = load_asset(Path(directory) / f"{entry['name']}.safetensors")
     size = tuple(size_wlh) if size_wlh is not None else tuple(entry["size_wlh"])  # type: ignore[arg-type]
     return denormalise(comp, size), entry  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class BankAsset:
+    """A bank actor as a scenario asset: ``name`` (``bank:...``), coarse ``kind`` (as
+    :data:`jwmsim.sim.state.KINDS`), nuScenes ``category`` and box ``size_wlh`` [m] (the source
+    actor's)."""
+
+    name: str
+    kind: str
+    category: str
+    size_wlh: tuple[float, float, float]
+
+
+def _index_key(directory: Path) -> tuple[str, int]:
+    path = Path(directory) / INDEX
+    return str(path), path.stat().st_mtime_ns if path.is_file() else -1
+
+
+@functools.lru_cache(maxsize=8)
+def _bank_assets(key: tuple[str, int]) -> tuple[BankAsset, ...]:
+    if key[1] < 0:
+        return ()
+    entries = read_index(Path(key[0]).parent)
+    out = [_as_asset(PREFIX + str(e["name"]), e) for e in entries]
+    for cls in sorted({str(e["cls"]) for e in entries}):
+        out.append(_as_asset(PREFIX + cls, resolve(cls, Path(key[0]).parent)))
+    return tuple(out)
+
+
+def _as_asset(name: str, entry: dict[str, object]) -> BankAsset:
+    size = tuple(float(v) for v in entry["size_wlh"])  # type: ignore[attr-defined]
+    return BankAsset(name, CLASS_KIND[str(entry["cls"])], str(entry["category"]), size)  # type: ignore[arg-type]
+
+
+def bank_assets(directory: Path = BANK_DIR) -> tuple[BankAsset, ...]:
+    """Every entry of the bank as ``bank:<name>`` and every class it holds as ``bank:<class>``
+    (the class's best-covered entry); empty where there is no bank. Re-read when ``index.json``
+    changes."""
+    return _bank_assets(_index_key(directory))
+
+
+def bank_key(asset: str) -> str | None:
+    """The entry name or class of a ``bank:...`` asset name (None: not a bank asset)."""
+    return asset[len(PREFIX) :] if asset.startswith(PREFIX) and len(asset) > len(PREFIX) else None
+
+
+def fallback_class(kind: str, length: float, directory: Path = BANK_DIR) -> str | None:
+    """The bank class drawn for an actor of coarse ``kind`` and box ``length`` [m] that has no
+    Gaussians of its own: vehicles up to :data:`LONG_VEHICLE` are cars, longer ones trucks (a bus
+    where the bank has one), cyclists two-wheelers, pedestrians pedestrians; None where the bank
+    has no entry of that class (or no bank exists: the caller draws a box)."""
+    have = {a.name[len(PREFIX) :] for a in bank_assets(directory)}
+    if kind == "vehicle":
+        wanted = ("car",) if length <= LONG_VEHICLE else ("bus", "truck")
+    elif kind == "cyclist":
+        wanted = ("two_wheeler",)
+    elif kind == "pedestrian":
+        wanted = ("pedestrian",)
+    else:
+        return None
+    return next((c for c in wanted if c in have), None)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,6 @@
 """Actor assets: trimesh meshes -> Gaussians, and the vehicle / pedestrian assets shipped in
-``assets/actors`` (made here from trimesh primitives; rebuild them with
+``assets/actors`` (made here from trimesh primitives, except the sedan: a car reconstructed from
+the real log, taken from the actor bank, :data:`FROM_BANK`; rebuild them with
 ``python -m jwmsim.gaussians.assets``). The folder is the repository's top-level ``assets/actors``
 in a checkout and ``jwmsim/_shipped/assets/actors`` in an installed wheel
 (:func:`jwmsim.resources.shipped_path`).
@@ -289,6 +290,10 @@ SHIPPED = {
 
 ASSET_NAMES: tuple[str, ...] = tuple(SHIPPED)  # what scenarios may insert (jwmsim.scenario.assets)
 
+# shipped assets made from a reconstructed actor of the actor bank (jwmsim.gaussians.actor_bank),
+# by bank class, at the asset's box size; their mesh in SHIPPED is used only where there is no bank
+FROM_BANK: dict[str, str] = {"sedan": "car"}
+
 
 def save_asset(
     component: GaussianComponent, path: str | os.PathLike[str], metadata: dict[str, object]
@@ -355,17 +360,32 @@ def load_actor_asset(name: str, directory: Path = ASSET_DIR) -> GaussianComponen
     return load_asset(path)[0]
 
 
-def build_shipped_assets(directory: Path = ASSET_DIR) -> list[Path]:
-    """(Re)build every asset of :data:`SHIPPED` into ``directory``; deterministic."""
+def mesh_asset(name: str) -> GaussianComponent:
+    """Asset ``name`` of :data:`SHIPPED` built from its trimesh model (deterministic), whatever
+    the shipped file holds (for comparisons with bank-made assets)."""
+    if name not in SHIPPED:
+        raise ConfigError(f"no shipped asset named {name!r}", hint=f"one of {list(SHIPPED)}")
+    build, n, _, _ = SHIPPED[name]
+    return mesh_to_gaussians(build(), n, seed=list(SHIPPED).index(name))
+
+
+def build_shipped_assets(directory: Path = ASSET_DIR, bank: Path | None = None) -> list[Path]:
+    """(Re)build every asset of :data:`SHIPPED` into ``directory``; deterministic. Those of
+    :data:`FROM_BANK` are the best-covered actor of their class in the actor bank ``bank``
+    (default: ``directory/bank``) scaled to their box, or their mesh where that bank is absent."""
+    from jwmsim.gaussians.actor_bank import load_bank_actor
+
+    bank = Path(directory) / "bank" if bank is None else Path(bank)
     out = []
-    for i, (name, (build, n, size_wlh, category)) in enumerate(SHIPPED.items()):
-        comp = mesh_to_gaussians(build(), n, seed=i)
-        meta = {
-            "name": name,
-            "size_wlh": list(size_wlh),
-            "category": category,
-            "source": "jwmsim.gaussians.assets",
-        }
+    for name, (_, _, size_wlh, category) in SHIPPED.items():
+        meta: dict[str, object] = {"name": name, "size_wlh": list(size_wlh), "category": category}
+        if name in FROM_BANK and (bank / "index.json").is_file():
+            comp, entry = load_bank_actor(FROM_BANK[name], size_wlh, bank)
+            meta |= {"source": "jwmsim.gaussians.actor_bank", "bank_entry": entry["name"]}
+            meta |= {"source_log": entry["source_log"], "method": entry["method"]}
+        else:
+            comp = mesh_asset(name)
+            meta["source"] = "jwmsim.gaussians.assets"
         out.append(save_asset(comp, Path(directory) / f"{name}.safetensors", meta))
     return out
 

@@ -3,7 +3,9 @@ category and box size.
 
 This is the one list the scenario layer checks names against. Where the Gaussian asset library
 (:mod:`jwmsim.gaussians.assets`) exists and publishes its asset names, only names it can render are
-offered (see :func:`known_assets`).
+offered (see :func:`known_assets`). Actors of the actor bank (:mod:`jwmsim.gaussians.actor_bank`,
+cut out of reconstructed logs) are offered as ``bank:<entry name>`` and ``bank:<class>`` (the
+class's best-covered entry), at their source actor's box size.
 """
 
 from __future__ import annotations
@@ -61,12 +63,21 @@ def _renderable_names() -> set[str] | None:
     return {str(n) for n in lister()} if callable(lister) else None
 
 
+def _bank_assets() -> dict[str, AssetInfo]:
+    """The actor bank's entries and classes (``bank:...``), or none where it is absent."""
+    try:
+        from jwmsim.gaussians.actor_bank import bank_assets
+    except ImportError:
+        return {}
+    return {a.name: AssetInfo(a.name, a.kind, a.category, a.size_wlh) for a in bank_assets()}
+
+
 def known_assets() -> dict[str, AssetInfo]:
-    """Assets a scenario may insert (restricted to the renderable ones where that is known)."""
+    """Assets a scenario may insert (restricted to the renderable ones where that is known), then
+    the actor bank's."""
     renderable = _renderable_names()
-    if renderable is None:
-        return dict(ASSETS)
-    return {k: v for k, v in ASSETS.items() if k in renderable}
+    shipped = dict(ASSETS) if renderable is None else {k: v for k, v in ASSETS.items() if k in renderable}
+    return {**shipped, **_bank_assets()}
 
 
 def asset_names() -> list[str]:

@@ -292,7 +292,13 @@ class InsertedActor(Scripted):
     asset: Annotated[
         str,
         PlainValidator(lambda v: _asset(v)),
-        WithJsonSchema({"type": "string", "description": "a shipped actor asset (jwmsim.gaussians.assets)"}),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": "a shipped actor asset (jwmsim.gaussians.assets), or an actor cut from a "
+                "reconstructed log: bank:<entry name> or bank:<class> (jwmsim.gaussians.actor_bank)",
+            }
+        ),
     ]
     lane: LaneRef = "ego"
     offset: Number(ge=-200, le=200, unit="m") = 20.0

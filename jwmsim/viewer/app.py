@@ -91,9 +91,9 @@ class ViewerApp:
         self.scrubbing = False  # the mouse holds the scrub bar
         self.keep_time = False  # edits re-simulate to the current step instead of restarting
         self.mouse: tuple[int, int] | None = None
-        from jwmsim.gaussians.assets import available_assets
+        from jwmsim.scenario.assets import asset_names
 
-        self.assets = available_assets() or ["sedan"]
+        self.assets = asset_names() or ["sedan"]  # shipped assets, then actor-bank entries (bank:...)
         self.asset = "sedan" if "sedan" in self.assets else self.assets[0]
         self.status, self.status_error = "", False
         self.frame_times: list[float] = []

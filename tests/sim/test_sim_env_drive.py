@@ -268,17 +268,21 @@ def test_sb3_checker_passes_waypoint_actions_without_the_box_warning() -> None:
 
 
 def test_box_stand_ins_are_built_once_per_process():
-    """Actors without a scene asset are drawn as Gaussian boxes built once per process (not at
-    every reset); the images equal those of freshly built boxes."""
+    """Actors without a scene asset are drawn as stand-ins (the actor bank's actor of their class,
+    else a Gaussian box) built once per process (not at every reset); the images equal those of
+    freshly built stand-ins."""
     from jwmsim.envs import render_paths
 
-    render_paths._box_asset.cache_clear()
+    stand_ins = (render_paths._bank_fallback, render_paths._box_asset)
+    for cache in stand_ins:
+        cache.cache_clear()
     first = skeleton_env().reset(seed=7)[0]["CAM_FRONT"]
-    assert render_paths._box_asset.cache_info().misses == 1  # the lead car
+    assert sum(c.cache_info().misses for c in stand_ins) == 1  # the lead car
     again = skeleton_env().reset(seed=7)[0]["CAM_FRONT"]
-    info = render_paths._box_asset.cache_info()
-    assert info.misses == 1 and info.hits >= 1
-    render_paths._box_asset.cache_clear()
+    assert sum(c.cache_info().misses for c in stand_ins) == 1
+    assert sum(c.cache_info().hits for c in stand_ins) >= 1
+    for cache in stand_ins:
+        cache.cache_clear()
     fresh = skeleton_env().reset(seed=7)[0]["CAM_FRONT"]
     assert np.array_equal(first, again) and np.array_equal(first, fresh)
     plain = JWMDrivingEnv(
