@@ -108,6 +108,43 @@ def model_summary() -> str:
     return _table(["model", "evaluation (PSNR)", "score", "baselines"], rows)
 
 
+# ------------------------------------------------------------------------------------------------
+# Closed-loop driving
+# ------------------------------------------------------------------------------------------------
+# the closed-loop evaluation of the planners on the scenario library (``jwmsim eval closed-loop``'s
+# report.json, copied here with the machine it ran on in machine.json beside it)
+CLOSED_LOOP = "benchmarks/results/closed_loop/report_library.json"
+CLOSED_LOOP_METRICS = ("pdms", "nc", "ttc", "ep", "c", "rc", "hd_score", "neuroncap", "collision_rate")
+
+
+def _interval(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "-"
+    return f"{entry['mean']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+
+
+def closed_loop_summary(source: str = CLOSED_LOOP) -> str:
+    """Every agent's overall closed-loop scores (mean and confidence interval over all the runs of
+    every scenario, failed runs counted as 0) from the evaluation's report."""
+    data = _load(source)
+    titles = {"pdms": "PDMS", "nc": "NC", "ttc": "TTC", "ep": "EP", "c": "C", "rc": "RC"}
+    titles |= {"hd_score": "HD-Score", "neuroncap": "NeuroNCAP", "collision_rate": "collision rate"}
+    rows = []
+    for agent in data["agents"]:
+        overall = data["results"][agent["label"]]["overall"]
+        runs = f"{overall['runs']}" + (
+            f" ({overall['runs_failed']} failed)" if overall.get("runs_failed") else ""
+        )
+        rows.append([f"`{agent['label']}`", runs, *(_interval(overall.get(m)) for m in CLOSED_LOOP_METRICS)])
+    machine = _load(str(Path(source).parent / "machine.json"))
+    level = data["confidence"]["level"]
+    note = (
+        f"\n{len(data['scenarios'])} scenarios, {level:.0%} confidence intervals; measured on "
+        f"{machine['machine'].get('cpu', '?')} with `{machine['command']}`.\n"
+    )
+    return _table(["agent", "runs", *(titles[m] for m in CLOSED_LOOP_METRICS)], rows) + note
+
+
 def worldrec_results() -> str:
     """The WorldRec card's table: every evaluation set, WorldRec beside the baselines."""
     rec = _load(WORLDREC)["summary"]
@@ -469,6 +506,10 @@ GENERATED: dict[str, Callable[[], str]] = {
 }
 
 
+if (ROOT / CLOSED_LOOP).is_file():  # the block exists once the evaluation's results are saved
+    GENERATED["closed-loop-summary"] = closed_loop_summary
+
+
 def render(name: str) -> str:
     """The Markdown of one generated block (KeyError for an unknown name)."""
     return GENERATED[name]()
@@ -477,11 +518,20 @@ def render(name: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # README
 # ------------------------------------------------------------------------------------------------
+README_BLOCKS = ("model-summary", "closed-loop-summary")  # blocks the README may hold
+
+
 def readme_with_tables(text: str) -> str:
-    """``text`` with its generated block replaced by the current table."""
-    start = text.index(BEGIN) + len(BEGIN)
-    end = text.index(END, start)
-    return text[:start] + "\n" + model_summary() + text[end:]
+    """``text`` with each generated block it holds (:data:`README_BLOCKS`) replaced by the current
+    table."""
+    for name in README_BLOCKS:
+        begin = f"<!-- generated: {name} -->"
+        if begin not in text:
+            continue
+        start = text.index(begin) + len(begin)
+        end = text.index(END, start)
+        text = text[:start] + "\n" + render(name) + text[end:]
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
