@@ -140,11 +140,21 @@ BehaviourFn = Callable[[ActorView, BehaviourContext, Mapping[str, Any]], ActorVi
 
 @dataclass(frozen=True)
 class Behaviour:
-    """A registered behaviour: the function and its parameter defaults (the allowed keys)."""
+    """A registered behaviour: the function and its parameter defaults (the allowed keys).
+
+    Attributes:
+        replays_log: the actor follows its logged track; the traffic step copies those rows from
+            the log for all such actors at once (``fn`` is the per-actor equivalent) and releases
+            the actor to another behaviour where the log ends or would drive it into the ego.
+        still_once_started: once the behaviour has run a step the actor stands still, so later
+            steps need no computation.
+    """
 
     name: str
     fn: BehaviourFn
     defaults: Mapping[str, Any]
+    replays_log: bool = False
+    still_once_started: bool = False
 
     def resolve(self, params: Mapping[str, Any] | None, where: str = "") -> Mapping[str, Any]:
         """Defaults overridden by ``params``; unknown keys are a :class:`ConfigError`."""
@@ -155,13 +165,16 @@ class Behaviour:
         return self.fn(actor, ctx, params)
 
 
-def behaviour(name: str, **defaults: Any) -> Callable[[BehaviourFn], Behaviour]:
-    """Decorator: ``fn`` as the :class:`Behaviour` ``name`` with parameter ``defaults``. It registers
-    nothing: a module-level behaviour becomes available as an entry of the ``jwmsim.behaviours``
-    entry-point group (``name = "package.module:attribute"``)."""
+def behaviour(
+    name: str, *, replays_log: bool = False, still_once_started: bool = False, **defaults: Any
+) -> Callable[[BehaviourFn], Behaviour]:
+    """Decorator: ``fn`` as the :class:`Behaviour` ``name`` with parameter ``defaults`` (and its
+    flags, see :class:`Behaviour`). It registers nothing: a module-level behaviour becomes
+    available as an entry of the ``jwmsim.behaviours`` entry-point group
+    (``name = "package.module:attribute"``)."""
 
     def deco(fn: BehaviourFn) -> Behaviour:
-        return Behaviour(name, fn, MappingProxyType(dict(defaults)))
+        return Behaviour(name, fn, MappingProxyType(dict(defaults)), replays_log, still_once_started)
 
     return deco
 
@@ -302,7 +315,7 @@ def _leader(actor: ActorView, ctx: BehaviourContext) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------------
 # Built-in behaviours
 # ------------------------------------------------------------------------------------------------
-@behaviour("log_replay")
+@behaviour("log_replay", replays_log=True)
 def log_replay(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """The logged pose at this time (inactive where the log has none). The traffic step does the
     same vectorised for all log-replayed actors and releases them at the end of the log."""
@@ -344,7 +357,7 @@ def constant_velocity(actor: ActorView, ctx: BehaviourContext, params: Mapping[s
     return move_free(actor, ctx, 0.0, memory=started(actor, ctx))
 
 
-@behaviour("hold")
+@behaviour("hold", still_once_started=True)
 def hold(actor: ActorView, ctx: BehaviourContext, params: Mapping[str, Any]) -> ActorView:
     """Stand still where the actor is."""
     return evolve(actor, speed=0.0, accel=0.0, active=True, memory=started(actor, ctx))

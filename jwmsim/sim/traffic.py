@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 LATERAL_MARGIN = 0.3  # [m] extra half-width when deciding whether an agent is in one's path
 RELEASE_TTC = 3.0  # [s] a log vehicle closing in on the ego faster than this is released to IDM
+# the behaviour a log-replayed vehicle switches to, for good, when its log would drive it into the ego
+CONFLICT_RELEASE = "idm"
 
 
 def find_leaders(
@@ -151,11 +153,13 @@ def step_traffic(
             name, params = script.behaviour, world.behaviour_params[i]
         else:
             name, params = script.before, world.before_params[i]
-        if name == "log_replay" and conflict is not None and (released_now[i] or conflict[i]):
+        beh = BEHAVIOURS.get(name)
+        if beh.replays_log and conflict is not None and (released_now[i] or conflict[i]):
             # the log would drive this vehicle into the ego: it becomes an IDM driver for good
             released_now[i] = True
-            name, params = "idm", _default_params("idm")
-        if name == "log_replay":
+            name, params = CONFLICT_RELEASE, _default_params(CONFLICT_RELEASE)
+            beh = BEHAVIOURS.get(name)
+        if beh.replays_log:
             j = world.log_index[i]
             if j >= 0 and log.available(step) and log.present[step, j]:
                 log_rows.append(i)
@@ -178,14 +182,15 @@ def step_traffic(
             # decided from the last logged speed, so the choice stays the same at every step
             name = release_behaviour(actors.kinds[i], float(log.speed[log.end_step[j], j]))
             params = _default_params(name)
+            beh = BEHAVIOURS.get(name)
         if behaviours[i] != name:
             behaviours[i], memory[i] = name, EMPTY
-        if name == "hold" and memory[i]:  # standing still: nothing to compute
+        if beh.still_once_started and memory[i]:  # standing still: nothing to compute
             out["speed"][i] = out["accel"][i] = 0.0
             out["active"][i] = True
             continue
         view = _view(actors, cols, i, trig, time, memory[i])
-        new = BEHAVIOURS.get(name).fn(view, ctx, params)
+        new = beh.fn(view, ctx, params)
         for k in ("x", "y", "z", "yaw", "speed", "accel", "active", "lane", "s", "d"):
             out[k][i] = getattr(new, k)
         memory[i] = new.memory
