@@ -103,6 +103,9 @@ def worldgen(
     guidance: float = typer.Option(None, "--guidance", help="ode / dmd: the teacher's guidance scale"),
     ode_pairs: int = typer.Option(None, "--ode-pairs", help="ode: trajectory files to make (8 clips each)"),
     euler_steps: int = typer.Option(None, "--euler-steps", help="ode: the teacher's Euler steps per frame"),
+    student_steps: int = typer.Option(
+        None, "--student-steps", help="ode / dmd: the student's sampling steps (its levels are trained)"
+    ),
     critic_updates: int = typer.Option(
         None, "--critic-updates", help="dmd: critic updates per generator step"
     ),
@@ -136,6 +139,7 @@ def worldgen(
         guidance=guidance,
         ode_pairs=ode_pairs,
         euler_steps=euler_steps,
+        student_steps=student_steps,
         critic_updates=critic_updates,
         critic_lr=critic_lr,
         batch=batch,

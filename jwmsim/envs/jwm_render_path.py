@@ -7,7 +7,7 @@ continues the recorded video. ``snapshot`` / ``restore`` carry the cache, so a v
 
 Options (``RenderSetup.options`` / ``DriveEnvConfig.render_options`` / ``jwmsim replay --steps``):
 ``steps`` (denoiser calls per frame), ``guidance`` (classifier-free guidance scale), ``solver``
-(``renoise`` or ``euler``; default by steps), ``weights`` (a model folder; default
+(``sharp``, ``renoise`` or ``euler``; default: the pipeline's), ``weights`` (a model folder; default
 ``assets/worldgen``), ``window`` and ``sinks`` (KV cache), ``seed``.
 """
 
@@ -30,22 +30,23 @@ from jwmsim.envs.render_paths import (
 )
 from jwmsim.errors import ConfigError
 from jwmsim.sim.sim_state import SimState
+from jwmsim.threads import cap_torch_threads
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame
 
 if TYPE_CHECKING:
     from jwmsim.worldgen.pipeline_worldgen import SamplerConfig
 
 OPTIONS = ("steps", "guidance", "solver", "weights", "window", "sinks", "seed")
-DEFAULT_STEPS = 4
 
 
 def sampler_from_options(options: dict) -> SamplerConfig:
-    """The sampler settings of the path's options (ConfigError for bad values)."""
+    """The sampler settings of the path's options (ConfigError for bad values); what is not given
+    is the pipeline's default sampler (:class:`~jwmsim.worldgen.pipeline_worldgen.SamplerConfig`)."""
     from jwmsim.worldgen.pipeline_worldgen import SamplerConfig  # torch: imported on use
 
     try:
-        steps = int(options.get("steps", DEFAULT_STEPS))
-        solver = str(options.get("solver", "renoise" if steps <= 4 else "euler"))
+        steps = int(options.get("steps", SamplerConfig.steps))
+        solver = str(options.get("solver", SamplerConfig.solver))
         return SamplerConfig(
             steps=steps,
             solver=solver,
@@ -75,6 +76,8 @@ class JWMRenderer:
         from jwmsim.worldgen.weights import default_weights_dir
 
         sampler = sampler_from_options(dict(setup.options))
+        # the generator's PyTorch threads stay within the process's budget (a vector worker's share)
+        sampler = replace(sampler, torch_threads=cap_torch_threads(sampler.torch_threads))
         self.device = resolve_device(setup.device)
         self.pipeline = WorldGenPipeline.from_pretrained(
             setup.options.get("weights"), sampler, str(self.device)

@@ -51,3 +51,19 @@ def euler_levels(steps: int, k: float) -> list[float]:
         raise ValueError(f"steps must be >= 1, got {steps}")
     base = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
     return [float(v) for v in shift_levels(base, k)]
+
+
+SHARP_END = 0.35  # the last level of the ``sharp`` schedule (its x0 is the frame)
+
+
+def sharp_levels(steps: int, end: float = SHARP_END) -> list[float]:
+    """``steps`` levels spaced evenly from 1 down to ``end`` (``[1]`` for one step), highest first.
+
+    An x-predicting model's ``x0`` at a high level is near the posterior mean (blurred); at level 0
+    it commits to every detail. Ending at ``end`` keeps the frame close to the true image's
+    sharpness (measured in ``docs/models/worldgen.md``)."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if steps == 1:
+        return [1.0]
+    return [1.0 - i * (1.0 - end) / (steps - 1) for i in range(steps)]

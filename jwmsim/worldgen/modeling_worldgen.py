@@ -103,8 +103,10 @@ class Block(nn.Module):
         mask: torch.Tensor | None,  # [N, N_keys] bool, True = attend
         past: tuple[torch.Tensor, torch.Tensor] | None = None,  # cached k, v (un-rotated)
         past_rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        kv_only: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Returns the new ``h`` and this call's un-rotated ``(k, v)`` ``[B, heads, N, head_dim]``."""
+        """Returns the new ``h`` and this call's un-rotated ``(k, v)`` ``[B, heads, N, head_dim]``
+        (``kv_only``: the keys and values alone; ``h`` comes back unchanged)."""
         b, n, d = h.shape
         f = frame_cond.shape[1]
         # per-frame modulation broadcast over the frame's tokens (no [B, N, 6D] copy)
@@ -116,6 +118,8 @@ class Block(nn.Module):
         k = _rms(self.k_norm, qkv[:, :, 1]).transpose(1, 2).contiguous()
         v = qkv[:, :, 2].transpose(1, 2).contiguous()
         new_kv = (k, v)
+        if kv_only:
+            return h, new_kv
         q, k_rot = apply_rope(q, *rope), apply_rope(k, *rope)
         if past is not None:
             assert past_rope is not None
@@ -333,7 +337,8 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         motion: torch.Tensor,
         cache: KVCache,
         write: bool = False,
-    ) -> torch.Tensor:
+        decode: bool = True,
+    ) -> torch.Tensor | None:
         """One frame against the cached past frames (block-causal inference).
 
         Args:
@@ -341,10 +346,14 @@ class WorldGenModel(ModelMixin, ConfigMixin):
             motion: ``[B, 4]``.
             cache: the past frames; the frame takes slot ``cache.num_frames``.
             write: append this call's keys and values to the cache (the clean call at level 0).
+            decode: predict ``x0``; False (with ``write``) only fills the cache: the last block
+                stops at its keys and values and no image is decoded (the same cache, less work).
 
         Returns:
-            ``[B, C, 3, H, W]`` the ``x0`` prediction.
+            ``[B, C, 3, H, W]`` the ``x0`` prediction (None when not ``decode``).
         """
+        if not decode and not write:
+            raise ValueError("a call that neither decodes nor writes the cache does nothing")
         b, c = x.shape[:2]
         slot = cache.num_frames
         if slot >= self.config.max_frames:
@@ -359,12 +368,16 @@ class WorldGenModel(ModelMixin, ConfigMixin):
             past_pos = torch.arange(slot, device=dev).repeat_interleave(n)
             past_rope = rope_tables(past_pos, self.head_dim, self.config.rope_base)
         written: list[tuple[torch.Tensor, torch.Tensor]] = []
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            h, kv = block(h, frame_cond, n, rope, None, cache.layer(i), past_rope)
+            kv_only = not decode and i == last
+            h, kv = block(h, frame_cond, n, rope, None, cache.layer(i), past_rope, kv_only=kv_only)
             written.append(kv)
         if write:
             frame: FrameKV = tuple((k.detach(), v.detach()) for k, v in written)
             cache.append(frame)
+        if not decode:
+            return None
         maps = self._heads(h, frame_cond, b, 1, c, grid)
         return self._decode(maps, skips, x.flatten(0, 1), cond.flatten(0, 1)).view(b, c, 3, *x.shape[-2:])
 

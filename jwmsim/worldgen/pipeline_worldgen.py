@@ -3,17 +3,25 @@
 Per simulated step (one frame of ``C`` cameras):
 
 1. start from noise ``x = eps`` at level ``s_0 = 1``;
-2. for each level ``s_i`` of the schedule: predict ``x0`` (the denoiser attends to the cached clean
-   past frames and to the frame itself), with classifier-free guidance
+2. for each level ``s_i`` of the solver's schedule: predict ``x0`` (the denoiser attends to the
+   cached clean past frames and to the frame itself), with classifier-free guidance
    ``x0 = x0_u + g (x0_c - x0_u)`` where ``g != 1`` (``x0_u``: the condition dropped, as in training);
-   then move to the next level:
+   then move to the next level. The last level's ``x0`` is the frame. Each solver of
+   :data:`SOLVERS` carries its step and its schedule:
 
-   * ``renoise`` (few-step, the distillation schedule ``[1000, 750, 500, 250]`` warped by the shift):
-     re-noise the prediction with fresh noise, ``x = (1 - s_next) x0 + s_next eps'``;
-   * ``euler`` (many steps): ``x = x + (s_next - s) v`` with ``v = (x - x0) / s``;
+   * ``sharp`` (the default): Euler steps ``x = x + (s_next - s) v`` with ``v = (x - x0) / s`` on
+     levels spaced evenly from 1 down to 0.35 (:data:`~jwmsim.worldgen.flow.SHARP_END`), so that
+     the frame is the ``x0`` predicted from a lightly noised state: sharp where the skeleton leaves
+     the model free. The x-predicting model's ``x0`` at a high level is close to the posterior mean
+     (a blur, which PSNR rewards); at level 0 it commits to every detail (harsher than real images);
+   * ``renoise`` (the distillation schedule ``[1000, 750, 500, 250]`` warped by the shift): re-noise
+     the prediction with fresh noise, ``x = (1 - s_next) x0 + s_next eps'``; an undistilled teacher
+     in 4 steps returns the ``x0`` of level 0.625: washed out;
+   * ``euler`` (many steps, shift-warped levels down to 0): the flow's ODE, the teacher's full sampler;
 
 3. one more call at level 0 with the final ``x0`` writes the frame's clean keys and values into the
-   cache (sinks are permanent, then a sliding window: memory stays bounded over minutes).
+   cache (sinks are permanent, then a sliding window: memory stays bounded over minutes). It runs
+   the transformer only: no image is decoded from it.
 
 Frames are generated at the model's trained size; other sizes are resized in and out.
 :class:`WorldGenPipeline` implements :class:`~jwmsim.worldgen.frames.FrameGenerator`.
@@ -39,7 +47,7 @@ from jwmsim.worldgen.conditioning import (
     model_to_images,
     token_rays,
 )
-from jwmsim.worldgen.flow import euler_levels, few_step_levels
+from jwmsim.worldgen.flow import euler_levels, few_step_levels, sharp_levels
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame, check_frame
 from jwmsim.worldgen.kv_cache import CacheSnapshot, KVCache
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
@@ -60,7 +68,7 @@ class SamplerConfig:
 
     Attributes:
         steps: denoiser calls per frame (plus one call that writes the cache).
-        solver: ``renoise`` (few-step: predict x0, re-noise to the next level) or ``euler``.
+        solver: a name of :data:`SOLVERS` (``sharp``, ``renoise``, ``euler``).
         guidance: classifier-free guidance scale on the skeleton condition (1: none, one call per step).
         num_sinks: first frames kept for good in the KV cache.
         window: most recent frames kept besides the sinks (``num_sinks + window + 1`` must not
@@ -73,8 +81,8 @@ class SamplerConfig:
             noisy level (0.625 for 4 steps) and returns washed-out frames; k = 1 ends at 0.25.
     """
 
-    steps: int = 4
-    solver: str = "renoise"
+    steps: int = 2
+    solver: str = "sharp"
     guidance: float = 1.0
     num_sinks: int = 1
     window: int = 2
@@ -117,18 +125,65 @@ class WorldGenOutput:
     cache_bytes: int
 
 
-# --- solvers: (x, x0, s, s_next, noise) -> x at s_next ---------------------------------------------
-Solver = Callable[[torch.Tensor, torch.Tensor, float, float, torch.Tensor], torch.Tensor]
+# --- solvers: a step (x, x0, s, s_next, noise) -> x at s_next, and the schedule it runs on ----------
+Step = Callable[[torch.Tensor, torch.Tensor, float, float, torch.Tensor], torch.Tensor]
+
+
+def _renoise(x: torch.Tensor, x0: torch.Tensor, s: float, s_next: float, eps: torch.Tensor) -> torch.Tensor:
+    return (1.0 - s_next) * x0 + s_next * eps
+
+
+def _euler(x: torch.Tensor, x0: torch.Tensor, s: float, s_next: float, eps: torch.Tensor) -> torch.Tensor:
+    return x + (s_next - s) * (x - x0) / max(s, 1e-4)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A sampler's move between levels and its schedule.
+
+    Attributes:
+        step: ``(x, x0, s, s_next, eps) -> x`` at ``s_next`` (``eps``: fresh noise, if it uses any).
+        levels: ``(steps, shift) -> levels``: the ``steps`` levels whose ``x0`` is predicted,
+            highest first, then 0 (the last predicted ``x0`` is the frame).
+        description: one line for help texts.
+    """
+
+    step: Step
+    levels: Callable[[int, float], list[float]]
+    description: str
+
+    def __call__(
+        self, x: torch.Tensor, x0: torch.Tensor, s: float, s_next: float, eps: torch.Tensor
+    ) -> torch.Tensor:
+        return self.step(x, x0, s, s_next, eps)
+
+
 SOLVERS: Registry[Solver] = Registry("WorldGen solver")
-SOLVERS.add("renoise", lambda x, x0, s, s_next, eps: (1.0 - s_next) * x0 + s_next * eps)
-SOLVERS.add("euler", lambda x, x0, s, s_next, eps: x + (s_next - s) * (x - x0) / max(s, 1e-4))
+SOLVERS.add(
+    "sharp",
+    Solver(
+        _euler,
+        lambda steps, shift: [*sharp_levels(steps), 0.0],
+        "Euler steps from level 1 down to 0.35; the frame is the x0 predicted there",
+    ),  # fmt: skip
+)
+SOLVERS.add(
+    "renoise",
+    Solver(
+        _renoise,
+        lambda steps, shift: [*few_step_levels(steps, shift), 0.0],
+        "predict x0, re-noise it to the next level of [1000, 750, 500, 250] (shifted)",
+    ),  # fmt: skip
+)
+SOLVERS.add(
+    "euler",
+    Solver(_euler, euler_levels, "Euler steps of the flow down to level 0 (shifted levels)"),
+)
 
 
 def schedule(solver: str, steps: int, shift: float) -> list[float]:
-    """The levels visited: ``steps`` levels (highest first) followed by 0."""
-    if solver == "euler":
-        return euler_levels(steps, shift)
-    return [*few_step_levels(steps, shift), 0.0]
+    """The levels ``solver`` visits in ``steps`` steps: ``steps`` levels (highest first), then 0."""
+    return SOLVERS.get(solver).levels(steps, shift)
 
 
 # the causal teacher's sampler at its full step count (what stage 3 distils; ``worldgen-teacher``)
@@ -228,11 +283,14 @@ class WorldGenPipeline:
         return m.to(self.device)
 
     def _call(self, x: torch.Tensor, s: float, cond: torch.Tensor, rays: torch.Tensor, motion: torch.Tensor,
-              write: bool = False) -> torch.Tensor:  # fmt: skip
+              write: bool = False) -> torch.Tensor | None:  # fmt: skip
+        """The denoiser's ``x0`` at level ``s``; ``write``: only append the frame to the cache (None)."""
         level = torch.full((1,), s, device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.model.forward_cached(x, level, cond, rays, motion, self.cache, write=write)
-        return out.float()
+            out = self.model.forward_cached(
+                x, level, cond, rays, motion, self.cache, write=write, decode=not write
+            )
+        return None if out is None else out.float()
 
     # --- FrameGenerator -------------------------------------------------------------------------
     @torch.no_grad()
@@ -328,15 +386,15 @@ class _threads:
 
 def make_worldgen_generator(
     weights_dir: str | Path | None = None,
-    steps: int = 4,
+    steps: int | None = None,
     guidance: float = 1.0,
     device: str = "cpu",
     solver: str | None = None,
     shift: float | None = None,
 ) -> WorldGenPipeline:
     """The WorldGen pipeline as a :class:`~jwmsim.worldgen.frames.FrameGenerator` for the evaluation
-    harness (registered there as ``worldgen``). ``solver`` None: ``renoise`` up to 4 steps, else ``euler``."""
-    solver = solver or ("renoise" if steps <= 4 else "euler")
-    return WorldGenPipeline.from_pretrained(
-        weights_dir, SamplerConfig(steps=steps, guidance=guidance, solver=solver, shift=shift), device
-    )
+    harness (registered there as ``worldgen``): the default sampler (:class:`SamplerConfig`) unless
+    ``steps`` / ``solver`` say otherwise."""
+    d = SamplerConfig()
+    cfg = SamplerConfig(steps=steps or d.steps, guidance=guidance, solver=solver or d.solver, shift=shift)
+    return WorldGenPipeline.from_pretrained(weights_dir, cfg, device)

@@ -54,7 +54,9 @@ def test_rollout_matches_the_pipeline_frame_by_frame(teacher_dir: Path, clips: P
     assert out.x0.shape == (1, 2, 3, 3, 32, 48) and out.states is None
     assert out.calls == 1 + 2 * 5  # the context write, then 4 steps + a write per frame
 
-    pipe = WorldGenPipeline(model, SamplerConfig(steps=4, seed=3, autocast="none", torch_threads=None))
+    pipe = WorldGenPipeline(
+        model, SamplerConfig(steps=4, solver="renoise", seed=3, autocast="none", torch_threads=None)
+    )
     pipe.gen.manual_seed(3)
     cache = pipe.cache
     with torch.no_grad():

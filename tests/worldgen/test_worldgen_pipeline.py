@@ -140,3 +140,48 @@ def test_shipped_weights_drive_the_jwm_path_on_the_builtin_log() -> None:
     assert obs["CAM_FRONT"].shape == (56, 100, 3) and obs["CAM_FRONT"].std() > 1.0
     assert env.unwrapped.renderer.last.denoiser_calls == 2
     env.close()
+
+
+def test_each_solver_carries_its_schedule() -> None:
+    from jwmsim.worldgen.flow import SHARP_END, sharp_levels
+    from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
+
+    assert SamplerConfig().solver == "sharp"
+    assert schedule("sharp", 2, 5.0) == [1.0, SHARP_END, 0.0]
+    assert schedule("sharp", 1, 5.0) == [1.0, 0.0]
+    np.testing.assert_allclose(sharp_levels(3), [1.0, (1 + SHARP_END) / 2, SHARP_END])
+    assert schedule("renoise", 4, 5.0) == [*few_step_levels(4, 5.0), 0.0]
+    assert schedule("euler", 8, 5.0) == euler_levels(8, 5.0)
+    x, x0, eps = torch.ones(2), torch.zeros(2), torch.full((2,), 3.0)
+    # Euler along v = (x - x0) / s; re-noise mixes the prediction with fresh noise
+    torch.testing.assert_close(SOLVERS.get("sharp")(x, x0, 1.0, 0.35, eps), torch.full((2,), 0.35))
+    torch.testing.assert_close(SOLVERS.get("renoise")(x, x0, 1.0, 0.35, eps), torch.full((2,), 1.05))
+    with pytest.raises(ConfigError, match="unknown solver"):
+        SamplerConfig(solver="dpm")
+
+
+def test_cache_write_without_decoding_fills_the_same_cache(trained_model, rig_fn) -> None:
+    """The write call runs the transformer only (no image head, the last block stops at its keys
+    and values): the cache it leaves is the full call's, to the bit."""
+    from jwmsim.worldgen.conditioning import token_rays
+    from jwmsim.worldgen.kv_cache import KVCache
+
+    ks, cams = rig_fn(3, (32, 48))
+    rays = token_rays(ks, cams, (32, 48), int(trained_model.config.patch))[None]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((1, 3, 3, 32, 48), generator=gen)
+    cond = torch.rand((1, 3, 5, 32, 48), generator=gen)
+    motion = torch.zeros(1, 4)
+    full, light = KVCache(1, 2), KVCache(1, 2)
+    with torch.no_grad():
+        for _ in range(2):
+            out = trained_model.forward_cached(x, torch.zeros(1), cond, rays, motion, full, write=True)
+            none = trained_model.forward_cached(
+                x, torch.zeros(1), cond, rays, motion, light, write=True, decode=False
+            )
+    assert out is not None and out.shape == x.shape and none is None
+    for i in range(len(trained_model.blocks)):
+        for a, b in zip(full.layer(i), light.layer(i), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="does nothing"):
+        trained_model.forward_cached(x, torch.zeros(1), cond, rays, motion, light, decode=False)

@@ -92,7 +92,7 @@ def _worldgen(options: GeneratorOptions) -> FrameGenerator:
     """The WorldGen pipeline (imported here, on first use: torch and the model load only then)."""
     from jwmsim.worldgen.pipeline_worldgen import make_worldgen_generator
 
-    return make_worldgen_generator(options.weights, steps=options.steps or 4, device=options.device)
+    return make_worldgen_generator(options.weights, steps=options.steps, device=options.device)
 
 
 def _teacher(steps: int | None) -> Callable[[GeneratorOptions], FrameGenerator]:
@@ -127,7 +127,13 @@ def _ode_student(options: GeneratorOptions) -> FrameGenerator:
 
 GENERATORS.add(
     "worldgen",
-    GeneratorSpec(_worldgen, "the WorldGen pipeline (the shipped teacher in assets/worldgen, 4 steps)"),
+    GeneratorSpec(_worldgen, "the WorldGen pipeline with its default weights and sampler"),
+)
+GENERATORS.add(
+    "worldgen-renoise",
+    GeneratorSpec(
+        _teacher(4), "the teacher in 4 re-noising steps (the earlier default: the x0 of level 0.625)"
+    ),
 )
 GENERATORS.add(
     "worldgen-teacher",
