@@ -210,7 +210,6 @@ def main(argv: list[str] | None = None) -> int:
         "per_seed": per_seed,
     }
     write_report(args.out, report)
-    print(f"wrote {args.out}")
     return 0
 
 

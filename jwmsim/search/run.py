@@ -22,7 +22,7 @@ from typing import Any
 from jwmsim.backends import BACKENDS, BackendOptions, make_backend
 from jwmsim.errors import ConfigError
 from jwmsim.search.errors import SearchFailed, SearchInterrupted
-from jwmsim.search.objective import DEFAULT_OBJECTIVE, MARGIN, Objective, objective_by_name
+from jwmsim.search.objective import DEFAULT_OBJECTIVE, MARGIN, Objective, metric_of, objective_by_name
 from jwmsim.search.report import (
     Case,
     cases_of,
@@ -45,6 +45,7 @@ from jwmsim.search.study import (
     SAMPLERS,
     STUDY_FILE,
     TrialProgress,
+    TrialsRun,
     close_stale_trials,
     finished_trials,
     folder_lock,
@@ -129,12 +130,6 @@ def default_out(scenario_name: str) -> Path:
     return Path("runs") / "search" / scenario_name
 
 
-def _worst_text(case: Case | None, objective: Objective) -> str:
-    if case is None:
-        return "-"
-    return f"{objective.metric}={case.metric:.4g} ({MARGIN} {case.margin:.2g} s, trial {case.trial})"
-
-
 def search(scenario_path: str | Path, options: SearchOptions | None = None) -> SearchResult:
     """Search the scenario's jitter for the cases where the agent does worst; see the module
     docstring.
@@ -180,34 +175,9 @@ def search(scenario_path: str | Path, options: SearchOptions | None = None) -> S
         done = len(finished_trials(study))
         n_new = max(0, opts.budget - done)
         seed = scenario.seed if opts.seed is None else opts.seed
-        worst: list[Case | None] = [(worst_cases(cases_of(study, objective), objective, 1) or [None])[0]]
-        with make_backend(opts.backend, BackendOptions(opts.workers, opts.ray_address)) as backend:
-            parallel = backend.parallelism(max(1, n_new))
-            study.sampler = make_sampler(opts.sampler, space, seed, len(study.trials), parallel, opts.budget)
-            progress = TrialProgress(
-                opts.budget, min(done, opts.budget), f"search {scenario.name}", opts.progress and n_new > 0
-            )
-
-            def on_trial(outcome: TrialOutcome) -> None:
-                from jwmsim.search.objective import metric_of
-
-                metric = metric_of(outcome.metrics, outcome.margin, objective)
-                assert metric is not None
-                case = Case(outcome.number, metric, outcome.margin, outcome.metrics, {}, outcome.reason)
-                best = worst[0]
-                if best is None or objective.worst_first(
-                    case.metric, case.margin, case.trial
-                ) < objective.worst_first(best.metric, best.margin, best.trial):
-                    worst[0] = case
-                progress.update(_worst_text(worst[0], objective))
-
-            try:
-                ran = run_trials(
-                    study, backend, setup, space, fixed_values(scenario), objective, n_new, on_trial
-                )
-            finally:
-                progress.close()
-            backend_info = {**backend.describe(), "workers": parallel}
+        ran, backend_info = TrialsRun(), {"name": opts.backend, "workers": 0}
+        if n_new > 0:
+            ran, backend_info = _run(study, setup, space, scenario, objective, opts, seed, done, n_new)
         kept = len(finished_trials(study))
         if ran.interrupted:
             raise SearchInterrupted(
@@ -224,58 +194,101 @@ def search(scenario_path: str | Path, options: SearchOptions | None = None) -> S
                 f"the {kept} finished trial(s) are kept in {out / STUDY_FILE}",
                 traceback=failed.traceback,
             )
-        return _write_outputs(
-            out,
-            scenario,
-            scenario_path,
-            study,
-            objective,
-            opts,
-            agent,
-            space,
-            seed,
-            ran.finished,
-            started,
-            backend_info,
+        header = {
+            "scenario": scenario.name,
+            "scenario_file": str(scenario_path),
+            "agent": agent,
+            "objective": {
+                "metric": objective.metric,
+                "worst": "highest" if objective.higher_is_worse else "lowest",
+                "tie_break": None if objective.metric == MARGIN else MARGIN,
+                "description": objective.describe(),
+            },
+            "sampler": opts.sampler,
+            "seed": seed,
+            "budget": opts.budget,
+            "study": str(out / STUDY_FILE),
+            "space": describe_space(space),
+            "backend": backend_info,
+            "render": opts.render,
+        }
+        data = _write_outputs(out, scenario, study, objective, opts, agent, header, ran.finished)
+        data["wall_time_s"] = round(time.perf_counter() - started, 2)
+        write_report(out, data)
+        return SearchResult(out, [Path(c["file"]) for c in data["worst"]], data, ran.finished)
+
+
+def _run(
+    study: Any,
+    setup: Any,
+    space: dict[str, Any],
+    scenario: Any,
+    objective: Objective,
+    opts: SearchOptions,
+    seed: int,
+    done: int,
+    n_new: int,
+) -> tuple[TrialsRun, dict[str, Any]]:
+    """Run ``n_new`` trials on the options' backend, with progress; what ran and where."""
+    worst = WorstSoFar(objective, cases_of(study, objective))
+    with make_backend(opts.backend, BackendOptions(opts.workers, opts.ray_address)) as backend:
+        parallel = backend.parallelism(n_new)
+        study.sampler = make_sampler(opts.sampler, space, seed, len(study.trials), parallel, opts.budget)
+        progress = TrialProgress(
+            opts.budget, min(done, opts.budget), f"search {scenario.name}", opts.progress
         )
+
+        def on_trial(outcome: TrialOutcome) -> None:
+            progress.update(worst.add(outcome))
+
+        try:
+            ran = run_trials(study, backend, setup, space, fixed_values(scenario), objective, n_new, on_trial)
+        finally:
+            progress.close()
+        return ran, {**backend.describe(), "workers": parallel}
+
+
+class WorstSoFar:
+    """The worst case among the trials told so far, in words for the progress output."""
+
+    def __init__(self, objective: Objective, cases: list[Case]) -> None:
+        self.objective = objective
+        found = worst_cases(cases, objective, 1)
+        self.case: Case | None = found[0] if found else None
+
+    def add(self, outcome: TrialOutcome) -> str:
+        """Count a finished trial; the worst case so far as text."""
+        obj = self.objective
+        metric = metric_of(outcome.metrics, outcome.margin, obj)
+        assert metric is not None  # only trials that count are passed on
+        case = Case(outcome.number, metric, outcome.margin, outcome.metrics, {}, outcome.reason)
+        if self.case is None or obj.worst_first(metric, case.margin, case.trial) < obj.worst_first(
+            self.case.metric, self.case.margin, self.case.trial
+        ):
+            self.case = case
+        c = self.case
+        return f"{obj.metric}={c.metric:.4g} ({MARGIN} {c.margin:.2g} s, trial {c.trial})"
 
 
 def _write_outputs(
     out: Path,
     scenario: Any,
-    scenario_path: str | Path,
     study: Any,
     objective: Objective,
     opts: SearchOptions,
     agent: str,
-    space: dict[str, Any],
-    seed: int,
+    header: dict[str, Any],
     new_trials: int,
-    started: float,
-    backend_info: dict[str, Any],
-) -> SearchResult:
+) -> dict[str, Any]:
+    """Write the case files and the plot, replay the worst case; the report's data."""
     cases = cases_of(study, objective)
     worst = worst_cases(cases, objective, opts.top)
     paths = write_cases(scenario, worst, objective, agent, out)
     imp, imp_note = importance(study)
     rows = history(cases, objective)
-    failed = len(study.trials) - len(cases)
     data: dict[str, Any] = {
-        "scenario": scenario.name,
-        "scenario_file": str(scenario_path),
-        "agent": agent,
-        "objective": {
-            "metric": objective.metric,
-            "worst": "highest" if objective.higher_is_worse else "lowest",
-            "tie_break": None if objective.metric == MARGIN else MARGIN,
-            "description": objective.describe(),
-        },
-        "sampler": opts.sampler,
-        "seed": seed,
-        "budget": opts.budget,
-        "study": str(out / STUDY_FILE),
-        "trials": {"finished": len(cases), "failed": failed, "this_call": new_trials},
-        "space": describe_space(space),
+        **header,
+        "trials": {"finished": len(cases), "failed": len(study.trials) - len(cases), "this_call": new_trials},
         "worst": [
             {
                 "rank": rank,
@@ -293,16 +306,12 @@ def _write_outputs(
         "importance_note": imp_note,
         "history": rows,
         "plot": "report.png",
-        "backend": backend_info,
-        "render": opts.render,
     }
     if rows:
         plot(out, rows, imp, objective)
     if worst:
         data["replay"] = replay_case(paths[0], worst[0], opts)
-    data["wall_time_s"] = round(time.perf_counter() - started, 2)
-    write_report(out, data)
-    return SearchResult(out, paths, data, new_trials)
+    return data
 
 
 def replay_case(path: Path, case: Case, opts: SearchOptions) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from jwmsim.cli import main
 from jwmsim.errors import ConfigError
 from jwmsim.scenario import jitter_ranges, load_scenario
 from jwmsim.search import (
+    SearchBusy,
     SearchFailed,
     SearchInterrupted,
     SearchOptions,
@@ -211,8 +212,30 @@ def test_the_viewer_opens_a_found_case(
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
     shot = tmp_path / "view.png"
-    args = ["--screenshot", str(shot), "--steps", "2", "--size", "32x48", "--cameras", "CAM_FRONT"]
+    args = ["--screenshot", str(shot), "--steps", "2", "--render", "none"]  # the BEV and the panel
     with pytest.raises(SystemExit) as exit_info:
         main(["view", str(searched / "worst_001.yaml"), *args])
     assert exit_info.value.code == 0
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_trial_left_running_by_a_killed_search_is_closed_as_failed(
+    searched: Path, scenario_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(searched, out)
+    _study(out).ask()  # trial 4: asked by a search that was then killed
+    search(scenario_dir / "tiny_brake.yaml", _opts(out, budget=5, top=1))
+    states = [t.state for t in _study(out).trials]
+    assert states == [TrialState.COMPLETE] * 4 + [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_two_searches_in_one_folder_at_once_are_refused(scenario_dir: Path, tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".search.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(SearchBusy, match="another search is running in"):
+            search(scenario_dir / "tiny_brake.yaml", _opts(out))
+    assert not (out / STUDY_FILE).exists()
