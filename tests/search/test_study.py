@@ -61,3 +61,18 @@ def test_samplers() -> None:
     with pytest.raises(ConfigError, match="unknown sampler"):
         make_sampler("grid", space, 0, 0, 1)
     assert [startup_trials(b) for b in (1, 12, 20, 40, 400)] == [3, 3, 5, 10, 10]
+
+
+def test_a_terminal_gets_a_bar_with_the_worst_case() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = TrialProgress(4, 1, "search x", enabled=True, stream=stream)
+    progress.update("pdms=0.5")
+    progress.update("pdms=0.4")
+    progress.close()
+    text = stream.getvalue()
+    assert "search x:  25%" in text and "3/4" in text and "pdms=0.4" in text
+    assert "trial 3/4" not in text  # no plain lines on a terminal
