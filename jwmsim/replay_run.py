@@ -128,13 +128,17 @@ def run_task(task: tuple[RunSetup, int], ctx: TaskContext) -> RunResult:
     """A backend task: run ``task = (setup, run index)`` with this process's cached scenario, log,
     scene and planner (loaded again when the setup changes)."""
     setup, run_index = task
-    loaded = _Loaded(setup, process_inputs(inputs_of(setup)))
-    return run_one(loaded, run_index, report=ctx.report, should_stop=ctx.should_stop)
+    return run_one(cached_for_runs(setup), run_index, report=ctx.report, should_stop=ctx.should_stop)
 
 
 def load_for_runs(setup: RunSetup) -> _Loaded:
     """Load what runs of ``setup`` need in this process (not cached)."""
     return _Loaded(setup, LoadedInputs(inputs_of(setup)))
+
+
+def cached_for_runs(setup: RunSetup, token: str = "") -> _Loaded:
+    """What runs of ``setup`` need, from this process's cache (:func:`jwmsim.run_inputs.process_inputs`)."""
+    return _Loaded(setup, process_inputs(inputs_of(setup), token))
 
 
 def run_one(
@@ -190,8 +194,12 @@ def run_one(
     state = env.state
     assert state is not None
     with_video = setup.render != "none"
+    render_info = render_description(setup.render, env.renderer)
     drawer = ReplayFrameDrawer(
-        state, f"{scenario.name}  run {run_index}  agent {setup.agent}", setup.image_size, len(cameras)
+        state,
+        f"{scenario.name}  run {run_index}  agent {setup.agent}  render {render_label(render_info)}",
+        setup.image_size,
+        len(cameras),
     )
     video = VideoWriter(run_dir / "video.mp4", fps=1.0 / world.config.dt) if with_video else None
     status, error, trace = "finished", None, None
@@ -238,6 +246,7 @@ def run_one(
         else:
             video.abort()
     record = run_record(state, concrete.draws, status, planner)
+    record["render"] = render_info
     if error is not None:
         record["error"] = error
         record["traceback"] = trace
@@ -255,6 +264,21 @@ def run_one(
         trace,
         record,
     )
+
+
+def render_description(name: str, renderer: object) -> dict[str, str]:
+    """What made the run's images: the render path's name and, for a generator path, its
+    ``provenance()`` (weights folder and digest, sampler)."""
+    provenance = getattr(renderer, "provenance", None)
+    return {"path": name, **(provenance() if callable(provenance) else {})}
+
+
+def render_label(info: dict[str, str]) -> str:
+    """``jwm (worldgen_student 1a2b3c4d, sharp, 1 steps)`` or ``skeleton``: for the video's panel."""
+    if "weights" not in info:
+        return info["path"]
+    sampler = info.get("sampler", "").split(", guidance")[0]
+    return f"{info['path']} ({Path(info['weights']).name} {info.get('weights_digest', '')[:8]}, {sampler})"
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

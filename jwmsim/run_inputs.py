@@ -74,12 +74,14 @@ class LoadedInputs:
 _PROCESS: dict[str, Any] = {}
 
 
-def process_inputs(inputs: RunInputs) -> LoadedInputs:
+def process_inputs(inputs: RunInputs, token: str = "") -> LoadedInputs:
     """This process's :class:`LoadedInputs` of ``inputs``, loaded on first use; another ``inputs``
+    (or another ``token``: e.g. a new call of a command, whose planner file may have changed)
     frees the previous ones first."""
-    if _PROCESS.get("key") != inputs:
+    key = (inputs, token)
+    if _PROCESS.get("key") != key:
         _PROCESS.clear()
-        _PROCESS.update(key=inputs, loaded=LoadedInputs(inputs))
+        _PROCESS.update(key=key, loaded=LoadedInputs(inputs))
     return _PROCESS["loaded"]
 
 

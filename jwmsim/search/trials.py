@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jwmsim.backends.base import TaskContext
-from jwmsim.replay_run import RunSetup, load_for_runs, run_one
+from jwmsim.replay_run import RunSetup, cached_for_runs, run_one
 from jwmsim.search.objective import MarginTracker
-
-_LOADED: dict[str, Any] = {}  # this process's loaded setup (scenario, log, planner)
 
 
 @dataclass(frozen=True)
@@ -53,19 +51,11 @@ class TrialOutcome:
     traceback: str | None = None
 
 
-def _loaded(task: TrialTask) -> Any:
-    key = (task.search_id, repr(task.setup))
-    if _LOADED.get("key") != key:
-        _LOADED.clear()  # free the previous search's log first
-        _LOADED.update(key=key, loaded=load_for_runs(task.setup))
-    return _LOADED["loaded"]
-
-
 def run_trial(task: TrialTask, ctx: TaskContext) -> TrialOutcome:
     """A backend task: run the scenario with ``task.values`` to its end and measure it."""
     from jwmsim.scenario import fix_draws
 
-    loaded = _loaded(task)
+    loaded = cached_for_runs(task.setup, token=task.search_id)  # the replay's per-process loader
     concrete = fix_draws(loaded.scenario, task.values, run_index=0)
     scenario = loaded.scenario
     margin = MarginTracker(
