@@ -1,153 +1,398 @@
-"""Environment steps per second: JWM-Drive-v0 next to highway-env 1.11 ``highway-v0``, same run.
+"""Environment steps per second: JWM-Drive-v0 alone and in vector environments, next to highway-env.
 
-JWM-Drive-v0 cases (the ego follows the logged actions, resets when an episode ends):
-  * ``jwm_bev``: no camera, 64x64 BEV + ego vector (the cost of the simulation core + BEV);
-  * ``jwm_skeleton_1cam``: CAM_FRONT 64x112 rendered from the log's lidar skeleton (CPU rasterizer
-    here, gsplat on a CUDA machine);
+**Like with like.** Every JWM-Drive-v0 case is driven the same way: zero actions, the episodes end
+(``--episode-seconds``, or earlier at a collision) and reset, the scene is the log's ``lidar``
+skeleton, and the first ``--warmup`` steps (start-up, numba's cache, the first render) are not
+timed. "One environment" is the same factory in this process (``gymnasium.vector.SyncVectorEnv``
+or SB3's ``DummyVecEnv`` of one, so resets are counted the same way as in the worker processes);
+steps/s counts environment steps (a vector step of N environments is N). Every environment is
+wrapped in a timer that reports, from the process it runs in, its mean time per step and per reset,
+its numba / PyTorch threads, its operating-system threads and how many of them were busy (more
+than 10 % of a core over the timed window).
+
+Cases (``results``):
+  * ``jwm_bev``: no camera, 64x64 BEV + ego vector (the simulation core + BEV);
+  * ``jwm_skeleton_1cam``: CAM_FRONT 64x112 rendered from the lidar skeleton (the numba CPU
+    rasterizer here, gsplat on a CUDA machine);
   * ``jwm_skeleton_3cam``: CAM_FRONT, CAM_FRONT_LEFT, CAM_FRONT_RIGHT at 64x112;
-  * ``jwm_skeleton_3cam_112x200``: the same three cameras at 112x200 (the issue's setting);
-  * ``jwm_skeleton_3cam_112x200_async2``: that, as ``gymnasium.vector.AsyncVectorEnv`` with 2
-    workers (steps/s counts environment steps: 2 per vector step).
-Peer: ``highway-v0`` with its default configuration (kinematics observation, 15 Hz simulation, 1 Hz
-policy... as shipped), IDLE action. Skipped with a message when highway-env is not installed
-(``pip install -c constraints.txt highway-env==1.11``).
+  * ``jwm_skeleton_3cam_112x200``: the same three cameras at 112x200;
+  * ``..._1thread``: that, one numba and one PyTorch thread (what one environment gets from a second
+    core);
+  * ``..._logged_actions``: that, driven by the log's actions (its episode does not end);
+  * ``..._async2``: ``AsyncVectorEnv`` of 2 spawned workers, each with its share of the cores
+    (``DriveEnvConfig.threads="auto"``: 1 thread each on 2 cores);
+  * ``..._async2_unbudgeted``: the same with ``threads=None``: numba and PyTorch sized for the
+    whole machine in each worker (jwmsim before thread budgets);
+  * ``jwm_generator_3cam_112x200`` / ``..._async2``: the ``jwm`` observation (skeleton render, then
+    the WorldGen generator, 4 steps) alone and in 2 workers;
+  * ``sb3_camera_dummy1`` / ``sb3_camera_subproc2`` and ``sb3_bev_*``: ``examples/train_ppo.py``'s
+    environments (its ``make_env``: ``Monitor``, the training reward, ``--observation camera`` and
+    ``bev``, its episodes: jittered runs of the 12 library scenarios on the built-in log, 5-10 s
+    each, so a reset every 50-100 steps) in SB3's ``DummyVecEnv`` of one and ``SubprocVecEnv`` of
+    2, spawned with their thread budgets, as the script makes them;
+  * ``highway_v0``: the peer, ``highway-v0`` with its default configuration (kinematics
+    observation, 15 Hz simulation, 1 Hz policy, as shipped), IDLE action; skipped with a message
+    when highway-env is not installed (``pip install -c constraints.txt highway-env==1.11``).
 
-Run:  .venv/bin/python benchmarks/bench_env_steps.py [--log builtin|DATAROOT] [--seconds 15]
-Writes benchmarks/results/bench_env_steps.json (or --out).
+``scaling``: environment steps/s of 2 workers over one environment, per pair above, measured in
+the same run.
+
+**Why 2 workers gave 1.24x** (the worker reports of the ``_async2_unbudgeted`` and ``_async2``
+cases; first measured on the 2-core AMD EPYC while other jobs ran, load 6-7 and a matmul
+calibration of 26 GFLOP/s instead of 190, so the absolute rates are low and the ratios large):
+
+1. *Threads.* Without a budget each spawned worker started numba's pool and PyTorch's for the
+   whole machine: numba 2 and PyTorch 2 threads per worker, so two workers ran four rasterizer
+   threads on two cores. numba runs its parallel loops on OpenMP here, and a loop ends at a
+   barrier that waits for its slowest thread, which is often one that another thread has just
+   taken the core from. Measured inside the workers: 559-589 ms per step unbudgeted, 116 ms with
+   one thread per worker, against 242 ms for one environment using both cores in this process;
+   the unbudgeted workers' threads spent most of the window waiting (none used 10 % of a core).
+   Two workers: 3.2 steps/s unbudgeted, 15.3 with budgets, one environment 4.1.
+2. *Resets of the skeleton path are not the cost.* A reset renders one frame and rebuilds
+   nothing (the scene, the actors' Gaussians and the composed background are cached per
+   process): 106-111 ms inside a worker against 116 ms per step, once every 50-150 steps. The
+   old single-environment row was driven by the log's actions, the vector row by zero actions
+   (a zero-action ego drives into the car ahead); ``..._logged_actions`` against the zero-action
+   row shows what the trajectory alone changes, and every other case now uses the same actions.
+   Resets that did cost are those of scenario episodes (``examples/train_ppo.py``): each builds
+   the run's world, 40-60 ms against 2-5 ms per BEV step; clearing the log actors in the way
+   (``jwmsim.scenario.clearing``) interpolated whole poses through quaternion slerps and now
+   interpolates positions only (the same actors, about 4x less time).
+3. *One thread per worker* (the budget): each worker steps at the one-thread rate, and two of
+   them share nothing, so two workers give 2 x the one-thread rate over the rate of one
+   environment that uses both cores (``..._1thread`` against ``jwm_skeleton_3cam_112x200``).
+
+Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_env_steps.py [--seconds 15]
+Writes benchmarks/results/bench_env_steps.json (or --out). About 6-8 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
+import os
 import platform
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from machine import machine_info  # benchmarks/machine.py (the script's folder)
+from machine import describe, machine_info, write_report  # benchmarks/machine.py
 
 import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
+from jwmsim.backends.vector import make_vector_env, worker_factories
 from jwmsim.envs.drive_config import DriveEnvConfig
 from jwmsim.envs.drive_env import load_log
-from jwmsim.scenes.sources import scene_for_log
 from jwmsim.sim import expert_actions
+from jwmsim.threads import thread_settings_kept
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "examples"))
 FRONT3 = ("CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT")
+SCENE = "lidar"
+BUSY = 0.10  # a thread is busy above this fraction of a core over the timed window
+TARGET = 1.6  # 2 workers against one environment on 2 cores
 
 
-def vector_steps_per_second(make_env, num_envs: int, seconds: float, min_steps: int = 3) -> dict[str, float]:
-    """Environment steps per second of an ``AsyncVectorEnv`` (zero actions; autoreset)."""
-    # spawn, not fork: numba's worker threads in the parent do not survive a fork
-    venv = gym.vector.AsyncVectorEnv([make_env] * num_envs, context="spawn")
+class TimedEnv(gym.Wrapper):
+    """Times ``step`` and ``reset`` and reads the per-thread CPU time of the process it runs in."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.mark()
+
+    def mark(self) -> None:
+        """Start the timed window (zero the counters)."""
+        self.t_step = self.t_reset = 0.0
+        self.n_step = self.n_reset = 0
+        self.t0 = time.perf_counter()
+        self.cpu0 = _thread_cpu()
+
+    def step(self, action: Any) -> Any:
+        t = time.perf_counter()
+        out = self.env.step(action)
+        self.t_step += time.perf_counter() - t
+        self.n_step += 1
+        return out
+
+    def reset(self, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        out = self.env.reset(**kwargs)
+        self.t_reset += time.perf_counter() - t
+        self.n_reset += 1
+        return out
+
+    def report(self) -> dict[str, Any]:
+        """Per-process figures of the window since :meth:`mark`."""
+        wall = time.perf_counter() - self.t0
+        cpu1 = _thread_cpu()
+        used = sorted(((cpu1[t] - self.cpu0.get(t, 0.0)) / wall for t in cpu1), reverse=True)
+        threads = self.env.unwrapped.thread_report()
+        return {
+            "step_ms": round(1000 * self.t_step / max(1, self.n_step), 2),
+            "steps": self.n_step,
+            "reset_ms": round(1000 * self.t_reset / self.n_reset, 2) if self.n_reset else None,
+            "resets": self.n_reset,
+            "numba_threads": threads["numba_threads"],
+            "torch_threads": threads["torch_threads"],
+            "torch_interop_threads": threads["torch_interop_threads"],
+            "os_threads": threads["os_threads"],
+            "busy_threads": sum(u > BUSY for u in used),
+            "cores_used": round(sum(used), 2),
+            "budget": threads["budget"],
+        }
+
+
+def _thread_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every thread of this process, by thread id (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended
+            continue
+        out[int(tid)] = (int(rest[11]) + int(rest[12])) / tick
+    return out
+
+
+def timed_make(**kw: Any) -> gym.Env:
+    """A timed ``JWM-Drive-v0`` (module-level: the workers unpickle it by name or by value)."""
+    return TimedEnv(gym.make("jwmsim:JWM-Drive-v0", **kw))
+
+
+def timed_train_env(kwargs: dict[str, Any], seed: int) -> gym.Env:
+    """``examples/train_ppo.py``'s ``make_env`` (Monitor, reset with its seed), timed."""
+    from train_ppo import make_env
+
+    return TimedEnv(make_env(kwargs, seed))
+
+
+def run_gym(venv: Any, seconds: float, warmup: int) -> dict[str, Any]:
+    """Environment steps/s of a Gymnasium vector environment (zero actions, its autoreset)."""
+    n_envs = venv.num_envs
     try:
-        venv.reset(seed=0)
-        actions = np.zeros((num_envs, 2), np.float32)
-        venv.step(actions)  # warm-up
-        n = 0
-        t0 = time.perf_counter()
-        while n < min_steps or time.perf_counter() - t0 < seconds:
+        venv.reset(seed=list(range(n_envs)))
+        actions = np.zeros((n_envs, 2), np.float32)
+        for _ in range(warmup):
+            venv.step(actions)
+        venv.call("mark")
+        n, t0 = 0, time.perf_counter()
+        while n < 3 or time.perf_counter() - t0 < seconds:
             venv.step(actions)
             n += 1
         dt = time.perf_counter() - t0
+        workers = list(venv.call("report"))
     finally:
         venv.close()
+    return _result(n, n_envs, dt, workers)
+
+
+def run_sb3(venv: Any, seconds: float, warmup: int) -> dict[str, Any]:
+    """Environment steps/s of an SB3 VecEnv (zero actions, its autoreset)."""
+    n_envs = venv.num_envs
+    try:
+        venv.reset()
+        actions = np.zeros((n_envs, 2), np.float32)
+        for _ in range(warmup):
+            venv.step(actions)
+        venv.env_method("mark")
+        n, t0 = 0, time.perf_counter()
+        while n < 3 or time.perf_counter() - t0 < seconds:
+            venv.step(actions)
+            n += 1
+        dt = time.perf_counter() - t0
+        workers = venv.env_method("report")
+    finally:
+        venv.close()
+    return _result(n, n_envs, dt, workers)
+
+
+def _result(n: int, n_envs: int, dt: float, workers: list[dict[str, Any]]) -> dict[str, Any]:
     return {
+        "steps_per_s": round(n * n_envs / dt, 2),
         "vector_steps": n,
-        "num_envs": num_envs,
+        "num_envs": n_envs,
         "seconds": round(dt, 2),
-        "steps_per_s": round(n * num_envs / dt, 2),
+        "workers": workers,
     }
 
 
-def steps_per_second(env: gym.Env, policy, seconds: float, min_steps: int = 5) -> dict[str, float]:
+def run_logged(kw: dict[str, Any], seconds: float, warmup: int) -> dict[str, Any]:
+    """One environment in this process driven by the log's own actions (no episode end)."""
+    env = timed_make(**kw)
+    acts = expert_actions(env.unwrapped.world)
     env.reset(seed=0)
-    policy_step = 0
-    for _ in range(2):  # warm-up (numba / caches)
-        env.step(policy(policy_step))
-        policy_step += 1
-    n, resets = 0, 0
-    t0 = time.perf_counter()
-    while n < min_steps or time.perf_counter() - t0 < seconds:
-        _, _, term, trunc, _ = env.step(policy(policy_step))
-        policy_step += 1
-        n += 1
+    k = 0
+
+    def act() -> np.ndarray:
+        return acts[k].astype(np.float32) if k < len(acts) else np.zeros(2, np.float32)
+
+    for _ in range(warmup):
+        env.step(act())
+        k += 1
+    env.mark()
+    n, t0 = 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - t0 < seconds:
+        _, _, term, trunc, _ = env.step(act())
+        k, n = k + 1, n + 1
         if term or trunc:
             env.reset()
-            policy_step = 0
-            resets += 1
+            k = 0
     dt = time.perf_counter() - t0
-    return {"steps": n, "seconds": round(dt, 2), "steps_per_s": round(n / dt, 2), "resets": resets}
+    workers = [env.report()]
+    env.close()
+    return _result(n, 1, dt, workers)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--log", default="builtin")
-    ap.add_argument("--seconds", type=float, default=15.0, help="time per case")
+    ap.add_argument("--seconds", type=float, default=15.0, help="timed seconds per case")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed vector steps before each case")
+    ap.add_argument("--episode-seconds", type=float, default=5.0, help="[s] episode length (then reset)")
+    ap.add_argument("--only", nargs="*", default=None, help="run only these cases (names of 'results')")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_env_steps.json")
     args = ap.parse_args()
     machine = machine_info()  # before the work: the calibration sees the machine, not the benchmark
+    print(describe(machine), flush=True)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     segment = load_log(DriveEnvConfig(log=args.log))
-    scene = scene_for_log(segment, "lidar")
-    results: dict[str, object] = {}
-    cases = {
-        "jwm_bev": dict(observation="none", bev=True),
-        "jwm_skeleton_1cam": dict(observation="skeleton", cameras=("CAM_FRONT",), image_size=(64, 112)),
-        "jwm_skeleton_3cam": dict(observation="skeleton", cameras=FRONT3, image_size=(64, 112)),
-        "jwm_skeleton_3cam_112x200": dict(observation="skeleton", cameras=FRONT3, image_size=(112, 200)),
+    common = {"log": args.log, "scene": SCENE, "episode_seconds": args.episode_seconds}
+    skel = {"observation": "skeleton", "cameras": FRONT3, "image_size": (112, 200), **common}
+    gen = {**skel, "observation": "jwm"}
+    from train_ppo import OBSERVATIONS, TrainConfig
+
+    def ppo_kwargs(observation: str) -> dict[str, Any]:
+        # the script's own episodes: jittered runs of the library scenarios on the built-in log
+        cfg = TrainConfig(observation=observation, envs=1)
+        return {**cfg.env_kwargs()[0], "scene": SCENE}
+
+    def one(kw: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            with thread_settings_kept():  # threads=1 must not stay with the cases after it
+                return run_gym(gym.vector.SyncVectorEnv([functools.partial(timed_make, **kw)]), s, w)
+
+        return run
+
+    def async2(kw: dict[str, Any], budget: bool = True) -> Callable[[], dict[str, Any]]:
+        fns = [functools.partial(timed_make, **kw)] * 2
+        if budget:
+            return lambda: run_gym(make_vector_env(fns, "async"), s, w)
+        unbudgeted = [functools.partial(timed_make, **kw, threads=None)] * 2
+        return lambda: run_gym(gym.vector.AsyncVectorEnv(unbudgeted, context="spawn"), s, w)
+
+    def sb3(observation: str, n: int) -> Callable[[], dict[str, Any]]:
+        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+        kw = ppo_kwargs(observation)
+        fns = [functools.partial(timed_train_env, kw, i) for i in range(n)]
+        if n == 1:
+            return lambda: run_sb3(DummyVecEnv(fns), s, w)
+        # as examples/train_ppo.py makes it: spawned workers, each with its share of the cores
+        return lambda: run_sb3(SubprocVecEnv(worker_factories(fns), start_method="spawn"), s, w)
+
+    s, w = args.seconds, args.warmup
+    cases: dict[str, Callable[[], dict[str, Any]]] = {
+        "jwm_bev": one({"observation": "none", "bev": True, **common}),
+        "jwm_skeleton_1cam": one({**skel, "cameras": ("CAM_FRONT",), "image_size": (64, 112)}),
+        "jwm_skeleton_3cam": one({**skel, "image_size": (64, 112)}),
+        "jwm_skeleton_3cam_112x200": one(skel),
+        "jwm_skeleton_3cam_112x200_async2": async2(skel),
+        "jwm_skeleton_3cam_112x200_async2_unbudgeted": async2(skel, budget=False),
+        "jwm_generator_3cam_112x200": one(gen),
+        "jwm_generator_3cam_112x200_async2": async2(gen),
+        "sb3_camera_dummy1": sb3("camera", 1),
+        "sb3_camera_subproc2": sb3("camera", 2),
+        "sb3_bev_dummy1": sb3("bev", 1),
+        "sb3_bev_subproc2": sb3("bev", 2),
+        "jwm_skeleton_3cam_112x200_1thread": one({**skel, "threads": 1}),
+        "jwm_skeleton_3cam_112x200_logged_actions": lambda: run_logged(skel, s, w),
     }
-    for name, kw in cases.items():
-        env = gym.make("JWM-Drive-v0", segment=segment, scene=scene, **kw)
-        acts = expert_actions(env.unwrapped.world)
-
-        def policy(k: int, acts=acts) -> np.ndarray:
-            return acts[k].astype(np.float32) if k < len(acts) else np.zeros(2, np.float32)
-
-        results[name] = steps_per_second(env, policy, args.seconds)
-        results[name]["gaussians"] = scene.num_gaussians if kw["observation"] == "skeleton" else 0
-        env.close()
-        print(name, results[name], flush=True)
-    # each spawned worker loads the log and the cached scene itself (a LogSegment does not pickle)
-    make_env = functools.partial(
-        gym.make,
-        "jwmsim:JWM-Drive-v0",
-        log=args.log,
-        observation="skeleton",
-        cameras=FRONT3,
-        image_size=(112, 200),
-    )
-    results["jwm_skeleton_3cam_112x200_async2"] = vector_steps_per_second(make_env, 2, args.seconds)
-    print("jwm_skeleton_3cam_112x200_async2", results["jwm_skeleton_3cam_112x200_async2"], flush=True)
-    try:
-        import highway_env  # noqa: F401
-
-        env = gym.make("highway-v0")
-        results["highway_v0"] = steps_per_second(env, lambda k: 1, args.seconds, min_steps=3)
-        results["highway_v0"]["version"] = (
-            highway_env.__version__ if hasattr(highway_env, "__version__") else "1.11"
+    assert set(OBSERVATIONS) == {"bev", "camera"}
+    results: dict[str, Any] = {}
+    for name, run in cases.items():
+        if args.only and name not in args.only:
+            continue
+        t = time.perf_counter()
+        results[name] = run()
+        rate, took = results[name]["steps_per_s"], time.perf_counter() - t
+        per_worker = "; ".join(
+            f"step {r['step_ms']} ms, reset {r['reset_ms']} ms x{r['resets']}, "
+            f"numba {r['numba_threads']}, torch {r['torch_threads']}, "
+            f"busy threads {r['busy_threads']}/{r['os_threads']}"
+            for r in results[name]["workers"]
         )
-        env.close()
+        print(f"{name}: {rate} steps/s ({took:.0f} s with start-up); {per_worker}", flush=True)
+    if not args.only or "highway_v0" in args.only:
+        results["highway_v0"] = run_highway(s)
         print("highway_v0", results["highway_v0"], flush=True)
-    except ImportError:
-        results["highway_v0"] = (
-            "skipped: highway-env not installed (pip install -c constraints.txt highway-env==1.11)"
-        )
+    pairs = {
+        "skeleton_3cam_112x200_async2": ("jwm_skeleton_3cam_112x200", "jwm_skeleton_3cam_112x200_async2"),
+        "skeleton_3cam_112x200_async2_unbudgeted": (
+            "jwm_skeleton_3cam_112x200",
+            "jwm_skeleton_3cam_112x200_async2_unbudgeted",
+        ),
+        "generator_3cam_112x200_async2": ("jwm_generator_3cam_112x200", "jwm_generator_3cam_112x200_async2"),
+        "train_ppo_camera_subproc2": ("sb3_camera_dummy1", "sb3_camera_subproc2"),
+        "train_ppo_bev_subproc2": ("sb3_bev_dummy1", "sb3_bev_subproc2"),
+    }
+    scaling = {
+        name: {
+            "one_env_steps_per_s": results[a]["steps_per_s"],
+            "two_workers_steps_per_s": results[b]["steps_per_s"],
+            "ratio": round(results[b]["steps_per_s"] / results[a]["steps_per_s"], 2),
+        }
+        for name, (a, b) in pairs.items()
+        if a in results and b in results
+    }
+    for name, r in scaling.items():
+        print(f"scaling {name}: {r['ratio']}x", flush=True)
     meta = {
         "machine": {**machine, "cuda": torch.cuda.is_available()},
         "python": platform.python_version(),
         "log": segment.name,
-        "command": f"python benchmarks/bench_env_steps.py --log {args.log} --seconds {args.seconds}",
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "driving": f"zero actions, {args.episode_seconds} s episodes (or a collision), then reset; "
+        f"scene {SCENE!r}; {args.warmup} untimed vector steps per case",
+        "target_ratio": TARGET,
+        "command": f"python benchmarks/bench_env_steps.py --log {args.log} --seconds {args.seconds} "
+        f"--episode-seconds {args.episode_seconds}",
     }
-    out = {"benchmark": "env_steps", "meta": meta, "results": results}
-    print(json.dumps(out, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_report(args.out, {"benchmark": "env_steps", "meta": meta, "results": results, "scaling": scaling})
+
+
+def run_highway(seconds: float) -> dict[str, Any] | str:
+    """highway-v0 steps/s (IDLE action, resets when an episode ends)."""
+    try:
+        import highway_env
+    except ImportError:
+        return "skipped: highway-env not installed (pip install -c constraints.txt highway-env==1.11)"
+    env = gym.make("highway-v0")
+    env.reset(seed=0)
+    n, resets, t0 = 0, 0, time.perf_counter()
+    while n < 3 or time.perf_counter() - t0 < seconds:
+        _, _, term, trunc, _ = env.step(1)
+        n += 1
+        if term or trunc:
+            env.reset()
+            resets += 1
+    dt = time.perf_counter() - t0
+    env.close()
+    return {
+        "steps_per_s": round(n / dt, 2),
+        "steps": n,
+        "seconds": round(dt, 2),
+        "resets": resets,
+        "version": getattr(highway_env, "__version__", "1.11"),
+    }
 
 
 if __name__ == "__main__":

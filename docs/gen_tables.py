@@ -313,21 +313,58 @@ def _env_rows() -> list[list[Any]]:
         for name, r in data["results"].items()
     ]
     steps = _bench("bench_env_steps")
-    highway = steps["results"]["highway_v0"]["steps_per_s"]
+    peer = steps["results"].get("highway_v0")
+    highway = peer["steps_per_s"] if isinstance(peer, dict) else None
     labels = {
         "jwm_bev": "no camera, 64x64 BEV",
         "jwm_skeleton_1cam": "skeleton v1, CAM_FRONT 64x112",
         "jwm_skeleton_3cam": "skeleton v1, 3 cameras 64x112",
         "jwm_skeleton_3cam_112x200": "skeleton v1, 3 cameras 112x200",
         "jwm_skeleton_3cam_112x200_async2": "same, AsyncVectorEnv with 2 workers",
+        "jwm_skeleton_3cam_112x200_async2_unbudgeted": "same, 2 workers without thread budgets",
+        "jwm_skeleton_3cam_112x200_1thread": "skeleton v1, 3 cameras 112x200, one thread",
+        "jwm_skeleton_3cam_112x200_logged_actions": "skeleton v1, 3 cameras 112x200, the log's actions",
+        "jwm_generator_3cam_112x200": "`jwm` generator, 3 cameras 112x200",
+        "jwm_generator_3cam_112x200_async2": "same, AsyncVectorEnv with 2 workers",
+        "sb3_camera_dummy1": "`train_ppo.py --observation camera`, DummyVecEnv of 1",
+        "sb3_camera_subproc2": "same, SubprocVecEnv with 2 workers",
+        "sb3_bev_dummy1": "`train_ppo.py --observation bev`, DummyVecEnv of 1",
+        "sb3_bev_subproc2": "same, SubprocVecEnv with 2 workers",
         "highway_v0": "highway-env `highway-v0`, default configuration",
     }
     for key, r in steps["results"].items():
-        ratio = f" ({r['steps_per_s'] / highway:.1f}x highway-v0)" if key != "highway_v0" else ""
+        if not isinstance(r, dict):  # a skipped case (its reason)
+            continue
+        ratio = f" ({r['steps_per_s'] / highway:.1f}x highway-v0)" if highway and key != "highway_v0" else ""
         rows.append(
             [f"`JWM-Drive-v0`, {labels.get(key, key)}", f"{r['steps_per_s']:.1f} steps/s{ratio}", "-"]
         )
     return rows
+
+
+def _env_scaling_rows() -> list[list[Any]]:
+    """Two vector workers against one environment (``scaling`` of bench_env_steps.json)."""
+    steps = _bench("bench_env_steps")
+    labels = {
+        "skeleton_3cam_112x200_async2": "skeleton, 3 cameras 112x200, `AsyncVectorEnv`",
+        "skeleton_3cam_112x200_async2_unbudgeted": "the same without thread budgets",
+        "generator_3cam_112x200_async2": "`jwm` generator, 3 cameras 112x200, `AsyncVectorEnv`",
+        "train_ppo_camera_subproc2": "`train_ppo.py --observation camera`, `SubprocVecEnv`",
+        "train_ppo_bev_subproc2": "`train_ppo.py --observation bev`, `SubprocVecEnv`",
+    }
+    scaling = steps.get("scaling")
+    if not scaling:
+        return [["not measured yet", "run `python benchmarks/bench_env_steps.py`", "-"]]
+    load = steps["meta"].get("load_average_before", ["?"])[0]
+    return [
+        [
+            f"2 workers, {labels.get(key, key)}",
+            f"{r['ratio']:.2f}x ({r['one_env_steps_per_s']:.1f} -> {r['two_workers_steps_per_s']:.1f} "
+            f"steps/s; load {load})",
+            _calibration(steps["meta"]),
+        ]
+        for key, r in scaling.items()
+    ]
 
 
 def _sim_rows() -> list[list[Any]]:
@@ -472,6 +509,7 @@ def _model_speed_rows() -> list[list[Any]]:
 BENCHMARK_SECTIONS: dict[str, tuple[str, Callable[[], list[list[Any]]]]] = {
     "bench-render": ("python benchmarks/bench_render.py", _render_rows),
     "bench-env": ("python benchmarks/bench_env_render.py; python benchmarks/bench_env_steps.py", _env_rows),
+    "bench-env-scaling": ("python benchmarks/bench_env_steps.py", _env_scaling_rows),
     "bench-sim": ("python benchmarks/bench_sim_transition.py", _sim_rows),
     "bench-skeleton": ("python benchmarks/bench_skeleton_quality.py", _skeleton_rows),
     "bench-fit": ("python benchmarks/bench_fit.py --steps 3000 --size 90x160", _fit_rows),

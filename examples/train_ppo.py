@@ -178,18 +178,17 @@ def share_envs(groups: list[tuple[str, ...]], envs: int) -> list[tuple[str, ...]
 
 def make_env(kwargs: dict[str, Any], seed: int) -> Any:
     """One monitored ``JWM-Drive-v0`` in a SubprocVecEnv worker (which ignores Ctrl-C: the trainer
-    saves a checkpoint and closes the workers)."""
+    saves a checkpoint and closes the workers). Its numba and PyTorch threads are the worker's
+    share of the cores (``DriveEnvConfig.threads="auto"``; :mod:`jwmsim.backends.vector`)."""
     import threading
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     import gymnasium as gym
-    import torch
     from stable_baselines3.common.monitor import Monitor
 
     import jwmsim.envs  # noqa: F401  (registers JWM-Drive-v0)
 
-    torch.set_num_threads(1)
     env = Monitor(gym.make("JWM-Drive-v0", **kwargs))
     env.reset(seed=seed)
     return env
@@ -332,7 +331,10 @@ def train(cfg: TrainConfig, out: Path, resume: bool) -> Path:
 
         venv = RayVecEnv(fns, ray_address=cfg.ray_address)
     else:
-        venv = SubprocVecEnv(fns, start_method="spawn")
+        from jwmsim.backends.vector import worker_factories
+
+        # spawned workers, each with cores // envs numba and PyTorch threads (Ray: one per actor)
+        venv = SubprocVecEnv(worker_factories(fns), start_method="spawn")
     try:
         if start is not None:
             try:

@@ -40,6 +40,12 @@ class DriveEnvConfig:
             rasterizer runs on numba's threads, and more PyTorch threads on the small tensor
             operations around it oversubscribe the cores (measured: 240 ms instead of 1 ms for one
             operation with 2 threads on a busy 2-core machine). None: leave PyTorch's setting.
+        threads: this process's numba threads and PyTorch threads, set when the environment is
+            made (:mod:`jwmsim.threads`): ``"auto"`` (default) gives an environment made in a
+            vector worker (a child process such as Gymnasium's ``AsyncVectorEnv`` or SB3's
+            ``SubprocVecEnv`` worker, a Ray actor, or a worker of :mod:`jwmsim.backends.vector`)
+            its share of the cores and leaves a process that steps alone as it is (the whole
+            machine); an int sets that many threads; None changes nothing.
         render_options: settings of the render path by name (e.g. ``{"steps": 4}`` for ``jwm``).
         depth: add ``depth_<CAMERA>`` float32 ``[H, W, 1]`` observations [m] (skeleton only).
         bev: add a ``bev`` uint8 ``[bev_size, bev_size, 3]`` ego-centred raster.
@@ -63,6 +69,7 @@ class DriveEnvConfig:
     device: str = "auto"
     render_backend: str = "auto"
     render_torch_threads: int | None = 1
+    threads: int | str | None = "auto"
     render_options: dict[str, Any] = field(default_factory=dict)
     depth: bool = False
     bev: bool = False
@@ -112,6 +119,9 @@ class DriveEnvConfig:
                 f"DriveEnvConfig.render_torch_threads = {self.render_torch_threads} is invalid",
                 hint="a positive thread count, or None to leave PyTorch's setting",
             )
+        from jwmsim.threads import check_threads_setting
+
+        check_threads_setting(self.threads)
         if not isinstance(self.render_options, dict) or not all(
             isinstance(k, str) for k in self.render_options
         ):

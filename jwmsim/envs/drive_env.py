@@ -44,6 +44,7 @@ from jwmsim.logs.segment import LogSegment
 from jwmsim.sim import World, build_world, episode_metrics, initial_state, transition
 from jwmsim.sim.collision import ego_centre
 from jwmsim.sim.sim_state import SimState
+from jwmsim.threads import ThreadBudget, apply_thread_budget, ensure_numba_threads, resolve_threads
 
 EGO_VECTOR_SIZE = 9
 # bounds of the ego vector (values are clipped into them): speed, accel, steer, yaw rate, lateral
@@ -130,6 +131,9 @@ class JWMDrivingEnv(gym.Env):
         if isinstance(scene, (str, os.PathLike)):  # gym.make(..., scene="lidar" | "file.safetensors")
             overrides["scene"], scene = str(scene), None
         cfg = make_config(config, overrides)
+        # before anything starts a thread pool: a vector worker gets its share of the cores
+        self.thread_budget: ThreadBudget | None = resolve_threads(cfg.threads)
+        apply_thread_budget(self.thread_budget)
         self._pool = None
         if cfg.scenarios:
             if world is not None or segment is not None:
@@ -207,6 +211,7 @@ class JWMDrivingEnv(gym.Env):
     # --- gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        self._keep_thread_budget()
         self._scenario_run = None
         if self._pool is not None:
             self._scenario_run = self._pool.draw(self.np_random)
@@ -225,6 +230,7 @@ class JWMDrivingEnv(gym.Env):
                 "step() called before reset() or after the episode ended",
                 hint="call env.reset() to start an episode",
             )
+        self._keep_thread_budget()
         self._state = transition(self._state, action, self.np_random)
         st = self._state
         obs = self._observe(st)
@@ -269,6 +275,20 @@ class JWMDrivingEnv(gym.Env):
 
             pygame.display.quit()
             self._window = None
+
+    def thread_report(self) -> dict[str, Any]:
+        """This process's threads (numba, PyTorch intra-op and inter-op, OS threads, cores) and
+        the budget the environment applied (:mod:`jwmsim.threads`; ``budget`` None: none)."""
+        from jwmsim.threads import thread_report
+
+        budget = self.thread_budget
+        return {**thread_report(), "budget": None if budget is None else budget.__dict__.copy()}
+
+    def _keep_thread_budget(self) -> None:
+        """numba's thread count is kept per thread: apply the budget in the thread that steps (a Ray
+        actor or a caller's thread may not be the one that made the environment)."""
+        if self.thread_budget is not None:
+            ensure_numba_threads(self.thread_budget.threads)
 
     # --- observation --------------------------------------------------------------------------
     @property

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+
+import numpy as np
 
 from jwmsim.logs.segment import LogSegment
 from jwmsim.scenario.lanes import StartPose, resolve_lane
@@ -31,17 +34,33 @@ def cleared_actor_ids(scenario: Scenario, log: LogSegment, road: RoadMap, pose: 
     keep = {ov.id for ov in scenario.log_actors.override}
     lanes = sorted({resolve_lane(road, str(ref), pose) for lane in spec.lanes for ref in options(lane)})
     ahead, behind = float(spec.ahead), float(spec.behind)
+    # the ego's place on each lane, once (an environment builds a world at every reset)
+    ego_on = []
+    for li in lanes:
+        line = road.lanes[li].centreline
+        s_ego, _ = line.project_point(pose.x, pose.y)
+        along = 1.0 if math.cos(line.heading_at(s_ego) - pose.yaw) >= 0 else -1.0  # "ahead" of the ego
+        ego_on.append((line, s_ego, along))
     out = []
     for actor_id, track in log.tracks.items():
         if actor_id in keep or track.end < t0 or track.start > t1:
             continue
-        p = track.pose_at(max(t0, track.start)).translation
-        for li in lanes:
-            line = road.lanes[li].centreline
-            s_ego, _ = line.project_point(pose.x, pose.y)
-            along = 1.0 if math.cos(line.heading_at(s_ego) - pose.yaw) >= 0 else -1.0  # "ahead" of the ego
+        p = _position_at(track.times, track.poses, max(t0, track.start))
+        for line, s_ego, along in ego_on:
             s, d = line.project_point(float(p[0]), float(p[1]))
             if abs(d) <= road.lane_width / 2 and -behind <= along * (s - s_ego) <= ahead:
                 out.append(actor_id)
                 break
     return sorted(out)
+
+
+def _position_at(times: tuple[float, ...], poses: tuple, t: float) -> np.ndarray:
+    """The translation of ``ActorTrack.pose_at(t)`` (the same linear interpolation, without the
+    rotation's slerp, which cost most of a reset's time)."""
+    i = bisect.bisect_right(times, t)
+    if i == 0:
+        return poses[0].translation
+    if i >= len(times):
+        return poses[-1].translation
+    alpha = (t - times[i - 1]) / (times[i] - times[i - 1])
+    return (1.0 - alpha) * poses[i - 1].translation + alpha * poses[i].translation
