@@ -289,6 +289,9 @@ def replay(
         "scenario_file": str(scenario_path),
         "agent": setup.agent,
         "render": opts.render,
+        "render_options": dict(opts.render_options),
+        # what made the images (a generator path: its weights folder, digest and sampler)
+        "render_path": next((r.record["render"] for r in results if "render" in r.record), None),
         "scene": opts.scene if opts.render != "none" else None,
         "workers": workers,
         "backend": backend_info,

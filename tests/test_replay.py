@@ -269,6 +269,16 @@ def test_replay_with_the_jwm_render_path(scenario_file: Path, tmp_path: Path) ->
     result = replay(scenario_file, _opts(tmp_path / "jwm", runs=1, render="jwm", render_options=opts))
     assert result.runs[0].status == "finished"
     assert (tmp_path / "jwm" / "run_000" / "video.mp4").stat().st_size > 0
+    # the summary and each run's metrics.json name the render path, its weights and sampler
+    summary = json.loads((tmp_path / "jwm" / "summary.json").read_text())
+    from jwmsim.worldgen.weights import weights_digest
+
+    assert summary["render"] == "jwm" and summary["render_options"]["weights"] == str(tmp_path / "wg")
+    assert summary["render_path"]["weights"] == str(tmp_path / "wg")
+    assert summary["render_path"]["weights_digest"] == weights_digest(tmp_path / "wg")
+    assert summary["render_path"]["sampler"].startswith("sharp, 1 steps")
+    run = json.loads((tmp_path / "jwm" / "run_000" / "metrics.json").read_text())
+    assert run["render"] == summary["render_path"]
     with pytest.raises(ConfigError, match="no option"):  # refused before any run starts
         _opts(tmp_path / "bad", runs=1, render="skeleton", render_options={"steps": 2})
 
@@ -278,9 +288,23 @@ def test_cli_replay_render_jwm_with_steps(scenario_file: Path, tmp_path: Path) -
     code = "import sys; from jwmsim.cli import main; main(sys.argv[1:])"
     args = ["replay", str(scenario_file), "--runs", "1", "--render", "jwm", "--steps", "1", "--size", "32x56"]
     args += ["--cameras", "CAM_FRONT", "--workers", "1", "--out", str(tmp_path / "cli"), "--no-progress"]
-    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+    from jwmsim.worldgen.weights import default_weights_dir
+
+    weights = ["--weights", str(default_weights_dir())]
+    res = subprocess.run(
+        [sys.executable, "-c", code, *args, *weights], capture_output=True, text=True, timeout=600
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "cli" / "run_000" / "video.mp4").stat().st_size > 0
+    summary = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert summary["render_path"]["weights"] == str(default_weights_dir())
+    nowhere = subprocess.run(
+        [sys.executable, "-c", code, *args[:-3], "--weights", str(tmp_path), "--out", str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert nowhere.returncode == 2 and "config.json" in nowhere.stderr and "Traceback" not in nowhere.stderr
     bad = subprocess.run(
         [sys.executable, "-c", code, *args[:-3], "--steps", "0", "--out", str(tmp_path / "bad")],
         capture_output=True,

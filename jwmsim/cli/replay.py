@@ -24,6 +24,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def generator_options(steps: int | None, weights: Path | None) -> dict[str, object]:
+    """Render-path options of ``--steps`` / ``--weights`` (a path without such options refuses
+    them with a ConfigError naming its own)."""
+    if weights is not None and not (Path(weights) / "config.json").is_file():
+        raise ConfigError(f"--weights {weights} holds no config.json", hint="name a model folder")
+    out: dict[str, object] = {}
+    if steps is not None:
+        out["steps"] = steps
+    if weights is not None:
+        out["weights"] = str(weights)
+    return out
+
+
 def replay_command(
     scenario: Path = typer.Argument(
         ..., help="scenario YAML file, or the name of a library scenario (e.g. cut_in; see scenarios/)"
@@ -61,6 +74,9 @@ def replay_command(
     steps: int = typer.Option(
         None, "--steps", help="sampling steps of a generator render path (jwm; default: the path's)"
     ),
+    weights: Path = typer.Option(
+        None, "--weights", help="weights folder of a generator render path (jwm; default: the path's)"
+    ),
     duration: float = typer.Option(
         None, "--duration", help="seconds per run, replacing each scenario's duration (shorter runs)"
     ),
@@ -85,7 +101,7 @@ def replay_command(
         cameras=tuple(c.strip() for c in cameras.split(",") if c.strip()),
         image_size=parse_size(size),
         progress=not no_progress,
-        render_options={} if steps is None else {"steps": steps},
+        render_options=generator_options(steps, weights),
         duration=duration,
     )
     try:

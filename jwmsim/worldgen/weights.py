@@ -14,11 +14,12 @@ from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "worldgen"
 ODE_STUDENT_DIR = ASSETS_DIR.parent / "worldgen_ode"
+STUDENT_DIR = ASSETS_DIR.parent / "worldgen_student"
 
 
 def default_weights_dir() -> Path:
-    """``assets/worldgen`` of the project: the causal teacher of stages 1-2, the default of the
-    ``jwm`` render path and the pipeline (sampled in 4 re-noising steps)."""
+    """``assets/worldgen`` of the project: the causal teacher of stages 1-2, the default weights of
+    the ``jwm`` render path and the pipeline."""
     return ASSETS_DIR
 
 
@@ -28,8 +29,13 @@ def teacher_weights_dir() -> Path:
 
 
 def ode_student_dir() -> Path:
-    """``assets/worldgen_ode``: the stage-3 (ODE-distilled) student, best sampled in 1 step."""
+    """``assets/worldgen_ode``: the earlier stage-3 student (of the second teacher run), 1 step."""
     return ODE_STUDENT_DIR
+
+
+def student_dir() -> Path:
+    """``assets/worldgen_student``: the student distilled from the current teacher (1 step)."""
+    return STUDENT_DIR
 
 
 def load_worldgen(path: str | Path, device: str | torch.device = "cpu") -> WorldGenModel:

@@ -139,6 +139,23 @@ GENERATORS.add(
     "worldgen-teacher",
     GeneratorSpec(_teacher(None), "the causal teacher at its full step count (16 Euler steps, guidance 1.5)"),
 )
+
+
+def _student(options: GeneratorOptions) -> FrameGenerator:
+    """The student of the current teacher (``assets/worldgen_student``, or ``--weights``), 1 step."""
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
+    from jwmsim.worldgen.weights import student_dir
+
+    sampler = SamplerConfig(steps=options.steps or 1)
+    return WorldGenPipeline.from_pretrained(options.weights or student_dir(), sampler, options.device)
+
+
+GENERATORS.add(
+    "worldgen-student",
+    GeneratorSpec(
+        _student, "the student distilled from the current teacher (assets/worldgen_student), 1 step"
+    ),
+)
 GENERATORS.add(
     "worldgen-ode",
     GeneratorSpec(_ode_student, "the ODE-distilled student in assets/worldgen_ode, 1 step"),
