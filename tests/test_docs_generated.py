@@ -68,7 +68,15 @@ def test_schema_refuses_what_the_loader_refuses():
 def test_cli_reference_lists_every_command():
     gen_cli = _docs_module("gen_cli")
     text = gen_cli.cli_reference_markdown()
-    commands = ("jwmsim replay", "jwmsim view", "jwmsim export", "jwmsim eval closed-loop", "jwmsim train")
+    commands = (
+        "jwmsim replay",
+        "jwmsim view",
+        "jwmsim export",
+        "jwmsim eval closed-loop",
+        "jwmsim train",
+        "jwmsim search",
+        "jwmsim info",
+    )
     for command in commands:
         assert f"`{command}`" in text
     assert "<bool>" not in text
