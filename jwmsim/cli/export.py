@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.replay import parse_size
+from jwmsim.cli.replay import generator_options, parse_size
 from jwmsim.envs.render_paths import render_path_help
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 
@@ -50,6 +50,9 @@ def export_command(
     duration: float = typer.Option(
         None, "--duration", help="seconds per run, replacing the scenario's duration (shorter scenes)"
     ),
+    weights: Path = typer.Option(
+        None, "--weights", help="weights folder of a generator render path (jwm; default: the path's)"
+    ),
 ) -> None:
     """Export a scenario's jittered runs as one nuScenes-format dataroot: one scene per run with
     the rendered camera images (2 Hz keyframes + sweeps), ego poses, calibrated sensors, every
@@ -73,6 +76,7 @@ def export_command(
         device=device,
         progress=not no_progress,
         duration=duration,
+        render_options=generator_options(None, weights),
     )
     try:
         result = export(scenario, opts)

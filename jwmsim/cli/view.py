@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from jwmsim.cli.replay import parse_size
+from jwmsim.cli.replay import generator_options, parse_size
 from jwmsim.envs.render_paths import render_path_help
 from jwmsim.errors import ConfigError
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
@@ -35,6 +35,9 @@ def view_command(
         None, "--screenshot", help="headless: run --steps steps, save a PNG, exit"
     ),
     steps: int = typer.Option(30, "--steps", help="steps before the --screenshot"),
+    weights: Path = typer.Option(
+        None, "--weights", help="weights folder of a generator render path (jwm; default: the path's)"
+    ),
 ) -> None:
     """Watch a scenario run, drive the ego, scrub the timeline, edit the scenario and save it
     (H in the window lists the keys)."""
@@ -52,6 +55,7 @@ def view_command(
         device=device,
         save=save,
         play=play,
+        render_options=generator_options(None, weights),
     )
     if screenshot is not None:
         if steps < 0:

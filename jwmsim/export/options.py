@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jwmsim.errors import ConfigError
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
@@ -37,6 +38,7 @@ class ExportOptions:
         render_backend / device: Gaussian rasterizer and torch device.
         progress: show a tqdm bar.
         duration: [s] replaces the scenario's duration (``--duration``; None: the scenario's).
+        render_options: settings of the render path (``jwm``: ``{"weights": DIR, "steps": N}``).
     """
 
     out: Path
@@ -56,6 +58,7 @@ class ExportOptions:
     device: str = "auto"
     progress: bool = True
     duration: float | None = None
+    render_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -71,6 +74,7 @@ class ExportOptions:
                 f"render path {self.render!r} makes no camera images, so there is nothing to export",
                 hint="use --render skeleton (or another path that renders images)",
             )
+        RENDER_PATHS.get(self.render).check_options(self.render, self.render_options)
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}", hint="export at least one run")
         if self.duration is not None:

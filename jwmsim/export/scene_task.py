@@ -47,6 +47,7 @@ class ExportJob:
         location: the ``log`` records' location (the seed log's, so that its map applies).
         render_backend / device: rasterizer and torch device.
         duration: [s] replaces the scenario's duration (``--duration``; None: the scenario's).
+        render_options: settings of the render path.
     """
 
     scenario_path: Path
@@ -64,6 +65,7 @@ class ExportJob:
     render_backend: str = "auto"
     device: str = "auto"
     duration: float | None = None
+    render_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ def export_scene(task: SceneTask, ctx: Any) -> SceneResult:
         device=job.device,
         force_scene=job.force_scene,
         depth=loaded.spec.has_depth,
+        render_options=dict(job.render_options),
     )
     instance = (
         InstanceVisibility(env.renderer, cameras, job.image_size, job.render_backend)

@@ -110,6 +110,13 @@ class ViewerApp:
         """Set the HUD's status line."""
         self.status, self.status_error = text, error
 
+    def _render_label(self) -> str:
+        """The render path, and for a generator path its weights and sampler."""
+        from jwmsim.replay_run import render_description, render_label
+
+        env = self.session.env
+        return render_label(render_description(self.options.render, getattr(env, "renderer", None)))
+
     def _mean(self, values: list[float]) -> float:
         return 1000.0 * float(np.mean(values[-FRAME_AVERAGE:])) if values else 0.0
 
@@ -141,7 +148,7 @@ class ViewerApp:
         names = list(self.options.cameras) if self.layout.mosaic.w else []
         images = [moment.observation[c] for c in names if c in moment.observation]
         info = HudInfo(
-            title=f"{self.scenario.name}  run {self.options.run}  render {self.options.render}",
+            title=f"{self.scenario.name}  run {self.options.run}  render {self._render_label()}",
             driver="keyboard (arrows)" if self.manual else f"planner {s.planner.name} (P)",
             playing=self.playing,
             speed=self.speed,

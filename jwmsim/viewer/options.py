@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jwmsim.errors import ConfigError
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
@@ -25,6 +26,7 @@ class ViewerOptions:
             ``./<name>.yaml``).
         play: start playing (else paused at t = 0).
         progress: progress bars while a scene is built.
+        render_options: settings of the render path (``jwm``: ``{"weights": DIR, "steps": N}``).
     """
 
     render: str = "skeleton"
@@ -40,6 +42,7 @@ class ViewerOptions:
     save: Path | None = None
     play: bool = False
     progress: bool = True
+    render_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -49,6 +52,7 @@ class ViewerOptions:
                 f"unknown render path {self.render!r}",
                 hint=f"use one of {RENDER_PATHS.names()} (see jwmsim view --help)",
             )
+        RENDER_PATHS.get(self.render).check_options(self.render, self.render_options)
         if self.run < 0:
             raise ConfigError(f"run index {self.run} is negative", hint="--run 0 is the first run")
         h, w = self.image_size

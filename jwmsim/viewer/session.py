@@ -106,6 +106,7 @@ class Session:
             image_size=opts.image_size,
             device=opts.device,
             force_scene=opts.force_scene,
+            render_options=dict(opts.render_options),
         )
         obs, _ = self.env.reset(seed=scenario.seed + self.options.run)
         self.planner.reset(world)
