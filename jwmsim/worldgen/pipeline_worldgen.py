@@ -238,6 +238,7 @@ class WorldGenPipeline:
         self._rays: dict[bytes, torch.Tensor] = {}
         self._last_pose: np.ndarray | None = None
         self.frames = 0
+        self.weights_path: Path | None = None  # the folder the weights came from (from_pretrained)
 
     @classmethod
     def from_pretrained(
@@ -245,7 +246,9 @@ class WorldGenPipeline:
     ) -> WorldGenPipeline:
         """The pipeline of a ``save_pretrained`` folder (default: the shipped ``assets/worldgen``);
         a missing or corrupt checkpoint raises :class:`~jwmsim.errors.CheckpointError`."""
-        return cls(load_worldgen(path or default_weights_dir(), device), config, device)
+        pipe = cls(load_worldgen(path or default_weights_dir(), device), config, device)
+        pipe.weights_path = Path(path or default_weights_dir())
+        return pipe
 
     # --- inputs ---------------------------------------------------------------------------------
     def _resize(self, arr: np.ndarray, interp: int) -> np.ndarray:

@@ -204,6 +204,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
             "steps": cfg.options.steps,
             "weights": str(cfg.options.weights),
         },
+        "weights": {n: _weights_record(g) for n, g in gens.items() if getattr(g, "weights_path", None)},
         "root": str(cfg.root),
         "only": list(cfg.only),
         "clips": len(paths),
@@ -222,6 +223,18 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
     }
     log(f"evaluated {len(cfg.generators)} generator(s) on {len(paths)} clips in {report['seconds']:.0f} s")
     return report
+
+
+def _weights_record(generator: FrameGenerator) -> dict[str, str]:
+    """The weights a generator scored with: folder, SHA-256 of its safetensors file, sampler."""
+    import hashlib
+
+    from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+
+    folder = Path(generator.weights_path)  # type: ignore[attr-defined]
+    digest = hashlib.sha256((folder / SAFETENSORS_WEIGHTS_NAME).read_bytes()).hexdigest()
+    sampler = getattr(generator, "config", None)
+    return {"path": str(folder), "sha256": digest, "sampler": repr(sampler)}
 
 
 def _truncate(clip: Clip, steps: int) -> Clip:

@@ -1,0 +1,131 @@
+"""Each training stage lowers its own loss on a small fixed batch (the same noise and levels at
+every evaluation), and the shipped student loads and generates."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from jwmsim.worldgen.modeling_worldgen import WorldGenModel
+from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
+from jwmsim.worldgen.training.dmd import clip_inputs, critic_loss, dmd_loss
+from jwmsim.worldgen.training.ode_pairs import OdePairs, OdeSettings, make_ode_pairs, ode_loss
+from jwmsim.worldgen.training.rollout import causal_rollout
+from jwmsim.worldgen.training.train import Batch, TrainConfig, pretrain_loss, teacher_forcing_loss
+from jwmsim.worldgen.training.train_clips import ClipSet
+
+from .conftest import TINY
+
+STEPS = 12
+
+
+LossOf = Callable[[torch.nn.Module], torch.Tensor]
+
+
+def _fit(model: torch.nn.Module, loss_of: LossOf, lr: float = 3e-3) -> tuple[float, float]:
+    """``STEPS`` Adam steps on ``loss_of``; returns (loss before, loss after)."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    with torch.no_grad():
+        before = float(loss_of(model))
+    for _ in range(STEPS):
+        opt.zero_grad(set_to_none=True)
+        loss_of(model).backward()
+        opt.step()
+    with torch.no_grad():
+        return before, float(loss_of(model))
+
+
+def _model() -> WorldGenModel:
+    torch.manual_seed(0)
+    return WorldGenModel(**TINY)
+
+
+def _samples(model: WorldGenModel, clips: Path, frames: int = 3, n: int = 2) -> list:
+    rng = np.random.default_rng(0)
+    cs = ClipSet(clips)
+    return [cs.draw(rng, frames, model.config.patch, model.config.depth_scale) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    "loss_fn", [pretrain_loss, teacher_forcing_loss], ids=["pretrain", "teacher-forcing"]
+)
+def test_stages_1_and_2_lower_their_loss(loss_fn, clips: Path) -> None:
+    model = _model()
+    batch = Batch.stack(_samples(model, clips), torch.device("cpu"))
+    cfg = TrainConfig(cond_dropout=0.0)
+    k = float(model.config.timestep_shift)
+
+    def loss_of(m: torch.nn.Module) -> torch.Tensor:
+        return loss_fn(m, batch, cfg, k, torch.Generator().manual_seed(1))
+
+    before, after = _fit(model, loss_of)
+    assert after < 0.9 * before, (before, after)
+
+
+def test_stage_3_ode_lowers_its_loss(clips: Path, tmp_path: Path) -> None:
+    teacher = _model().eval()
+    settings = OdeSettings(pairs=1, batch=2, frames=3, euler_steps=3, student_steps=1, crop_hw=None)
+    make_ode_pairs(teacher, ClipSet(clips), tmp_path / "pairs", settings, seed=0, progress=False)
+    pairs = OdePairs(tmp_path / "pairs")
+    samples = [pairs.draw(np.random.default_rng(i)) for i in range(2)]
+    student = copy.deepcopy(teacher).train()
+
+    def loss_of(m: torch.nn.Module) -> torch.Tensor:
+        return ode_loss(m, samples, torch.Generator().manual_seed(1))
+
+    before, after = _fit(student, loss_of)
+    assert after < 0.9 * before, (before, after)
+
+
+def test_stage_4_dmd_critic_and_generator_lower_their_losses(clips: Path) -> None:
+    """The critic's flow-matching loss on fixed generator frames falls; the generator's DMD loss
+    against the target its scores set (``x - grad``, held fixed) falls."""
+    teacher = _model().eval()
+    torch.manual_seed(1)
+    critic = WorldGenModel(**TINY).train()
+    student = copy.deepcopy(teacher).train()
+    inputs = clip_inputs(_samples(teacher, clips), 1, torch.device("cpu"))
+    k = float(teacher.config.timestep_shift)
+    levels = schedule("renoise", 2, k)
+
+    def frames(m: torch.nn.Module) -> torch.Tensor:
+        g = torch.Generator().manual_seed(2)
+        return causal_rollout(m, inputs, levels, SOLVERS.get("renoise"), generator=g, grad_step=1).x0
+
+    fake = frames(student).detach()
+    before, after = _fit(critic, lambda m: critic_loss(m, inputs, fake, k, torch.Generator().manual_seed(3)))
+    assert after < 0.9 * before, ("critic", before, after)
+
+    x = frames(student)
+    loss0, _ = dmd_loss(x, inputs, teacher, critic, 1.0, k, torch.Generator().manual_seed(4))
+    target = (x - torch.autograd.grad(loss0, x)[0] * x.numel()).detach()  # x - grad, held fixed
+
+    before, after = _fit(student, lambda m: 0.5 * (frames(m) - target).pow(2).mean(), lr=1e-3)
+    assert after < before, ("generator", before, after)
+
+
+def test_the_shipped_student_loads_and_generates(rig_fn) -> None:
+    from jwmsim.worldgen.frames import FramePoses, SkeletonFrame
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
+    from jwmsim.worldgen.weights import student_dir
+
+    pipe = WorldGenPipeline.from_pretrained(student_dir(), SamplerConfig(steps=1, autocast="none"))
+    assert pipe.levels == [1.0, 0.0]
+    h, w = (int(v) for v in pipe.model.config.image_hw)
+    ks, cams = rig_fn(3, (h, w))
+    rng = np.random.default_rng(0)
+    frame = SkeletonFrame(
+        rgb=rng.integers(0, 255, (3, h, w, 3), dtype=np.uint8),
+        depth=rng.uniform(1, 30, (3, h, w)).astype(np.float32),
+        alpha=np.ones((3, h, w), np.float32),
+        poses=FramePoses(("A", "B", "C"), np.eye(4), cams, ks, 0.0),
+    )
+    pipe.reset([])
+    out = pipe(frame)
+    assert out.images.shape == (3, h, w, 3) and out.denoiser_calls == 2
+    assert 5 < float(out.images.std()) and np.isfinite(out.x0.numpy()).all()
