@@ -60,6 +60,7 @@ WORLDREC = "assets/worldrec/eval_results.json"
 WORLDREC_FIT = "assets/worldrec/eval_results_previous.json"  # the per-scene fit column
 WORLDGEN = "assets/worldgen/eval_results.json"
 WORLDGEN_ODE = "assets/worldgen_ode/eval_results.json"
+WORLDGEN_SHARP = "assets/worldgen_student/eval_results.json"
 
 
 def model_summary() -> str:
@@ -280,6 +281,49 @@ def worldgen_ode() -> str:
     return _table(["set (whole / uncovered / covered PSNR dB / SSIM)", *generators], rows)
 
 
+def _sharp_sets(data: dict[str, Any]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """(label, generator -> scores) of the 2 m towns and the real log's held-out second."""
+    gens = data["generators"]
+    out = []
+    for scene in ("lidar", "worldrec"):
+        out.append((f"towns 2 m, {scene}", {g: data["towns"][g][scene]["shift-2m"] for g in gens}))
+    for scene in ("lidar", "worldrec"):
+        out.append((f"real log 50-59, {scene}", {g: data["real_heldout"][g][scene] for g in gens}))
+    return out
+
+
+def worldgen_sharp_criteria() -> str:
+    """Per set and generator: PSNR uncovered [dB] / SSIM covered / sharpness ratio uncovered."""
+    data = _load(WORLDGEN_SHARP)
+    rows = [
+        [label]
+        + [
+            f"{_db(d['psnr_uncovered'])} / {d['ssim_covered']:.3f} / {d['sharpness_uncovered']:.2f}"
+            for d in per.values()
+        ]  # fmt: skip
+        for label, per in _sharp_sets(data)
+    ]
+    rows.append(
+        ["seconds per 3-camera step"] + [f"{data['seconds_per_step'][g]:.3f}" for g in data["generators"]]
+    )
+    return _table(["set: PSNR uncov. / SSIM cov. / sharpness uncov.", *data["generators"]], rows)
+
+
+def worldgen_sharp_whole() -> str:
+    """Whole image: PSNR / SSIM / sharpness / high-frequency energy / flicker ratios."""
+    data = _load(WORLDGEN_SHARP)
+    rows = [
+        [label]
+        + [
+            f"{_db(d['psnr'])} / {d['ssim']:.3f} / {d['sharpness']:.2f} / {d['hf_energy']:.2f} / "
+            f"{d['flicker']:.2f}"
+            for d in per.values()
+        ]  # fmt: skip
+        for label, per in _sharp_sets(data)
+    ]
+    return _table(["set: PSNR / SSIM / sharpness / HF energy / flicker", *data["generators"]], rows)
+
+
 # ------------------------------------------------------------------------------------------------
 # Benchmarks
 # ------------------------------------------------------------------------------------------------
@@ -487,7 +531,7 @@ def _model_speed_rows() -> list[list[Any]]:
         for r in data["results"]
     ]
     gen = _bench("bench_worldgen")
-    for name, r in gen["latency"]["3_camera"].items():
+    for name, r in gen["latency_3_cameras"].items():
         rows.append(
             [
                 f"WorldGen sampler `{name}`, 3 cameras 112x200",
@@ -495,11 +539,29 @@ def _model_speed_rows() -> list[list[Any]]:
                 _calibration(gen),
             ]
         )
-    for name, r in gen["env_jwm_3_cameras"].items():
+    for name, r in gen["env"].items():
         rows.append(
             [
-                f"`JWM-Drive-v0` on the `jwm` path, `{name}`",
+                f"`JWM-Drive-v0`, `{name}`, 3 cameras 112x200",
                 f"{r['steps_per_s']:.2f} steps/s",
+                _calibration(gen),
+            ]
+        )
+    mem = gen["memory"]
+    rows.append(
+        [
+            f"`JWM-Drive-v0` `jwm` path, RSS over {mem['seconds']:.0f} s ({mem['steps']} steps)",
+            f"{mem['rss_growth_mib']:+.1f} MiB (first to last 10 s)",
+            _calibration(gen),
+        ]
+    )
+    comp = gen["compute_fp32_vs_bf16"]
+    for what, key in (("training step (fwd + bwd)", "training_step_s"), ("denoiser call", "denoiser_call_s")):
+        r = comp[key]
+        rows.append(
+            [
+                f"WorldGen {what}, fp32 / bf16 autocast",
+                f"{r['fp32']:.3f} / {r['bf16']:.3f} s ({r['bf16_speedup']:.1f}x)",
                 _calibration(gen),
             ]
         )
@@ -540,6 +602,8 @@ GENERATED: dict[str, Callable[[], str]] = {
     "worldgen-real": worldgen_real,
     "worldgen-rollout": worldgen_rollout,
     "worldgen-ode": worldgen_ode,
+    "worldgen-sharp-criteria": worldgen_sharp_criteria,
+    "worldgen-sharp-whole": worldgen_sharp_whole,
     **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
 }
 
