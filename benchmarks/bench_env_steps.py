@@ -37,31 +37,36 @@ Cases (``results``):
 ``scaling``: environment steps/s of 2 workers over one environment, per pair above, measured in
 the same run.
 
-**Why 2 workers gave 1.24x** (the worker reports of the ``_async2_unbudgeted`` and ``_async2``
-cases; first measured on the 2-core AMD EPYC while other jobs ran, load 6-7 and a matmul
-calibration of 26 GFLOP/s instead of 190, so the absolute rates are low and the ratios large):
+**Why 2 workers gave 1.24x, and what they give now** (the committed JSON: 2-core AMD EPYC,
+calibration 197 GFLOP/s, load 1.9 falling to 1.7; every figure below is in it):
 
-1. *Threads.* Without a budget each spawned worker started numba's pool and PyTorch's for the
-   whole machine: numba 2 and PyTorch 2 threads per worker, so two workers ran four rasterizer
-   threads on two cores. numba runs its parallel loops on OpenMP here, and a loop ends at a
-   barrier that waits for its slowest thread, which is often one that another thread has just
-   taken the core from. Measured inside the workers: 559-589 ms per step unbudgeted, 116 ms with
-   one thread per worker, against 242 ms for one environment using both cores in this process;
-   the unbudgeted workers' threads spent most of the window waiting (none used 10 % of a core).
-   Two workers: 3.2 steps/s unbudgeted, 15.3 with budgets, one environment 4.1.
-2. *Resets of the skeleton path are not the cost.* A reset renders one frame and rebuilds
-   nothing (the scene, the actors' Gaussians and the composed background are cached per
-   process): 106-111 ms inside a worker against 116 ms per step, once every 50-150 steps. The
-   old single-environment row was driven by the log's actions, the vector row by zero actions
-   (a zero-action ego drives into the car ahead); ``..._logged_actions`` against the zero-action
-   row shows what the trajectory alone changes, and every other case now uses the same actions.
-   Resets that did cost are those of scenario episodes (``examples/train_ppo.py``): each builds
-   the run's world, 40-60 ms against 2-5 ms per BEV step; clearing the log actors in the way
-   (``jwmsim.scenario.clearing``) interpolated whole poses through quaternion slerps and now
-   interpolates positions only (the same actors, about 4x less time).
-3. *One thread per worker* (the budget): each worker steps at the one-thread rate, and two of
-   them share nothing, so two workers give 2 x the one-thread rate over the rate of one
-   environment that uses both cores (``..._1thread`` against ``jwm_skeleton_3cam_112x200``).
+1. *Threads.* Without a budget each spawned worker starts numba's pool and PyTorch's for the whole
+   machine (numba 2, PyTorch 2 in each), so two workers run four rasterizer threads on two cores.
+   numba runs its parallel loops on OpenMP here; a loop ends at a barrier that waits for its
+   slowest thread, often one that another process has just taken the core from. Inside each
+   unbudgeted worker a step took 59 ms, against 32 ms with one thread per worker and 22 ms for one
+   environment using both cores: two unbudgeted workers 30.8 steps/s (0.69x one environment's
+   44.8), with budgets 59.8 (1.33x). An earlier run with other jobs on the machine (load 6-7) gave
+   3.2, 15.3 and 4.1 steps/s.
+2. *Resets of the skeleton path are not the cost.* A reset renders one frame and rebuilds nothing
+   (scene, actor Gaussians and the composed background are cached per process): 22.6 ms against
+   22.1 ms per step in one environment, 33-34 ms against 32 ms in a worker. The log's actions
+   (``..._logged_actions``, 40.3 steps/s) against zero actions (44.8) change the rate by a tenth.
+   The old rows were not comparable for other reasons: the single environment was driven by the
+   log's actions and rendered the ``lidar`` skeleton, the vector case zero actions and the default
+   scene source. The resets that did cost were those of scenario episodes
+   (``examples/train_ppo.py``): each builds the run's world; clearing the log actors in the way
+   interpolated whole poses through quaternion slerps and now interpolates positions only (the
+   same actors, about 4x less time); a reset is now 13 ms against 1.4 ms per BEV step.
+3. *The ceiling.* With one thread per worker, two workers step at most at 2 x the one-thread rate,
+   and one environment already gains 1.34-1.5x from its second core (the rasterizer and the
+   generator are parallel; the simulation, composition and sorting are not): skeleton 2 x 30.4 /
+   44.8 = 1.36 (measured 1.33x), generator 2 x (1 / 147 ms) / 9.04 = 1.50 (1.46x), ``train_ppo``
+   camera 2 x (1 / 22 ms) / (1 / 14.5 ms) = 1.32 (1.16x: SB3 steps its workers in lock-step, each
+   worker waited about a quarter of the time). 1.6x would need one environment to gain at most
+   1.25x from its second core. The BEV observation (1.4 ms a step) gains nothing from
+   ``SubprocVecEnv`` on 2 cores (1.01x): the round trip through the pipes costs as much as a step,
+   and each worker was busy 60 % of the time.
 
 Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_env_steps.py [--seconds 15]
 Writes benchmarks/results/bench_env_steps.json (or --out). About 6-8 minutes on 2 cores.
