@@ -12,7 +12,7 @@ Observation: ``bev`` (default; the 64x64 ego-centred BEV raster + the 9-vector o
 camera rendering) or ``camera`` (CAM_FRONT 64x112 skeleton render + the ego vector). Both are flat
 ``Dict`` spaces that SB3's ``MultiInputPolicy`` takes as they are; the environments run in
 ``SubprocVecEnv`` workers (spawned). BEV is the default because it steps about an order of
-magnitude faster on a CPU (measured rates: docs/notes/helper-eval.md), which is what makes an hour
+magnitude faster on a CPU (measured rates: ``benchmarks/bench_env_steps.py``), which makes an hour
 of training on 2 cores worth anything.
 
 Out folder: ``train_config.json`` (the first call's settings; each ``--resume`` call appends its own to

@@ -1,6 +1,6 @@
 """A first quality check of a frame generator on held-out clips: PSNR against the true images over
 the whole image, on pixels the skeleton does not cover (alpha < 0.5) and on those it covers,
-beside the skeleton alone. (The full evaluation, ``jwmsim eval gen``, is helper-gendata's harness.)
+beside the skeleton alone (the full evaluation is ``jwmsim eval gen``).
 
 ``python -m jwmsim.worldgen.training.heldout_psnr CLIP.npz ... [--weights DIR] [--steps N] [--out JSON]``
 """

@@ -1,7 +1,7 @@
 """WorldGen's training clips as model tensors (reads the ``.npz`` clips with plain numpy).
 
-A clip file holds ``T`` steps of ``C`` cameras (helper-gendata's contract, see
-``jwmsim/worldgen/dataset.py`` where merged): ``target`` uint8 ``[T, C, H, W, 3]``, ``skel_rgb``
+A clip file holds ``T`` steps of ``C`` cameras (written by :mod:`jwmsim.worldgen.training.prepare`,
+read by :mod:`jwmsim.worldgen.training.dataset`): ``target`` uint8 ``[T, C, H, W, 3]``, ``skel_rgb``
 uint8 ``[T, C, H, W, 3]``, ``skel_depth`` float16 ``[T, C, H, W]`` [m], ``skel_alpha`` uint8
 ``[T, C, H, W]`` (alpha * 255), ``world_from_ego`` ``[T, 4, 4]``, ``ego_from_cam`` ``[C, 4, 4]``,
 ``intrinsics`` ``[C, 3, 3]``, ``source`` (``town-000100``), ``kind`` and more. Training refuses
@@ -50,7 +50,7 @@ def clip_arrays(path: Path) -> dict[str, np.ndarray]:
     Raises:
         LogFormatError: the file is missing, unreadable, or lacks a key / has a wrong shape.
     """
-    hint = "regenerate the clip (helper-gendata's `prepare` step) or delete it"
+    hint = "regenerate it with `python -m jwmsim.worldgen.training.prepare` or delete it"
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -151,7 +151,8 @@ class ClipSet:
         if not self.folder.is_dir():
             raise ConfigError(
                 f"WorldGen training clips folder {self.folder} does not exist",
-                hint="generate clips first (helper-gendata's data preparation), or pass --data",
+                hint="write clips first (python -m jwmsim.worldgen.training.prepare --split train) "
+                "or pass --data",
             )
         self.max_cached = max_cached
         self._cache: OrderedDict[Path, dict[str, np.ndarray]] = OrderedDict()
