@@ -96,7 +96,8 @@ def model_summary() -> str:
         [
             "WorldGen (`jwm` path, default sampler)",
             "unseen towns, ego shifted 2 m (out-of-sample): whole / uncovered pixels",
-            f"**{whole_uncovered(g2['worldgen'])} dB**, sharpness {g2['worldgen']['sharpness_uncovered']:.2f}",
+            f"**{whole_uncovered(g2['worldgen'])} dB**, "
+            f"sharpness {g2['worldgen']['sharpness_uncovered']:.2f}",
             f"lidar skeleton {whole_uncovered(g2['skeleton'])}",
         ],
         [
@@ -653,8 +654,35 @@ GENERATED: dict[str, Callable[[], str]] = {
 }
 
 
+def cut_in_gaps() -> str:
+    """The cut-in's time gap and TTC at the moment of the cut-in, and what each planner made of the
+    draws (``benchmarks/bench_cut_in.py``)."""
+    data = _load("benchmarks/results/cut_in_gaps.json")
+
+    def span(values: list[float], unit: str) -> str:
+        return f"{values[0]:g}-{values[1]:g} {unit}" if values else "-"
+
+    rows = [
+        [
+            f"`{agent}`",
+            span(v["time_gap_s"], "s"),
+            span(v["ttc_s"], "s"),
+            span(v["closing_speed_mps"], "m/s"),
+            span(v["decel_to_match_mps2"], "m/s^2"),
+            f"{v['comfortable_runs']}/{v['runs']}",
+            v["collisions"],
+            f"{v['strongest_braking_mps2']:g}",
+        ]
+        for agent, v in data["summary"].items()
+    ]
+    header = ["planner", "time gap", "TTC", "closing speed", "deceleration to match", "C = 1"]
+    header += ["at-fault collisions", "strongest braking [m/s^2]"]
+    return _table(header, rows) + f"\nMeasured on {data['machine']} with `{data['command'].strip()}`.\n"
+
+
 if (ROOT / CLOSED_LOOP).is_file():  # the block exists once the evaluation's results are saved
     GENERATED["closed-loop-summary"] = closed_loop_summary
+GENERATED["cut-in"] = cut_in_gaps
 
 
 def render(name: str) -> str:

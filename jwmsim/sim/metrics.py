@@ -91,6 +91,9 @@ AGENT_KINDS = ("vehicle", "pedestrian", "cyclist")
 
 @STEP_METRICS.register("nc")
 def no_collision(m: StepMeasurements, cfg: SimConfig) -> float:
+    """NAVSIM / nuPlan no-at-fault-collision multiplier for one step: 0 for a new at-fault contact with
+    a vehicle, pedestrian or cyclist, 0.5 with a static object, else 1 (fault by nuPlan's rules, see
+    the module docstring)."""
     score = 1.0
     for ev in m.collisions:
         if ev.at_fault:
@@ -100,11 +103,15 @@ def no_collision(m: StepMeasurements, cfg: SimConfig) -> float:
 
 @STEP_METRICS.register("dac")
 def drivable_area_compliance(m: StepMeasurements, cfg: SimConfig) -> float:
+    """NAVSIM drivable-area compliance for one step: 1 if the ego polygon lies in the drivable area,
+    else 0."""
     return 1.0 if m.on_road else 0.0
 
 
 @STEP_METRICS.register("ttc")
 def time_to_collision(m: StepMeasurements, cfg: SimConfig) -> float:
+    """NAVSIM time-to-collision for one step: 0 if the ego and the actors, moved at constant velocity
+    for 0.1 .. 1.0 s, would overlap with an actor ahead of the ego, else 1."""
     return 0.0 if m.ttc_actor else 1.0
 
 
@@ -118,6 +125,9 @@ def navsim_progress_ratio(progress: float, reference: float, threshold: float) -
 
 @STEP_METRICS.register("ep")
 def ego_progress(m: StepMeasurements, cfg: SimConfig) -> float:
+    """NAVSIM ego progress for one step: ``p / max(p, r)`` (:func:`navsim_progress_ratio`) against the
+    reference planner's progress ``r`` on the same run; without a reference, ``p / p_log`` clipped to
+    [0, 1] (1 when the log moved less than ``min_expert_progress``)."""
     if m.reference_progress is not None:
         return navsim_progress_ratio(m.progress, m.reference_progress, cfg.metrics.min_expert_progress)
     if m.expert_progress < cfg.metrics.min_expert_progress:
@@ -146,6 +156,9 @@ def comfort_violations(m: StepMeasurements, cfg: SimConfig) -> list[str]:
 
 @STEP_METRICS.register("c")
 def comfort(m: StepMeasurements, cfg: SimConfig) -> float:
+    """Per-step comfort (the causal version for rewards and the HD-Score): 1 when nuPlan's bounds
+    hold (|lat acc| <= 4.89, lon acc in [-4.05, 2.40], |lon jerk| <= 4.13, |jerk| <= 8.37,
+    |yaw rate| <= 0.95, |yaw acc| <= 1.93, SI), else 0."""
     return 0.0 if comfort_violations(m, cfg) else 1.0
 
 
@@ -186,18 +199,23 @@ def step_penalties(
 
 # --- episode ------------------------------------------------------------------------------------
 def episode_nc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """NAVSIM NC of the episode: the minimum of the step scores (0, 0.5 or 1)."""
     return acc.nc
 
 
 def episode_dac(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """NAVSIM DAC of the episode: the minimum of the step scores."""
     return acc.dac
 
 
 def episode_ttc(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """NAVSIM TTC of the episode: the minimum of the step scores."""
     return acc.ttc
 
 
 def episode_comfort(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """nuPlan ``ego_is_comfortable`` over the whole ego trajectory: 1 when every Savitzky-Golay
+    filtered signal (:mod:`jwmsim.sim.comfort`) stays within its bound at every sample, else 0."""
     if len(acc.trace) < 2:
         return acc.comfort
     yaw, lon, lat = np.asarray(acc.trace, dtype=np.float64).T
@@ -205,6 +223,9 @@ def episode_comfort(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig
 
 
 def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """NAVSIM ego progress of the episode: ``p m / max(p m, r)`` at the last step, with ``m = nc dac``,
+    ``p`` the ego's and ``r`` the reference planner's progress [m], both capped at the route length;
+    1 (0 where ``m = 0``) when ``max(p m, r) <= min_expert_progress`` (NAVSIM's 5 m threshold)."""
     if acc.reference_last is None or acc.steps == 0:
         return acc.ep
     multiplier = acc.nc * acc.dac
@@ -222,18 +243,22 @@ def episode_ep(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> 
 
 
 def pdms(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """NAVSIM PDM score: ``nc dac (5 ep + 5 ttc + 2 c) / 12``."""
     ep = episode_ep(acc, route_length, cfg)
     c = episode_comfort(acc, route_length, cfg)
     return acc.nc * acc.dac * (5 * ep + 5 * acc.ttc + 2 * c) / 12
 
 
 def route_completion(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """Route completion (CARLA / Bench2Drive): best progress / route length, clipped to [0, 1],
+    and 1 within ``ROUTE_END_TOLERANCE`` of the route's end."""
     if route_length <= 0 or acc.progress_max >= route_length - ROUTE_END_TOLERANCE:
         return 1.0
     return min(1.0, max(0.0, acc.progress_max / route_length))
 
 
 def hd_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """HUGSIM HD-Score: ``rc * mean_t[nc_t dac_t (5 ttc_t + 2 c_t) / 7]`` over the steps."""
     if acc.steps == 0:
         return 0.0
     return route_completion(acc, route_length, cfg) * acc.hd_sum / acc.steps
@@ -250,6 +275,8 @@ def neuroncap_from_speeds(v_impact: float, v_ref: float) -> float:
 
 
 def neuroncap_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """NeuroNCAP score: 5 without collision, else ``4 max(0, 1 - v_impact / v_ref)`` for the first
+    collision (:func:`neuroncap_from_speeds`), ``v_ref`` the non-reacting ego's relative speed."""
     if not acc.collisions:
         return 5.0
     first = acc.collisions[0]
@@ -257,11 +284,13 @@ def neuroncap_score(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig
 
 
 def collision_flag(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """1 if the episode had any at-fault collision (nuPlan's fault rules), else 0."""
     return 1.0 if any(e.at_fault for e in acc.collisions) else 0.0
 
 
 def red_light_count(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
-    """Red lights the ego ran (each light once)."""
+    """Red lights the ego ran, each light once: its tail crossed the stop line during red, as CARLA's
+    ``RunningRedLightTest`` counts it for Bench2Drive (:mod:`jwmsim.sim.signals`)."""
     return float(len(acc.red_lights))
 
 
@@ -271,6 +300,7 @@ def red_light_penalty(acc: EpisodeAccumulator, route_length: float, cfg: SimConf
 
 
 def comfort_rate(acc: EpisodeAccumulator, route_length: float, cfg: SimConfig) -> float:
+    """The fraction of steps whose per-step comfort is 1 (1 for an episode without steps)."""
     return acc.comfortable_steps / acc.steps if acc.steps else 1.0
 
 
