@@ -16,8 +16,8 @@ from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
 
 def _overall_table(payload: dict) -> str:
-    from jwmsim.evaluation.runs import METRIC_TITLES, METRICS
     from jwmsim.evaluation.confidence import Interval
+    from jwmsim.evaluation.runs import METRIC_TITLES, METRICS
 
     labels = [a["label"] for a in payload["agents"]]
     width = max(24, *(len(lb) + 2 for lb in labels))
