@@ -10,7 +10,7 @@ vehicle was seen much better than the other, mirrors the better side across the 
 class, size, source log (name and content digest), actor id and method, and a coverage score:
 the fraction of the box's surface cells (a 6 x 6 grid per face) that opaque Gaussians occupy.
 
-A bank is a folder of ``<name>.safetensors`` actor assets (:func:`jwmsim.gaussians.assets.save_asset`
+A bank is a folder of ``<name>.safetensors`` actor assets (:func:`jwmsim.gaussians.asset_files.save_asset`
 format, normalised) and ``index.json``. :func:`load_bank_actor` returns an entry by name or by
 class (the best-covered entry of that class), scaled to the box size asked for.
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from jwmsim.errors import ConfigError
-from jwmsim.gaussians.assets import ASSET_DIR, load_asset, save_asset
+from jwmsim.gaussians.asset_files import ASSET_DIR, load_asset, save_asset
 from jwmsim.gaussians.scene import GaussianComponent, GaussianScene
 from jwmsim.logs.segment import LogSegment
 

@@ -13,24 +13,15 @@ the box centre, x forward, y left, z up, metres), so a scenario can insert it at
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import trimesh
-from safetensors import safe_open
-from safetensors.torch import save_file
 
-from jwmsim.errors import CheckpointError, ConfigError
+from jwmsim.errors import ConfigError
+from jwmsim.gaussians.asset_files import ASSET_DIR, load_asset, save_asset
 from jwmsim.gaussians.scene import GaussianComponent, logit
-from jwmsim.resources import shipped_path
-
-ASSET_FORMAT = "jwmsim.gaussian_asset"
-ASSET_DIR = shipped_path("assets") / "actors"  # checkout: <repo>/assets/actors; wheel: package data
-_FIELDS = ("means", "quats", "log_scales", "opacity_logits", "color_logits")
 
 
 def _quats_z_to(normals: np.ndarray) -> np.ndarray:
@@ -293,50 +284,6 @@ ASSET_NAMES: tuple[str, ...] = tuple(SHIPPED)  # what scenarios may insert (jwms
 # shipped assets made from a reconstructed actor of the actor bank (jwmsim.gaussians.actor_bank),
 # by bank class, at the asset's box size; their mesh in SHIPPED is used only where there is no bank
 FROM_BANK: dict[str, str] = {"sedan": "car"}
-
-
-def save_asset(
-    component: GaussianComponent, path: str | os.PathLike[str], metadata: dict[str, object]
-) -> Path:
-    """Write one actor asset as safetensors (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().float().contiguous() for k, v in component.tensors().items()}
-    meta = {"format": ASSET_FORMAT, "version": "1", "metadata": json.dumps(metadata)}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def load_asset(path: str | os.PathLike[str]) -> tuple[GaussianComponent, dict[str, object]]:
-    """Read an asset written by :func:`save_asset`: ``(component, metadata)``."""
-    path = Path(path)
-    hint = "rebuild the shipped assets with `python -m jwmsim.gaussians.assets`"
-    if not path.is_file():
-        raise CheckpointError(f"actor asset {path} does not exist", hint=hint)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except Exception as err:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({err})", hint=hint) from err
-    if meta.get("format") != ASSET_FORMAT:
-        raise CheckpointError(
-            f"{path} is not a jwmsim actor asset (format={meta.get('format')!r})", hint=hint
-        )
-    try:
-        comp = GaussianComponent(**{k: tensors[k] for k in _FIELDS})
-        info = json.loads(meta.get("metadata", "{}"))
-    except (KeyError, ValueError) as err:
-        raise CheckpointError(f"{path} is an incomplete actor asset: {err}", hint=hint) from err
-    return comp, info
 
 
 def available_assets(directory: Path = ASSET_DIR) -> list[str]:
