@@ -55,7 +55,9 @@ def _jwmsim(*args: str) -> subprocess.CompletedProcess[str]:
 def test_reconstruct_prints_the_start_and_info_flags_missing_lidar(tmp_path: Path) -> None:
     root = write_tiny_log(tmp_path / "log")
     out = tmp_path / "scene.safetensors"
-    res = _jwmsim("reconstruct", str(root), "--out", str(out), "--steps", "1", "--size", "18x32")
+    res = _jwmsim(
+        "reconstruct", str(root), "--out", str(out), "--method", "fit", "--steps", "1", "--size", "18x32"
+    )
     assert res.returncode == 0, res.stderr
     scene = GaussianScene.load(out)
     assert f"initialised from {scene.metadata['init_reason']}" in res.stdout

@@ -15,13 +15,19 @@ from jwmsim.search.study import TrialProgress, _LazyTasks, deferred_interrupt, m
 
 
 def test_ctrl_c_inside_a_write_is_raised_after_it() -> None:
-    done = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
-            done.append("write finished")
-    assert done == ["write finished"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own handler, whatever the test runner was started with (a background job ignores
+    # SIGINT); the handler in place before is restored afterwards
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        done = []
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupt():
+                os.kill(os.getpid(), signal.SIGINT)
+                done.append("write finished")
+        assert done == ["write finished"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_tasks_are_asked_once_each_when_first_indexed() -> None:
