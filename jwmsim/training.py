@@ -125,3 +125,14 @@ def write_run_config(run_dir: Path, settings: dict[str, Any], resumed_at: int | 
         return
     with open(run_dir / "resume_config.jsonl", "a") as f:
         f.write(json.dumps({"resumed_at_step": resumed_at, **settings}, default=str) + "\n")
+
+
+def read_loss_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's ``loss.csv`` (:class:`LossLog`); empty when there is none yet."""
+    import csv
+
+    path = run_dir / "loss.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from safetensors import safe_open
-from safetensors.torch import save_file
 
+from jwmsim.checkpoints import save_safetensors_atomic
 from jwmsim.errors import CheckpointError
 from jwmsim.gaussians.scene import GaussianComponent
 from jwmsim.resources import shipped_path
@@ -24,20 +23,9 @@ def save_asset(
     component: GaussianComponent, path: str | os.PathLike[str], metadata: dict[str, object]
 ) -> Path:
     """Write one actor asset as safetensors (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().float().contiguous() for k, v in component.tensors().items()}
     meta = {"format": ASSET_FORMAT, "version": "1", "metadata": json.dumps(metadata)}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return save_safetensors_atomic(tensors, Path(path), meta)
 
 
 def load_asset(path: str | os.PathLike[str]) -> tuple[GaussianComponent, dict[str, object]]:

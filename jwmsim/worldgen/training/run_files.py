@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from jwmsim.errors import CheckpointError
-from jwmsim.training import load_training_checkpoint
+from jwmsim.training import load_training_checkpoint, read_loss_rows
 
 
 def load_checkpoint(path: Path, stage: str) -> dict[str, Any]:
@@ -30,11 +29,7 @@ def plot_loss(run_dir: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = run_dir / "loss.csv"
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
+    rows = read_loss_rows(run_dir)
     if not rows:
         return None
     steps = np.array([int(r["step"]) for r in rows])

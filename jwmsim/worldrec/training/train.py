@@ -17,7 +17,6 @@ several GPUs, each process drawing its own samples).
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ from jwmsim.training import (
     atomic_save,
     load_training_checkpoint,
     lr_factor,
+    read_loss_rows,
     restore_rng,
     rng_state,
     trim_csv,
@@ -301,11 +301,7 @@ def plot_loss(run_dir: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = run_dir / "loss.csv"
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
+    rows = read_loss_rows(run_dir)
     if not rows:
         return None
 
