@@ -25,7 +25,7 @@ A traffic light's stop line the ego must stop for (red; yellow when it can still
 comfortable deceleration: :func:`jwmsim.sim.signals.must_stop`) stops every proposal like a standing
 car, as PDM-Closed treats the lanes behind red lights as blocked.
 
-It is the EP reference of the closed-loop evaluation (:mod:`jwmsim.evaluation.reference`).
+It is the EP reference of the closed-loop evaluation (:mod:`jwmsim.ep_reference`).
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class RunSetup:
         bev_size: side of the ``bev`` observation [px] for a planner that reads it (None: none).
         render_options: settings of the render path.
         ep_reference: planner whose progress on the same run is EP's denominator
-            (:mod:`jwmsim.evaluation.reference`; None: the logged ego's progress).
+            (:mod:`jwmsim.ep_reference`; None: the logged ego's progress).
         duration: [s] replaces the scenario's duration (None: the scenario's).
     """
 
@@ -170,7 +170,7 @@ def run_one(
         concrete = sample(scenario, run_index, scenario.seed)
     world = build_world_for_run(concrete, loaded.log)
     if setup.ep_reference:
-        from jwmsim.evaluation.reference import with_reference
+        from jwmsim.ep_reference import with_reference
 
         world = with_reference(world, setup.ep_reference)
     env = JWMDrivingEnv(

@@ -52,7 +52,7 @@ class Route:
         z_s / z: ground height [m] of the logged ego along the route (for rendering).
         reference: ``[K]`` metres a reference planner progressed from the start by sim steps
             ``0..K-1`` in the same run, already zeroed where it collided at fault or left the
-            drivable area (NAVSIM's EP denominator; :mod:`jwmsim.evaluation.reference`); None:
+            drivable area (NAVSIM's EP denominator; :mod:`jwmsim.ep_reference`); None:
             EP falls back to the logged ego's progress.
     """
 

@@ -90,7 +90,7 @@ def test_episode_ep_multiplies_the_ego_progress_by_nc_and_dac():
 
 
 def test_logged_expert_keeps_c_and_ep_with_the_pdm_closed_reference():
-    from jwmsim.evaluation.reference import with_reference
+    from jwmsim.ep_reference import with_reference
     from jwmsim.logs.nuscenes import load_nuscenes_log
     from jwmsim.logs.procedural import default_log_path
     from jwmsim.sim import build_world, episode_metrics, expert_actions, initial_state, transition

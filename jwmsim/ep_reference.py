@@ -1,4 +1,5 @@
-"""The EP reference: a reference planner's progress on the same run, NAVSIM-style.
+"""The EP reference: a reference planner's progress on the same run, NAVSIM-style; every replay run
+(and so the evaluation and the search) scores its EP against it.
 
 NAVSIM normalises the ego's progress by the best progress among the PDM-Closed proposals and the
 evaluated trajectory, after multiplying each by its NC x DAC (``pdm_scorer.py``,
