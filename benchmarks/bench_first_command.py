@@ -98,7 +98,8 @@ def env_vs_replay(rounds: int = 5) -> dict[str, object]:
     from jwmsim.scenario.build import build_world_for_run
 
     with tempfile.TemporaryDirectory(prefix="jwmsim-bench-") as tmp:
-        opts = ReplayOptions(out=Path(tmp), progress=False, workers=1)
+        # the skeleton path on both sides: this measures the replay's own overhead over the env
+        opts = ReplayOptions(out=Path(tmp), render="skeleton", progress=False, workers=1)
         scenario, setup, _, _ = prepare_runs(REPO / "scenarios" / "cut_in.yaml", opts)
         loaded = load_for_runs(setup)
         world = build_world_for_run(sample(scenario, 0, scenario.seed), loaded.log)

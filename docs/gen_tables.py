@@ -337,6 +337,60 @@ def worldgen_sharp_whole() -> str:
     return _table(["set: PSNR / SSIM / sharpness / HF energy / flicker", *data["generators"]], rows)
 
 
+# the measures of the default-picture check: (key, label, better); ``higher``: PSNR and SSIM,
+# ``near 1``: a ratio to the real images (sharpness, high-frequency energy, flicker)
+PICTURE_MEASURES = [
+    (f"{m}{part}", f"{label}{where}", better)
+    for m, label, better in (
+        ("psnr", "PSNR", "higher"),
+        ("ssim", "SSIM", "higher"),
+        ("sharpness", "sharpness", "near 1"),
+        ("hf_energy", "HF energy", "near 1"),
+        ("flicker", "flicker", "near 1"),
+    )
+    for part, where in (("", ""), ("_uncovered", ", uncovered"), ("_covered", ", covered"))
+]
+
+
+def picture_check(data: dict[str, Any], generator: str = "worldgen") -> list[tuple[str, str, bool]]:
+    """``(set, measure, holds)`` for every set and measure: whether ``generator`` is at least the
+    skeleton's equal (PSNR and SSIM at least as high, ratios at least as near 1; to the precision
+    the tables print: 0.01 dB, 0.001)."""
+    out = []
+    for label, per in _sharp_sets(data):
+        gen, skel = per[generator], per["skeleton"]
+        for key, name, better in PICTURE_MEASURES:
+            g, s = gen[key], skel[key]
+            if better == "higher":
+                digits = 2 if key.startswith("psnr") else 3
+                holds = round(g, digits) >= round(s, digits)
+            else:
+                holds = round(abs(g - 1.0), 2) <= round(abs(s - 1.0), 2)
+            out.append((label, name, holds))
+    return out
+
+
+def worldgen_default_check() -> str:
+    """Whether the default sampler is the skeleton's equal on every measure of every set: a row
+    per measure, a column per set, cells ``default / skeleton`` and a tick where it holds."""
+    data = _load(WORLDGEN_SHARP)
+    sets = _sharp_sets(data)
+    rows = []
+    for key, name, better in PICTURE_MEASURES:
+        row = [f"{name} ({better})"]
+        for _, per in sets:
+            g, s = per["worldgen"][key], per["skeleton"][key]
+            fmt = (lambda v: _db(v)) if key.startswith("psnr") else (lambda v: f"{v:.3f}")
+            row.append(f"{fmt(g)} / {fmt(s)}")
+        rows.append(row)
+    held = picture_check(data)
+    for i in range(len(PICTURE_MEASURES)):
+        for j in range(len(sets)):
+            if held[j * len(PICTURE_MEASURES) + i][2]:
+                rows[i][j + 1] += " ✓"
+    return _table(["measure: default / skeleton", *(label for label, _ in sets)], rows)
+
+
 # ------------------------------------------------------------------------------------------------
 # Benchmarks
 # ------------------------------------------------------------------------------------------------
@@ -650,6 +704,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "actor-insertion": actor_insertion,
     "worldgen-sharp-criteria": worldgen_sharp_criteria,
     "worldgen-sharp-whole": worldgen_sharp_whole,
+    "worldgen-default-check": worldgen_default_check,
     **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
 }
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from jwmsim.backends import BACKENDS, Backend, BackendOptions, TaskFailed, make_backend
+from jwmsim.envs.render_paths import PICTURE_PATH
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.progress import progress_bar
 from jwmsim.replay_run import RunResult, RunSetup, run_task, write_json_atomic
@@ -76,8 +77,9 @@ class ReplayOptions:
         agent: planner name or ``.py`` path (None: the scenario's agent, else ``idm``).
         runs: number of jittered runs (None: the scenario's ``runs``).
         out: output folder (None: ``runs/<scenario name>``); must not be a file.
-        render: a render path of :data:`jwmsim.envs.render_paths.RENDER_PATHS` (``skeleton``,
-            ``none`` (metrics only, no video), ``log_frames``, ...).
+        render: a render path of :data:`jwmsim.envs.render_paths.RENDER_PATHS`: ``jwm`` (the
+            default, :data:`~jwmsim.envs.render_paths.PICTURE_PATH`: WorldGen's frames),
+            ``skeleton``, ``none`` (metrics only, no video), ``log_frames``, ...
         scene: scene source (``lidar``, ``fit``, ...) or the path of a saved GaussianScene (e.g.
             from ``jwmsim reconstruct``); force_scene: render a scene file built for another log.
         cameras: channels in the video mosaic; image_size: ``(height, width)`` per camera [px].
@@ -95,7 +97,7 @@ class ReplayOptions:
     agent: str | None = None
     runs: int | None = None
     out: Path | None = None
-    render: str = "skeleton"
+    render: str = PICTURE_PATH
     scene: str = DEFAULT_SCENE_SOURCE
     force_scene: bool = False
     cameras: tuple[str, ...] = ("CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT")

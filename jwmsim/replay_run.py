@@ -274,10 +274,11 @@ def render_description(name: str, renderer: object) -> dict[str, str]:
 
 
 def render_label(info: dict[str, str]) -> str:
-    """``jwm (worldgen_student 1a2b3c4d, sharp, 1 steps)`` or ``skeleton``: for the video's panel."""
+    """``jwm (worldgen_student 1a2b3c4d, sharp, 1 steps, anchor overlay)`` or ``skeleton``: for the
+    video's panel (the sampler without its guidance scale)."""
     if "weights" not in info:
         return info["path"]
-    sampler = info.get("sampler", "").split(", guidance")[0]
+    sampler = ", ".join(p for p in info.get("sampler", "").split(", ") if not p.startswith("guidance"))
     return f"{info['path']} ({Path(info['weights']).name} {info.get('weights_digest', '')[:8]}, {sampler})"
 
 

@@ -50,7 +50,9 @@ def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _opts(out: Path, **kw) -> ReplayOptions:
-    base = dict(out=out, cameras=("CAM_FRONT",), image_size=(32, 56), progress=False, workers=1)
+    base = dict(
+        out=out, render="skeleton", cameras=("CAM_FRONT",), image_size=(32, 56), progress=False, workers=1
+    )
     base.update(kw)
     return ReplayOptions(**base)
 
@@ -271,12 +273,14 @@ def test_replay_with_the_jwm_render_path(scenario_file: Path, tmp_path: Path) ->
     assert (tmp_path / "jwm" / "run_000" / "video.mp4").stat().st_size > 0
     # the summary and each run's metrics.json name the render path, its weights and sampler
     summary = json.loads((tmp_path / "jwm" / "summary.json").read_text())
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig
     from jwmsim.worldgen.weights import weights_digest
 
     assert summary["render"] == "jwm" and summary["render_options"]["weights"] == str(tmp_path / "wg")
     assert summary["render_path"]["weights"] == str(tmp_path / "wg")
     assert summary["render_path"]["weights_digest"] == weights_digest(tmp_path / "wg")
     assert summary["render_path"]["sampler"].startswith("sharp, 1 steps")
+    assert summary["render_path"]["sampler"].endswith(f"anchor {SamplerConfig.anchor}")
     run = json.loads((tmp_path / "jwm" / "run_000" / "metrics.json").read_text())
     assert run["render"] == summary["render_path"]
     with pytest.raises(ConfigError, match="no option"):  # refused before any run starts
@@ -312,3 +316,28 @@ def test_cli_replay_render_jwm_with_steps(scenario_file: Path, tmp_path: Path) -
         timeout=600,
     )
     assert bad.returncode == 2 and "steps" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_pictures_default_to_the_generator_path() -> None:
+    """Replay videos and the viewer show WorldGen's frames by default; the environment's
+    observation stays the skeleton (RL speed)."""
+    from jwmsim.envs.drive_config import DriveEnvConfig
+    from jwmsim.envs.render_paths import PICTURE_PATH
+    from jwmsim.viewer.options import ViewerOptions
+
+    assert PICTURE_PATH == "jwm"
+    assert ReplayOptions().render == ViewerOptions().render == PICTURE_PATH
+    assert DriveEnvConfig().observation == "skeleton"
+
+
+def test_the_video_panel_names_weights_sampler_and_anchor() -> None:
+    from jwmsim.replay_run import render_label
+
+    info = {
+        "path": "jwm",
+        "weights": "/models/worldgen",
+        "weights_digest": "0123456789abcdef",
+        "sampler": "sharp, 2 steps, guidance 1, anchor overlay",
+    }
+    assert render_label(info) == "jwm (worldgen 01234567, sharp, 2 steps, anchor overlay)"
+    assert render_label({"path": "skeleton"}) == "skeleton"

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from jwmsim.backends import backend_help
-from jwmsim.envs.render_paths import render_path_help
+from jwmsim.envs.render_paths import PICTURE_PATH, render_path_help
 from jwmsim.errors import ConfigError
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 
@@ -49,7 +49,7 @@ def replay_command(
     ),
     runs: int = typer.Option(None, "--runs", help="number of jittered runs (default: the scenario's)"),
     out: Path = typer.Option(None, "--out", help="output folder (default: runs/<scenario name>)"),
-    render: str = typer.Option("skeleton", "--render", help=f"render path ({render_path_help()})"),
+    render: str = typer.Option(PICTURE_PATH, "--render", help=f"render path ({render_path_help()})"),
     scene: str = typer.Option(
         DEFAULT_SCENE_SOURCE,
         "--scene",

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from jwmsim.cli.replay import generator_options, parse_size
-from jwmsim.envs.render_paths import render_path_help
+from jwmsim.envs.render_paths import PICTURE_PATH, render_path_help
 from jwmsim.errors import ConfigError
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
@@ -17,7 +17,7 @@ def view_command(
     scenario: Path = typer.Argument(
         ..., help="scenario YAML file, or the name of a library scenario (e.g. cut_in)"
     ),
-    render: str = typer.Option("skeleton", "--render", help=f"render path ({render_path_help()})"),
+    render: str = typer.Option(PICTURE_PATH, "--render", help=f"render path ({render_path_help()})"),
     run: int = typer.Option(0, "--run", help="which jittered run of the scenario to show"),
     agent: str = typer.Option(
         None, "--agent", help="planner driving the ego (default: the scenario's, else idm)"

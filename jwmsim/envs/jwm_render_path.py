@@ -7,7 +7,10 @@ continues the recorded video. ``snapshot`` / ``restore`` carry the cache, so a v
 
 Options (``RenderSetup.options`` / ``DriveEnvConfig.render_options`` / ``jwmsim replay --steps``):
 ``steps`` (denoiser calls per frame), ``guidance`` (classifier-free guidance scale), ``solver``
-(``sharp``, ``renoise`` or ``euler``; default: the pipeline's), ``weights`` (a model folder; default
+(``sharp``, ``renoise`` or ``euler``; default: the pipeline's), ``anchor`` (what the frame keeps of
+the skeleton where it covers the view: ``overlay``, ``detail`` or ``none``; default: the
+pipeline's, :mod:`jwmsim.worldgen.anchoring`), ``noise_correlation`` (of each frame's starting
+noise with the previous frame's), ``weights`` (a model folder; default
 ``assets/worldgen``), ``window`` and ``sinks`` (KV cache), ``seed``.
 """
 
@@ -36,7 +39,7 @@ from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame
 if TYPE_CHECKING:
     from jwmsim.worldgen.pipeline_worldgen import SamplerConfig
 
-OPTIONS = ("steps", "guidance", "solver", "weights", "window", "sinks", "seed")
+OPTIONS = ("steps", "guidance", "solver", "anchor", "noise_correlation", "weights", "window", "sinks", "seed")
 
 
 def sampler_from_options(options: dict) -> SamplerConfig:
@@ -50,6 +53,8 @@ def sampler_from_options(options: dict) -> SamplerConfig:
         return SamplerConfig(
             steps=steps,
             solver=solver,
+            anchor=str(options.get("anchor", SamplerConfig.anchor)),
+            noise_correlation=float(options.get("noise_correlation", SamplerConfig.noise_correlation)),
             guidance=float(options.get("guidance", 1.0)),
             window=int(options.get("window", SamplerConfig.window)),
             num_sinks=int(options.get("sinks", SamplerConfig.num_sinks)),
@@ -142,7 +147,8 @@ class JWMRenderer:
             "generator": "worldgen",
             "weights": str(self.weights),
             "weights_digest": weights_digest(self.weights),
-            "sampler": f"{sampler.solver}, {sampler.steps} steps, guidance {sampler.guidance:g}",
+            "sampler": f"{sampler.solver}, {sampler.steps} steps, guidance {sampler.guidance:g}, "
+            f"anchor {sampler.anchor}",
         }
 
     def close(self) -> None:
@@ -168,7 +174,7 @@ def make_jwm_path(setup: RenderSetup) -> RenderPath:
 JWM_PATH = RenderPathSpec(
     make_jwm_path,
     "skeleton render, then the WorldGen generator primed with the log's frames (options: steps, "
-    "guidance, solver, weights)",
+    "guidance, solver, anchor, weights)",
     has_depth=True,
     uses_scene=True,
     options=OPTIONS,

@@ -172,6 +172,10 @@ RENDER_PATHS: Registry[RenderPathSpec] = Registry(
     "render path", ENTRY_POINT_GROUPS["render path"], _check_spec
 )
 
+# the render path of the pictures people look at: ``jwmsim replay`` videos and the viewer. The
+# environment's observation stays ``skeleton`` by default (``DriveEnvConfig``): RL steps it 5x faster.
+PICTURE_PATH = "jwm"
+
 
 def render_path_names() -> list[str]:
     """Registered render path names (for help texts)."""

@@ -54,7 +54,7 @@ class FitConfig:
     actor_gaussians: tuple[int, int] = (100, 1500)  # per actor, scaled with its box surface
     densify_every: int = 100  # [steps]
     densify_from: int = 200  # [steps]
-    densify_until_frac: float = 0.7  # fraction of ``steps``
+    densify_until_frac: float = 0.7  # fraction of the schedule (of ``steps``, or of ``time_budget``)
     densify_frac: float = 0.05  # fraction of the Gaussians cloned / split per densification
     min_opacity: float = 0.01  # pruned below
     ssim_weight: float = 0.2  # D-SSIM weight in the loss
@@ -487,6 +487,17 @@ def _as_float(image: torch.Tensor) -> torch.Tensor:
     return image.float() / 255.0
 
 
+def schedule_progress(step: int, elapsed: float, config: FitConfig) -> float:
+    """How far the fit's schedule is, in [0, 1], at ``step`` (1-based) after ``elapsed`` seconds:
+    the fraction of ``steps`` done or, with a time budget, of the budget spent, whichever is
+    further. The means' learning rate decays along it and densification stops at
+    ``densify_until_frac`` of it."""
+    frac = (step - 1) / max(1, config.steps - 1)
+    if config.time_budget is not None:
+        frac = max(frac, elapsed / config.time_budget)
+    return min(1.0, frac)
+
+
 def fit_scene(
     log: LogSegment,
     config: FitConfig = FitConfig(),
@@ -561,7 +572,6 @@ def _fit(
     ]
     n_bg = len(params.parts["bg"]["means"])
     grad_acc, grad_cnt = torch.zeros(n_bg, device=dev), torch.zeros(n_bg, device=dev)
-    densify_until = int(config.densify_until_frac * config.steps)
     bar = progress_bar(
         range(1, config.steps + 1), desc=f"fitting {log.name}", unit="step", disable=not progress
     )
@@ -583,19 +593,20 @@ def _fit(
             loss = loss + config.ssim_weight * (1 - ssim(rgb, gt, window="gaussian", size=11))
         params.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        frac = (step - 1) / max(1, config.steps - 1)
-        if config.time_budget is not None:  # the schedule follows whichever runs out first
-            frac = min(1.0, max(frac, elapsed / config.time_budget))
+        frac = schedule_progress(step, elapsed, config)
         lr_means = config.lr_means * (config.lr_means_final / config.lr_means) ** frac
         params.optimizer.param_groups[0]["lr"] = lr_means * extent  # group 0 holds the means
         params.optimizer.step()
         with torch.no_grad():
             means_grad = params.parts["bg"]["means"].grad
-            if means_grad is not None and step <= densify_until:
+            # densification stops at densify_until_frac of the schedule, so that the last part of
+            # the fit settles (with a time budget: of the budget, not of the step cap)
+            densifying = frac <= config.densify_until_frac
+            if means_grad is not None and densifying:
                 g = means_grad.norm(dim=1)
                 grad_acc += g
                 grad_cnt += g > 0
-        if config.densify_from <= step <= densify_until and step % config.densify_every == 0:
+        if densifying and step >= config.densify_from and step % config.densify_every == 0:
             _densify_and_prune(params, grad_acc, grad_cnt, config)
             n_bg = len(params.parts["bg"]["means"])
             grad_acc, grad_cnt = torch.zeros(n_bg, device=dev), torch.zeros(n_bg, device=dev)

@@ -73,7 +73,8 @@ class SearchOptions:
         backend / ray_address: execution backend (:data:`jwmsim.backends.BACKENDS`).
         render: render path of the trials (``none``: metrics only; a planner that reads images
             needs one with images).
-        video: replay the worst case with a video (else metrics only).
+        video: replay the worst case with a video (else metrics only), on ``render`` or, where
+            that is ``none``, the default picture path (``jwm``).
         progress: show progress (a bar on a terminal, plain lines otherwise).
     """
 
@@ -317,9 +318,10 @@ def _write_outputs(
 def replay_case(path: Path, case: Case, opts: SearchOptions) -> dict[str, Any]:
     """Replay a case file with ``jwmsim replay`` (video unless ``opts.video`` is off) into the
     folder beside it named like it, and compare its metrics with the search's."""
+    from jwmsim.envs.render_paths import PICTURE_PATH
     from jwmsim.replay import ReplayOptions, replay
 
-    render = opts.render if opts.render != "none" else ("skeleton" if opts.video else "none")
+    render = opts.render if opts.render != "none" else (PICTURE_PATH if opts.video else "none")
     result = replay(
         path,
         ReplayOptions(

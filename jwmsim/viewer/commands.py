@@ -231,6 +231,7 @@ def delete(app: ViewerApp) -> None:
 @_command("save")
 def save(app: ViewerApp) -> None:
     from jwmsim.scenario.dump import dump_scenario
+
     target = editing.save_target(app.scenario, app.options)
     try:
         written = dump_scenario(app.scenario, target)

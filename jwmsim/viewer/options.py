@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jwmsim.envs.render_paths import PICTURE_PATH
 from jwmsim.errors import ConfigError
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE
 
@@ -15,7 +16,8 @@ class ViewerOptions:
     """What the viewer shows and drives.
 
     Attributes:
-        render: render path name (a registered one, :data:`jwmsim.envs.render_paths.RENDER_PATHS`).
+        render: render path name (a registered one, :data:`jwmsim.envs.render_paths.RENDER_PATHS`;
+            default ``jwm``, WorldGen's frames).
         run: which jittered run of the scenario is shown (its ranges drawn as ``jwmsim replay`` does).
         agent: planner spec for the ego (None: the scenario's ``agent``, else ``idm``).
         scene: scene source name or a scene file; force_scene: render a file of another log.
@@ -29,7 +31,7 @@ class ViewerOptions:
         render_options: settings of the render path (``jwm``: ``{"weights": DIR, "steps": N}``).
     """
 
-    render: str = "skeleton"
+    render: str = PICTURE_PATH
     run: int = 0
     agent: str | None = None
     scene: str = DEFAULT_SCENE_SOURCE

@@ -19,7 +19,11 @@ Per simulated step (one frame of ``C`` cameras):
      in 4 steps returns the ``x0`` of level 0.625: washed out;
    * ``euler`` (many steps, shift-warped levels down to 0): the flow's ODE, the teacher's full sampler;
 
-3. one more call at level 0 with the final ``x0`` writes the frame's clean keys and values into the
+3. the frame is *anchored* to the skeleton (:mod:`jwmsim.worldgen.anchoring`; ``SamplerConfig.anchor``):
+   where the skeleton covers the view, the frame keeps the skeleton's detail under the sample's
+   colours (``detail``, the default), or its render (``overlay``); ``none`` keeps the sample as it
+   is;
+4. one more call at level 0 with the final ``x0`` writes the frame's clean keys and values into the
    cache (sinks are permanent, then a sliding window: memory stays bounded over minutes). It runs
    the transformer only: no image is decoded from it.
 
@@ -29,6 +33,7 @@ Frames are generated at the model's trained size; other sizes are resized in and
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +45,7 @@ import torch
 
 from jwmsim.errors import ConfigError
 from jwmsim.registry import Registry
+from jwmsim.worldgen.anchoring import ANCHORS
 from jwmsim.worldgen.conditioning import (
     ego_motion,
     encode_condition,
@@ -79,6 +85,13 @@ class SamplerConfig:
         shift: timestep shift of the sampling schedule (None: the model's training shift). An
             undistilled teacher sampled in few steps at the training shift (k = 5) ends on a very
             noisy level (0.625 for 4 steps) and returns washed-out frames; k = 1 ends at 0.25.
+        anchor: a name of :data:`~jwmsim.worldgen.anchoring.ANCHORS`: what the frame keeps of the
+            skeleton where the skeleton covers the view (``detail``: its detail under the sample's
+            colours; ``overlay``: its render; ``none``: nothing).
+        noise_correlation: ``rho`` in [0, 1): each frame's starting noise is ``rho`` times the
+            previous frame's plus ``sqrt(1 - rho^2)`` times fresh noise (unit variance either way;
+            0: independent frames). Correlated noise keeps what the model invents where the
+            skeleton is empty steadier from frame to frame.
     """
 
     steps: int = 2
@@ -90,6 +103,8 @@ class SamplerConfig:
     autocast: str = "auto"
     torch_threads: int | None = 2
     shift: float | None = None
+    anchor: str = "detail"
+    noise_correlation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -98,6 +113,10 @@ class SamplerConfig:
             raise ConfigError(f"unknown solver {self.solver!r}", hint=f"use one of {SOLVERS.names()}")
         if self.guidance < 0 or self.num_sinks < 0 or self.window < 1:
             raise ConfigError("guidance must be >= 0, num_sinks >= 0 and window >= 1")
+        if not 0.0 <= self.noise_correlation < 1.0:
+            raise ConfigError(f"noise_correlation must be in [0, 1), got {self.noise_correlation}")
+        if self.anchor not in ANCHORS:
+            raise ConfigError(f"unknown anchor {self.anchor!r}", hint=f"use one of {ANCHORS.names()}")
         if self.autocast not in ("auto", "bf16", "none"):
             raise ConfigError(f"autocast must be auto, bf16 or none, got {self.autocast!r}")
         if self.shift is not None and self.shift < 1.0:
@@ -186,8 +205,9 @@ def schedule(solver: str, steps: int, shift: float) -> list[float]:
     return SOLVERS.get(solver).levels(steps, shift)
 
 
-# the causal teacher's sampler at its full step count (what stage 3 distils; ``worldgen-teacher``)
-TEACHER_SAMPLER = SamplerConfig(steps=16, solver="euler", guidance=1.5)
+# the causal teacher's sampler at its full step count, its frames as the model makes them (what
+# stage 3 distils; ``worldgen-teacher``)
+TEACHER_SAMPLER = SamplerConfig(steps=16, solver="euler", guidance=1.5, anchor="none")
 
 
 @dataclass(frozen=True)
@@ -196,6 +216,7 @@ class PipelineSnapshot:
     last_pose: np.ndarray | None
     rng: torch.Tensor
     frames: int
+    last_noise: torch.Tensor | None = None
 
 
 class WorldGenPipeline:
@@ -229,6 +250,7 @@ class WorldGenPipeline:
         shift = float(model.config.timestep_shift) if config.shift is None else float(config.shift)
         self.levels = schedule(config.solver, config.steps, shift)
         self.solver = SOLVERS.get(config.solver)
+        self.anchor = ANCHORS.get(config.anchor)
         if config.autocast == "auto":
             self.bf16 = self.device.type == "cuda" or bf16_supported()
         else:
@@ -237,6 +259,7 @@ class WorldGenPipeline:
         self.gen = torch.Generator().manual_seed(config.seed)
         self._rays: dict[bytes, torch.Tensor] = {}
         self._last_pose: np.ndarray | None = None
+        self._last_noise: torch.Tensor | None = None
         self.frames = 0
         self.weights_path: Path | None = None  # the folder the weights came from (from_pretrained)
 
@@ -303,6 +326,7 @@ class WorldGenPipeline:
         self.cache.clear()
         self.gen.manual_seed(self.config.seed)
         self._last_pose = None
+        self._last_noise = None
         self.frames = 0
         keep = self.config.num_sinks + self.config.window
         with _threads(self.config.torch_threads if self.device.type == "cpu" else None):
@@ -329,6 +353,10 @@ class WorldGenPipeline:
             motion = self._motion(frame.poses.world_from_ego)
             mh, mw = self.model_hw
             x = torch.randn((1, c, 3, mh, mw), generator=self.gen).to(self.device)
+            rho = self.config.noise_correlation
+            if rho > 0 and self._last_noise is not None and self._last_noise.shape == x.shape:
+                x = rho * self._last_noise + math.sqrt(1.0 - rho * rho) * x
+            self._last_noise = x
             calls = 0
             x0 = x
             g = self.config.guidance
@@ -343,6 +371,7 @@ class WorldGenPipeline:
                 if s_next > 0:
                     eps = torch.randn(x.shape, generator=self.gen).to(self.device)
                     x = self.solver(x, x0, s, s_next, eps)
+            x0 = self.anchor(x0, cond[:, :, :3], cond[:, :, 4])
             self._call(x0, 0.0, cond, rays, motion, write=True)
             calls += 1
         self._last_pose = np.asarray(frame.poses.world_from_ego, dtype=np.float64)
@@ -361,13 +390,16 @@ class WorldGenPipeline:
 
     # --- state ------------------------------------------------------------------------------------
     def snapshot(self) -> PipelineSnapshot:
-        return PipelineSnapshot(self.cache.snapshot(), self._last_pose, self.gen.get_state(), self.frames)
+        return PipelineSnapshot(
+            self.cache.snapshot(), self._last_pose, self.gen.get_state(), self.frames, self._last_noise
+        )
 
     def restore(self, snap: PipelineSnapshot) -> None:
         self.cache.restore(snap.cache)
         self._last_pose = snap.last_pose
         self.gen.set_state(snap.rng)
         self.frames = snap.frames
+        self._last_noise = snap.last_noise
 
 
 class _threads:

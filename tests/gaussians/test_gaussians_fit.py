@@ -12,7 +12,7 @@ import torch
 
 from jwmsim.cli import main
 from jwmsim.errors import ConfigError
-from jwmsim.gaussians.fit import FitConfig, _actor_poses, fit_scene
+from jwmsim.gaussians.fit import FitConfig, _actor_poses, fit_scene, schedule_progress
 from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianScene, rotations_to_quats
@@ -137,3 +137,16 @@ def test_reconstruct_cli_rejects_bad_options(tmp_path: Path, capsys: pytest.Capt
     with pytest.raises(SystemExit) as exc:
         main(["reconstruct", str(tmp_path), "--out", str(tmp_path / "scene.ply")])
     assert exc.value.code == 2
+
+
+def test_the_schedule_follows_steps_or_the_time_budget() -> None:
+    """Without a budget the schedule is the fraction of steps; with one, the fraction of the
+    budget when that is further, so that densification stops at 70 % of the budget and the
+    learning rate has decayed at its end (a budgeted refinement caps steps far above what it runs)."""
+    by_steps = FitConfig(steps=1001)
+    assert schedule_progress(1, 0.0, by_steps) == 0.0
+    assert schedule_progress(701, 5.0, by_steps) == pytest.approx(0.7)
+    budget = FitConfig(steps=100_000, time_budget=60.0)
+    assert schedule_progress(500, 30.0, budget) == pytest.approx(0.5)
+    assert schedule_progress(1500, 45.0, budget) > budget.densify_until_frac
+    assert schedule_progress(2000, 90.0, budget) == 1.0

@@ -9,9 +9,10 @@ from jwmsim.viewer.options import ViewerOptions
 
 
 def small_options(**kw: Any) -> ViewerOptions:
-    """One 36x64 camera, a 240 px BEV over 60 m, no progress bars; ``kw`` replaces fields."""
+    """One 36x64 camera of the skeleton path, a 240 px BEV over 60 m, no progress bars; ``kw``
+    replaces fields."""
     base: dict[str, Any] = dict(
-        cameras=("CAM_FRONT",), image_size=(36, 64), bev_px=240, bev_m=60.0, progress=False
+        render="skeleton", cameras=("CAM_FRONT",), image_size=(36, 64), bev_px=240, bev_m=60.0, progress=False
     )
     base.update(kw)
     return ViewerOptions(**base)

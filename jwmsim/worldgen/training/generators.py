@@ -95,10 +95,19 @@ def _worldgen(options: GeneratorOptions) -> FrameGenerator:
     return make_worldgen_generator(options.weights, steps=options.steps, device=options.device)
 
 
+def _free(options: GeneratorOptions) -> FrameGenerator:
+    """The default pipeline with ``anchor="none"``: what the anchor changes."""
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
+
+    d = SamplerConfig()
+    sampler = SamplerConfig(steps=options.steps or d.steps, anchor="none")
+    return WorldGenPipeline.from_pretrained(options.weights, sampler, options.device)
+
+
 def _teacher(steps: int | None) -> Callable[[GeneratorOptions], FrameGenerator]:
-    """The causal teacher (``assets/worldgen``, or ``--weights``): ``steps`` None: its full
-    step count (Euler, with guidance: :data:`~jwmsim.worldgen.pipeline_worldgen.TEACHER_SAMPLER`);
-    else that many re-noising steps without guidance, as the student samples."""
+    """The causal teacher (``assets/worldgen``, or ``--weights``), not anchored: ``steps`` None: its
+    full step count (Euler, with guidance: :data:`~jwmsim.worldgen.pipeline_worldgen.TEACHER_SAMPLER`);
+    else that many re-noising steps without guidance (the earlier default)."""
 
     def make(options: GeneratorOptions) -> FrameGenerator:
         from dataclasses import replace
@@ -106,7 +115,9 @@ def _teacher(steps: int | None) -> Callable[[GeneratorOptions], FrameGenerator]:
         from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER, SamplerConfig, WorldGenPipeline
         from jwmsim.worldgen.weights import teacher_weights_dir
 
-        sampler = TEACHER_SAMPLER if steps is None else SamplerConfig(steps=steps, solver="renoise")
+        sampler = TEACHER_SAMPLER
+        if steps is not None:
+            sampler = SamplerConfig(steps=steps, solver="renoise", anchor="none")
         if options.steps is not None and steps is None:
             sampler = replace(sampler, steps=options.steps)
         return WorldGenPipeline.from_pretrained(
@@ -134,6 +145,10 @@ GENERATORS.add(
     GeneratorSpec(
         _teacher(4), "the teacher in 4 re-noising steps (the earlier default: the x0 of level 0.625)"
     ),
+)
+GENERATORS.add(
+    "worldgen-free",
+    GeneratorSpec(_free, "the default weights and sampler without the anchor: the sample as it is"),
 )
 GENERATORS.add(
     "worldgen-teacher",
