@@ -38,35 +38,38 @@ Cases (``results``):
 the same run.
 
 **Why 2 workers gave 1.24x, and what they give now** (the committed JSON: 2-core AMD EPYC,
-calibration 197 GFLOP/s, load 1.9 falling to 1.7; every figure below is in it):
+calibration 225 GFLOP/s, load 2.0 falling to 1.9; every figure below is in it):
 
 1. *Threads.* Without a budget each spawned worker starts numba's pool and PyTorch's for the whole
    machine (numba 2, PyTorch 2 in each), so two workers run four rasterizer threads on two cores.
    numba runs its parallel loops on OpenMP here; a loop ends at a barrier that waits for its
    slowest thread, often one that another process has just taken the core from. Inside each
-   unbudgeted worker a step took 59 ms, against 32 ms with one thread per worker and 22 ms for one
-   environment using both cores: two unbudgeted workers 30.8 steps/s (0.69x one environment's
-   44.8), with budgets 59.8 (1.33x). An earlier run with other jobs on the machine (load 6-7) gave
-   3.2, 15.3 and 4.1 steps/s.
+   unbudgeted worker a step took 62 ms, against 29 ms with one thread per worker and 20.5 ms for
+   one environment using both cores: two unbudgeted workers 29.9 steps/s (0.62x one environment's
+   48.3), with budgets 66.1 (1.37x).
 2. *Resets of the skeleton path are not the cost.* A reset renders one frame and rebuilds nothing
-   (scene, actor Gaussians and the composed background are cached per process): 22.6 ms against
-   22.1 ms per step in one environment, 33-34 ms against 32 ms in a worker. The log's actions
-   (``..._logged_actions``, 40.3 steps/s) against zero actions (44.8) change the rate by a tenth.
-   The old rows were not comparable for other reasons: the single environment was driven by the
-   log's actions and rendered the ``lidar`` skeleton, the vector case zero actions and the default
-   scene source. The resets that did cost were those of scenario episodes
-   (``examples/train_ppo.py``): each builds the run's world; clearing the log actors in the way
-   interpolated whole poses through quaternion slerps and now interpolates positions only (the
-   same actors, about 4x less time); a reset is now 13 ms against 1.4 ms per BEV step.
-3. *The ceiling.* With one thread per worker, two workers step at most at 2 x the one-thread rate,
-   and one environment already gains 1.34-1.5x from its second core (the rasterizer and the
-   generator are parallel; the simulation, composition and sorting are not): skeleton 2 x 30.4 /
-   44.8 = 1.36 (measured 1.33x), generator 2 x (1 / 147 ms) / 9.04 = 1.50 (1.46x), ``train_ppo``
-   camera 2 x (1 / 22 ms) / (1 / 14.5 ms) = 1.32 (1.16x: SB3 steps its workers in lock-step, each
-   worker waited about a quarter of the time). 1.6x would need one environment to gain at most
-   1.25x from its second core. The BEV observation (1.4 ms a step) gains nothing from
-   ``SubprocVecEnv`` on 2 cores (1.01x): the round trip through the pipes costs as much as a step,
-   and each worker was busy 60 % of the time.
+   (scene, actor Gaussians and the composed background are cached per process): 20.7 ms against
+   20.5 ms per step in one environment, 29.6 ms against 29.3 ms in a worker. The log's actions
+   (``..._logged_actions``, 47.4 steps/s) against zero actions (48.3) change the rate little. The
+   resets that did cost were those of scenario episodes (``examples/train_ppo.py``): each builds
+   the run's world; clearing the log actors now interpolates positions only (about 4x less time
+   than whole-pose slerps); a reset is 14 ms against 1.5 ms per BEV step.
+3. *The one-thread step.* Serial variants of the numba kernels (the same source compiled without
+   ``parallel=True``, run when numba has one thread) were within the noise of the parallel
+   kernels on one thread (30.8 and 31.1 ms against 31.3 and 30.9 ms a step), so they are not kept
+   (they doubled the compile time of a first run). What made the one-thread step cheaper is
+   binning that streams its reads (``cpu_kernels.bin_tiles``: 9.3 to 6.7 ms of a one-thread
+   3-camera render of the 130k-Gaussian skeleton): one thread 32.6 to 27.3 ms a step, one
+   environment on two cores 22.1 to 20.5 ms.
+4. *The ceiling.* With one thread per worker, two workers step at most at 2 x the one-thread rate,
+   and one environment gains from its second core what the parallel kernels and the generator
+   share: skeleton 2 x 36.4 / 48.3 = 1.51 (measured 1.37x), generator 2 x (1 / 131 ms) / 9.69 =
+   1.57 (1.54x), ``train_ppo`` camera 2 x (1 / 17.2 ms) / (1 / 13.2 ms) = 1.54 (1.38x: SB3 steps
+   its workers in lock-step; each worker was busy 90 % of the time). 1.6x needs one environment to
+   gain at most 1.25x from its second core; the skeleton environment gains 1.33x. The BEV
+   observation (1.5 ms a step): 544 against 748 steps/s (1.38x), a pair that moves with the
+   machine's load (it was 1.01x in a quieter run): the round trip through the pipes costs about
+   as much as a step.
 
 Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_env_steps.py [--seconds 15]
 Writes benchmarks/results/bench_env_steps.json (or --out). About 6-8 minutes on 2 cores.

@@ -79,6 +79,8 @@ def first_command(repo: Path, runs: int | None, extra: list[str]) -> dict[str, o
             "scene_build_s": build,
             "log_generation_and_startup_s": round(total - summary["wall_time_s"] - (build or 0.0), 1),
             "runs": len(summary["runs"]),
+            "render": summary.get("render"),
+            "videos": summary.get("videos"),
             "steps": steps,
             "replay_steps_per_s": round(steps / summary["wall_time_s"], 2),
             "workers": summary.get("workers", 1),

@@ -57,7 +57,8 @@ def _calibration(data: dict[str, Any]) -> str:
 # Models
 # ------------------------------------------------------------------------------------------------
 WORLDREC = "assets/worldrec/eval_results.json"
-WORLDREC_FIT = "assets/worldrec/eval_results_previous.json"  # the per-scene fit column
+WORLDREC_FIT = "assets/worldrec/eval_results_previous.json"  # the towns' per-scene fit column
+WORLDREC_BENCH = "assets/worldrec/bench_reconstruct.json"  # the real log's two sets, with the fit
 WORLDGEN = "assets/worldgen/eval_results.json"
 WORLDGEN_ODE = "assets/worldgen_ode/eval_results.json"
 WORLDGEN_SHARP = "assets/worldgen_student/eval_results.json"
@@ -68,11 +69,13 @@ def model_summary() -> str:
     the model saw the data it is scored on."""
     rec = _load(WORLDREC)["summary"]
     fit = _load(WORLDREC_FIT)["summary"]
+    new_log = _bench_real_sets()["out_of_sample"]
     gen = _load(WORLDGEN)
     sharp = _load(WORLDGEN_SHARP)
-    real, towns = rec["real_log_heldout"], rec["towns"]
-    g2 = {g: sharp["towns"][g]["lidar"]["shift-2m"] for g in ("skeleton", "worldgen", "worldgen-student")}
-    held = {g: sharp["real_heldout"][g]["lidar"]["psnr"] for g in ("skeleton", "copy-last", "worldgen")}
+    towns = rec["towns"]
+    gens = ("skeleton", "copy-last", "worldgen", "worldgen-student")
+    g2 = {g: sharp["towns"][g]["worldrec"]["shift-2m"] for g in gens}
+    held = {g: sharp["real_heldout"][g]["worldrec"] for g in gens}
     roll = {g: gen["rollout"][g]["psnr_last_minus_first_db"] for g in ("skeleton", "worldgen")}
 
     def whole_uncovered(d: dict[str, Any]) -> str:
@@ -80,11 +83,11 @@ def model_summary() -> str:
 
     rows = [
         [
-            "WorldRec (default scene)",
-            "real log, held-out frames (in-sample: the weights were trained on this log)",
-            f"**{_db(real['worldrec']['psnr'])} dB**",
-            f"lidar skeleton {_db(real['lidar']['psnr'])}, "
-            f"per-scene fit {_db(fit['real_log_heldout']['fit']['psnr'])}",
+            "WorldRec + 60 s refinement (default scene)",
+            "real log, frames 40-59 as a new log, held-out frames (out-of-sample)",
+            f"**{_db(new_log['worldrec+budget60']['psnr'])} dB**",
+            f"per-scene fit (3000 steps) {_db(new_log['fit']['psnr'])}, WorldRec alone "
+            f"{_db(new_log['worldrec']['psnr'])}, lidar skeleton {_db(new_log['lidar']['psnr'])}",
         ],
         [
             "WorldRec",
@@ -95,22 +98,22 @@ def model_summary() -> str:
         ],
         [
             "WorldGen (`jwm` path, default sampler)",
-            "unseen towns, ego shifted 2 m (out-of-sample): whole / uncovered pixels",
-            f"**{whole_uncovered(g2['worldgen'])} dB**, "
-            f"sharpness {g2['worldgen']['sharpness_uncovered']:.2f}",
-            f"lidar skeleton {whole_uncovered(g2['skeleton'])}",
+            "unseen towns, ego shifted 2 m, WorldRec skeleton (out-of-sample): whole / uncovered",
+            f"**{whole_uncovered(g2['worldgen'])} dB**, SSIM {g2['worldgen']['ssim']:.3f}",
+            f"skeleton {whole_uncovered(g2['skeleton'])}, SSIM {g2['skeleton']['ssim']:.3f}",
         ],
         [
             "WorldGen, 1-step student",
-            "unseen towns, ego shifted 2 m (out-of-sample): whole / uncovered pixels",
+            "unseen towns, ego shifted 2 m, WorldRec skeleton (out-of-sample): whole / uncovered",
             f"**{whole_uncovered(g2['worldgen-student'])} dB**",
-            f"lidar skeleton {whole_uncovered(g2['skeleton'])}",
+            f"skeleton {whole_uncovered(g2['skeleton'])}",
         ],
         [
             "WorldGen (default sampler)",
-            "real log, frames 50-59 (never trained on; earlier frames of the log were)",
-            f"**{_db(held['worldgen'])} dB**",
-            f"copy-last {_db(held['copy-last'])}, lidar skeleton {_db(held['skeleton'])}",
+            "real log, frames 50-59, WorldRec skeleton (never trained on; frames 0-49 were)",
+            f"**{_db(held['worldgen']['psnr'])} dB**, SSIM {held['worldgen']['ssim']:.3f}",
+            f"copy-last {_db(held['copy-last']['psnr'])}, skeleton {_db(held['skeleton']['psnr'])} / "
+            f"{held['skeleton']['ssim']:.3f}",
         ],
         [
             "WorldGen (previous 4-step sampler)",
@@ -159,31 +162,70 @@ def closed_loop_summary(source: str = CLOSED_LOOP) -> str:
     return _table(["agent", "runs", *(titles[m] for m in CLOSED_LOOP_METRICS)], rows) + note
 
 
+def _bench_real_sets() -> dict[str, Any]:
+    return _load(WORLDREC_BENCH)["results"]
+
+
+REAL_SET_LABELS = {
+    "out_of_sample": "out-of-sample: frames 40-59 as a new log, held-out 42, 46, 50, 54, 58",
+    "in_sample": "in-sample: frames 0-39, held-out 4, 12, 20, 28, 36",
+}
+
+
+def worldrec_real_sets() -> str:
+    """The real log's two sets (``benchmarks/bench_reconstruct.py``): WorldRec alone, refined
+    within the 60 s budget, the 3000-step fit and the lidar skeleton, with build times."""
+    data = _bench_real_sets()
+
+    def cell(d: dict[str, Any]) -> str:
+        return f"{_db(d['psnr'])} / {d['ssim']:.3f} ({d['build_seconds']:.0f} s)"
+
+    rows = [
+        [
+            REAL_SET_LABELS[part],
+            f"{cell(data[part]['worldrec'])}",
+            f"**{cell(data[part]['worldrec+budget60'])}**",
+            cell(data[part]["fit"]),
+            cell(data[part]["lidar"]),
+        ]
+        for part in ("out_of_sample", "in_sample")
+        if part in data
+    ]
+    header = ["set (PSNR dB / SSIM, build time)", "WorldRec", "WorldRec + 60 s", "fit, 3000 steps"]
+    return _table([*header, "lidar skeleton"], rows)
+
+
 def worldrec_results() -> str:
     """The WorldRec card's table: every evaluation set, WorldRec beside the baselines."""
     rec = _load(WORLDREC)["summary"]
     fit = _load(WORLDREC_FIT)["summary"]
-    real, towns = rec["real_log_heldout"], rec["towns"]
+    bench = _bench_real_sets()
+    towns = rec["towns"]
 
     def cell(d: dict[str, Any]) -> str:
         return f"{_db(d['psnr'])} / {d['ssim']:.3f}"
 
-    rows = [
-        [
-            "real log, held-out frames",
-            f"**{cell(real['worldrec'])}**",
-            cell(real["lidar"]),
-            cell(fit["real_log_heldout"]["fit"]),
-            cell(real["worldrec+refine300"]),
-        ],
+    rows = []
+    for part in ("out_of_sample", "in_sample"):
+        real = rec[f"real_{part}"]
+        rows.append(
+            [
+                REAL_SET_LABELS[part],
+                f"**{cell(real['worldrec'])}**",
+                cell(real["lidar"]),
+                cell(bench[part]["fit"]) + " (3000 steps)",
+                cell(real["worldrec+refine300"]),
+            ]
+        )
+    rows.append(
         [
             "unseen towns, held-out frames",
             f"**{cell(towns['worldrec']['logged_heldout'])}**",
             cell(towns["lidar"]["logged_heldout"]),
             cell(fit["towns"]["fit"]["logged_heldout"]),
             "",
-        ],
-    ]
+        ]
+    )
     for shift in range(4):
         key = f"oracle_{shift}m"
         rows.append(
@@ -195,13 +237,14 @@ def worldrec_results() -> str:
                 "",
             ]
         )
+    oos = rec["real_out_of_sample"]
     rows.append(
         [
-            "build time, 4 s town log / 6 s real log [s]",
-            f"{towns['worldrec']['seconds']:.1f} / {real['worldrec']['seconds']:.1f}",
-            f"{towns['lidar']['seconds']:.1f} / {real['lidar']['seconds']:.1f}",
-            f"{fit['towns']['fit']['seconds']:.0f} / {fit['real_log_heldout']['fit']['seconds']:.0f}",
-            f"- / {real['worldrec+refine300']['seconds']:.1f}",
+            "build time, 4 s town log / 2 s new log [s]",
+            f"{towns['worldrec']['seconds']:.1f} / {oos['worldrec']['seconds']:.1f}",
+            f"{towns['lidar']['seconds']:.1f} / {oos['lidar']['seconds']:.1f}",
+            f"{fit['towns']['fit']['seconds']:.0f} / {bench['out_of_sample']['fit']['build_seconds']:.0f}",
+            f"- / {oos['worldrec+refine300']['seconds']:.1f}",
         ]
     )
     header = [
@@ -215,15 +258,13 @@ def worldrec_results() -> str:
 
 
 def worldrec_per_camera() -> str:
-    real = _load(WORLDREC)["real_log"]
+    """Per camera on the out-of-sample set (``bench_reconstruct.json``)."""
+    real = _bench_real_sets()["out_of_sample"]
+    methods = ("worldrec", "worldrec+budget60", "fit", "lidar")
     cameras = list(real["worldrec"]["per_camera"])
-    rows = [
-        [cam, _db(real["worldrec"]["per_camera"][cam]["psnr"]), _db(real["lidar"]["per_camera"][cam]["psnr"])]
-        for cam in cameras
-    ]
-    return _table(
-        ["camera (real log, held-out frames)", "WorldRec PSNR [dB]", "lidar skeleton PSNR [dB]"], rows
-    )
+    rows = [[cam] + [_db(real[m]["per_camera"][cam]["psnr"]) for m in methods] for cam in cameras]
+    header = ["camera (out-of-sample set, PSNR dB)", "WorldRec", "WorldRec + 60 s", "fit, 3000 steps"]
+    return _table([*header, "lidar skeleton"], rows)
 
 
 CONDITIONS = ("shift-0m", "shift-1m", "shift-2m", "shift-3m", "lane-change", "actors-moved")
@@ -545,11 +586,13 @@ def _log_rows() -> list[list[Any]]:
 def _first_command_rows() -> list[list[Any]]:
     data = _bench("bench_first_command")
     first = data["first_command"]
+    videos = f", `{first['render']}` videos of {first['videos']}" if first.get("videos") is not None else ""
     loaded = _bench("bench_first_command_loaded")
     ratios = " / ".join(f"{r['replay_over_env']:.2f}" for r in loaded["env_vs_replay_repeats"])
     return [
         [
-            f"first command `jwmsim replay scenarios/cut_in.yaml`, empty cache ({first['runs']} runs)",
+            f"first command `jwmsim replay scenarios/cut_in.yaml`, empty cache "
+            f"({first['runs']} runs{videos})",
             f"{first['total_s']:.0f} s: seed log and start-up {first['log_generation_and_startup_s']:.0f} s, "
             f"scene {first['scene_build_s']:.1f} s, runs {first['runs_s']:.0f} s "
             f"({first['replay_steps_per_s']:.1f} steps/s on {first['workers']} workers)",
@@ -696,6 +739,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "model-summary": model_summary,
     "worldrec-results": worldrec_results,
     "worldrec-per-camera": worldrec_per_camera,
+    "worldrec-real-sets": worldrec_real_sets,
     "worldgen-towns-lidar": lambda: worldgen_towns("lidar"),
     "worldgen-towns-worldrec": lambda: worldgen_towns("worldrec"),
     "worldgen-real": worldgen_real,

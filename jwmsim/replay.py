@@ -69,6 +69,11 @@ class PlannerFailed(JwmsimError, RuntimeError):
         self.traceback = traceback
 
 
+# runs of a replay with a video by default (the first ones): the others are scored without images,
+# so that a 20-run replay with WorldGen's frames stays within a few minutes on 2 cores
+DEFAULT_VIDEOS = 4
+
+
 @dataclass(frozen=True)
 class ReplayOptions:
     """How to replay.
@@ -92,6 +97,9 @@ class ReplayOptions:
         progress: show tqdm bars.
         render_options: settings of the render path (e.g. ``{"steps": 4}`` for ``jwm``).
         duration: [s] replaces the scenario's duration (``--duration``; None: the scenario's).
+        videos: runs with a video, the first ``videos`` (``--videos``; None: every run). The
+            others run without camera images, metrics only (the same metrics: the planner reads
+            the state), unless the planner reads the rendered observation.
     """
 
     agent: str | None = None
@@ -110,6 +118,7 @@ class ReplayOptions:
     progress: bool = True
     render_options: dict[str, Any] = field(default_factory=dict)
     duration: float | None = None
+    videos: int | None = DEFAULT_VIDEOS
 
     def __post_init__(self) -> None:
         from jwmsim.envs.render_paths import RENDER_PATHS
@@ -125,6 +134,10 @@ class ReplayOptions:
             check_duration(self.duration)
         if self.runs is not None and self.runs < 1:
             raise ConfigError(f"--runs must be >= 1, got {self.runs}")
+        if self.videos is not None and self.videos < 0:
+            raise ConfigError(
+                f"--videos must be 0 or more, got {self.videos}", hint="--videos all for every run"
+            )
         if self.backend not in BACKENDS:
             raise ConfigError(
                 f"execution backend {self.backend!r} is not available",
@@ -247,6 +260,7 @@ def prepare_runs(scenario_path: Path, opts: ReplayOptions) -> tuple[Any, RunSetu
         render_options=dict(opts.render_options),
         bev_size=wants.bev_size if wants is not None else None,
         duration=opts.duration,
+        videos=opts.videos,
     )
     return scenario, setup, n_runs, max_steps
 
@@ -292,6 +306,7 @@ def replay(
         "agent": setup.agent,
         "render": opts.render,
         "render_options": dict(opts.render_options),
+        "videos": opts.videos,
         # what made the images (a generator path: its weights folder, digest and sampler)
         "render_path": next((r.record["render"] for r in results if "render" in r.record), None),
         "scene": opts.scene if opts.render != "none" else None,

@@ -81,6 +81,8 @@ class RunSetup:
         ep_reference: planner whose progress on the same run is EP's denominator
             (:mod:`jwmsim.ep_reference`; None: the logged ego's progress).
         duration: [s] replaces the scenario's duration (None: the scenario's).
+        videos: runs ``0 .. videos - 1`` render and write a video; later runs render nothing
+            unless the planner reads the observation (None: every run).
     """
 
     scenario_path: Path
@@ -97,6 +99,14 @@ class RunSetup:
     render_options: dict[str, Any] = field(default_factory=dict)
     ep_reference: str | None = "pdm_closed"
     duration: float | None = None
+    videos: int | None = None
+
+
+def run_render(setup: RunSetup, run_index: int, planner: Planner) -> str:
+    """The render path run ``run_index`` uses: the setup's for a video run or for a planner that
+    reads the observation, else ``none`` (metrics only)."""
+    wants_video = setup.videos is None or run_index < setup.videos
+    return setup.render if wants_video or getattr(planner, "needs_observation", False) else "none"
 
 
 def inputs_of(setup: RunSetup) -> RunInputs:
@@ -173,10 +183,11 @@ def run_one(
         from jwmsim.ep_reference import with_reference
 
         world = with_reference(world, setup.ep_reference)
+    render = run_render(setup, run_index, planner)
     env = JWMDrivingEnv(
         world=world,
         scene=loaded.scene,
-        observation=setup.render,
+        observation=render,
         cameras=setup.cameras,
         image_size=setup.image_size,
         render_backend=setup.render_backend,
@@ -193,8 +204,8 @@ def run_one(
     planner.reset(world)
     state = env.state
     assert state is not None
-    with_video = setup.render != "none"
-    render_info = render_description(setup.render, env.renderer)
+    with_video = render != "none"
+    render_info = render_description(render, env.renderer)
     drawer = ReplayFrameDrawer(
         state,
         f"{scenario.name}  run {run_index}  agent {setup.agent}  render {render_label(render_info)}",

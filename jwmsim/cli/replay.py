@@ -10,6 +10,7 @@ import typer
 from jwmsim.backends import backend_help
 from jwmsim.envs.render_paths import PICTURE_PATH, render_path_help
 from jwmsim.errors import ConfigError
+from jwmsim.replay import DEFAULT_VIDEOS
 from jwmsim.scenes.sources import DEFAULT_SCENE_SOURCE, SCENE_SOURCES
 
 
@@ -35,6 +36,18 @@ def generator_options(steps: int | None, weights: Path | None) -> dict[str, obje
     if weights is not None:
         out["weights"] = str(weights)
     return out
+
+
+def parse_videos(text: str) -> int | None:
+    """``--videos``: ``all`` (None: every run) or a count of runs, 0 or more."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(
+            f"--videos {text!r} is not a number of runs", hint="e.g. --videos 4, or --videos all"
+        ) from None
 
 
 def replay_command(
@@ -80,6 +93,12 @@ def replay_command(
     duration: float = typer.Option(
         None, "--duration", help="seconds per run, replacing each scenario's duration (shorter runs)"
     ),
+    videos: str = typer.Option(
+        str(DEFAULT_VIDEOS),
+        "--videos",
+        help="runs with a video, the first N, or all; the others are scored without images "
+        "(the same metrics, unless the planner reads the cameras)",
+    ),
 ) -> None:
     """Replay a long-tail scenario in closed loop: per run an mp4 (camera mosaic + BEV) and
     metrics.json; a summary.json and a table of the runs."""
@@ -103,6 +122,7 @@ def replay_command(
         progress=not no_progress,
         render_options=generator_options(steps, weights),
         duration=duration,
+        videos=parse_videos(videos),
     )
     try:
         result = replay(scenario, opts)

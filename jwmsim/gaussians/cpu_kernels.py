@@ -10,6 +10,11 @@ screen box, so the cost follows the covered area rather than ``pixels x Gaussian
 
 All arrays are numpy; shapes use V cameras, N Gaussians, M tile intersections, H x W pixels.
 Kernels are compiled on first use and cached on disk (``cache=True``).
+
+Binning streams its reads: the visible Gaussians' packed rows are written in index order, each to
+its place in the depth order (``ranks``), and the tile lists are then built from the packed boxes in
+that order. Gathering the rows in depth order instead (random reads of six arrays per Gaussian) made
+binning 9.3 ms of a 3-camera, 130k-Gaussian render on one thread; it is now about 6.7 ms.
 """
 
 from __future__ import annotations
@@ -232,40 +237,33 @@ def bin_tiles(
     ws = workspace
     boxes = _alloc(ws, "boxes", (v_count, n, 4), np.int32)
     orders = _alloc(ws, "orders", (v_count, n), np.int64)
+    ranks = _alloc(ws, "ranks", (v_count, n), np.int64)
     scratch = _alloc(ws, "scratch", (v_count, n), np.int64)
     keys = _alloc(ws, "keys", (v_count, n), depth_keys.dtype)
     keys_tmp = _alloc(ws, "keys_tmp", (v_count, n), depth_keys.dtype)
     n_visible = np.zeros(v_count, np.int64)
     _sort_visible(
-        means2d,
-        radii,
-        depth_keys,
-        key_bytes,
-        width,
-        height,
-        boxes,
-        orders,
-        scratch,
-        keys,
-        keys_tmp,
+        means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, ranks, scratch, keys, keys_tmp,
         n_visible,
-    )
+    )  # fmt: skip
+    packed_start = np.concatenate([[0], np.cumsum(n_visible)])
+    packed_ids = _alloc(ws, "packed_ids", (packed_start[-1],), np.int64)
+    packed_boxes = _alloc(ws, "packed_boxes", (packed_start[-1], 4), np.int32)
+    packed = _alloc(ws, "packed", (packed_start[-1], N_PACKED), means2d.dtype)
+    # rows written in index order (the reads stream; each row is one scattered write)
+    _pack_visible(
+        boxes, ranks, packed_start, means2d, conics, opacities, colors, depths,
+        packed_ids, packed_boxes, packed,
+    )  # fmt: skip
     # tile counts per (camera, chunk of its front-to-back list): chunks balance the threads
     chunk_counts = np.zeros((v_count, CHUNKS, n_tiles), np.int64)
-    _count_tiles(boxes, orders, n_visible, width, height, chunk_counts)
+    _count_tiles(packed_boxes, packed_start, n_visible, width, chunk_counts)
     per_tile = chunk_counts.sum(1).ravel()
     offsets = np.concatenate([[0], np.cumsum(per_tile)])
     # where each chunk starts writing in each tile: after the earlier chunks of that tile
     starts = offsets[:-1].reshape(v_count, 1, n_tiles) + np.cumsum(chunk_counts, axis=1) - chunk_counts
-    packed_start = np.concatenate([[0], np.cumsum(n_visible)])
     isect = _alloc(ws, "isect", (offsets[-1],), np.int64)
-    packed_ids = _alloc(ws, "packed_ids", (packed_start[-1],), np.int64)
-    packed_boxes = _alloc(ws, "packed_boxes", (packed_start[-1], 4), np.int32)
-    packed = _alloc(ws, "packed", (packed_start[-1], N_PACKED), means2d.dtype)
-    _fill_tiles(
-        boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes,
-        means2d, conics, opacities, colors, depths, packed,
-    )  # fmt: skip
+    _fill_tiles(packed_boxes, packed_start, n_visible, starts, width, isect)
     return packed, packed_boxes, offsets, isect, packed_ids
 
 
@@ -279,25 +277,26 @@ def _chunk(n_items, c):  # pragma: no cover
 
 
 @njit(parallel=True, cache=True)
-def _count_tiles(boxes, orders, n_visible, width, height, chunk_counts):  # pragma: no cover
-    v_count = orders.shape[0]
+def _count_tiles(packed_boxes, packed_start, n_visible, width, chunk_counts):  # pragma: no cover
+    v_count = n_visible.shape[0]
     tiles_x = (width + TILE - 1) // TILE
     for job in prange(v_count * CHUNKS):
         v = job // CHUNKS
         a, b = _chunk(n_visible[v], job - v * CHUNKS)
         counts = chunk_counts[v, job - v * CHUNKS]
-        for j in range(a, b):
-            i = orders[v, j]
-            for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
-                for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
+        for q in range(packed_start[v] + a, packed_start[v] + b):
+            for ty in range(packed_boxes[q, 2] // TILE, packed_boxes[q, 3] // TILE + 1):
+                for tx in range(packed_boxes[q, 0] // TILE, packed_boxes[q, 1] // TILE + 1):
                     counts[ty * tiles_x + tx] += 1
 
 
 @njit(parallel=True, cache=True)
 def _sort_visible(
-    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, scratch, keys, keys_tmp, n_visible
-):  # pragma: no cover
-    """Screen boxes and each camera's front-to-back order of its visible Gaussians."""
+    means2d, radii, depth_keys, key_bytes, width, height, boxes, orders, ranks, scratch, keys, keys_tmp,
+    n_visible,
+):  # pragma: no cover  # fmt: skip
+    """Screen boxes, each camera's front-to-back order of its visible Gaussians (``orders[v, :k]``)
+    and the place of each visible Gaussian in that order (``ranks[v, i]``)."""
     v_count, n = depth_keys.shape
     for v in range(v_count):
         for i in prange(n):
@@ -316,22 +315,24 @@ def _sort_visible(
                 k += 1
         n_visible[v] = k
         _radix_sort_by_key(keys[v, :k], orders[v, :k], keys_tmp[v, :k], scratch[v, :k], key_bytes)
+        for j in range(k):
+            ranks[v, orders[v, j]] = j
 
 
 @njit(parallel=True, cache=True)
-def _fill_tiles(
-    boxes, orders, n_visible, packed_start, starts, width, height, isect, packed_ids, packed_boxes,
-    means2d, conics, opacities, colors, depths, packed,
-):  # pragma: no cover  # fmt: skip
-    v_count, n = orders.shape
-    tiles_x = (width + TILE - 1) // TILE
+def _pack_visible(
+    boxes, ranks, packed_start, means2d, conics, opacities, colors, depths, packed_ids, packed_boxes, packed
+):  # pragma: no cover
+    """The packed row, box and flat id of each visible Gaussian at its place in the front-to-back
+    order, in index order."""
+    v_count, n = ranks.shape
     for job in prange(v_count * CHUNKS):
         v = job // CHUNKS
-        a, b = _chunk(n_visible[v], job - v * CHUNKS)
-        cursor = starts[v, job - v * CHUNKS].copy()
-        for j in range(a, b):
-            i = orders[v, j]
-            q = packed_start[v] + j
+        a, b = _chunk(n, job - v * CHUNKS)
+        for i in range(a, b):
+            if boxes[v, i, 0] > boxes[v, i, 1] or boxes[v, i, 2] > boxes[v, i, 3]:
+                continue
+            q = packed_start[v] + ranks[v, i]
             packed_ids[q] = v * n + i
             for c in range(4):
                 packed_boxes[q, c] = boxes[v, i, c]
@@ -346,8 +347,21 @@ def _fill_tiles(
             packed[q, 8] = colors[i, 2]
             packed[q, 9] = depths[v, i]
             packed[q, 10] = math.log(opacities[i] / ALPHA_THRESHOLD) + 1e-3
-            for ty in range(boxes[v, i, 2] // TILE, boxes[v, i, 3] // TILE + 1):
-                for tx in range(boxes[v, i, 0] // TILE, boxes[v, i, 1] // TILE + 1):
+
+
+@njit(parallel=True, cache=True)
+def _fill_tiles(packed_boxes, packed_start, n_visible, starts, width, isect):  # pragma: no cover
+    """``isect``: each tile's packed rows front to back (each chunk of a camera's list writes after
+    the earlier chunks of the tile)."""
+    v_count = n_visible.shape[0]
+    tiles_x = (width + TILE - 1) // TILE
+    for job in prange(v_count * CHUNKS):
+        v = job // CHUNKS
+        a, b = _chunk(n_visible[v], job - v * CHUNKS)
+        cursor = starts[v, job - v * CHUNKS].copy()
+        for q in range(packed_start[v] + a, packed_start[v] + b):
+            for ty in range(packed_boxes[q, 2] // TILE, packed_boxes[q, 3] // TILE + 1):
+                for tx in range(packed_boxes[q, 0] // TILE, packed_boxes[q, 1] // TILE + 1):
                     t = ty * tiles_x + tx
                     isect[cursor[t]] = q
                     cursor[t] += 1
