@@ -285,11 +285,13 @@ def render_description(name: str, renderer: object) -> dict[str, str]:
 
 
 def render_label(info: dict[str, str]) -> str:
-    """``jwm (worldgen_student 1a2b3c4d, sharp, 1 steps, anchor overlay)`` or ``skeleton``: for the
-    video's panel (the sampler without its guidance scale)."""
+    """``jwm (worldgen_student 1a2b3c4d, sharp, 1 steps, overlay)`` or ``skeleton``: for the video's
+    panel, short enough for its width (the sampler without its guidance scale, the anchor by name;
+    ``summary.json`` has the whole record)."""
     if "weights" not in info:
         return info["path"]
-    sampler = ", ".join(p for p in info.get("sampler", "").split(", ") if not p.startswith("guidance"))
+    parts = [p for p in info.get("sampler", "").split(", ") if not p.startswith("guidance")]
+    sampler = ", ".join(p.removeprefix("anchor ") for p in parts)
     return f"{info['path']} ({Path(info['weights']).name} {info.get('weights_digest', '')[:8]}, {sampler})"
 
 

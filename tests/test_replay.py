@@ -339,5 +339,5 @@ def test_the_video_panel_names_weights_sampler_and_anchor() -> None:
         "weights_digest": "0123456789abcdef",
         "sampler": "sharp, 2 steps, guidance 1, anchor overlay",
     }
-    assert render_label(info) == "jwm (worldgen 01234567, sharp, 2 steps, anchor overlay)"
+    assert render_label(info) == "jwm (worldgen 01234567, sharp, 2 steps, overlay)"
     assert render_label({"path": "skeleton"}) == "skeleton"
