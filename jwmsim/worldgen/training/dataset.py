@@ -27,13 +27,13 @@ in the same folder, then ``os.replace``), so a listed clip is always complete.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from jwmsim.atomic import atomic_path
 from jwmsim.errors import ConfigError, LogFormatError
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame
 
@@ -206,22 +206,14 @@ def split_dir(root: Path, split: str) -> Path:
 def save_clip(clip: Clip, path: Path) -> Path:
     """Write ``clip`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {"cameras": np.asarray(clip.cameras, dtype=str)}
     for f in fields(clip):
         value = getattr(clip, f.name)
         if f.name == "cameras" or value is None:
             continue
         arrays[f.name] = np.asarray(value, dtype=str) if f.name in _STRINGS else value
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
     return path
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -27,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from jwmsim.atomic import atomic_path
 from jwmsim.errors import ConfigError
 from jwmsim.machine import describe, machine_info
 from jwmsim.progress import progress_bar
@@ -393,11 +392,8 @@ def write_outputs(report: dict[str, Any], folder: Path) -> list[Path]:
         ("results.json", json.dumps(report, indent=1, allow_nan=True)),
         ("results.md", markdown_report(report)),
     ):
-        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / name)
+        with atomic_path(folder / name) as tmp:
+            tmp.write_text(text)
         written.append(folder / name)
     return written + plot_report(report, folder)
 
