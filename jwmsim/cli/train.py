@@ -33,6 +33,9 @@ def worldrec(
         None, "--real-log", help="the real log's dataroot (default: ../shared/data)"
     ),
     no_real_log: bool = typer.Option(False, "--no-real-log", help="train on procedural towns only"),
+    real_log_p: float = typer.Option(
+        None, "--real-log-p", help="probability of drawing the real log per step (default: the preset's)"
+    ),
     engine: str = typer.Option(None, "--engine", help="plain or accelerate (default: the preset's)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its checkpoint"),
     seed: int = typer.Option(None, "--seed", help="random seed"),
@@ -58,6 +61,7 @@ def worldrec(
         max_minutes=max_minutes,
         num_towns=towns,
         real_log=str(real_log) if real_log else None,
+        real_log_p=real_log_p,
         engine=engine,
         seed=seed,
         init=str(init) if init else None,
@@ -111,6 +115,11 @@ def worldgen(
     ),
     critic_lr: float = typer.Option(None, "--critic-lr", help="dmd: the fake-score critic's learning rate"),
     batch: int = typer.Option(None, "--batch", help="clips per step"),
+    uncovered_weight: float = typer.Option(
+        None,
+        "--uncovered-weight",
+        help="pretrain / teacher forcing: loss weight of pixels the skeleton leaves empty (default 1)",
+    ),
 ) -> None:
     """Train WorldGen (flow matching, x-prediction) on skeleton/true-image clips. Resumable; writes
     checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Distillation:
@@ -143,6 +152,7 @@ def worldgen(
         critic_updates=critic_updates,
         critic_lr=critic_lr,
         batch=batch,
+        uncovered_weight=uncovered_weight,
     )
     summary = train(
         cfg,

@@ -11,12 +11,20 @@ import numpy as np
 import pytest
 import torch
 
+from jwmsim.errors import ConfigError
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
 from jwmsim.worldgen.training.dmd import clip_inputs, critic_loss, dmd_loss
 from jwmsim.worldgen.training.ode_pairs import OdePairs, OdeSettings, make_ode_pairs, ode_loss
 from jwmsim.worldgen.training.rollout import causal_rollout
-from jwmsim.worldgen.training.train import Batch, TrainConfig, pretrain_loss, teacher_forcing_loss
+from jwmsim.worldgen.training.train import (
+    ALPHA_CHANNEL,
+    Batch,
+    TrainConfig,
+    pretrain_loss,
+    teacher_forcing_loss,
+    weighted_error,
+)
 from jwmsim.worldgen.training.train_clips import ClipSet
 
 from .conftest import TINY
@@ -65,6 +73,26 @@ def test_stages_1_and_2_lower_their_loss(loss_fn, clips: Path) -> None:
 
     before, after = _fit(model, loss_of)
     assert after < 0.9 * before, (before, after)
+
+
+def test_uncovered_weight_moves_the_loss_to_empty_pixels() -> None:
+    """Weight 1 is the plain mean squared error; a larger weight counts an error on pixels the
+    skeleton leaves empty more than the same error on covered pixels, at the same loss scale."""
+    x0 = torch.zeros(1, 1, 1, 3, 4, 4)
+    cond = torch.zeros(1, 1, 1, 5, 4, 4)
+    cond[..., ALPHA_CHANNEL, :, :2] = 1.0  # left half covered, right half empty
+    batch = Batch(x0, cond, torch.zeros(1, 1, 1, 1, 3), torch.zeros(1, 1, 4))
+    miss_empty = torch.zeros_like(x0)
+    miss_empty[..., 2:] = 1.0
+    miss_covered = torch.zeros_like(x0)
+    miss_covered[..., :2] = 1.0
+    assert weighted_error(miss_empty, batch, 1.0) == pytest.approx(0.5)
+    assert weighted_error(miss_covered, batch, 1.0) == pytest.approx(0.5)
+    assert weighted_error(miss_empty, batch, 3.0) == pytest.approx(0.75)  # (3 * 24) / 48 / 2
+    assert weighted_error(miss_covered, batch, 3.0) == pytest.approx(0.25)
+    assert weighted_error(torch.ones_like(x0), batch, 3.0) == pytest.approx(1.0)  # scale kept
+    with pytest.raises(ConfigError, match="uncovered_weight"):
+        TrainConfig(uncovered_weight=0.5)
 
 
 def test_stage_3_ode_lowers_its_loss(clips: Path, tmp_path: Path) -> None:

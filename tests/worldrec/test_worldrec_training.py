@@ -52,6 +52,12 @@ def test_train_config_refuses_ranges_touching_evaluation_towns() -> None:
         TrainConfig(town_seed0=195, num_towns=10)  # would reach 200+
 
 
+@pytest.mark.parametrize("p", [-0.1, 1.5])
+def test_train_config_refuses_a_real_log_share_outside_0_1(p) -> None:
+    with pytest.raises(ConfigError, match="real_log_p"):
+        TrainConfig(real_log_p=p)
+
+
 def test_real_log_holdout_is_every_eighth_frame() -> None:
     assert [i for i in range(60) if is_heldout(i)] == [4, 12, 20, 28, 36, 44, 52]
     assert not set(training_frames(60)) & {4, 12, 20, 28, 36, 44, 52}

@@ -75,6 +75,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     cond_dropout: float = 0.1  # probability per frame of dropping its skeleton condition
+    uncovered_weight: float = 1.0  # pretrain / teacher forcing: loss weight of pixels without skeleton
     level_shift: float | None = None  # timestep shift of the training levels (None: the model's)
     init: str | None = None  # a save_pretrained folder to start from (teacher forcing: the pretrain model)
     checkpoint_every_s: float = 180.0  # [s]
@@ -104,6 +105,10 @@ class TrainConfig:
             )
         if self.steps < 1 or self.batch < 1 or self.clip_frames < 2:
             raise ConfigError("steps and batch must be >= 1 and clip_frames >= 2")
+        if self.uncovered_weight < 1.0:
+            raise ConfigError(
+                f"uncovered_weight must be >= 1 (1: every pixel alike), got {self.uncovered_weight}"
+            )
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ConfigError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
         if self.crop_hw is not None and (len(self.crop_hw) != 2 or min(self.crop_hw) < 16):
@@ -143,6 +148,26 @@ def drop_condition(cond: torch.Tensor, p: float, gen: torch.Generator) -> torch.
     return cond * keep.view(*cond.shape[:2], *([1] * (cond.dim() - 2)))
 
 
+ALPHA_CHANNEL = 4  # the skeleton's coverage in a condition's channels (RGB, depth, alpha)
+
+
+def weighted_error(pred: torch.Tensor, batch: Batch, uncovered_weight: float) -> torch.Tensor:
+    """The x0 prediction's mean squared error, with pixels the skeleton leaves empty weighted
+    ``uncovered_weight`` times those it covers (linear in its coverage ``a``: ``w = 1 + (u - 1)(1 - a)``),
+    normalised by the mean weight so that the loss keeps its scale.
+
+    Args:
+        pred: ``[B, F, C, 3, H, W]`` the model's x0 prediction.
+        batch: its clips (``x0`` the targets, ``cond`` the undropped skeleton condition).
+    """
+    err = (pred.float() - batch.x0).pow(2)
+    if uncovered_weight == 1.0:
+        return err.mean()
+    alpha = batch.cond[:, :, :, ALPHA_CHANNEL : ALPHA_CHANNEL + 1].float().clamp(0, 1)
+    w = 1.0 + (uncovered_weight - 1.0) * (1.0 - alpha)  # [B, F, C, 1, H, W]
+    return (err * w).mean() / w.mean()
+
+
 def pretrain_loss(model: Any, batch: Batch, cfg: TrainConfig, k: float, gen: torch.Generator) -> torch.Tensor:
     """Bidirectional: one level per clip, full attention over the clip."""
     b, f = batch.x0.shape[:2]
@@ -151,7 +176,7 @@ def pretrain_loss(model: Any, batch: Batch, cfg: TrainConfig, k: float, gen: tor
     x_s = add_noise(batch.x0, eps, s.view(b, f, 1, 1, 1, 1))
     cond = drop_condition(batch.cond, cfg.cond_dropout, gen)
     pred = model(x_s, s, cond, batch.rays, batch.motion, torch.arange(f))
-    return (pred.float() - batch.x0).pow(2).mean()
+    return weighted_error(pred, batch, cfg.uncovered_weight)
 
 
 def teacher_forcing_loss(
@@ -176,7 +201,7 @@ def teacher_forcing_loss(
         teacher_forcing_mask(f),
         torch.arange(f, 2 * f),
     )
-    return (pred.float() - batch.x0).pow(2).mean()
+    return weighted_error(pred, batch, cfg.uncovered_weight)
 
 
 LossFn = Callable[[Any, Batch, TrainConfig, float, torch.Generator], torch.Tensor]

@@ -98,6 +98,8 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown model preset {self.model_preset!r}", hint=f"use one of {sorted(MODEL_PRESETS)}"
             )
+        if not 0.0 <= self.real_log_p <= 1.0:
+            raise ConfigError(f"real_log_p is a probability in [0, 1], got {self.real_log_p}")
         if self.steps < 1 or self.num_towns < 0 or self.ctx_steps < 1 or self.ctx_stride < 1:
             raise ConfigError("steps, ctx_steps and ctx_stride must be >= 1 and num_towns >= 0")
         if self.num_towns == 0 and not self.real_log:
