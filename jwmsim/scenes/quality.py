@@ -9,13 +9,13 @@ ego pose, actors at their logged poses at that camera's time.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jwmsim.atomic import atomic_path
 from jwmsim.errors import ConfigError
 from jwmsim.logs.segment import LogSegment
 
@@ -149,14 +149,15 @@ def write_report(
     import cv2
 
     json_path, png_path = report_paths(Path(scene_path))
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    os.replace(tmp, json_path)
+    # unique temporary names (atomic_path): two processes building the same scene (vector-env
+    # workers on an empty cache) may write the same report at once; the last rename wins
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
     if sheet is None:
         return json_path, None
-    tmp_png = png_path.with_name(png_path.stem + ".tmp.png")
-    if not cv2.imwrite(str(tmp_png), sheet[..., ::-1]):
-        raise ConfigError(f"could not write {png_path}")
-    os.replace(tmp_png, png_path)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(sheet[..., ::-1]))
+    if not ok:
+        raise ConfigError(f"could not encode the contact sheet {png_path}")
+    with atomic_path(png_path) as tmp:
+        tmp.write_bytes(png.tobytes())
     return json_path, png_path

@@ -144,3 +144,29 @@ def test_scene_cache_keeps_the_report_beside_the_scene(tiny_segment, tmp_path: P
     report, sheet = report_paths(path)
     assert path.is_file() and sheet.is_file()
     assert json.loads(report.read_text())["quality"]["frames"] == [4]
+
+
+def test_reports_of_the_same_scene_written_at_once_all_land(tmp_path: Path) -> None:
+    """Two vector-env workers building one scene on an empty cache write its report at the same
+    time: every writer finishes, the files are whole and no temporary file is left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+    import numpy as np
+
+    from jwmsim.scenes.quality import report_paths, write_report
+
+    scene_path = tmp_path / "scene-x-worldrec-abc.safetensors"
+    sheet = np.zeros((24, 48, 3), np.uint8)
+
+    def write(i: int) -> None:
+        sheet_i = sheet.copy()
+        sheet_i[0, 0] = i
+        write_report({"writer": i}, scene_path, sheet_i)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(32)))
+    json_path, png_path = report_paths(scene_path)
+    assert json.loads(json_path.read_text())["writer"] in range(32)
+    assert cv2.imread(str(png_path)).shape == (24, 48, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([json_path.name, png_path.name])
