@@ -7,7 +7,6 @@ printed and saved beside the scene as ``<stem>.report.json`` with a contact shee
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -124,10 +123,10 @@ def reconstruct(
         typer.echo(quality_summary(rep))
         typer.echo(f"report: {json_path}" + (f", contact sheet: {png_path}" if png_path else ""))
     if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        tmp = report.with_suffix(report.suffix + ".tmp")
-        tmp.write_text(json.dumps({"method": method, "device": str(dev), **rep}, indent=2) + "\n")
-        os.replace(tmp, report)
+        from jwmsim.atomic import atomic_path
+
+        with atomic_path(report) as tmp:
+            tmp.write_text(json.dumps({"method": method, "device": str(dev), **rep}, indent=2) + "\n")
 
 
 def quality_summary(rep: dict[str, object]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from jwmsim.errors import ConfigError
 
 COND_CHANNELS = 5  # skeleton RGB (3), depth feature (1), alpha (1)
+ALPHA_CHANNEL = 4  # index of the skeleton's coverage (alpha) among the condition's channels
 
 
 def check_config(values: dict[str, Any]) -> None:

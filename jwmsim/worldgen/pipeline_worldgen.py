@@ -53,6 +53,7 @@ from jwmsim.worldgen.conditioning import (
     model_to_images,
     token_rays,
 )
+from jwmsim.worldgen.configuration_worldgen import ALPHA_CHANNEL
 from jwmsim.worldgen.flow import euler_levels, few_step_levels, sharp_levels
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame, check_frame
 from jwmsim.worldgen.kv_cache import CacheSnapshot, KVCache
@@ -371,7 +372,7 @@ class WorldGenPipeline:
                 if s_next > 0:
                     eps = torch.randn(x.shape, generator=self.gen).to(self.device)
                     x = self.solver(x, x0, s, s_next, eps)
-            x0 = self.anchor(x0, cond[:, :, :3], cond[:, :, 4])
+            x0 = self.anchor(x0, cond[:, :, :3], cond[:, :, ALPHA_CHANNEL])
             self._call(x0, 0.0, cond, rays, motion, write=True)
             calls += 1
         self._last_pose = np.asarray(frame.poses.world_from_ego, dtype=np.float64)

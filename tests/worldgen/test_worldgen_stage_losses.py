@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from jwmsim.errors import ConfigError
+from jwmsim.worldgen.configuration_worldgen import ALPHA_CHANNEL
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 from jwmsim.worldgen.pipeline_worldgen import SOLVERS, schedule
 from jwmsim.worldgen.training.dmd import clip_inputs, critic_loss, dmd_loss
 from jwmsim.worldgen.training.ode_pairs import OdePairs, OdeSettings, make_ode_pairs, ode_loss
 from jwmsim.worldgen.training.rollout import causal_rollout
 from jwmsim.worldgen.training.train import (
-    ALPHA_CHANNEL,
     Batch,
     TrainConfig,
     pretrain_loss,

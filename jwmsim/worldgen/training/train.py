@@ -48,6 +48,7 @@ from jwmsim.training import (
     trim_csv,
     write_run_config,
 )
+from jwmsim.worldgen.configuration_worldgen import ALPHA_CHANNEL
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
@@ -146,9 +147,6 @@ def drop_condition(cond: torch.Tensor, p: float, gen: torch.Generator) -> torch.
     """Zero the condition of each frame ``[B, F, ...]`` with probability ``p``."""
     keep = (torch.rand(cond.shape[:2], generator=gen) >= p).to(cond.device, cond.dtype)
     return cond * keep.view(*cond.shape[:2], *([1] * (cond.dim() - 2)))
-
-
-ALPHA_CHANNEL = 4  # the skeleton's coverage in a condition's channels (RGB, depth, alpha)
 
 
 def weighted_error(pred: torch.Tensor, batch: Batch, uncovered_weight: float) -> torch.Tensor:
