@@ -116,7 +116,7 @@ def model_summary() -> str:
             f"{held['skeleton']['ssim']:.3f}",
         ],
         [
-            "WorldGen (previous 4-step sampler)",
+            "WorldGen (default sampler)",
             "60 s rollout: last 10 s against the first 10 s",
             f"**{_signed(roll['worldgen'])} dB**",
             f"lidar skeleton {_signed(roll['skeleton'])}",
