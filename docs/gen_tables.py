@@ -363,6 +363,21 @@ def worldgen_sharp_criteria() -> str:
     return _table(["set: PSNR uncov. / SSIM cov. / sharpness uncov.", *data["generators"]], rows)
 
 
+def worldgen_pooled() -> str:
+    """Per set: the share of pixels the skeleton leaves uncovered, and per generator the PSNR pooled
+    over the set's uncovered pixels [dB] (``jwmsim.worldgen.training.gen_metrics``)."""
+    data = _load(WORLDGEN_SHARP)
+    rows = []
+    for label, per in _sharp_sets(data):
+        skel = per["skeleton"]["psnr_uncovered_pooled"]
+        cells = [f"{100 * per['skeleton']['uncovered_share']:.2f} %"]
+        for g, d in per.items():
+            v = d["psnr_uncovered_pooled"]
+            cells.append(_db(v) if g == "skeleton" else f"{_db(v)} ({_signed(v - skel)})")
+        rows.append([label, *cells])
+    return _table(["set", "uncovered share", *data["generators"]], rows)
+
+
 def worldgen_sharp_whole() -> str:
     """Whole image: PSNR / SSIM / sharpness / high-frequency energy / flicker ratios."""
     data = _load(WORLDGEN_SHARP)
@@ -748,6 +763,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "actor-insertion": actor_insertion,
     "worldgen-sharp-criteria": worldgen_sharp_criteria,
     "worldgen-sharp-whole": worldgen_sharp_whole,
+    "worldgen-pooled": worldgen_pooled,
     "worldgen-default-check": worldgen_default_check,
     **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
 }

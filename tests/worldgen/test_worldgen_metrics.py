@@ -70,3 +70,28 @@ def test_shape_mismatch_is_an_error() -> None:
     pred, target, alpha = _pair()
     with pytest.raises(ValueError, match="shapes differ"):
         image_scores(pred[:8], target, alpha)
+
+
+def test_pooled_psnr_weighs_every_masked_pixel_alike() -> None:
+    """Two images: one with 2 uncovered pixels off by 5, one with 200 off by 51. The mean of
+    per-image PSNR is halfway between the two images; the pooled PSNR is the MSE of all 202 pixels."""
+    target = np.zeros((2, 16, 20, 3), np.uint8)
+    pred = target.copy()
+    alpha = np.ones((2, 16, 20), np.float32)
+    alpha[0, 0, :2] = 0.0
+    pred[0, 0, :2] = 5
+    alpha[1, :10, :] = 0.0
+    pred[1, :10, :] = 51
+    m = mean_scores([frame_scores(pred, target, alpha)])
+    per_image = [20 * math.log10(255 / 5), 20 * math.log10(255 / 51)]
+    assert m["psnr_uncovered"] == pytest.approx(sum(per_image) / 2, abs=1e-3)
+    mse = (2 * (5 / 255) ** 2 + 200 * (51 / 255) ** 2) / 202
+    assert m["psnr_uncovered_pooled"] == pytest.approx(-10 * math.log10(mse), abs=1e-3)
+    assert m["psnr_covered_pooled"] == 60.0  # exact: capped like the per-image means
+    assert m["uncovered_share"] == pytest.approx(202 / 640, abs=1e-5)
+
+
+def test_pooled_psnr_without_pixels_is_nan() -> None:
+    pred, target, _ = _pair()
+    m = mean_scores([frame_scores(pred[None], target[None], np.ones((1, 16, 20)))])
+    assert math.isnan(m["psnr_uncovered_pooled"]) and m["uncovered_share"] == 0.0

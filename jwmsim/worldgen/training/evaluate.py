@@ -274,12 +274,28 @@ def _ssim_cell(s: dict[str, float]) -> str:
     return f"{f(s.get('ssim'))} / {f(s.get('ssim_uncovered'))} / {f(s.get('ssim_covered'))}"
 
 
+def _pooled_cell(s: dict[str, float]) -> str:
+    """``uncovered / covered [dB] (uncovered share %)``: PSNR pooled over the set's masked pixels."""
+
+    def f(x: float | None, fmt: str) -> str:
+        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+    share = s.get("uncovered_share")
+    return (
+        f"{f(s.get('psnr_uncovered_pooled'), '.2f')} / {f(s.get('psnr_covered_pooled'), '.2f')}"
+        f" ({f(None if share is None else 100 * share, '.2f')} %)"
+    )
+
+
 def _tables(head: str, keys: list[str], cells: Callable[[str, str], dict[str, float] | None],
             gens: Sequence[str], label: Callable[[str], str] = str) -> str:  # fmt: skip
-    """Three tables over the same rows: PSNR cells, SSIM cells and blur-measure cells."""
+    """Four tables over the same rows: PSNR cells, SSIM cells, blur-measure cells and the PSNR
+    pooled over each mask's pixels."""
     out = []
     for title, fmt in (("PSNR", _cell), ("SSIM whole / uncovered / covered", _ssim_cell),
-                       ("blur measures, generated / true", _blur_cell)):  # fmt: skip
+                       ("blur measures, generated / true", _blur_cell),
+                       ("PSNR pooled over the set's pixels: uncovered / covered [dB] "
+                        "(share of the pixels uncovered)", _pooled_cell)):  # fmt: skip
         table = f"_{title}_\n\n" + head
         for k in keys:
             row = [fmt(c) if (c := cells(n, k)) else "" for n in gens]
@@ -291,7 +307,7 @@ def _tables(head: str, keys: list[str], cells: Callable[[str, str], dict[str, fl
 def markdown_report(report: dict[str, Any]) -> str:
     """Tables per condition and generator: PSNR [dB] whole / uncovered / covered and SSIM whole;
     SSIM whole / uncovered / covered; the blur measures (sharpness, high-frequency energy and
-    flicker ratios, whole / uncovered / covered)."""
+    flicker ratios, whole / uncovered / covered); PSNR pooled over each mask's pixels."""
     gens = report["generators"]
     head = "| " + " | ".join(["set", *gens]) + " |\n|" + "---|" * (len(gens) + 1) + "\n"
     lines = [
