@@ -487,6 +487,20 @@ def _as_float(image: torch.Tensor) -> torch.Tensor:
     return image.float() / 255.0
 
 
+def _fit_progress(name: str, config: FitConfig, progress: bool):  # noqa: ANN202 (tqdm)
+    """The fit's progress bar: steps of ``config.steps``, or with a time budget the budget's seconds
+    (the step cap is then far away, and a bar over it would show hours left)."""
+    if config.time_budget is None:
+        return progress_bar(total=config.steps, desc=f"fitting {name}", unit="step", disable=not progress)
+    return progress_bar(
+        total=round(config.time_budget, 1),
+        desc=f"fitting {name} ({config.time_budget:.0f} s budget)",
+        unit="s",
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}",
+        disable=not progress,
+    )
+
+
 def schedule_progress(step: int, elapsed: float, config: FitConfig) -> float:
     """How far the fit's schedule is, in [0, 1], at ``step`` (1-based) after ``elapsed`` seconds:
     the fraction of ``steps`` done or, with a time budget, of the budget spent, whichever is
@@ -572,17 +586,19 @@ def _fit(
     ]
     n_bg = len(params.parts["bg"]["means"])
     grad_acc, grad_cnt = torch.zeros(n_bg, device=dev), torch.zeros(n_bg, device=dev)
-    bar = progress_bar(
-        range(1, config.steps + 1), desc=f"fitting {log.name}", unit="step", disable=not progress
-    )
+    bar = _fit_progress(log.name, config, progress)
     loss_ema = None
     t_loop = time.perf_counter()
     steps_done, stopped = 0, "steps"
-    for step in bar:
+    for step in range(1, config.steps + 1):
         elapsed = time.perf_counter() - t_start  # the budget covers loading and initialising too
-        if config.time_budget is not None and elapsed >= config.time_budget:
-            stopped = "budget"
-            break
+        if config.time_budget is not None:
+            bar.update(min(elapsed, config.time_budget) - bar.n)  # the bar counts budget seconds
+            if elapsed >= config.time_budget:
+                stopped = "budget"
+                break
+        else:
+            bar.update(1)
         vi = int(rng.integers(len(train)))
         view = train[vi]
         gt = _as_float(images[(view.camera, view.index)]).to(dev)
@@ -613,7 +629,7 @@ def _fit(
         value = float(loss.detach())
         loss_ema = value if loss_ema is None else 0.95 * loss_ema + 0.05 * value
         if step % 10 == 0 or step == config.steps:
-            bar.set_postfix(loss=f"{loss_ema:.4f}", gaussians=n_bg)
+            bar.set_postfix(step=step, loss=f"{loss_ema:.4f}", gaussians=n_bg, refresh=False)
         steps_done = step
         if on_step is not None:
             on_step(step, value)

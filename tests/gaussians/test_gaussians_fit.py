@@ -12,7 +12,7 @@ import torch
 
 from jwmsim.cli import main
 from jwmsim.errors import ConfigError
-from jwmsim.gaussians.fit import FitConfig, _actor_poses, fit_scene, schedule_progress
+from jwmsim.gaussians.fit import FitConfig, _actor_poses, _fit_progress, fit_scene, schedule_progress
 from jwmsim.gaussians.image_metrics import psnr, ssim
 from jwmsim.gaussians.render import render
 from jwmsim.gaussians.scene import GaussianScene, rotations_to_quats
@@ -150,3 +150,22 @@ def test_the_schedule_follows_steps_or_the_time_budget() -> None:
     assert schedule_progress(500, 30.0, budget) == pytest.approx(0.5)
     assert schedule_progress(1500, 45.0, budget) > budget.densify_until_frac
     assert schedule_progress(2000, 90.0, budget) == 1.0
+
+
+def test_a_budgeted_fit_shows_the_budget_seconds_not_the_step_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A budgeted refinement caps steps at 100000 and runs a few hundred: its bar counts the budget's
+    seconds (no ETA of hours); an unbudgeted fit counts steps."""
+    import io
+
+    monkeypatch.setenv("JWMSIM_PROGRESS", "lines")
+    bar = _fit_progress("log", FitConfig(steps=100_000, time_budget=60.0), True)
+    bar.fp = io.StringIO()
+    assert bar.total == 60.0 and bar.unit == "s"
+    bar.update(30.0)
+    bar.set_postfix(step=300)
+    bar.close()
+    text = bar.fp.getvalue()
+    assert "60 s budget" in text and "30/60 s" in text and "100000" not in text
+    steps = _fit_progress("log", FitConfig(steps=500), True)
+    assert steps.total == 500 and steps.unit == "step"
+    steps.close()
