@@ -28,6 +28,10 @@ class LineProgress(tqdm):
             self.fp.flush()
         return True
 
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+        """As tqdm's, but never forces a line: the next periodic line shows the postfix."""
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
 
 def is_terminal(stream: IO[str] | None) -> bool:
     """True when ``stream`` is an interactive terminal (``JWMSIM_PROGRESS=bar`` forces a bar,

@@ -36,3 +36,17 @@ def test_a_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     bar.close()
     monkeypatch.setenv("JWMSIM_PROGRESS", "lines")
     assert isinstance(progress_bar(total=3, file=Tty()), LineProgress)
+
+
+def test_a_postfix_does_not_force_lines_into_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training loops set a postfix every step; in a log file that must not write a line each time."""
+    monkeypatch.delenv("JWMSIM_PROGRESS", raising=False)
+    out = io.StringIO()
+    bar = progress_bar(total=500, desc="train", file=out)
+    for step in range(500):
+        bar.update(1)
+        bar.set_postfix(loss=f"{1 / (step + 1):.4f}")
+    bar.close()
+    lines = [line for line in out.getvalue().splitlines() if line]
+    assert 1 <= len(lines) <= 3
+    assert "loss=0.0020" in lines[-1]
