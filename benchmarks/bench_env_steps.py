@@ -35,25 +35,29 @@ Cases (``results``):
     when highway-env is not installed (``pip install -c constraints.txt highway-env==1.11``).
 
 ``scaling``: environment steps/s of 2 workers over one environment, per pair above, measured in
-the same run.
+the same run; where the pair has a one-thread case (``..._1thread``, ``sb3_camera_dummy1_1thread``)
+also the **ceiling** of two one-thread workers, ``2 r1 / r2`` (``r1`` the one-thread environment's
+steps/s, ``r2`` the environment's on the whole machine), and the share of it reached.
 
 **Why 2 workers gave 1.24x, and what they give now** (the committed JSON: 2-core AMD EPYC,
-calibration 225 GFLOP/s, load 2.0 falling to 1.9; every figure below is in it):
+calibration 197 GFLOP/s, load 0.7 rising to 1.4; every figure below is in it):
 
 1. *Threads.* Without a budget each spawned worker starts numba's pool and PyTorch's for the whole
    machine (numba 2, PyTorch 2 in each), so two workers run four rasterizer threads on two cores.
    numba runs its parallel loops on OpenMP here; a loop ends at a barrier that waits for its
    slowest thread, often one that another process has just taken the core from. Inside each
-   unbudgeted worker a step took 62 ms, against 29 ms with one thread per worker and 20.5 ms for
-   one environment using both cores: two unbudgeted workers 29.9 steps/s (0.62x one environment's
-   48.3), with budgets 66.1 (1.37x).
+   unbudgeted worker a step took 57 ms, against 29 ms with one thread per worker and 21 ms for
+   one environment using both cores: two unbudgeted workers 32.5 steps/s (0.69x one environment's
+   47.1), with budgets 66.6 (1.41x). numpy's BLAS (OpenBLAS) is a third pool: a `jwm` environment
+   given one thread but left with OpenBLAS at the machine's size used 1.8 cores (its idle BLAS
+   thread spins) for a 5 % faster step, so budgets now cover it too (``jwmsim.threads``).
 2. *Resets of the skeleton path are not the cost.* A reset renders one frame and rebuilds nothing
-   (scene, actor Gaussians and the composed background are cached per process): 20.7 ms against
-   20.5 ms per step in one environment, 29.6 ms against 29.3 ms in a worker. The log's actions
-   (``..._logged_actions``, 47.4 steps/s) against zero actions (48.3) change the rate little. The
+   (scene, actor Gaussians and the composed background are cached per process): 21.2 ms against
+   21.0 ms per step in one environment, 29.5 ms against 29.0 ms in a worker. The log's actions
+   (``..._logged_actions``, 47.2 steps/s) against zero actions (47.1) change the rate little. The
    resets that did cost were those of scenario episodes (``examples/train_ppo.py``): each builds
    the run's world; clearing the log actors now interpolates positions only (about 4x less time
-   than whole-pose slerps); a reset is 14 ms against 1.5 ms per BEV step.
+   than whole-pose slerps); a reset is 14 ms against 1.6 ms per BEV step.
 3. *The one-thread step.* Serial variants of the numba kernels (the same source compiled without
    ``parallel=True``, run when numba has one thread) were within the noise of the parallel
    kernels on one thread (30.8 and 31.1 ms against 31.3 and 30.9 ms a step), so they are not kept
@@ -62,14 +66,17 @@ calibration 225 GFLOP/s, load 2.0 falling to 1.9; every figure below is in it):
    3-camera render of the 130k-Gaussian skeleton): one thread 32.6 to 27.3 ms a step, one
    environment on two cores 22.1 to 20.5 ms.
 4. *The ceiling.* With one thread per worker, two workers step at most at 2 x the one-thread rate,
-   and one environment gains from its second core what the parallel kernels and the generator
-   share: skeleton 2 x 36.4 / 48.3 = 1.51 (measured 1.37x), generator 2 x (1 / 131 ms) / 9.69 =
-   1.57 (1.54x), ``train_ppo`` camera 2 x (1 / 17.2 ms) / (1 / 13.2 ms) = 1.54 (1.38x: SB3 steps
-   its workers in lock-step; each worker was busy 90 % of the time). 1.6x needs one environment to
-   gain at most 1.25x from its second core; the skeleton environment gains 1.33x. The BEV
-   observation (1.5 ms a step): 544 against 748 steps/s (1.38x), a pair that moves with the
-   machine's load (it was 1.01x in a quieter run): the round trip through the pipes costs about
-   as much as a step.
+   and one environment on both cores already takes what its parallel kernels and the generator
+   gain from the second core. Ceilings and what the workers reached: skeleton 2 x 33.3 / 47.1 =
+   1.41x, reached 1.41x (100 %; two workers step exactly twice as fast as one one-thread
+   environment); generator 2 x 7.47 / 9.38 = 1.59x, reached 1.54x (96 %); ``train_ppo`` camera
+   2 x 56.6 / 73.7 = 1.53x, reached 1.36x (89 %: SB3 steps its workers in lock-step, each worker
+   busy 90 % of the time). Every ceiling is below 1.6x: two workers can only add what one
+   environment leaves idle, and 1.6x needs one environment to gain at most 1.25x from its second
+   core (the skeleton environment gains 1.42x). The ceilings move a few percent from run to run
+   with the machine (the skeleton's was 1.40x and 1.58x in two earlier runs of this version). The
+   BEV observation (1.6 ms a step): 539 against 652 steps/s (1.21x): the round trip through the
+   pipes costs about as much as a step.
 
 Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_env_steps.py [--seconds 15]
 Writes benchmarks/results/bench_env_steps.json (or --out). About 6-8 minutes on 2 cores.
@@ -259,6 +266,30 @@ def run_logged(kw: dict[str, Any], seconds: float, warmup: int) -> dict[str, Any
     return _result(n, 1, dt, workers)
 
 
+ONE_THREAD = {  # one environment -> the same environment with one numba and one PyTorch thread
+    "jwm_skeleton_3cam_112x200": "jwm_skeleton_3cam_112x200_1thread",
+    "jwm_generator_3cam_112x200": "jwm_generator_3cam_112x200_1thread",
+    "sb3_camera_dummy1": "sb3_camera_dummy1_1thread",
+}
+
+
+def ceiling(results: dict[str, Any], one: str, two: str) -> dict[str, Any]:
+    """What two one-thread workers can reach against one environment that uses both cores:
+    ``2 r1 / r2`` (``r1``: the one-thread environment's steps/s, ``r2``: the environment's), and the
+    share of it that the two workers reached. Empty where the pair has no one-thread case."""
+    single = ONE_THREAD.get(one)
+    if single not in results:
+        return {}
+    r1, r2 = results[single]["steps_per_s"], results[one]["steps_per_s"]
+    cap = 2.0 * r1 / r2
+    return {
+        "one_env_1thread_steps_per_s": r1,
+        "ceiling": round(cap, 2),
+        "share_of_ceiling": round(results[two]["steps_per_s"] / r2 / cap, 3),
+        "ratio_to_1thread_env": round(results[two]["steps_per_s"] / r1, 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--log", default="builtin")
@@ -296,13 +327,18 @@ def main() -> None:
         unbudgeted = [functools.partial(timed_make, **kw, threads=None)] * 2
         return lambda: run_gym(gym.vector.AsyncVectorEnv(unbudgeted, context="spawn"), s, w)
 
-    def sb3(observation: str, n: int) -> Callable[[], dict[str, Any]]:
+    def sb3(observation: str, n: int, threads: int | None = None) -> Callable[[], dict[str, Any]]:
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-        kw = ppo_kwargs(observation)
+        kw = ppo_kwargs(observation) | ({"threads": threads} if threads else {})
         fns = [functools.partial(timed_train_env, kw, i) for i in range(n)]
         if n == 1:
-            return lambda: run_sb3(DummyVecEnv(fns), s, w)
+
+            def run() -> dict[str, Any]:
+                with thread_settings_kept():
+                    return run_sb3(DummyVecEnv(fns), s, w)
+
+            return run
         # as examples/train_ppo.py makes it: spawned workers, each with its share of the cores
         return lambda: run_sb3(SubprocVecEnv(worker_factories(fns), start_method="spawn"), s, w)
 
@@ -321,6 +357,8 @@ def main() -> None:
         "sb3_bev_dummy1": sb3("bev", 1),
         "sb3_bev_subproc2": sb3("bev", 2),
         "jwm_skeleton_3cam_112x200_1thread": one({**skel, "threads": 1}),
+        "jwm_generator_3cam_112x200_1thread": one({**gen, "threads": 1}),
+        "sb3_camera_dummy1_1thread": sb3("camera", 1, threads=1),
         "jwm_skeleton_3cam_112x200_logged_actions": lambda: run_logged(skel, s, w),
     }
     assert set(OBSERVATIONS) == {"bev", "camera"}
@@ -341,6 +379,7 @@ def main() -> None:
     if not args.only or "highway_v0" in args.only:
         results["highway_v0"] = run_highway(s)
         print("highway_v0", results["highway_v0"], flush=True)
+    # pair name -> (one environment, two workers); ONE_THREAD: the one-thread case of the pair
     pairs = {
         "skeleton_3cam_112x200_async2": ("jwm_skeleton_3cam_112x200", "jwm_skeleton_3cam_112x200_async2"),
         "skeleton_3cam_112x200_async2_unbudgeted": (
@@ -356,12 +395,14 @@ def main() -> None:
             "one_env_steps_per_s": results[a]["steps_per_s"],
             "two_workers_steps_per_s": results[b]["steps_per_s"],
             "ratio": round(results[b]["steps_per_s"] / results[a]["steps_per_s"], 2),
+            **ceiling(results, a, b),
         }
         for name, (a, b) in pairs.items()
         if a in results and b in results
     }
     for name, r in scaling.items():
-        print(f"scaling {name}: {r['ratio']}x", flush=True)
+        at = f" (ceiling {r['ceiling']}x, {r['share_of_ceiling']:.0%} of it)" if "ceiling" in r else ""
+        print(f"scaling {name}: {r['ratio']}x{at}", flush=True)
     meta = {
         "machine": {**machine, "cuda": torch.cuda.is_available()},
         "python": platform.python_version(),

@@ -523,11 +523,20 @@ def _env_scaling_rows() -> list[list[Any]]:
     if not scaling:
         return [["not measured yet", "run `python benchmarks/bench_env_steps.py`", "-"]]
     load = steps["meta"].get("load_average_before", ["?"])[0]
+
+    def cap(r: dict[str, Any]) -> str:
+        if "ceiling" not in r:
+            return ""
+        return (
+            f"; ceiling 2 x {r['one_env_1thread_steps_per_s']:.1f} / {r['one_env_steps_per_s']:.1f} ="
+            f" {r['ceiling']:.2f}x, {r['share_of_ceiling']:.0%} of it reached"
+        )
+
     return [
         [
             f"2 workers, {labels.get(key, key)}",
             f"{r['ratio']:.2f}x ({r['one_env_steps_per_s']:.1f} -> {r['two_workers_steps_per_s']:.1f} "
-            f"steps/s; load {load})",
+            f"steps/s{cap(r)}; load {load})",
             _calibration(steps["meta"]),
         ]
         for key, r in scaling.items()

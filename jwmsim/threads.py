@@ -1,6 +1,8 @@
-"""Thread budgets: how many threads the numba rasterizer and PyTorch may use in this process.
+"""Thread budgets: how many threads the numba rasterizer, PyTorch and numpy's BLAS may use in this
+process.
 
-numba and PyTorch each size their thread pools for the whole machine. That is right for a process
+numba, PyTorch and the BLAS library numpy loads (OpenBLAS) each size their thread pools for the
+whole machine. That is right for a process
 that steps one environment alone, and wrong for each of N vector workers (Gymnasium's
 ``AsyncVectorEnv``, stable-baselines3's ``SubprocVecEnv``, Ray actors): N workers then run N x
 cores busy threads on the machine's cores, and numba's parallel kernels, which wait at a barrier for
@@ -26,7 +28,11 @@ as fast as one environment; the measurements are in ``benchmarks/bench_env_steps
 ``cores`` is the number of CPUs this process may run on (``os.sched_getaffinity``, so ``taskset``
 and CPU sets count), not the machine's. :func:`apply_thread_budget` sets numba's threads (for the
 calling thread: numba's setting is per thread, see :func:`ensure_numba_threads`), PyTorch's
-intra-op threads and, when PyTorch has not started its inter-op pool yet, its inter-op threads.
+intra-op threads, when PyTorch has not started its inter-op pool yet its inter-op threads, and the
+threads of every BLAS library loaded (``threadpoolctl``). The BLAS pool matters on its own: OpenBLAS
+threads spin while they wait for work, so an environment given one thread that left numpy's BLAS at
+the machine's size used 1.8 cores for a 5 % faster ``jwm`` step (measured in
+``benchmarks/bench_env_steps.py``).
 """
 
 from __future__ import annotations
@@ -166,15 +172,32 @@ def ensure_numba_threads(threads: int) -> None:
         numba.set_num_threads(n)
 
 
+def blas_threads() -> int | None:
+    """The threads of the BLAS libraries loaded in this process (the largest; None: none loaded)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
+def set_blas_threads(threads: int) -> None:
+    """Limit every BLAS library loaded in this process to ``threads`` (for good, not a block)."""
+    from threadpoolctl import threadpool_limits
+
+    if blas_threads() not in (None, threads):
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 def apply_thread_budget(budget: ThreadBudget | None) -> dict[str, Any]:
-    """Set numba's threads (this thread), PyTorch's intra-op threads and, where PyTorch has not
-    started its inter-op pool, its inter-op threads to ``budget.threads``; None: change nothing.
-    Returns :func:`thread_report` afterwards, with the budget."""
+    """Set numba's threads (this thread), PyTorch's intra-op threads, where PyTorch has not
+    started its inter-op pool its inter-op threads, and numpy's BLAS threads to ``budget.threads``;
+    None: change nothing. Returns :func:`thread_report` afterwards, with the budget."""
     global _APPLIED
     if budget is not None:
         import torch
 
         ensure_numba_threads(budget.threads)
+        set_blas_threads(budget.threads)
         if torch.get_num_threads() != budget.threads:
             torch.set_num_threads(budget.threads)
         if torch.get_num_interop_threads() != budget.threads:
@@ -201,19 +224,22 @@ def cap_torch_threads(threads: int | None) -> int | None:
 
 @contextmanager
 def thread_settings_kept() -> Iterator[None]:
-    """Restore numba's threads (this thread), PyTorch's intra-op threads and the applied budget
-    on leaving the block (an environment made inside with ``threads=`` changes them for the whole
-    process; PyTorch's inter-op threads cannot be changed back)."""
+    """Restore numba's threads (this thread), PyTorch's intra-op threads, the BLAS threads and the
+    applied budget on leaving the block (an environment made inside with ``threads=`` changes them
+    for the whole process; PyTorch's inter-op threads cannot be changed back)."""
     import numba
     import torch
 
     global _APPLIED
     numba_before, torch_before, applied_before = numba.get_num_threads(), torch.get_num_threads(), _APPLIED
+    blas_before = blas_threads()
     try:
         yield
     finally:
         numba.set_num_threads(numba_before)
         torch.set_num_threads(torch_before)
+        if blas_before is not None:
+            set_blas_threads(blas_before)
         _APPLIED = applied_before
 
 
@@ -228,6 +254,7 @@ def thread_report() -> dict[str, Any]:
         "numba_threads": numba.get_num_threads(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
+        "blas_threads": blas_threads(),
         "os_threads": len(os.listdir(task)) if os.path.isdir(task) else None,
         "cores": available_cores(),
         "pid": os.getpid(),

@@ -1,7 +1,7 @@
 """The ``ray`` backend: tasks as Ray remote tasks, on a cluster (``ray.init(address=...)``) or on a
 local Ray instance started here.
 
-Each task takes one CPU of the cluster (``num_cpus=1``; numba and PyTorch on one thread) and is not
+Each task takes one CPU of the cluster (``num_cpus=1``; numba, PyTorch and BLAS on one thread) and is not
 retried (``max_retries=0``): a task that raises, or whose worker dies, is reported as
 :class:`~jwmsim.backends.base.TaskFailed`. A small control actor carries the stop request (set on
 Ctrl-C; tasks poll it at most every :data:`STOP_POLL_SECONDS`) and the progress reports. At most

@@ -42,7 +42,7 @@ class WorkerFactory:
 
     Attributes:
         fn: the environment factory.
-        threads: the budget of the worker process it runs in (numba and PyTorch threads).
+        threads: the budget of the worker process it runs in (numba, PyTorch and BLAS threads).
         parent_pid: the process that made the factory.
     """
 
@@ -86,7 +86,7 @@ def make_vector_env(
             (``stable_baselines3.common.vec_env.SubprocVecEnv``, spawn) or ``"ray"``
             (:class:`~jwmsim.backends.ray_vec_env.RayVecEnv`: each actor takes one Ray CPU and one
             thread, wherever Ray places it; ``threads`` does not apply).
-        threads: numba and PyTorch threads of each local worker (None: ``cores // len(fns)``).
+        threads: numba, PyTorch and BLAS threads of each local worker (None: ``cores // len(fns)``).
         ray_address: the Ray cluster for ``kind="ray"`` (None: a local Ray instance).
 
     Raises:

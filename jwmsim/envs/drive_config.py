@@ -40,7 +40,7 @@ class DriveEnvConfig:
             rasterizer runs on numba's threads, and more PyTorch threads on the small tensor
             operations around it oversubscribe the cores (measured: 240 ms instead of 1 ms for one
             operation with 2 threads on a busy 2-core machine). None: leave PyTorch's setting.
-        threads: this process's numba threads and PyTorch threads, set when the environment is
+        threads: this process's numba, PyTorch and BLAS threads, set when the environment is
             made (:mod:`jwmsim.threads`): ``"auto"`` (default) gives an environment made in a
             vector worker (a child process such as Gymnasium's ``AsyncVectorEnv`` or SB3's
             ``SubprocVecEnv`` worker, a Ray actor, or a worker of :mod:`jwmsim.backends.vector`)

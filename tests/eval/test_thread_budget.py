@@ -1,5 +1,6 @@
 """Thread budgets of vector workers (:mod:`jwmsim.threads`, :mod:`jwmsim.backends.vector`): an
-environment made in a worker ends up with its share of the cores, in numba and in PyTorch; a
+environment made in a worker ends up with its share of the cores, in numba, PyTorch and numpy's
+BLAS; a
 process that steps alone keeps its settings; ``threads=`` overrides. Thread counts, not speed."""
 
 from __future__ import annotations
@@ -74,6 +75,21 @@ def test_an_env_stepping_alone_keeps_the_machine(tiny_log: Path, fresh_process_b
     assert (numba.get_num_threads(), torch.get_num_threads()) == before
 
 
+def test_a_budget_limits_numpys_blas_too(tiny_log: Path, fresh_process_budget) -> None:
+    """OpenBLAS spins its threads while they wait: a one-thread environment that left it at the
+    machine's size used 1.8 cores. ``thread_settings_kept`` gives the pool back."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with threads.thread_settings_kept():
+            assert threads.blas_threads() == 2
+            env = _factory(tiny_log, threads=1)()
+            report = env.unwrapped.thread_report()
+            env.close()
+            assert report["blas_threads"] == 1 and report["budget"]["threads"] == 1
+        assert threads.blas_threads() == 2
+
+
 def _budgets(reports: list[dict]) -> list[tuple[int, int, int, str]]:
     return [
         (r["numba_threads"], r["torch_threads"], r["budget"]["threads"], r["budget"]["reason"])
@@ -133,6 +149,7 @@ def test_sb3_subproc_workers_take_their_share(tiny_log: Path) -> None:
         venv.close()
     assert _budgets(reports) == [(1, 1, 1, "set_process_threads")] * 2
     assert all(r["torch_interop_threads"] == 1 for r in reports)  # set before its pool started
+    assert all(r["blas_threads"] == 1 for r in reports)
 
 
 def _make_for_ray(log: str):
