@@ -493,7 +493,7 @@ def _fit_progress(name: str, config: FitConfig, progress: bool):  # noqa: ANN202
     if config.time_budget is None:
         return progress_bar(total=config.steps, desc=f"fitting {name}", unit="step", disable=not progress)
     return progress_bar(
-        total=round(config.time_budget, 1),
+        total=config.time_budget,  # not rounded: the bar counts up to it exactly
         desc=f"fitting {name} ({config.time_budget:.0f} s budget)",
         unit="s",
         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import cv2
@@ -166,6 +167,12 @@ def test_a_budgeted_fit_shows_the_budget_seconds_not_the_step_cap(monkeypatch: p
     bar.close()
     text = bar.fp.getvalue()
     assert "60 s budget" in text and "30/60 s" in text and "100000" not in text
+    odd = _fit_progress("log", FitConfig(steps=100_000, time_budget=9.20446), True)
+    odd.fp = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm warns when the count passes the total
+        odd.update(min(9.3, 9.20446) - odd.n)
+        odd.close()
     steps = _fit_progress("log", FitConfig(steps=500), True)
     assert steps.total == 500 and steps.unit == "step"
     steps.close()
