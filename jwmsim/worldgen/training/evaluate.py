@@ -247,43 +247,35 @@ def _truncate(clip: Clip, steps: int) -> Clip:
 # --- outputs ------------------------------------------------------------------------------------
 
 
-def _cell(s: dict[str, float]) -> str:
-    def f(x: float, d: int) -> str:
-        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
+def _num(x: float | None, digits: int = 2) -> str:
+    """``x`` to ``digits`` decimals, ``-`` where it is missing or NaN (a mask with no pixel)."""
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
-    return f"{f(s['psnr'], 2)} / {f(s['psnr_uncovered'], 2)} / {f(s['psnr_covered'], 2)} / {f(s['ssim'], 3)}"
+
+def _cell(s: dict[str, float]) -> str:
+    psnrs = " / ".join(_num(s[k]) for k in ("psnr", "psnr_uncovered", "psnr_covered"))
+    return f"{psnrs} / {_num(s['ssim'], 3)}"
 
 
 def _blur_cell(s: dict[str, float]) -> str:
     """``S w/u/c, HF w/u/c, F w/u/c``: the three blur-measure ratios (whole / uncovered / covered)."""
-
-    def f(x: float | None) -> str:
-        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
-
     parts = []
     for m, tag in (("sharpness", "S"), ("hf_energy", "HF"), ("flicker", "F")):
         if m in s:
-            parts.append(f"{tag} {f(s[m])}/{f(s[m + '_uncovered'])}/{f(s[m + '_covered'])}")
+            parts.append(f"{tag} {_num(s[m])}/{_num(s[m + '_uncovered'])}/{_num(s[m + '_covered'])}")
     return ", ".join(parts)
 
 
 def _ssim_cell(s: dict[str, float]) -> str:
-    def f(x: float | None) -> str:
-        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
-
-    return f"{f(s.get('ssim'))} / {f(s.get('ssim_uncovered'))} / {f(s.get('ssim_covered'))}"
+    return " / ".join(_num(s.get(k), 3) for k in ("ssim", "ssim_uncovered", "ssim_covered"))
 
 
 def _pooled_cell(s: dict[str, float]) -> str:
     """``uncovered / covered [dB] (uncovered share %)``: PSNR pooled over the set's masked pixels."""
-
-    def f(x: float | None, fmt: str) -> str:
-        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
-
     share = s.get("uncovered_share")
     return (
-        f"{f(s.get('psnr_uncovered_pooled'), '.2f')} / {f(s.get('psnr_covered_pooled'), '.2f')}"
-        f" ({f(None if share is None else 100 * share, '.2f')} %)"
+        f"{_num(s.get('psnr_uncovered_pooled'))} / {_num(s.get('psnr_covered_pooled'))}"
+        f" ({_num(None if share is None else 100 * share)} %)"
     )
 
 

@@ -32,7 +32,6 @@ SSIM_WINDOW = 7
 PIXEL_METRICS = ("psnr", "psnr_uncovered", "psnr_covered", "ssim", "ssim_uncovered", "ssim_covered")
 RATIOS = ratio_keys()  # sharpness, hf_energy, flicker (whole / uncovered / covered): generated / true
 MASKS = ("uncovered", "covered")
-POOLED = tuple(f"psnr_{m}_pooled" for m in MASKS)
 SUMS = tuple(f"{k}_{m}" for m in MASKS for k in ("se", "n"))  # per image: squared error, pixel count
 METRICS = (*PIXEL_METRICS, *raw_keys(), *SUMS, "n_pixels")  # what is kept per image
 

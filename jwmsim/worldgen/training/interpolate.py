@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from jwmsim.atomic import atomic_path
 from jwmsim.errors import ConfigError, JwmsimError
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
 from jwmsim.worldgen.weights import load_worldgen
@@ -105,8 +106,8 @@ def write_interpolated(
     with tempfile.TemporaryDirectory(prefix=".interpolate.", dir=out_dir) as tmp:
         model.save_pretrained(tmp)
         for f in sorted(Path(tmp).iterdir()):
-            os.chmod(f, 0o644)
-            os.replace(f, out_dir / f.name)
+            with atomic_path(out_dir / f.name) as dst:
+                os.replace(f, dst)
     return out_dir
 
 
