@@ -378,6 +378,36 @@ def worldgen_pooled() -> str:
     return _table(["set", "uncovered share", *data["generators"]], rows)
 
 
+def worldgen_sampler_sweep() -> str:
+    """The default sampler's end level and guidance (``benchmarks/bench_worldgen_sampler.py``): on
+    the real log's WorldRec-skeleton uncovered pixels the sharpness ratio and the PSNR over the
+    skeleton (pooled, per-image mean); the same in the towns at 2 m; the default check's count."""
+    data = _load("benchmarks/results/bench_worldgen_sampler.json")
+    rows = []
+    for name, case in data["results"].items():
+        per: dict[str, Any] = {"generators": ["skeleton", "worldgen"]}
+        for k in ("towns", "real_heldout"):
+            per[k] = {"skeleton": case[k]["skeleton"], "worldgen": case[k][name]}
+        real = [per["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")]
+        town = [per["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")]
+        default = " (default)" if name == "end-0.35" else ""
+        rows.append(
+            [
+                f"{case['end_level']:g} / {case['guidance']:g}{default}",
+                f"{real[0]['sharpness_uncovered']:.2f}",
+                _signed(real[0]["psnr_uncovered_pooled"] - real[1]["psnr_uncovered_pooled"]),
+                _signed(real[0]["psnr_uncovered"] - real[1]["psnr_uncovered"]),
+                _signed(town[0]["psnr_uncovered"] - town[1]["psnr_uncovered"]),
+                f"{sum(ok for *_, ok in picture_check(per))} of {len(picture_check(per))}",
+            ]
+        )
+    header = ["end level / guidance", "sharpness unc. (real)", "PSNR unc. pooled (real)"]
+    header += ["PSNR unc. per-image (real)", "PSNR unc. per-image (towns)", "default check"]
+    m = data["machine"]
+    where = f"{m['cpu_model']}, {m['cpu_count']} cores, fp32 matmul {_calibration(data)} GFLOP/s"
+    return _table(header, rows) + f"\nMeasured with `{data['command']}` ({where}).\n"
+
+
 def worldgen_sharp_whole() -> str:
     """Whole image: PSNR / SSIM / sharpness / high-frequency energy / flicker ratios."""
     data = _load(WORLDGEN_SHARP)
@@ -773,6 +803,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "worldgen-sharp-criteria": worldgen_sharp_criteria,
     "worldgen-sharp-whole": worldgen_sharp_whole,
     "worldgen-pooled": worldgen_pooled,
+    "worldgen-sampler-sweep": worldgen_sampler_sweep,
     "worldgen-default-check": worldgen_default_check,
     **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
 }

@@ -1,0 +1,119 @@
+"""The default WorldGen sampler's settings with the anchor on: the ``sharp`` solver's end level and
+classifier-free guidance, scored by ``jwmsim eval gen``'s harness on the sets of the default check.
+
+Cases (each the shipped teacher, ``sharp`` 2 steps, ``detail`` anchor, one change):
+
+* ``end-0.2``, ``end-0.25``, ``end-0.35`` (the default), ``end-0.5``: the level whose ``x0`` is the
+  frame (:func:`jwmsim.worldgen.flow.sharp_levels`), registered here as solvers of the pipeline's
+  solver registry;
+* ``guidance-1.25``, ``guidance-1.5``, ``guidance-2``: guidance on the skeleton condition (two model
+  calls per step);
+* ``guidance-1.5-end-0.2``: both.
+
+Sets: the unseen towns 900, 901, 903, 904 at a constant 2 m shift and the real log's held-out
+frames 50-59, lidar and WorldRec skeletons (``--only shift-2m --only real-heldout``, as in
+``assets/worldgen_student/eval_results.json``). The JSON keeps the harness's report per case (the
+skeleton beside it), so every measure of the default check can be recomputed; the WorldGen page's
+table is generated from it.
+
+Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_worldgen_sampler.py [--root DIR]
+Writes benchmarks/results/bench_worldgen_sampler.json (or --out). About 3 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.machine import describe, machine_info, write_report  # noqa: E402
+
+NAME = "bench_worldgen_sampler"
+SETS = ("shift-2m", "real-heldout")
+DEFAULT_END = 0.35
+# case name -> (end level, guidance)
+CASES: dict[str, tuple[float, float]] = {
+    "end-0.2": (0.2, 1.0),
+    "end-0.25": (0.25, 1.0),
+    "end-0.35": (DEFAULT_END, 1.0),
+    "end-0.5": (0.5, 1.0),
+    "guidance-1.25": (DEFAULT_END, 1.25),
+    "guidance-1.5": (DEFAULT_END, 1.5),
+    "guidance-2": (DEFAULT_END, 2.0),
+    "guidance-1.5-end-0.2": (0.2, 1.5),
+}
+
+
+def register_case(name: str, end: float, guidance: float) -> None:
+    """A ``sharp`` solver ending at ``end`` and an evaluation generator of the shipped teacher with
+    it and ``guidance`` (the default anchor), both named ``bench-<name>``."""
+    from jwmsim.worldgen.flow import sharp_levels
+    from jwmsim.worldgen.pipeline_worldgen import SOLVERS, SamplerConfig, Solver, WorldGenPipeline
+    from jwmsim.worldgen.training.generators import GENERATORS, GeneratorOptions, GeneratorSpec
+
+    solver = f"bench-end-{end}"
+    if solver not in SOLVERS.names():
+        SOLVERS.add(
+            solver,
+            Solver(
+                SOLVERS.get("sharp").step,
+                lambda steps, shift, end=end: [*sharp_levels(steps, end), 0.0],
+                f"Euler steps from level 1 down to {end}; the frame is the x0 predicted there",
+            ),
+        )
+
+    def make(options: GeneratorOptions) -> WorldGenPipeline:
+        cfg = SamplerConfig(solver=solver, guidance=guidance)
+        return WorldGenPipeline.from_pretrained(options.weights, cfg, options.device)
+
+    label = f"the default sampler, end {end}, guidance {guidance}"
+    GENERATORS.add(f"bench-{name}", GeneratorSpec(make, label))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", type=Path, default=None, help="data root (default $JWMSIM_CACHE/worldgen)")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / f"{NAME}.json")
+    args = ap.parse_args()
+    from jwmsim.worldgen.training.dataset import default_root
+    from jwmsim.worldgen.training.evaluate import EvalConfig, run_eval
+    from jwmsim.worldgen.training.generators import GeneratorOptions
+
+    machine = machine_info()
+    print(describe(machine), flush=True)
+    root = args.root or default_root()
+    results: dict[str, Any] = {}
+    for name, (end, guidance) in CASES.items():
+        register_case(name, end, guidance)
+        t = time.perf_counter()
+        cfg = EvalConfig(root, ("skeleton", f"bench-{name}"), GeneratorOptions(), only=SETS)
+        report = run_eval(cfg, log=lambda _: None)
+        results[name] = {
+            "end_level": end,
+            "guidance": guidance,
+            "seconds": round(time.perf_counter() - t, 1),
+            "sampler": report["weights"][f"bench-{name}"],
+            "towns": {g.removeprefix("bench-"): v for g, v in report["towns"].items()},
+            "real_heldout": {g.removeprefix("bench-"): v for g, v in report["real_heldout"].items()},
+        }
+        print(f"{name}: {results[name]['seconds']} s", flush=True)
+    write_report(
+        args.out,
+        {
+            "benchmark": "bench_worldgen_sampler",
+            "command": "python benchmarks/bench_worldgen_sampler.py",
+            "machine": machine,
+            "sets": list(SETS),
+            "root": str(root),
+            "results": results,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
