@@ -17,6 +17,7 @@ skeleton beside it), so every measure of the default check can be recomputed; th
 table is generated from it.
 
 Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_worldgen_sampler.py [--root DIR]
+[--weights DIR] [--cases NAME ...]
 Writes benchmarks/results/bench_worldgen_sampler.json (or --out). About 3 minutes on 2 cores.
 """
 
@@ -79,6 +80,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, default=None, help="data root (default $JWMSIM_CACHE/worldgen)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / f"{NAME}.json")
+    ap.add_argument("--weights", type=Path, default=None, help="model folder (default: the shipped teacher)")
+    ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES), help="cases to run")
     args = ap.parse_args()
     from jwmsim.worldgen.training.dataset import default_root
     from jwmsim.worldgen.training.evaluate import EvalConfig, run_eval
@@ -88,10 +91,12 @@ def main() -> None:
     print(describe(machine), flush=True)
     root = args.root or default_root()
     results: dict[str, Any] = {}
-    for name, (end, guidance) in CASES.items():
+    for name in args.cases:
+        end, guidance = CASES[name]
         register_case(name, end, guidance)
         t = time.perf_counter()
-        cfg = EvalConfig(root, ("skeleton", f"bench-{name}"), GeneratorOptions(), only=SETS)
+        options = GeneratorOptions(weights=args.weights)
+        cfg = EvalConfig(root, ("skeleton", f"bench-{name}"), options, only=SETS)
         report = run_eval(cfg, log=lambda _: None)
         results[name] = {
             "end_level": end,
@@ -106,7 +111,7 @@ def main() -> None:
         args.out,
         {
             "benchmark": "bench_worldgen_sampler",
-            "command": "python benchmarks/bench_worldgen_sampler.py",
+            "command": " ".join(["python", "benchmarks/bench_worldgen_sampler.py", *sys.argv[1:]]),
             "machine": machine,
             "sets": list(SETS),
             "root": str(root),

@@ -120,6 +120,14 @@ def worldgen(
         "--uncovered-weight",
         help="pretrain / teacher forcing: loss weight of pixels the skeleton leaves empty (default 1)",
     ),
+    previous_frame: bool = typer.Option(
+        False,
+        "--previous-frame",
+        help="the model also takes the previous frame per pixel (an --init is grown, new weights 0)",
+    ),
+    previous_noise: float = typer.Option(
+        None, "--previous-noise", help="teacher forcing: largest noise std on the previous frame (0.1)"
+    ),
 ) -> None:
     """Train WorldGen (flow matching, x-prediction) on skeleton/true-image clips. Resumable; writes
     checkpoint.pt, loss.csv, loss.png and model/ (config.json + safetensors) to --out. Distillation:
@@ -153,6 +161,8 @@ def worldgen(
         critic_lr=critic_lr,
         batch=batch,
         uncovered_weight=uncovered_weight,
+        previous_frame=True if previous_frame else None,
+        previous_noise=previous_noise,
     )
     summary = train(
         cfg,

@@ -12,6 +12,7 @@ from jwmsim.errors import ConfigError
 
 COND_CHANNELS = 5  # skeleton RGB (3), depth feature (1), alpha (1)
 ALPHA_CHANNEL = 4  # index of the skeleton's coverage (alpha) among the condition's channels
+PREVIOUS_CHANNELS = 3  # the previous frame's RGB, beside the condition where the model takes it
 
 
 def check_config(values: dict[str, Any]) -> None:

@@ -6,6 +6,9 @@ positions are assigned by slot when read (sinks first, then the window, oldest f
 being generated takes the next slot), as StreamingLLM does, so that a 600-frame rollout only
 ever uses the slots ``0 .. sinks + window`` seen in training. Memory is bounded by
 ``sinks + window`` frames.
+
+The cache also keeps the last frame written as an image (``previous``, the model's own clean
+output once generation runs), for a model that takes the previous frame per pixel.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class CacheSnapshot:
     sinks: tuple[FrameKV, ...]
     window: tuple[FrameKV, ...]
     written: int
+    previous: torch.Tensor | None = None
 
 
 class KVCache:
@@ -45,6 +49,7 @@ class KVCache:
         self._sinks: list[FrameKV] = []
         self._recent: deque[FrameKV] = deque(maxlen=window)
         self.written = 0  # frames appended over the cache's life
+        self.previous: torch.Tensor | None = None  # [B, C, 3, H, W] the last frame written
 
     @property
     def num_frames(self) -> int:
@@ -68,27 +73,33 @@ class KVCache:
             torch.cat([f[index][1] for f in frames], dim=2),
         )
 
-    def append(self, frame: FrameKV) -> None:
-        """Add a frame (it becomes a sink while there are fewer than ``num_sinks``)."""
+    def append(self, frame: FrameKV, image: torch.Tensor | None = None) -> None:
+        """Add a frame (it becomes a sink while there are fewer than ``num_sinks``); ``image``
+        ``[B, C, 3, H, W]`` in [-1, 1], the frame itself, becomes :attr:`previous`."""
         if len(self._sinks) < self.num_sinks:
             self._sinks.append(frame)
         else:
             self._recent.append(frame)
         self.written += 1
+        self.previous = None if image is None else image.detach()
 
     def clear(self) -> None:
         self._sinks = []
         self._recent.clear()
         self.written = 0
+        self.previous = None
 
     def nbytes(self) -> int:
-        """Bytes held by the cached tensors."""
-        return sum(t.numel() * t.element_size() for f in self.frames() for kv in f for t in kv)
+        """Bytes held by the cached tensors (keys, values and the previous frame)."""
+        held = sum(t.numel() * t.element_size() for f in self.frames() for kv in f for t in kv)
+        image = self.previous
+        return held + (0 if image is None else image.numel() * image.element_size())
 
     def snapshot(self) -> CacheSnapshot:
-        return CacheSnapshot(tuple(self._sinks), tuple(self._recent), self.written)
+        return CacheSnapshot(tuple(self._sinks), tuple(self._recent), self.written, self.previous)
 
     def restore(self, snap: CacheSnapshot) -> None:
         self._sinks = list(snap.sinks)
         self._recent = deque(snap.window, maxlen=self.window)
         self.written = snap.written
+        self.previous = snap.previous

@@ -13,6 +13,13 @@ full-resolution skip of the noisy image and (zero-initialised) of the condition 
 image ``x0``; the flow-matching velocity is ``(x_s - x0) / s`` (x-prediction, which small
 pixel-space models learn far better than noise-like targets).
 
+With ``previous_frame`` the stem and the head also take, per pixel and through the same
+zero-initialised entry points, the previous clean frame of the same camera (zeros where there is
+none): the frame before in a training clip; at inference the last frame in the KV cache, i.e. the
+model's own previous output (the past frames concatenated to the input, as in the diffusion world
+models DIAMOND and GameNGen). The tokens see the past through attention at 16-pixel resolution;
+this path gives the head the past at full resolution, for what the skeleton leaves empty.
+
 At a fresh initialisation the output does not depend on the condition at all (tested); training
 opens the condition channels.
 """
@@ -28,7 +35,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from jwmsim.worldgen.conditioning import padded_hw
-from jwmsim.worldgen.configuration_worldgen import COND_CHANNELS, check_config
+from jwmsim.worldgen.configuration_worldgen import COND_CHANNELS, PREVIOUS_CHANNELS, check_config
 from jwmsim.worldgen.kv_cache import FrameKV, KVCache
 
 
@@ -155,6 +162,7 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         motion_scale: ego motion between frames is divided by this before embedding
             (``(dx, dy, dz)`` [m], ``dyaw`` [rad x 10]).
         timestep_shift: ``k`` of the flow-matching timestep shift ``k s / (1 + (k - 1) s)``.
+        previous_frame: also take the previous clean frame per pixel (module docstring).
     """
 
     config_name = "config.json"
@@ -175,6 +183,7 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         depth_scale: float = 10.0,
         motion_scale: float = 2.0,
         timestep_shift: float = 5.0,
+        previous_frame: bool = False,
     ) -> None:
         super().__init__()
         check_config(dict(locals()))
@@ -182,7 +191,8 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         act = nn.SiLU()
         # stem: noisy image + zero-initialised condition -> stride 16 tokens
         self.in_x = nn.Conv2d(3, c1, 3, 2, 1)
-        self.in_cond = ZeroInitConv(COND_CHANNELS, c1, stride=2)
+        cond_in = COND_CHANNELS + (PREVIOUS_CHANNELS if previous_frame else 0)
+        self.in_cond = ZeroInitConv(cond_in, c1, stride=2)
         self.down2 = nn.Sequential(nn.Conv2d(c1, c2, 3, 2, 1), act, nn.Conv2d(c2, c2, 3, padding=1), act)
         self.down3 = nn.Sequential(nn.Conv2d(c2, c3, 3, 2, 1), act)
         self.down4 = nn.Conv2d(c3, dim, 3, 2, 1)
@@ -201,7 +211,7 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         self.up2 = nn.Sequential(nn.Conv2d(2 * c2, c1, 3, padding=1), act)
         self.up1 = nn.Sequential(nn.Conv2d(2 * c1, c0, 3, padding=1), act)
         self.out_x = nn.Conv2d(c0 + 3, c0, 1)
-        self.out_cond = ZeroInitConv(COND_CHANNELS, c0, k=1)
+        self.out_cond = ZeroInitConv(cond_in, c0, k=1)
         self.out_hidden = nn.Sequential(act, nn.Conv2d(c0, c0, 1), act)
         self.out = nn.Conv2d(c0, 3, 1)
 
@@ -210,13 +220,26 @@ class WorldGenModel(ModelMixin, ConfigMixin):
     def head_dim(self) -> int:
         return self.config.dim // self.config.heads
 
+    def _with_previous(self, cond: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+        """The condition ``[..., 5, H, W]`` with the previous frame ``[..., 3, H, W]`` appended
+        (zeros when None) where the model takes it; unchanged otherwise."""
+        if not self.config.previous_frame:
+            return cond
+        if previous is None:
+            previous = cond.new_zeros(*cond.shape[:-3], PREVIOUS_CHANNELS, *cond.shape[-2:])
+        elif previous.shape != (*cond.shape[:-3], PREVIOUS_CHANNELS, *cond.shape[-2:]):
+            raise ValueError(
+                f"previous frames {tuple(previous.shape)} do not match the condition {tuple(cond.shape)}"
+            )
+        return torch.cat([cond, previous.to(cond.dtype)], dim=-3)
+
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         ph, pw = padded_hw((h, w), self.config.patch)
         return F.pad(x, (0, pw - w, 0, ph - h)) if (ph, pw) != (h, w) else x
 
     def _encode(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Images ``[M, 3, H, W]`` and condition ``[M, 5, H, W]`` -> tokens ``[M, D, h, w]`` and the
+        """Images ``[M, 3, H, W]`` and condition ``[M, 5 (+3), H, W]`` -> tokens ``[M, D, h, w]`` and the
         skips (/2, /4, /8 resolution) of the padded images."""
         f1 = F.silu(self.in_x(self._pad(x)) + self.in_cond(self._pad(cond)))
         f2 = self.down2(f1)
@@ -281,6 +304,7 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         positions: torch.Tensor,
         block_mask: torch.Tensor | None = None,
         out_blocks: torch.Tensor | None = None,
+        previous: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predict clean frames for a sequence of ``F`` frame blocks.
 
@@ -294,6 +318,9 @@ class WorldGenModel(ModelMixin, ConfigMixin):
             block_mask: ``[F, F]`` bool, True where block i attends to block j (None: all blocks
                 attend to all: bidirectional).
             out_blocks: ``[F_out]`` long: the blocks to decode (None: all).
+            previous: ``[B, F, C, 3, H, W]`` the clean frame before each block's frame, zeros
+                where none (None: none at all); ignored unless the model takes it
+                (``previous_frame``).
 
         Returns:
             ``[B, F_out, C, 3, H, W]`` the ``x0`` prediction.
@@ -303,6 +330,7 @@ class WorldGenModel(ModelMixin, ConfigMixin):
             raise ValueError(
                 f"positions must be [F={f}] slots < {self.config.max_frames}, got {positions.tolist()}"
             )
+        cond = self._with_previous(cond, previous)
         h, skips, grid = self._tokens(x, cond, rays)
         per_frame = h.shape[1] // f
         frame_cond = self._frame_cond(levels, motion)
@@ -344,8 +372,10 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         Args:
             x: ``[B, C, 3, H, W]``; level: ``[B]``; cond: ``[B, C, 5, H, W]``; rays as :meth:`forward`;
             motion: ``[B, 4]``.
-            cache: the past frames; the frame takes slot ``cache.num_frames``.
-            write: append this call's keys and values to the cache (the clean call at level 0).
+            cache: the past frames; the frame takes slot ``cache.num_frames``; its last written
+                image is the previous frame of a model that takes it.
+            write: append this call's keys and values to the cache (the clean call at level 0),
+                and ``x`` as the cache's previous frame.
             decode: predict ``x0``; False (with ``write``) only fills the cache: the last block
                 stops at its keys and values and no image is decoded (the same cache, less work).
 
@@ -358,6 +388,7 @@ class WorldGenModel(ModelMixin, ConfigMixin):
         slot = cache.num_frames
         if slot >= self.config.max_frames:
             raise ValueError(f"cache holds {slot} frames; the model has {self.config.max_frames} slots")
+        cond = self._with_previous(cond, cache.previous)
         h, skips, grid = self._tokens(x[:, None], cond[:, None], rays)
         n = h.shape[1]
         frame_cond = self._frame_cond(level[:, None], motion[:, None])
@@ -375,11 +406,34 @@ class WorldGenModel(ModelMixin, ConfigMixin):
             written.append(kv)
         if write:
             frame: FrameKV = tuple((k.detach(), v.detach()) for k, v in written)
-            cache.append(frame)
+            cache.append(frame, x if self.config.previous_frame else None)
         if not decode:
             return None
         maps = self._heads(h, frame_cond, b, 1, c, grid)
         return self._decode(maps, skips, x.flatten(0, 1), cond.flatten(0, 1)).view(b, c, 3, *x.shape[-2:])
+
+
+def with_previous_frame(model: WorldGenModel) -> WorldGenModel:
+    """A copy of ``model`` that also takes the previous frame, with its weights and zero weights
+    on the new input channels: the same outputs as ``model`` until training opens them (tested).
+    A model that already takes it is returned as it is."""
+    if model.config.previous_frame:
+        return model
+    config = {k: v for k, v in dict(model.config).items() if not k.startswith("_")}
+    grown = WorldGenModel(**{**config, "previous_frame": True})
+    state = model.state_dict()
+    for name in ("in_cond.weight", "out_cond.weight"):
+        w = state[name]
+        extra = w.new_zeros(w.shape[0], PREVIOUS_CHANNELS, *w.shape[2:])
+        state[name] = torch.cat([w, extra], dim=1)
+    grown.load_state_dict(state)
+    return grown.to(next(model.parameters()).device).train(model.training)
+
+
+def previous_frames(frames: torch.Tensor) -> torch.Tensor:
+    """``[B, F, ...]`` consecutive clean frames -> the frame before each, ``[B, F, ...]`` (zeros
+    before the first)."""
+    return torch.cat([torch.zeros_like(frames[:, :1]), frames[:, :-1]], dim=1)
 
 
 def causal_block_mask(frames: int) -> torch.Tensor:

@@ -25,7 +25,8 @@ Per simulated step (one frame of ``C`` cameras):
    is;
 4. one more call at level 0 with the final ``x0`` writes the frame's clean keys and values into the
    cache (sinks are permanent, then a sliding window: memory stays bounded over minutes). It runs
-   the transformer only: no image is decoded from it.
+   the transformer only: no image is decoded from it. A model that takes the previous frame per
+   pixel (``previous_frame``) gets this frame, from the cache, at every call of the next step.
 
 Frames are generated at the model's trained size; other sizes are resized in and out.
 :class:`WorldGenPipeline` implements :class:`~jwmsim.worldgen.frames.FrameGenerator`.

@@ -167,7 +167,8 @@ def score_frames(
     noisy_cond: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The model's ``x0`` for noisy copies of generated frames, each attending to the clean frames
-    before it (the teacher-forcing layout: what the KV cache holds at inference), in one call.
+    before it (the teacher-forcing layout: what the KV cache holds at inference), in one call; a
+    model that takes the previous frame gets each frame's clean predecessor, as at inference.
 
     Args:
         context: ``[B, n_ctx, C, 3, H, W]`` true context frames.
@@ -180,7 +181,7 @@ def score_frames(
     Returns:
         ``[B, G, C, 3, H, W]`` the ``x0`` prediction of each noisy copy.
     """
-    from jwmsim.worldgen.modeling_worldgen import teacher_forcing_mask
+    from jwmsim.worldgen.modeling_worldgen import previous_frames, teacher_forcing_mask
 
     b, n_ctx = context.shape[:2]
     g = clean.shape[1]
@@ -189,6 +190,7 @@ def score_frames(
     nc = cond[:, n_ctx:] if noisy_cond is None else noisy_cond
     lv = torch.cat([torch.zeros(b, f + n_ctx, device=dev), levels.to(dev)], 1)
     pos = torch.arange(f)
+    prev = previous_frames(torch.cat([context, clean], 1))
     return model(
         torch.cat([context, clean, context, noisy], 1),
         lv,
@@ -198,4 +200,5 @@ def score_frames(
         torch.cat([pos, pos]),
         teacher_forcing_mask(f),
         torch.arange(f + n_ctx, 2 * f),
+        torch.cat([prev, prev], 1),
     ).float()

@@ -51,7 +51,12 @@ from jwmsim.training import (
 from jwmsim.worldgen.configuration_worldgen import ALPHA_CHANNEL
 from jwmsim.worldgen.configuration_worldgen import PRESETS as MODEL_PRESETS
 from jwmsim.worldgen.flow import add_noise, sample_training_levels
-from jwmsim.worldgen.modeling_worldgen import WorldGenModel, teacher_forcing_mask
+from jwmsim.worldgen.modeling_worldgen import (
+    WorldGenModel,
+    previous_frames,
+    teacher_forcing_mask,
+    with_previous_frame,
+)
 from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER
 from jwmsim.worldgen.training.run_files import load_checkpoint, plot_loss
 from jwmsim.worldgen.training.train_clips import ClipSet, ClipTensors
@@ -77,6 +82,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     cond_dropout: float = 0.1  # probability per frame of dropping its skeleton condition
     uncovered_weight: float = 1.0  # pretrain / teacher forcing: loss weight of pixels without skeleton
+    previous_frame: bool = False  # the model takes the previous frame per pixel (an --init is grown)
+    previous_noise: float = 0.1  # teacher forcing: largest std of the noise added to the previous frame
+    previous_dropout: float = 0.1  # teacher forcing: probability per frame of no previous frame
     level_shift: float | None = None  # timestep shift of the training levels (None: the model's)
     init: str | None = None  # a save_pretrained folder to start from (teacher forcing: the pretrain model)
     checkpoint_every_s: float = 180.0  # [s]
@@ -112,6 +120,11 @@ class TrainConfig:
             )
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ConfigError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        if not 0.0 <= self.previous_dropout < 1.0 or not 0.0 <= self.previous_noise <= 1.0:
+            raise ConfigError(
+                f"previous_dropout must be in [0, 1) and previous_noise in [0, 1], got "
+                f"{self.previous_dropout} and {self.previous_noise}"
+            )
         if self.crop_hw is not None and (len(self.crop_hw) != 2 or min(self.crop_hw) < 16):
             raise ConfigError(f"crop_hw must be (height, width) >= 16 px or None, got {self.crop_hw}")
         if self.autocast not in ("bf16", "none"):
@@ -149,6 +162,22 @@ def drop_condition(cond: torch.Tensor, p: float, gen: torch.Generator) -> torch.
     return cond * keep.view(*cond.shape[:2], *([1] * (cond.dim() - 2)))
 
 
+def corrupt_previous(frames: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """The previous clean frame of each frame ``[B, F, C, 3, H, W]`` as the model sees it in
+    training: Gaussian noise of a std drawn per sample in ``[0, previous_noise]`` (at inference the
+    previous frame is the model's own, imperfect output: the noise keeps the model from trusting it
+    blindly, as GameNGen's noise augmentation does), and none (zeros) for a frame with probability
+    ``previous_dropout`` and for the first."""
+    prev = previous_frames(frames)
+    b, f = frames.shape[:2]
+    shape = (b, f, *([1] * (frames.dim() - 2)))
+    std = (torch.rand(b, generator=gen) * cfg.previous_noise).view(b, *([1] * (frames.dim() - 1)))
+    noisy = prev + std.to(prev.device) * torch.randn(prev.shape, generator=gen).to(prev.device)
+    keep = (torch.rand(b, f, generator=gen) >= cfg.previous_dropout).view(shape).to(prev.device, prev.dtype)
+    keep[:, 0] = 0.0
+    return noisy * keep
+
+
 def weighted_error(pred: torch.Tensor, batch: Batch, uncovered_weight: float) -> torch.Tensor:
     """The x0 prediction's mean squared error, with pixels the skeleton leaves empty weighted
     ``uncovered_weight`` times those it covers (linear in its coverage ``a``: ``w = 1 + (u - 1)(1 - a)``),
@@ -180,7 +209,8 @@ def pretrain_loss(model: Any, batch: Batch, cfg: TrainConfig, k: float, gen: tor
 def teacher_forcing_loss(
     model: Any, batch: Batch, cfg: TrainConfig, k: float, gen: torch.Generator
 ) -> torch.Tensor:
-    """Causal: clean context blocks, then noisy blocks (one level per frame), teacher-forcing mask."""
+    """Causal: clean context blocks, then noisy blocks (one level per frame), teacher-forcing mask;
+    a model that takes the previous frame gets each frame's clean predecessor (:func:`corrupt_previous`)."""
     b, f = batch.x0.shape[:2]
     dev = batch.x0.device
     s = sample_training_levels((b, f), k, gen).to(dev)
@@ -188,6 +218,11 @@ def teacher_forcing_loss(
     x_s = add_noise(batch.x0, eps, s.view(b, f, 1, 1, 1, 1))
     clean_cond = drop_condition(batch.cond, cfg.cond_dropout, gen)
     noisy_cond = drop_condition(batch.cond, cfg.cond_dropout, gen)
+    base = getattr(model, "module", model)
+    previous = None
+    if base.config.previous_frame:
+        prev = corrupt_previous(batch.x0, cfg, gen)
+        previous = torch.cat([prev, prev], 1)
     pos = torch.arange(f)
     pred = model(
         torch.cat([batch.x0, x_s], 1),
@@ -198,6 +233,7 @@ def teacher_forcing_loss(
         torch.cat([pos, pos]),
         teacher_forcing_mask(f),
         torch.arange(f, 2 * f),
+        previous,
     )
     return weighted_error(pred, batch, cfg.uncovered_weight)
 
@@ -329,10 +365,13 @@ CSV_FIELDS = ["step", "loss", "lr", "seconds", "stage"]
 
 
 def build_model(cfg: TrainConfig) -> WorldGenModel:
-    """The model to train: ``cfg.init`` loaded strictly, else fresh from the preset."""
+    """The model to train: ``cfg.init`` loaded strictly (grown to take the previous frame where
+    ``cfg.previous_frame`` asks it), else fresh from the preset."""
     if cfg.init:
-        return load_worldgen(cfg.init).train()
-    return WorldGenModel(**{**MODEL_PRESETS[cfg.model_preset], **cfg.extra})
+        model = load_worldgen(cfg.init).train()
+        return with_previous_frame(model) if cfg.previous_frame else model
+    extra = {"previous_frame": True, **cfg.extra} if cfg.previous_frame else cfg.extra
+    return WorldGenModel(**{**MODEL_PRESETS[cfg.model_preset], **extra})
 
 
 def train(
