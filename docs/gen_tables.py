@@ -408,6 +408,48 @@ def worldgen_sampler_sweep() -> str:
     return _table(header, rows) + f"\nMeasured with `{data['command']}` ({where}).\n"
 
 
+def worldgen_previous_frame() -> str:
+    """The teacher before and after it takes the previous frame (``assets/worldgen/previous_frame``):
+    the default sampler on the WorldRec skeleton, PSNR uncovered over the skeleton (per-image mean,
+    pooled), covered SSIM, the real log's uncovered sharpness, the towns' uncovered flicker, and
+    the default check's count."""
+    folder = "assets/worldgen/previous_frame"
+    cases: list[tuple[str, dict[str, Any]]] = [("without the previous frame (the teacher before)",
+                                                 _load(f"{folder}/sweep_before.json"))]  # fmt: skip
+    for alpha in ("0.3", "0.4", "0.5"):
+        label = f"WiSE-FT alpha {alpha}" + (" (shipped)" if alpha == "0.3" else "")
+        cases.append((label, _load(f"{folder}/sweep_alpha_{alpha}.json")))
+    rows = []
+    for label, data in cases:
+        case = data["results"]["end-0.35"]
+        per: dict[str, Any] = {"generators": ["skeleton", "worldgen"]}
+        for k in ("towns", "real_heldout"):
+            per[k] = {"skeleton": case[k]["skeleton"], "worldgen": case[k]["end-0.35"]}
+        rows.append(_previous_frame_row(label, per))
+    run7 = _load(f"{folder}/eval_alpha_1.0.json")
+    rows.append(_previous_frame_row("run 7 alone (alpha 1)", run7))
+    header = ["teacher", "towns: PSNR unc. mean / pooled", "towns: SSIM cov.", "towns: flicker unc."]
+    header += ["real: PSNR unc. mean / pooled", "real: SSIM cov.", "real: sharpness unc.", "default check"]
+    return _table(header, rows)
+
+
+def _previous_frame_row(label: str, data: dict[str, Any]) -> list[str]:
+    """One row of :func:`worldgen_previous_frame` from a report with ``skeleton`` and ``worldgen``."""
+    town = [data["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")]
+    real = [data["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")]
+    check = picture_check(data)
+    cells = [label]
+    for (g, s), extra in ((town, ("flicker_uncovered",)), (real, ("sharpness_uncovered",))):
+        cells.append(
+            f"{_signed(g['psnr_uncovered'] - s['psnr_uncovered'])} / "
+            f"{_signed(g['psnr_uncovered_pooled'] - s['psnr_uncovered_pooled'])}"
+        )
+        cells.append(f"{g['ssim_covered']:.3f} ({s['ssim_covered']:.3f})")
+        cells += [f"{g[k]:.2f} ({s[k]:.2f})" for k in extra]
+    cells.append(f"{sum(ok for *_, ok in check)} of {len(check)}")
+    return cells
+
+
 def worldgen_sharp_whole() -> str:
     """Whole image: PSNR / SSIM / sharpness / high-frequency energy / flicker ratios."""
     data = _load(WORLDGEN_SHARP)
@@ -804,6 +846,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "worldgen-sharp-whole": worldgen_sharp_whole,
     "worldgen-pooled": worldgen_pooled,
     "worldgen-sampler-sweep": worldgen_sampler_sweep,
+    "worldgen-previous-frame": worldgen_previous_frame,
     "worldgen-default-check": worldgen_default_check,
     **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
 }

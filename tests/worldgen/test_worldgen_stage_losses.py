@@ -157,3 +157,20 @@ def test_the_shipped_student_loads_and_generates(rig_fn) -> None:
     out = pipe(frame)
     assert out.images.shape == (3, h, w, 3) and out.denoiser_calls == 2
     assert 5 < float(out.images.std()) and np.isfinite(out.x0.numpy()).all()
+
+
+def test_the_shipped_scores_were_measured_on_the_shipped_weights() -> None:
+    """``assets/worldgen_student/eval_results.json`` records the SHA-256 of the weights each
+    generator scored: the default and the student are the files shipped beside it, and the
+    student was distilled from a teacher of the same architecture."""
+    import hashlib
+    import json
+
+    from jwmsim.worldgen.weights import default_weights_dir, load_worldgen, student_dir
+
+    report = json.loads((student_dir() / "eval_results.json").read_text())
+    for generator, folder in (("worldgen", default_weights_dir()), ("worldgen-student", student_dir())):
+        data = (folder / "diffusion_pytorch_model.safetensors").read_bytes()
+        assert report["weights"][generator]["sha256"] == hashlib.sha256(data).hexdigest(), generator
+    teacher, student = load_worldgen(default_weights_dir()), load_worldgen(student_dir())
+    assert teacher.config.previous_frame == student.config.previous_frame
