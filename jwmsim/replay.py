@@ -70,8 +70,9 @@ class PlannerFailed(JwmsimError, RuntimeError):
 
 
 # runs of a replay with a video by default (the first ones): the others are scored without images,
-# so that a 20-run replay with WorldGen's frames stays within a few minutes on 2 cores
-DEFAULT_VIDEOS = 4
+# so that the first command (install, then a 20-run replay with WorldGen's frames) stays within
+# 4 minutes on 2 cores
+DEFAULT_VIDEOS = 2
 
 
 @dataclass(frozen=True)
