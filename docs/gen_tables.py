@@ -378,6 +378,15 @@ def worldgen_pooled() -> str:
     return _table(["set", "uncovered share", *data["generators"]], rows)
 
 
+def _sweep_report(case: dict[str, Any], name: str) -> dict[str, Any]:
+    """One case of ``bench_worldgen_sampler.json`` in ``eval gen``'s report layout, its sampler
+    named ``worldgen`` beside the skeleton (what :func:`picture_check` reads)."""
+    per: dict[str, Any] = {"generators": ["skeleton", "worldgen"]}
+    for k in ("towns", "real_heldout"):
+        per[k] = {"skeleton": case[k]["skeleton"], "worldgen": case[k][name]}
+    return per
+
+
 def worldgen_sampler_sweep() -> str:
     """The default sampler's end level and guidance (``benchmarks/bench_worldgen_sampler.py``): on
     the real log's WorldRec-skeleton uncovered pixels the sharpness ratio and the PSNR over the
@@ -385,9 +394,8 @@ def worldgen_sampler_sweep() -> str:
     data = _load("benchmarks/results/bench_worldgen_sampler.json")
     rows = []
     for name, case in data["results"].items():
-        per: dict[str, Any] = {"generators": ["skeleton", "worldgen"]}
-        for k in ("towns", "real_heldout"):
-            per[k] = {"skeleton": case[k]["skeleton"], "worldgen": case[k][name]}
+        per = _sweep_report(case, name)
+        check = picture_check(per)
         real = [per["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")]
         town = [per["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")]
         default = " (default)" if name == "end-0.35" else ""
@@ -398,7 +406,7 @@ def worldgen_sampler_sweep() -> str:
                 _signed(real[0]["psnr_uncovered_pooled"] - real[1]["psnr_uncovered_pooled"]),
                 _signed(real[0]["psnr_uncovered"] - real[1]["psnr_uncovered"]),
                 _signed(town[0]["psnr_uncovered"] - town[1]["psnr_uncovered"]),
-                f"{sum(ok for *_, ok in picture_check(per))} of {len(picture_check(per))}",
+                f"{sum(ok for *_, ok in check)} of {len(check)}",
             ]
         )
     header = ["end level / guidance", "sharpness unc. (real)", "PSNR unc. pooled (real)"]
@@ -419,13 +427,8 @@ def worldgen_previous_frame() -> str:
     for alpha in ("0.3", "0.4", "0.5"):
         label = f"WiSE-FT alpha {alpha}" + (" (shipped)" if alpha == "0.3" else "")
         cases.append((label, _load(f"{folder}/sweep_alpha_{alpha}.json")))
-    rows = []
-    for label, data in cases:
-        case = data["results"]["end-0.35"]
-        per: dict[str, Any] = {"generators": ["skeleton", "worldgen"]}
-        for k in ("towns", "real_heldout"):
-            per[k] = {"skeleton": case[k]["skeleton"], "worldgen": case[k]["end-0.35"]}
-        rows.append(_previous_frame_row(label, per))
+    rows = [_previous_frame_row(label, _sweep_report(data["results"]["end-0.35"], "end-0.35"))
+            for label, data in cases]  # fmt: skip
     run7 = _load(f"{folder}/eval_alpha_1.0.json")
     rows.append(_previous_frame_row("run 7 alone (alpha 1)", run7))
     header = ["teacher", "towns: PSNR unc. mean / pooled", "towns: SSIM cov.", "towns: flicker unc."]

@@ -419,8 +419,7 @@ def with_previous_frame(model: WorldGenModel) -> WorldGenModel:
     A model that already takes it is returned as it is."""
     if model.config.previous_frame:
         return model
-    config = {k: v for k, v in dict(model.config).items() if not k.startswith("_")}
-    grown = WorldGenModel(**{**config, "previous_frame": True})
+    grown = WorldGenModel.from_config(model.config, previous_frame=True)
     state = model.state_dict()
     for name in ("in_cond.weight", "out_cond.weight"):
         w = state[name]
