@@ -120,6 +120,12 @@ def worldgen(
         "--uncovered-weight",
         help="pretrain / teacher forcing: loss weight of pixels the skeleton leaves empty (default 1)",
     ),
+    gradient_weight: float = typer.Option(
+        None,
+        "--gradient-weight",
+        help="pretrain / teacher forcing: weight of the gradient variance loss beside the MSE "
+        "(against blur; default 0)",
+    ),
     previous_frame: bool = typer.Option(
         False,
         "--previous-frame",
@@ -161,6 +167,7 @@ def worldgen(
         critic_lr=critic_lr,
         batch=batch,
         uncovered_weight=uncovered_weight,
+        gradient_weight=gradient_weight,
         previous_frame=True if previous_frame else None,
         previous_noise=previous_noise,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from jwmsim.worldgen.training.rollout import causal_rollout
 from jwmsim.worldgen.training.train import (
     Batch,
     TrainConfig,
+    gradient_variance,
     pretrain_loss,
     teacher_forcing_loss,
     weighted_error,
@@ -73,6 +75,46 @@ def test_stages_1_and_2_lower_their_loss(loss_fn, clips: Path) -> None:
 
     before, after = _fit(model, loss_of)
     assert after < 0.9 * before, (before, after)
+
+
+def loss_fn_without_term(model: torch.nn.Module, batch: Batch, cfg: TrainConfig, k: float) -> torch.Tensor:
+    return teacher_forcing_loss(
+        model, batch, replace(cfg, gradient_weight=0.0), k, torch.Generator().manual_seed(1)
+    )
+
+
+def test_teacher_forcing_with_the_gradient_variance_lowers_its_loss(clips: Path) -> None:
+    model = _model()
+    batch = Batch.stack(_samples(model, clips), torch.device("cpu"))
+    cfg = TrainConfig(stage="teacher-forcing", cond_dropout=0.0, gradient_weight=0.5, uncovered_weight=2.0)
+    k = float(model.config.timestep_shift)
+
+    def loss_of(m: torch.nn.Module) -> torch.Tensor:
+        return teacher_forcing_loss(m, batch, cfg, k, torch.Generator().manual_seed(1))
+
+    with torch.no_grad():
+        plain = float(loss_fn_without_term(model, batch, cfg, k))
+    before, after = _fit(model, loss_of)
+    assert before > plain  # the term is there
+    assert after < 0.9 * before, (before, after)
+
+
+def test_the_gradient_variance_asks_for_detail_not_for_its_place() -> None:
+    """Why the term exists: where an edge may lie at either of two places, the blur between them
+    has the lower squared error against the truth, yet a sharp edge at the wrong place matches the
+    true tile's gradient variance and the blur does not."""
+    x = torch.arange(16.0)
+    true = (x >= 7).float().expand(3, 16, 16)  # a vertical edge inside the first 8-pixel tile
+    off = (x >= 5).float().expand(3, 16, 16)  # the same edge two columns to the left
+    blur = 0.5 * (true + off)  # the mean of the two
+    assert float((blur - true).pow(2).mean()) < float((off - true).pow(2).mean())
+    assert float(gradient_variance(off, true)) < 0.2 * float(gradient_variance(blur, true))
+    assert float(gradient_variance(true, true)) == 0.0
+    w = torch.zeros(1, 16, 16)
+    w[..., 8:] = 1.0  # only the flat right-hand tiles count
+    assert float(gradient_variance(blur, true, w)) == 0.0
+    with pytest.raises(ConfigError, match="gradient_weight"):
+        TrainConfig(gradient_weight=-0.1)
 
 
 def test_uncovered_weight_moves_the_loss_to_empty_pixels() -> None:
