@@ -427,22 +427,29 @@ def worldgen_previous_frame() -> str:
     for alpha in ("0.3", "0.4", "0.5"):
         label = f"WiSE-FT alpha {alpha}" + (" (shipped)" if alpha == "0.3" else "")
         cases.append((label, _load(f"{folder}/sweep_alpha_{alpha}.json")))
-    rows = [_previous_frame_row(label, _sweep_report(data["results"]["end-0.35"], "end-0.35"))
+    rows = [_teacher_row(label, _sweep_report(data["results"]["end-0.35"], "end-0.35"))
             for label, data in cases]  # fmt: skip
     run7 = _load(f"{folder}/eval_alpha_1.0.json")
-    rows.append(_previous_frame_row("run 7 alone (alpha 1)", run7))
+    rows.append(_teacher_row("run 7 alone (alpha 1)", run7))
     header = ["teacher", "towns: PSNR unc. mean / pooled", "towns: SSIM cov.", "towns: flicker unc."]
     header += ["real: PSNR unc. mean / pooled", "real: SSIM cov.", "real: sharpness unc.", "default check"]
     return _table(header, rows)
 
 
-def _previous_frame_row(label: str, data: dict[str, Any]) -> list[str]:
-    """One row of :func:`worldgen_previous_frame` from a report with ``skeleton`` and ``worldgen``."""
+def _teacher_row(
+    label: str,
+    data: dict[str, Any],
+    town_extra: tuple[str, ...] = ("flicker_uncovered",),
+    real_extra: tuple[str, ...] = ("sharpness_uncovered",),
+) -> list[str]:
+    """One row of a teacher comparison from a report with ``skeleton`` and ``worldgen``: per set
+    (towns, real log; WorldRec skeleton) PSNR uncovered over the skeleton (mean / pooled), covered
+    SSIM and the ``*_extra`` measures (the skeleton's in brackets), then the default check's count."""
     town = [data["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")]
     real = [data["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")]
     check = picture_check(data)
     cells = [label]
-    for (g, s), extra in ((town, ("flicker_uncovered",)), (real, ("sharpness_uncovered",))):
+    for (g, s), extra in ((town, town_extra), (real, real_extra)):
         cells.append(
             f"{_signed(g['psnr_uncovered'] - s['psnr_uncovered'])} / "
             f"{_signed(g['psnr_uncovered_pooled'] - s['psnr_uncovered_pooled'])}"
@@ -451,6 +458,37 @@ def _previous_frame_row(label: str, data: dict[str, Any]) -> list[str]:
         cells += [f"{g[k]:.2f} ({s[k]:.2f})" for k in extra]
     cells.append(f"{sum(ok for *_, ok in check)} of {len(check)}")
     return cells
+
+
+GRADIENT_VARIANCE = "assets/worldgen/gradient_variance"
+# file in GRADIENT_VARIANCE -> the teacher it scored
+GRADIENT_VARIANCE_TEACHERS = {
+    "sweep_shipped.json": "shipped teacher (MSE)",
+    "sweep_gv_0.02.json": "fine-tune, gradient variance 0.02",
+    "sweep_gv_0.02_wise_0.5.json": "WiSE-FT 0.5 of it",
+    "sweep_gv_0.05.json": "fine-tune, gradient variance 0.05",
+}
+
+
+def worldgen_gradient_variance() -> str:
+    """The teacher fine-tuned with the gradient variance loss against the shipped one
+    (``assets/worldgen/gradient_variance``), the default sampler at three end levels, on the WorldRec
+    skeleton: as :func:`worldgen_previous_frame`, with the towns' uncovered sharpness."""
+    rows = []
+    for name, teacher in GRADIENT_VARIANCE_TEACHERS.items():
+        data = _load(f"{GRADIENT_VARIANCE}/{name}")
+        for case_name, case in data["results"].items():
+            label = f"{teacher}, end {case['end_level']:g}"
+            report = _sweep_report(case, case_name)
+            rows.append(_teacher_row(label, report, ("sharpness_uncovered", "flicker_uncovered")))
+    header = ["teacher, end level", "towns: PSNR unc. mean / pooled", "towns: SSIM cov."]
+    header += ["towns: sharpness unc.", "towns: flicker unc.", "real: PSNR unc. mean / pooled"]
+    header += ["real: SSIM cov.", "real: sharpness unc.", "default check"]
+    data = _load(f"{GRADIENT_VARIANCE}/sweep_shipped.json")
+    m = data["machine"]
+    where = f"{m['cpu_model']}, {m['cpu_count']} cores, fp32 matmul {_calibration(data)} GFLOP/s"
+    note = f"\nMeasured with `{data['command']}`, the fine-tunes with `--weights DIR` ({where}).\n"
+    return _table(header, rows) + note
 
 
 def worldgen_sharp_whole() -> str:
@@ -850,6 +888,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "worldgen-pooled": worldgen_pooled,
     "worldgen-sampler-sweep": worldgen_sampler_sweep,
     "worldgen-previous-frame": worldgen_previous_frame,
+    "worldgen-gradient-variance": worldgen_gradient_variance,
     "worldgen-default-check": worldgen_default_check,
     **{name: (lambda name=name: _benchmark_section(name)) for name in BENCHMARK_SECTIONS},
 }

@@ -126,6 +126,12 @@ def worldgen(
         help="pretrain / teacher forcing: weight of the gradient variance loss beside the MSE "
         "(against blur; default 0)",
     ),
+    gradient_source: list[str] = typer.Option(
+        None,
+        "--gradient-source",
+        help="apply the gradient variance loss only to clips whose source starts with this "
+        "(repeatable; e.g. pandaset; default: every clip)",
+    ),
     previous_frame: bool = typer.Option(
         False,
         "--previous-frame",
@@ -168,6 +174,7 @@ def worldgen(
         batch=batch,
         uncovered_weight=uncovered_weight,
         gradient_weight=gradient_weight,
+        gradient_sources=tuple(gradient_source) if gradient_source else None,
         previous_frame=True if previous_frame else None,
         previous_noise=previous_noise,
     )

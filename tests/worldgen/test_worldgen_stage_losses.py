@@ -24,8 +24,10 @@ from jwmsim.worldgen.training.train import (
     TrainConfig,
     gradient_variance,
     pretrain_loss,
+    source_mask,
     teacher_forcing_loss,
     weighted_error,
+    x0_loss,
 )
 from jwmsim.worldgen.training.train_clips import ClipSet
 
@@ -115,6 +117,24 @@ def test_the_gradient_variance_asks_for_detail_not_for_its_place() -> None:
     assert float(gradient_variance(blur, true, w)) == 0.0
     with pytest.raises(ConfigError, match="gradient_weight"):
         TrainConfig(gradient_weight=-0.1)
+
+
+def test_gradient_sources_pick_the_clips_the_term_applies_to() -> None:
+    """With ``gradient_sources`` the term counts for the named clips only; without, for all."""
+    x = torch.arange(16.0)
+    true = (x >= 7).float().expand(1, 1, 1, 3, 16, 16).repeat(2, 1, 1, 1, 1, 1)
+    blur = true.clone()
+    blur[..., 6:9] = torch.tensor([0.25, 0.5, 0.75])
+    batch = Batch(true, torch.zeros(2, 1, 1, 5, 16, 16), torch.zeros(2, 1, 1, 1, 3), torch.zeros(2, 1, 4),
+                  ("town-000100", "pandaset-002"))  # fmt: skip
+    mse = float(x0_loss(blur, batch, TrainConfig()))
+    both = float(x0_loss(blur, batch, TrainConfig(gradient_weight=1.0)))
+    real = float(x0_loss(blur, batch, TrainConfig(gradient_weight=1.0, gradient_sources=("pandaset",))))
+    assert both > real > mse
+    assert real - mse == pytest.approx(0.5 * (both - mse))
+    assert source_mask(batch, ("town",)).tolist() == [1.0, 0.0]
+    with pytest.raises(ConfigError, match="sources"):
+        source_mask(Batch(true, batch.cond, batch.rays, batch.motion), ("town",))
 
 
 def test_uncovered_weight_moves_the_loss_to_empty_pixels() -> None:

@@ -84,6 +84,7 @@ class TrainConfig:
     cond_dropout: float = 0.1  # probability per frame of dropping its skeleton condition
     uncovered_weight: float = 1.0  # pretrain / teacher forcing: loss weight of pixels without skeleton
     gradient_weight: float = 0.0  # pretrain / teacher forcing: weight of the gradient variance loss
+    gradient_sources: tuple[str, ...] = ()  # ... on clips whose source starts with one of these (): all
     previous_frame: bool = False  # the model takes the previous frame per pixel (an --init is grown)
     previous_noise: float = 0.1  # teacher forcing: largest std of the noise added to the previous frame
     previous_dropout: float = 0.1  # teacher forcing: probability per frame of no previous frame
@@ -143,12 +144,14 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Batch:
     """``B`` samples stacked: x0 ``[B, F, C, 3, H, W]``, cond ``[B, F, C, 5, H, W]``, rays
-    ``[B, C, h, w, 3]``, motion ``[B, F, 4]``."""
+    ``[B, C, h, w, 3]``, motion ``[B, F, 4]``; ``sources`` the clips' source names (``town-000100``,
+    ``pandaset-002``), one per sample (empty: unknown)."""
 
     x0: torch.Tensor
     cond: torch.Tensor
     rays: torch.Tensor
     motion: torch.Tensor
+    sources: tuple[str, ...] = ()
 
     @staticmethod
     def stack(samples: list[ClipTensors], device: torch.device) -> Batch:
@@ -157,6 +160,7 @@ class Batch:
             torch.stack([s.cond for s in samples]).to(device),
             torch.stack([s.rays for s in samples]).to(device),
             torch.stack([s.motion for s in samples]).to(device),
+            tuple(s.source for s in samples),
         )
 
 
@@ -253,14 +257,30 @@ def gradient_variance(
     return (err * w).mean() / w.mean()
 
 
+def source_mask(batch: Batch, prefixes: tuple[str, ...]) -> torch.Tensor:
+    """``[B]`` 1.0 for the samples whose clip source starts with one of ``prefixes`` (every sample
+    where ``prefixes`` is empty), else 0.0."""
+    b = batch.x0.shape[0]
+    if not prefixes:
+        return torch.ones(b, device=batch.x0.device)
+    if len(batch.sources) != b:
+        raise ConfigError("the batch does not name its clips' sources; gradient_sources needs them")
+    keep = [float(src.startswith(prefixes)) for src in batch.sources]
+    return torch.tensor(keep, device=batch.x0.device)
+
+
 def x0_loss(pred: torch.Tensor, batch: Batch, cfg: TrainConfig) -> torch.Tensor:
     """The loss of the pretrain and teacher-forcing stages: :func:`weighted_error` plus
-    ``cfg.gradient_weight`` times :func:`gradient_variance` (same pixel weights); ``pred`` is
+    ``cfg.gradient_weight`` times :func:`gradient_variance` (same pixel weights) on the samples of
+    the sources ``cfg.gradient_sources`` names (all where it names none); ``pred`` is
     ``[B, F, C, 3, H, W]``."""
     loss = weighted_error(pred, batch, cfg.uncovered_weight)
     if cfg.gradient_weight > 0.0:
         w = _pixel_weights(batch, cfg.uncovered_weight)
-        loss = loss + cfg.gradient_weight * gradient_variance(pred, batch.x0, w)
+        mask = source_mask(batch, cfg.gradient_sources)
+        for i in torch.nonzero(mask).flatten().tolist():
+            wi = None if w is None else w[i]
+            loss = loss + cfg.gradient_weight * gradient_variance(pred[i], batch.x0[i], wi) / len(mask)
     return loss
 
 
