@@ -467,6 +467,8 @@ GRADIENT_VARIANCE_TEACHERS = {
     "sweep_gv_0.02.json": "fine-tune, gradient variance 0.02",
     "sweep_gv_0.02_wise_0.5.json": "WiSE-FT 0.5 of it",
     "sweep_gv_0.05.json": "fine-tune, gradient variance 0.05",
+    "sweep_gv_0.05_real.json": "fine-tune, gradient variance 0.05 on the real clips",
+    "sweep_gv_0.05_real_wise_0.5.json": "WiSE-FT 0.5 of it",
 }
 
 
