@@ -132,6 +132,14 @@ def worldgen(
         help="apply the gradient variance loss only to clips whose source starts with this "
         "(repeatable; e.g. pandaset; default: every clip)",
     ),
+    preserve: Path = typer.Option(
+        None,
+        "--preserve",
+        help="teacher forcing: hold the run to this frozen model's predictions (e.g. the --init)",
+    ),
+    preserve_weight: float = typer.Option(
+        None, "--preserve-weight", help="weight of the MSE to the --preserve model's predictions (1)"
+    ),
     previous_frame: bool = typer.Option(
         False,
         "--previous-frame",
@@ -175,6 +183,8 @@ def worldgen(
         uncovered_weight=uncovered_weight,
         gradient_weight=gradient_weight,
         gradient_sources=tuple(gradient_source) if gradient_source else None,
+        preserve=str(preserve) if preserve else None,
+        preserve_weight=preserve_weight,
         previous_frame=True if previous_frame else None,
         previous_noise=previous_noise,
     )

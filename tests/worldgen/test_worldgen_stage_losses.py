@@ -22,6 +22,7 @@ from jwmsim.worldgen.training.rollout import causal_rollout
 from jwmsim.worldgen.training.train import (
     Batch,
     TrainConfig,
+    frozen_model,
     gradient_variance,
     pretrain_loss,
     source_mask,
@@ -117,6 +118,30 @@ def test_the_gradient_variance_asks_for_detail_not_for_its_place() -> None:
     assert float(gradient_variance(blur, true, w)) == 0.0
     with pytest.raises(ConfigError, match="gradient_weight"):
         TrainConfig(gradient_weight=-0.1)
+
+
+def test_preserve_holds_a_fine_tune_to_its_starting_model(clips: Path, tmp_path: Path) -> None:
+    """The term is zero for the model it holds to and grows as the model moves away from it."""
+    model = _model()
+    model.save_pretrained(tmp_path / "start")
+    batch = Batch.stack(_samples(model, clips), torch.device("cpu"))
+    plain_cfg = TrainConfig(stage="teacher-forcing", cond_dropout=0.0)
+    cfg = replace(plain_cfg, preserve=str(tmp_path / "start"), preserve_weight=10.0)
+    k = float(model.config.timestep_shift)
+
+    def loss(m: torch.nn.Module, c: TrainConfig) -> float:
+        with torch.no_grad():
+            return float(teacher_forcing_loss(m, batch, c, k, torch.Generator().manual_seed(1)))
+
+    assert loss(model, cfg) == pytest.approx(loss(model, plain_cfg), rel=1e-5)
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        for prm in moved.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    assert loss(moved, cfg) > loss(moved, plain_cfg)
+    frozen_model.cache_clear()
+    with pytest.raises(ConfigError, match="preserve"):
+        TrainConfig(stage="pretrain", preserve=str(tmp_path / "start"))
 
 
 def test_gradient_sources_pick_the_clips_the_term_applies_to() -> None:

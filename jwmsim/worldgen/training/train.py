@@ -26,6 +26,7 @@ accelerate::
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -85,6 +86,8 @@ class TrainConfig:
     uncovered_weight: float = 1.0  # pretrain / teacher forcing: loss weight of pixels without skeleton
     gradient_weight: float = 0.0  # pretrain / teacher forcing: weight of the gradient variance loss
     gradient_sources: tuple[str, ...] = ()  # ... on clips whose source starts with one of these (): all
+    preserve: str | None = None  # teacher forcing: a frozen model whose predictions the run is held to
+    preserve_weight: float = 1.0  # weight of the MSE to the frozen model's predictions
     previous_frame: bool = False  # the model takes the previous frame per pixel (an --init is grown)
     previous_noise: float = 0.1  # teacher forcing: largest std of the noise added to the previous frame
     previous_dropout: float = 0.1  # teacher forcing: probability per frame of no previous frame
@@ -121,6 +124,10 @@ class TrainConfig:
             raise ConfigError(
                 f"uncovered_weight must be >= 1 (1: every pixel alike), got {self.uncovered_weight}"
             )
+        if self.preserve is not None and self.stage != "teacher-forcing":
+            raise ConfigError(f"preserve applies to the teacher-forcing stage, not {self.stage!r}")
+        if self.preserve_weight < 0.0:
+            raise ConfigError(f"preserve_weight must be >= 0, got {self.preserve_weight}")
         if self.gradient_weight < 0.0:
             raise ConfigError(f"gradient_weight must be >= 0 (0: MSE alone), got {self.gradient_weight}")
         if not 0.0 <= self.cond_dropout < 1.0:
@@ -313,7 +320,7 @@ def teacher_forcing_loss(
         prev = corrupt_previous(batch.x0, cfg, gen)
         previous = torch.cat([prev, prev], 1)
     pos = torch.arange(f)
-    pred = model(
+    inputs = (
         torch.cat([batch.x0, x_s], 1),
         torch.cat([torch.zeros_like(s), s], 1),
         torch.cat([clean_cond, noisy_cond], 1),
@@ -324,7 +331,25 @@ def teacher_forcing_loss(
         torch.arange(f, 2 * f),
         previous,
     )
-    return x0_loss(pred, batch, cfg)
+    pred = model(*inputs)
+    loss = x0_loss(pred, batch, cfg)
+    if cfg.preserve:
+        frozen = frozen_model(cfg.preserve, bool(base.config.previous_frame)).to(dev)
+        with torch.no_grad():
+            held = frozen(*inputs).float()
+        loss = loss + cfg.preserve_weight * (pred.float() - held).pow(2).mean()
+    return loss
+
+
+@functools.lru_cache(maxsize=1)
+def frozen_model(path: str, previous_frame: bool) -> WorldGenModel:
+    """The model of ``path`` frozen (eval mode, no gradients), grown to take the previous frame
+    where ``previous_frame`` asks it; loaded once per run. Holding a fine-tune to its starting
+    model's predictions on the training inputs keeps what it did well, as "Learning without
+    Forgetting" (Li and Hoiem, 2017) holds a network to its old outputs."""
+    model = load_worldgen(path)
+    model = with_previous_frame(model) if previous_frame else model
+    return model.eval().requires_grad_(False)
 
 
 LossFn = Callable[[Any, Batch, TrainConfig, float, torch.Generator], torch.Tensor]
