@@ -472,6 +472,7 @@ GRADIENT_VARIANCE_TEACHERS = {
     "sweep_gv_0.1_real_lr5e-5.json": "fine-tune, gradient variance 0.1 on the real clips, lr 5e-5",
     "sweep_gv_0.05_real_preserve_1.json": "fine-tune, gradient variance 0.05 on the real clips, preserve 1",
     "sweep_gv_0.15_real_preserve_1.json": "fine-tune, gradient variance 0.15 on the real clips, preserve 1",
+    "sweep_gv_0.15_real_preserve_3.json": "fine-tune, gradient variance 0.15 on the real clips, preserve 3",
 }
 
 
