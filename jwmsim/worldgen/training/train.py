@@ -61,6 +61,7 @@ from jwmsim.worldgen.modeling_worldgen import (
 )
 from jwmsim.worldgen.pipeline_worldgen import TEACHER_SAMPLER
 from jwmsim.worldgen.training.run_files import load_checkpoint, plot_loss
+from jwmsim.worldgen.training.sharpness import LUMA
 from jwmsim.worldgen.training.train_clips import ClipSet, ClipTensors
 from jwmsim.worldgen.weights import load_worldgen
 
@@ -218,14 +219,14 @@ def weighted_error(pred: torch.Tensor, batch: Batch, uncovered_weight: float) ->
     return (err * w).mean() / w.mean()
 
 
-SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
-LUMA = (0.299, 0.587, 0.114)
+SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))  # the kernel of sharpness.gradient_magnitude
 
 
 def patch_gradient_variance(images: torch.Tensor, patch: int) -> torch.Tensor:
     """``[N, 3, H, W]`` images -> ``[N, 2, H // patch, W // patch]``: the variance of the luminance's
     Sobel gradient (x, then y) inside each ``patch x patch`` tile (rows and columns past the last
-    whole tile left out)."""
+    whole tile left out). The luminance is the blur measures'
+    (:data:`~jwmsim.worldgen.training.sharpness.LUMA`)."""
     luma = torch.tensordot(images, images.new_tensor(LUMA), dims=([1], [0]))[:, None]
     kx = images.new_tensor(SOBEL_X)
     grads = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), torch.stack([kx, kx.T])[:, None])
