@@ -140,6 +140,12 @@ def worldgen(
     preserve_weight: float = typer.Option(
         None, "--preserve-weight", help="weight of the MSE to the --preserve model's predictions (1)"
     ),
+    preserve_source: list[str] = typer.Option(
+        None,
+        "--preserve-source",
+        help="hold only clips whose source starts with this to the --preserve model "
+        "(repeatable; e.g. town; default: every clip)",
+    ),
     previous_frame: bool = typer.Option(
         False,
         "--previous-frame",
@@ -185,6 +191,7 @@ def worldgen(
         gradient_sources=tuple(gradient_source) if gradient_source else None,
         preserve=str(preserve) if preserve else None,
         preserve_weight=preserve_weight,
+        preserve_sources=tuple(preserve_source) if preserve_source else None,
         previous_frame=True if previous_frame else None,
         previous_noise=previous_noise,
     )

@@ -144,6 +144,38 @@ def test_preserve_holds_a_fine_tune_to_its_starting_model(clips: Path, tmp_path:
         TrainConfig(stage="pretrain", preserve=str(tmp_path / "start"))
 
 
+def test_preserve_sources_pick_the_clips_held(clips: Path, tmp_path: Path) -> None:
+    """With ``preserve_sources`` only the named clips are held: their share of the term, and none
+    where no clip of the batch is named."""
+    model = _model()
+    model.save_pretrained(tmp_path / "start")
+    batch = Batch.stack(_samples(model, clips), torch.device("cpu"))
+    batch = replace(batch, sources=("town-000100", "pandaset-002"))
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        for prm in moved.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    plain_cfg = TrainConfig(stage="teacher-forcing", cond_dropout=0.0)
+    k = float(model.config.timestep_shift)
+
+    def term(sources: tuple[str, ...]) -> float:
+        cfg = replace(plain_cfg, preserve=str(tmp_path / "start"), preserve_sources=sources)
+        with torch.no_grad():
+            held, plain = (
+                float(teacher_forcing_loss(moved, batch, c, k, torch.Generator().manual_seed(1)))
+                for c in (cfg, plain_cfg)
+            )
+        return held - plain
+
+    every, town, real = term(()), term(("town",)), term(("pandaset",))
+    assert town > 0.0 and real > 0.0
+    assert town + real == pytest.approx(every, rel=1e-4)
+    assert term(("nowhere",)) == pytest.approx(0.0, abs=1e-7)
+    frozen_model.cache_clear()
+    with pytest.raises(ConfigError, match="preserve_sources needs preserve"):
+        TrainConfig(stage="teacher-forcing", preserve_sources=("town",))
+
+
 def test_gradient_sources_pick_the_clips_the_term_applies_to() -> None:
     """With ``gradient_sources`` the term counts for the named clips only; without, for all."""
     x = torch.arange(16.0)

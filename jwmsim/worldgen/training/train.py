@@ -89,6 +89,7 @@ class TrainConfig:
     gradient_sources: tuple[str, ...] = ()  # ... on clips whose source starts with one of these (): all
     preserve: str | None = None  # teacher forcing: a frozen model whose predictions the run is held to
     preserve_weight: float = 1.0  # weight of the MSE to the frozen model's predictions
+    preserve_sources: tuple[str, ...] = ()  # ... on clips whose source starts with one of these (): all
     previous_frame: bool = False  # the model takes the previous frame per pixel (an --init is grown)
     previous_noise: float = 0.1  # teacher forcing: largest std of the noise added to the previous frame
     previous_dropout: float = 0.1  # teacher forcing: probability per frame of no previous frame
@@ -127,6 +128,8 @@ class TrainConfig:
             )
         if self.preserve is not None and self.stage != "teacher-forcing":
             raise ConfigError(f"preserve applies to the teacher-forcing stage, not {self.stage!r}")
+        if self.preserve_sources and self.preserve is None:
+            raise ConfigError("preserve_sources needs preserve (the frozen model to hold those clips to)")
         if self.preserve_weight < 0.0:
             raise ConfigError(f"preserve_weight must be >= 0, got {self.preserve_weight}")
         if self.gradient_weight < 0.0:
@@ -265,14 +268,14 @@ def gradient_variance(
     return (err * w).mean() / w.mean()
 
 
-def source_mask(batch: Batch, prefixes: tuple[str, ...]) -> torch.Tensor:
+def source_mask(batch: Batch, prefixes: tuple[str, ...], option: str = "gradient_sources") -> torch.Tensor:
     """``[B]`` 1.0 for the samples whose clip source starts with one of ``prefixes`` (every sample
-    where ``prefixes`` is empty), else 0.0."""
+    where ``prefixes`` is empty), else 0.0; ``option`` names the setting in the error message."""
     b = batch.x0.shape[0]
     if not prefixes:
         return torch.ones(b, device=batch.x0.device)
     if len(batch.sources) != b:
-        raise ConfigError("the batch does not name its clips' sources; gradient_sources needs them")
+        raise ConfigError(f"the batch does not name its clips' sources; {option} needs them")
     keep = [float(src.startswith(prefixes)) for src in batch.sources]
     return torch.tensor(keep, device=batch.x0.device)
 
@@ -335,11 +338,25 @@ def teacher_forcing_loss(
     pred = model(*inputs)
     loss = x0_loss(pred, batch, cfg)
     if cfg.preserve:
-        frozen = frozen_model(cfg.preserve, bool(base.config.previous_frame)).to(dev)
-        with torch.no_grad():
-            held = frozen(*inputs).float()
-        loss = loss + cfg.preserve_weight * (pred.float() - held).pow(2).mean()
+        loss = loss + cfg.preserve_weight * preserve_error(pred, inputs, batch, cfg)
     return loss
+
+
+def preserve_error(
+    pred: torch.Tensor, inputs: tuple[Any, ...], batch: Batch, cfg: TrainConfig
+) -> torch.Tensor:
+    """The MSE between ``pred`` (``[B, F, C, 3, H, W]``) and the frozen ``cfg.preserve`` model's
+    predictions on the same ``inputs``, over the samples of the sources ``cfg.preserve_sources``
+    names (all where it names none) and divided by ``B``; 0 where no sample is held. ``inputs`` are
+    the model's positional inputs, the previous frame (or None) last."""
+    mask = source_mask(batch, cfg.preserve_sources, "preserve_sources")
+    if not bool(mask.any()):
+        return pred.new_zeros(())
+    frozen = frozen_model(cfg.preserve, bool(inputs[-1] is not None)).to(pred.device)
+    with torch.no_grad():
+        held = frozen(*inputs).float()
+    per_sample = (pred.float() - held).pow(2).flatten(1).mean(1)
+    return (per_sample * mask).sum() / len(mask)
 
 
 @functools.lru_cache(maxsize=1)
