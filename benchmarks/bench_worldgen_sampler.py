@@ -3,12 +3,15 @@ classifier-free guidance, scored by ``jwmsim eval gen``'s harness on the sets of
 
 Cases (each the shipped teacher, ``sharp`` 2 steps, ``detail`` anchor, one change):
 
-* ``end-0.2``, ``end-0.25``, ``end-0.35`` (the default), ``end-0.5``: the level whose ``x0`` is the
-  frame (:func:`jwmsim.worldgen.flow.sharp_levels`), registered here as solvers of the pipeline's
-  solver registry;
+* ``end-0.1``, ``end-0.15`` (the default), ``end-0.2``, ``end-0.3``, ``end-0.35``, ``end-0.5``:
+  the level whose ``x0`` is the frame (:func:`jwmsim.worldgen.flow.sharp_levels`), registered here as solvers
+  of the pipeline's solver registry;
 * ``guidance-1.25``, ``guidance-1.5``, ``guidance-2``: guidance on the skeleton condition (two model
   calls per step);
-* ``guidance-1.5-end-0.2``: both.
+* ``guidance-1.5-end-0.2``: both;
+* ``detail-sigma-2``, ``detail-sigma-2.5``: the ``detail`` anchor splitting colour from detail at a
+  Gaussian blur of 2 or 2.5 px instead of the default 3
+  (:data:`jwmsim.worldgen.anchoring.DETAIL_SIGMA`).
 
 Sets: the unseen towns 900, 901, 903, 904 at a constant 2 m shift and the real log's held-out
 frames 50-59, lidar and WorldRec skeletons (``--only shift-2m --only real-heldout``, as in
@@ -18,7 +21,7 @@ table is generated from it.
 
 Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_worldgen_sampler.py [--root DIR]
 [--weights DIR] [--cases NAME ...]
-Writes benchmarks/results/bench_worldgen_sampler.json (or --out). About 3 minutes on 2 cores.
+Writes benchmarks/results/bench_worldgen_sampler.json (or --out). About 6 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -33,26 +36,33 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import describe, machine_info, write_report  # noqa: E402
+from jwmsim.worldgen.flow import SHARP_END  # noqa: E402
 
 NAME = "bench_worldgen_sampler"
 SETS = ("shift-2m", "real-heldout")
-DEFAULT_END = 0.35
-# case name -> (end level, guidance)
-CASES: dict[str, tuple[float, float]] = {
-    "end-0.2": (0.2, 1.0),
-    "end-0.25": (0.25, 1.0),
-    "end-0.35": (DEFAULT_END, 1.0),
-    "end-0.5": (0.5, 1.0),
-    "guidance-1.25": (DEFAULT_END, 1.25),
-    "guidance-1.5": (DEFAULT_END, 1.5),
-    "guidance-2": (DEFAULT_END, 2.0),
-    "guidance-1.5-end-0.2": (0.2, 1.5),
+DEFAULT_END = SHARP_END  # 0.15
+# case name -> (end level, guidance, detail anchor sigma [px]; None: the default anchor)
+CASES: dict[str, tuple[float, float, float | None]] = {
+    "end-0.1": (0.1, 1.0, None),
+    "end-0.15": (DEFAULT_END, 1.0, None),
+    "end-0.2": (0.2, 1.0, None),
+    "end-0.3": (0.3, 1.0, None),
+    "end-0.35": (0.35, 1.0, None),
+    "end-0.5": (0.5, 1.0, None),
+    "guidance-1.25": (DEFAULT_END, 1.25, None),
+    "guidance-1.5": (DEFAULT_END, 1.5, None),
+    "guidance-2": (DEFAULT_END, 2.0, None),
+    "guidance-1.5-end-0.2": (0.2, 1.5, None),
+    "detail-sigma-2": (DEFAULT_END, 1.0, 2.0),
+    "detail-sigma-2.5": (DEFAULT_END, 1.0, 2.5),
 }
 
 
-def register_case(name: str, end: float, guidance: float) -> None:
+def register_case(name: str, end: float, guidance: float, sigma: float | None = None) -> None:
     """A ``sharp`` solver ending at ``end`` and an evaluation generator of the shipped teacher with
-    it and ``guidance`` (the default anchor), both named ``bench-<name>``."""
+    it and ``guidance``, both named ``bench-<name>``; the default anchor, or where ``sigma`` is
+    given the ``detail`` anchor split at ``sigma`` px (registered as ``bench-detail-<sigma>``)."""
+    from jwmsim.worldgen.anchoring import ANCHORS, Anchor, detail
     from jwmsim.worldgen.flow import sharp_levels
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, SamplerConfig, Solver, WorldGenPipeline
     from jwmsim.worldgen.training.generators import GENERATORS, GeneratorOptions, GeneratorSpec
@@ -68,11 +78,17 @@ def register_case(name: str, end: float, guidance: float) -> None:
             ),
         )
 
+    anchor = SamplerConfig().anchor
+    if sigma is not None:
+        anchor = f"bench-detail-{sigma}"
+        if anchor not in ANCHORS.names():
+            ANCHORS.add(anchor, Anchor(detail(sigma), f"the detail anchor split at {sigma} px"))
+
     def make(options: GeneratorOptions) -> WorldGenPipeline:
-        cfg = SamplerConfig(solver=solver, guidance=guidance)
+        cfg = SamplerConfig(solver=solver, guidance=guidance, anchor=anchor)
         return WorldGenPipeline.from_pretrained(options.weights, cfg, options.device)
 
-    label = f"the default sampler, end {end}, guidance {guidance}"
+    label = f"the default sampler, end {end}, guidance {guidance}, anchor {anchor}"
     GENERATORS.add(f"bench-{name}", GeneratorSpec(make, label))
 
 
@@ -83,6 +99,7 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=None, help="model folder (default: the shipped teacher)")
     ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES), help="cases to run")
     args = ap.parse_args()
+    from jwmsim.worldgen.anchoring import DETAIL_SIGMA
     from jwmsim.worldgen.training.dataset import default_root
     from jwmsim.worldgen.training.evaluate import EvalConfig, run_eval
     from jwmsim.worldgen.training.generators import GeneratorOptions
@@ -92,8 +109,8 @@ def main() -> None:
     root = args.root or default_root()
     results: dict[str, Any] = {}
     for name in args.cases:
-        end, guidance = CASES[name]
-        register_case(name, end, guidance)
+        end, guidance, sigma = CASES[name]
+        register_case(name, end, guidance, sigma)
         t = time.perf_counter()
         options = GeneratorOptions(weights=args.weights)
         cfg = EvalConfig(root, ("skeleton", f"bench-{name}"), options, only=SETS)
@@ -101,6 +118,7 @@ def main() -> None:
         results[name] = {
             "end_level": end,
             "guidance": guidance,
+            "detail_sigma": sigma or DETAIL_SIGMA,
             "seconds": round(time.perf_counter() - t, 1),
             "sampler": report["weights"][f"bench-{name}"],
             "towns": {g.removeprefix("bench-"): v for g, v in report["towns"].items()},

@@ -387,30 +387,39 @@ def _sweep_report(case: dict[str, Any], name: str) -> dict[str, Any]:
     return per
 
 
+DEFAULT_CASE = "end-0.15"  # the default sampler's case in bench_worldgen_sampler.json
+
+
 def worldgen_sampler_sweep() -> str:
-    """The default sampler's end level and guidance (``benchmarks/bench_worldgen_sampler.py``): on
-    the real log's WorldRec-skeleton uncovered pixels the sharpness ratio and the PSNR over the
-    skeleton (pooled, per-image mean); the same in the towns at 2 m; the default check's count."""
+    """The default sampler's end level, guidance and anchor split (``benchmarks/bench_worldgen_sampler.py``):
+    on the WorldRec skeleton's sets, the real log's and the towns' sharpness ratio and PSNR over the
+    skeleton (pooled) on uncovered pixels and SSIM on covered pixels (the skeleton's beside it);
+    the default check's count."""
     data = _load("benchmarks/results/bench_worldgen_sampler.json")
     rows = []
     for name, case in data["results"].items():
         per = _sweep_report(case, name)
         check = picture_check(per)
-        real = [per["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")]
-        town = [per["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")]
-        default = " (default)" if name == "end-0.35" else ""
-        rows.append(
-            [
-                f"{case['end_level']:g} / {case['guidance']:g}{default}",
-                f"{real[0]['sharpness_uncovered']:.2f}",
-                _signed(real[0]["psnr_uncovered_pooled"] - real[1]["psnr_uncovered_pooled"]),
-                _signed(real[0]["psnr_uncovered"] - real[1]["psnr_uncovered"]),
-                _signed(town[0]["psnr_uncovered"] - town[1]["psnr_uncovered"]),
-                f"{sum(ok for *_, ok in check)} of {len(check)}",
+        default = " (default)" if name == DEFAULT_CASE else ""
+        row = [f"{case['end_level']:g} / {case['guidance']:g} / {case['detail_sigma']:g}{default}"]
+        for gen, skel in (
+            [per["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")],
+            [per["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")],
+        ):
+            row += [
+                f"{gen['sharpness_uncovered']:.2f}",
+                _signed(gen["psnr_uncovered_pooled"] - skel["psnr_uncovered_pooled"]),
+                f"{gen['ssim_covered']:.3f} / {skel['ssim_covered']:.3f}",
             ]
-        )
-    header = ["end level / guidance", "sharpness unc. (real)", "PSNR unc. pooled (real)"]
-    header += ["PSNR unc. per-image (real)", "PSNR unc. per-image (towns)", "default check"]
+        rows.append([*row, f"{sum(ok for *_, ok in check)} of {len(check)}"])
+    header = ["end level / guidance / detail sigma [px]"]
+    for where in ("real", "towns"):
+        header += [
+            f"sharpness unc. ({where})",
+            f"PSNR unc. pooled ({where})",
+            f"SSIM cov. / skeleton ({where})",
+        ]
+    header.append("default check")
     m = data["machine"]
     where = f"{m['cpu_model']}, {m['cpu_count']} cores, fp32 matmul {_calibration(data)} GFLOP/s"
     return _table(header, rows) + f"\nMeasured with `{data['command']}` ({where}).\n"
@@ -463,7 +472,7 @@ def _teacher_row(
 GRADIENT_VARIANCE = "assets/worldgen/gradient_variance"
 # file in GRADIENT_VARIANCE -> the teacher it scored
 GRADIENT_VARIANCE_TEACHERS = {
-    "sweep_shipped.json": "shipped teacher (MSE)",
+    "sweep_shipped.json": "teacher before (MSE)",
     "sweep_gv_0.02.json": "fine-tune, gradient variance 0.02",
     "sweep_gv_0.02_wise_0.5.json": "WiSE-FT 0.5 of it",
     "sweep_gv_0.05.json": "fine-tune, gradient variance 0.05",
@@ -473,13 +482,16 @@ GRADIENT_VARIANCE_TEACHERS = {
     "sweep_gv_0.05_real_preserve_1.json": "fine-tune, gradient variance 0.05 on the real clips, preserve 1",
     "sweep_gv_0.15_real_preserve_1.json": "fine-tune, gradient variance 0.15 on the real clips, preserve 1",
     "sweep_gv_0.15_real_preserve_3.json": "fine-tune, gradient variance 0.15 on the real clips, preserve 3",
+    "sweep_gv_0.15_real_preserve_3_towns.json": "the same, preserve 3 on the town clips only",
+    "sweep_gv_0.15_real_preserve_10_towns.json": "the same, preserve 10 on the town clips only",
 }
 
 
 def worldgen_gradient_variance() -> str:
-    """The teacher fine-tuned with the gradient variance loss against the shipped one
-    (``assets/worldgen/gradient_variance``), the default sampler at three end levels, on the WorldRec
-    skeleton: as :func:`worldgen_previous_frame`, with the towns' uncovered sharpness."""
+    """The teacher fine-tuned with the gradient variance loss against the one before
+    (``assets/worldgen/gradient_variance``), the default sampler at three end levels with the
+    ``detail`` anchor split at 2 px (the split then), on the WorldRec skeleton: as
+    :func:`worldgen_previous_frame`, with the towns' uncovered sharpness."""
     rows = []
     for name, teacher in GRADIENT_VARIANCE_TEACHERS.items():
         data = _load(f"{GRADIENT_VARIANCE}/{name}")

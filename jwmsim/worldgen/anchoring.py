@@ -35,7 +35,7 @@ from jwmsim.registry import Registry
 
 ANCHOR_LO = 0.3  # coverage below which the generated frame is kept as it is
 ANCHOR_HI = 0.5  # coverage from which the skeleton is kept (``jwmsim eval gen`` calls alpha >= 0.5 covered)
-DETAIL_SIGMA = 2.0  # [px] the blur that splits colour (generated) from detail (skeleton) in ``detail``
+DETAIL_SIGMA = 3.0  # [px] the blur that splits colour (generated) from detail (skeleton) in ``detail``
 
 
 def coverage_weight(alpha: torch.Tensor, lo: float = ANCHOR_LO, hi: float = ANCHOR_HI) -> torch.Tensor:
@@ -82,9 +82,18 @@ def _overlay(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
     return w * s + (1.0 - w) * g
 
 
-def _detail(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    w = coverage_weight(alpha)
-    return w * (s + gaussian_blur(g - s, DETAIL_SIGMA)) + (1.0 - w) * g
+def detail(sigma: float = DETAIL_SIGMA) -> AnchorFn:
+    """The ``detail`` anchor with a split at ``sigma`` [px]: where the skeleton covers the view, its
+    render plus the Gaussian blur (``sigma``) of generated minus skeleton, so that the frame keeps
+    the skeleton's detail (above the split) under the generated colours (below it)."""
+    if sigma <= 0.0:
+        raise ValueError(f"the detail anchor's blur sigma must be > 0 px, got {sigma}")
+
+    def apply(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        w = coverage_weight(alpha)
+        return w * (s + gaussian_blur(g - s, sigma)) + (1.0 - w) * g
+
+    return apply
 
 
 ANCHORS: Registry[Anchor] = Registry("WorldGen anchor")
@@ -94,5 +103,5 @@ ANCHORS.add(
 )
 ANCHORS.add(
     "detail",
-    Anchor(_detail, "the skeleton's detail over the generated frame's colours where it covers the view"),
+    Anchor(detail(), "the skeleton's detail over the generated frame's colours where it covers the view"),
 )

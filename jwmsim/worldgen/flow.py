@@ -53,7 +53,7 @@ def euler_levels(steps: int, k: float) -> list[float]:
     return [float(v) for v in shift_levels(base, k)]
 
 
-SHARP_END = 0.35  # the last level of the ``sharp`` schedule (its x0 is the frame)
+SHARP_END = 0.15  # the last level of the ``sharp`` schedule (its x0 is the frame)
 
 
 def sharp_levels(steps: int, end: float = SHARP_END) -> list[float]:
@@ -66,4 +66,4 @@ def sharp_levels(steps: int, end: float = SHARP_END) -> list[float]:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if steps == 1:
         return [1.0]
-    return [1.0 - i * (1.0 - end) / (steps - 1) for i in range(steps)]
+    return [1.0, *(end + (1.0 - end) * (steps - 1 - i) / (steps - 1) for i in range(1, steps))]

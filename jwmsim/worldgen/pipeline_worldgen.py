@@ -10,7 +10,7 @@ Per simulated step (one frame of ``C`` cameras):
    :data:`SOLVERS` carries its step and its schedule:
 
    * ``sharp`` (the default): Euler steps ``x = x + (s_next - s) v`` with ``v = (x - x0) / s`` on
-     levels spaced evenly from 1 down to 0.35 (:data:`~jwmsim.worldgen.flow.SHARP_END`), so that
+     levels spaced evenly from 1 down to 0.15 (:data:`~jwmsim.worldgen.flow.SHARP_END`), so that
      the frame is the ``x0`` predicted from a lightly noised state: sharp where the skeleton leaves
      the model free. The x-predicting model's ``x0`` at a high level is close to the posterior mean
      (a blur, which PSNR rewards); at level 0 it commits to every detail (harsher than real images);
@@ -55,7 +55,7 @@ from jwmsim.worldgen.conditioning import (
     token_rays,
 )
 from jwmsim.worldgen.configuration_worldgen import ALPHA_CHANNEL
-from jwmsim.worldgen.flow import euler_levels, few_step_levels, sharp_levels
+from jwmsim.worldgen.flow import SHARP_END, euler_levels, few_step_levels, sharp_levels
 from jwmsim.worldgen.frames import ContextFrame, FramePoses, SkeletonFrame, check_frame
 from jwmsim.worldgen.kv_cache import CacheSnapshot, KVCache
 from jwmsim.worldgen.modeling_worldgen import WorldGenModel
@@ -185,7 +185,7 @@ SOLVERS.add(
     Solver(
         _euler,
         lambda steps, shift: [*sharp_levels(steps), 0.0],
-        "Euler steps from level 1 down to 0.35; the frame is the x0 predicted there",
+        f"Euler steps from level 1 down to {SHARP_END:g}; the frame is the x0 predicted there",
     ),  # fmt: skip
 )
 SOLVERS.add(

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jwmsim.errors import ConfigError
-from jwmsim.worldgen.anchoring import ANCHORS, coverage_weight, gaussian_blur
+from jwmsim.worldgen.anchoring import ANCHORS, DETAIL_SIGMA, coverage_weight, detail, gaussian_blur
 from jwmsim.worldgen.conditioning import images_to_model
 from jwmsim.worldgen.frames import FramePoses, SkeletonFrame
 from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
@@ -48,6 +48,18 @@ def test_detail_takes_colour_from_the_sample_and_structure_from_the_skeleton() -
     checker = ((torch.arange(40)[None, :] + torch.arange(24)[:, None]) % 2).float() * 0.4 - 0.2
     out = ANCHORS.get("detail")(s + checker, s, alpha)
     assert (out - s).abs().mean() < 0.1 * checker.abs().mean()
+
+
+def test_a_wider_detail_split_keeps_more_of_the_skeleton() -> None:
+    """The registered ``detail`` anchor splits at ``DETAIL_SIGMA``; a wider split passes less of a
+    mid-frequency difference from the sample (more of the skeleton's structure stays)."""
+    s, g = _images(1), _images(2)
+    alpha = torch.ones(1, 2, 24, 40)
+    torch.testing.assert_close(ANCHORS.get("detail")(g, s, alpha), detail(DETAIL_SIGMA)(g, s, alpha))
+    kept = [float((detail(sigma)(g, s, alpha) - s).abs().mean()) for sigma in (1.0, 2.0, 3.0)]
+    assert kept[0] > kept[1] > kept[2]
+    with pytest.raises(ValueError, match="sigma"):
+        detail(0.0)
 
 
 def test_gaussian_blur_preserves_a_constant_and_the_mean() -> None:
