@@ -338,21 +338,23 @@ def teacher_forcing_loss(
     pred = model(*inputs)
     loss = x0_loss(pred, batch, cfg)
     if cfg.preserve:
-        loss = loss + cfg.preserve_weight * preserve_error(pred, inputs, batch, cfg)
+        held = preserve_error(pred, inputs, batch, cfg, bool(base.config.previous_frame))
+        loss = loss + cfg.preserve_weight * held
     return loss
 
 
 def preserve_error(
-    pred: torch.Tensor, inputs: tuple[Any, ...], batch: Batch, cfg: TrainConfig
+    pred: torch.Tensor, inputs: tuple[Any, ...], batch: Batch, cfg: TrainConfig, previous_frame: bool
 ) -> torch.Tensor:
     """The MSE between ``pred`` (``[B, F, C, 3, H, W]``) and the frozen ``cfg.preserve`` model's
     predictions on the same ``inputs``, over the samples of the sources ``cfg.preserve_sources``
     names (all where it names none) and divided by ``B``; 0 where no sample is held. ``inputs`` are
-    the model's positional inputs, the previous frame (or None) last."""
+    the model's positional inputs; ``previous_frame``: whether the model takes the previous frame
+    (the frozen model is grown to take it too)."""
     mask = source_mask(batch, cfg.preserve_sources, "preserve_sources")
     if not bool(mask.any()):
         return pred.new_zeros(())
-    frozen = frozen_model(cfg.preserve, bool(inputs[-1] is not None)).to(pred.device)
+    frozen = frozen_model(cfg.preserve, previous_frame).to(pred.device)
     with torch.no_grad():
         held = frozen(*inputs).float()
     per_sample = (pred.float() - held).pow(2).flatten(1).mean(1)
