@@ -11,7 +11,9 @@ Cases (each the shipped teacher, ``sharp`` 2 steps, ``detail`` anchor, one chang
 * ``guidance-1.5-end-0.2``: both;
 * ``detail-sigma-2``, ``detail-sigma-2.5``: the ``detail`` anchor splitting colour from detail at a
   Gaussian blur of 2 or 2.5 px instead of the default 3
-  (:data:`jwmsim.worldgen.anchoring.DETAIL_SIGMA`).
+  (:data:`jwmsim.worldgen.anchoring.DETAIL_SIGMA`);
+* ``noise-correlation-0.15``, ``noise-correlation-0.3`` (only when named in ``--cases``): each
+  frame's starting noise correlated with the previous frame's (``SamplerConfig.noise_correlation``).
 
 Sets: the unseen towns 900, 901, 903, 904 at a constant 2 m shift and the real log's held-out
 frames 50-59, lidar and WorldRec skeletons (``--only shift-2m --only real-heldout``, as in
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,27 +44,45 @@ from jwmsim.worldgen.flow import SHARP_END  # noqa: E402
 NAME = "bench_worldgen_sampler"
 SETS = ("shift-2m", "real-heldout")
 DEFAULT_END = SHARP_END  # 0.15
-# case name -> (end level, guidance, detail anchor sigma [px]; None: the default anchor)
-CASES: dict[str, tuple[float, float, float | None]] = {
-    "end-0.1": (0.1, 1.0, None),
-    "end-0.15": (DEFAULT_END, 1.0, None),
-    "end-0.2": (0.2, 1.0, None),
-    "end-0.3": (0.3, 1.0, None),
-    "end-0.35": (0.35, 1.0, None),
-    "end-0.5": (0.5, 1.0, None),
-    "guidance-1.25": (DEFAULT_END, 1.25, None),
-    "guidance-1.5": (DEFAULT_END, 1.5, None),
-    "guidance-2": (DEFAULT_END, 2.0, None),
-    "guidance-1.5-end-0.2": (0.2, 1.5, None),
-    "detail-sigma-2": (DEFAULT_END, 1.0, 2.0),
-    "detail-sigma-2.5": (DEFAULT_END, 1.0, 2.5),
+
+
+@dataclass(frozen=True)
+class Case:
+    """One sampler setting: the ``sharp`` solver's end level, guidance, the ``detail`` anchor's split
+    [px] (None: the default anchor) and the starting noise's frame-to-frame correlation."""
+
+    end: float = DEFAULT_END
+    guidance: float = 1.0
+    sigma: float | None = None
+    noise_correlation: float = 0.0
+
+
+CASES: dict[str, Case] = {
+    "end-0.1": Case(end=0.1),
+    "end-0.15": Case(),
+    "end-0.2": Case(end=0.2),
+    "end-0.3": Case(end=0.3),
+    "end-0.35": Case(end=0.35),
+    "end-0.5": Case(end=0.5),
+    "guidance-1.25": Case(guidance=1.25),
+    "guidance-1.5": Case(guidance=1.5),
+    "guidance-2": Case(guidance=2.0),
+    "guidance-1.5-end-0.2": Case(end=0.2, guidance=1.5),
+    "detail-sigma-2": Case(sigma=2.0),
+    "detail-sigma-2.5": Case(sigma=2.5),
 }
+# not in the default run: measured on their own (--cases ... --out)
+CASES["noise-correlation-0.15"] = Case(noise_correlation=0.15)
+CASES["noise-correlation-0.3"] = Case(noise_correlation=0.3)
+DEFAULT_CASES = [name for name in CASES if not name.startswith("noise-correlation")]
 
 
-def register_case(name: str, end: float, guidance: float, sigma: float | None = None) -> None:
-    """A ``sharp`` solver ending at ``end`` and an evaluation generator of the shipped teacher with
-    it and ``guidance``, both named ``bench-<name>``; the default anchor, or where ``sigma`` is
-    given the ``detail`` anchor split at ``sigma`` px (registered as ``bench-detail-<sigma>``)."""
+def register_case(name: str, case: Case) -> None:
+    """A ``sharp`` solver ending at ``case.end`` and an evaluation generator of the shipped teacher
+    with it, ``case.guidance`` and ``case.noise_correlation``, both named ``bench-<name>``; the
+    default anchor, or where ``case.sigma`` is given the ``detail`` anchor split at that many px
+    (registered as ``bench-detail-<sigma>``)."""
+    end, sigma = case.end, case.sigma
     from jwmsim.worldgen.anchoring import ANCHORS, Anchor, detail
     from jwmsim.worldgen.flow import sharp_levels
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, SamplerConfig, Solver, WorldGenPipeline
@@ -85,10 +106,12 @@ def register_case(name: str, end: float, guidance: float, sigma: float | None = 
             ANCHORS.add(anchor, Anchor(detail(sigma), f"the detail anchor split at {sigma} px"))
 
     def make(options: GeneratorOptions) -> WorldGenPipeline:
-        cfg = SamplerConfig(solver=solver, guidance=guidance, anchor=anchor)
+        cfg = SamplerConfig(
+            solver=solver, guidance=case.guidance, anchor=anchor, noise_correlation=case.noise_correlation
+        )
         return WorldGenPipeline.from_pretrained(options.weights, cfg, options.device)
 
-    label = f"the default sampler, end {end}, guidance {guidance}, anchor {anchor}"
+    label = f"the default sampler, end {end}, guidance {case.guidance}, anchor {anchor}"
     GENERATORS.add(f"bench-{name}", GeneratorSpec(make, label))
 
 
@@ -97,7 +120,13 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=None, help="data root (default $JWMSIM_CACHE/worldgen)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / f"{NAME}.json")
     ap.add_argument("--weights", type=Path, default=None, help="model folder (default: the shipped teacher)")
-    ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES), help="cases to run")
+    ap.add_argument(
+        "--cases",
+        nargs="+",
+        choices=sorted(CASES),
+        default=DEFAULT_CASES,
+        help="cases to run (default: all but noise-correlation-*)",
+    )
     args = ap.parse_args()
     from jwmsim.worldgen.anchoring import DETAIL_SIGMA
     from jwmsim.worldgen.training.dataset import default_root
@@ -109,16 +138,17 @@ def main() -> None:
     root = args.root or default_root()
     results: dict[str, Any] = {}
     for name in args.cases:
-        end, guidance, sigma = CASES[name]
-        register_case(name, end, guidance, sigma)
+        case = CASES[name]
+        register_case(name, case)
         t = time.perf_counter()
         options = GeneratorOptions(weights=args.weights)
         cfg = EvalConfig(root, ("skeleton", f"bench-{name}"), options, only=SETS)
         report = run_eval(cfg, log=lambda _: None)
         results[name] = {
-            "end_level": end,
-            "guidance": guidance,
-            "detail_sigma": sigma or DETAIL_SIGMA,
+            "end_level": case.end,
+            "guidance": case.guidance,
+            "detail_sigma": case.sigma or DETAIL_SIGMA,
+            "noise_correlation": case.noise_correlation,
             "seconds": round(time.perf_counter() - t, 1),
             "sampler": report["weights"][f"bench-{name}"],
             "towns": {g.removeprefix("bench-"): v for g, v in report["towns"].items()},
