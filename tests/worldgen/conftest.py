@@ -26,8 +26,12 @@ def make_clip(
     scene: str = "lidar",
     condition: str = "shift-1m",
     source: str = "town-000121",
+    scene_version: str | None = None,
 ) -> Clip:
-    """A clip of random images with consistent shapes (for format and harness tests)."""
+    """A clip of random images with consistent shapes (for format and harness tests), its skeleton
+    stamped with ``scene``'s version today unless ``scene_version`` is given."""
+    from jwmsim.scenes.sources import SCENE_SOURCES
+
     rng = np.random.default_rng(seed)
     c = len(cameras)
     h, w = hw
@@ -58,6 +62,7 @@ def make_clip(
         scene=scene,
         condition=condition,
         **extra,
+        scene_version=SCENE_SOURCES.get(scene).version if scene_version is None else scene_version,
     )
 
 

@@ -128,6 +128,7 @@ def test_lane_poses_drive_along_the_lane() -> None:
 
 def test_town_clips_line_up_with_the_log(tiny_town_log: Path, scene_cache: Path, tmp_path: Path) -> None:
     from jwmsim.gaussians.image_metrics import psnr
+    from jwmsim.scenes.sources import SCENE_SOURCES
     from jwmsim.worldgen.training.dataset import load_clip, save_clip
     from jwmsim.worldgen.training.town_clips import ClipSpec, TownClipMaker
 
@@ -153,6 +154,7 @@ def test_town_clips_line_up_with_the_log(tiny_town_log: Path, scene_cache: Path,
     assert np.abs(shifted.target.astype(int) - logged.target.astype(int)).mean() > 2.0
     back = load_clip(save_clip(shifted, tmp_path / "c.npz"))
     assert back.condition == "constant" and back.kind == "town"
+    assert back.scene_version == SCENE_SOURCES.get("lidar").version != ""
 
 
 def test_town_log_of_another_generator_is_refused(tiny_town_log: Path, tmp_path: Path) -> None:

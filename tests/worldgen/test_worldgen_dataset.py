@@ -45,6 +45,15 @@ def test_round_trip(tmp_path: Path) -> None:
     assert not list(path.parent.glob("*.tmp"))  # the temporary file was renamed away
 
 
+def test_scene_version_round_trips_and_may_be_missing(tmp_path: Path) -> None:
+    clip = make_clip(scene_version="worldrec-v2-abc-unpruned")
+    assert load_clip(save_clip(clip, tmp_path / "a.npz")).scene_version == "worldrec-v2-abc-unpruned"
+    arrays = dict(np.load(tmp_path / "a.npz"))
+    del arrays["scene_version"]  # a clip written before the version was recorded
+    np.savez(tmp_path / "b.npz", **arrays)
+    assert load_clip(tmp_path / "b.npz").scene_version == ""
+
+
 def test_round_trip_without_context(tmp_path: Path) -> None:
     back = load_clip(save_clip(make_clip(), tmp_path / "c.npz"))
     assert back.context is None and back.prior_context() == []

@@ -119,6 +119,20 @@ def test_only_keeps_the_named_clips(tmp_path: Path) -> None:
         run_eval(EvalConfig(tmp_path, ("skeleton",), only=("shift-9m",)), log=lambda _: None)
 
 
+@pytest.mark.parametrize("version", ["", "worldrec-v2-0123456789ab-unpruned"])
+def test_a_clip_of_another_skeleton_is_refused(tmp_path: Path, version: str) -> None:
+    """A clip whose skeleton an earlier WorldRec (or an unrecorded one) built scores a skeleton
+    nobody renders any more: the evaluation names it and how to write the set again."""
+    _tiny_eval_root(tmp_path)
+    path = tmp_path / "eval" / "clip-t-shift-2m-worldrec.npz"
+    save_clip(make_clip(context=2, condition="shift-2m", scene="worldrec", scene_version=version), path)
+    with pytest.raises(ConfigError, match="clip-t-shift-2m-worldrec.npz: its worldrec skeleton") as err:
+        run_eval(EvalConfig(tmp_path, ("skeleton",), only=("shift-2m",)), log=lambda _: None)
+    assert "--split eval" in (err.value.hint or "")
+    report = run_eval(EvalConfig(tmp_path, ("skeleton",), only=("shift-0m",)), log=lambda _: None)
+    assert report["scene_versions"]["worldrec"].startswith("worldrec-v2-")
+
+
 def test_teacher_and_student_generators_are_registered() -> None:
     assert {"worldgen", "worldgen-teacher", "worldgen-ode"} <= set(GENERATORS.names())
 

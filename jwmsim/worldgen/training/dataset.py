@@ -13,7 +13,9 @@ A clip is one ``.npz`` file of ``T`` consecutive simulation steps (10 Hz) of ``C
   ``[C, 3, 3]`` at ``H x W``, ``times`` float64 ``[T]`` (log seconds), ``shift_m`` float32 ``[T]``
   (sideways, + to the left [m]), ``yaw_rad`` float32 ``[T]`` (+ to the left [rad]);
 * ``source`` str (``town-000100``, ``pandaset-002``), ``kind`` str (``town`` | ``real``), ``scene``
-  str (``lidar`` | ``worldrec``).
+  str (``lidar`` | ``worldrec``), ``scene_version`` str (the scene source's version that built
+  the skeleton's scene, e.g. ``worldrec-v2-<weights digest>-<pruning>``; empty in clips written
+  before it was recorded).
 
 Evaluation clips may also hold the log's frames before the clip (what a generator is primed with):
 ``context`` uint8 ``[K, C, H, W, 3]``, ``context_world_from_ego`` float64 ``[K, 4, 4]`` and
@@ -76,6 +78,7 @@ class Clip:
     context: np.ndarray | None = None
     context_world_from_ego: np.ndarray | None = None
     context_times: np.ndarray | None = None
+    scene_version: str = ""
 
     def __post_init__(self) -> None:
         problem = clip_problem(self)
@@ -157,7 +160,8 @@ def _specs(t: int, c: int, h: int, w: int, k: int) -> dict[str, tuple[type, tupl
 
 
 _OPTIONAL = ("context", "context_world_from_ego", "context_times")
-_STRINGS = ("source", "kind", "scene", "condition")
+_STRINGS = ("source", "kind", "scene", "condition", "scene_version")
+_DEFAULTED = ("condition", "scene_version")  # strings a clip may lack (written before they were)
 
 
 def clip_problem(clip: Clip) -> str | None:
@@ -233,7 +237,7 @@ def load_clip(path: str | os.PathLike[str]) -> Clip:
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise LogFormatError(f"WorldGen clip {path} is not a readable .npz file ({err})", hint=hint) from err
-    required = ["cameras", *(f.name for f in fields(Clip) if f.name not in (*_OPTIONAL, "condition"))]
+    required = ["cameras", *(f.name for f in fields(Clip) if f.name not in (*_OPTIONAL, *_DEFAULTED))]
     missing = [k for k in required if k not in data]
     if missing:
         raise LogFormatError(f"WorldGen clip {path} lacks the keys {missing}", hint=hint)

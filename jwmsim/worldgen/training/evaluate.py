@@ -152,6 +152,28 @@ class EvalConfig:
             raise ConfigError(f"a generator is named twice in {list(self.generators)}")
 
 
+def check_skeleton_current(clip: Clip, path: Path) -> str:
+    """The version of the scene source that rendered ``clip``'s skeleton, checked against the
+    source's version today: a clip rendered from a scene of other weights or an older builder scores
+    a skeleton nobody gets any more.
+
+    Raises:
+        ConfigError: the clip records another version, or none (written before clips recorded it).
+    """
+    from jwmsim.scenes.sources import SCENE_SOURCES
+
+    current = SCENE_SOURCES.get(clip.scene).version
+    if clip.scene_version != current:
+        built = f"by {clip.scene_version}" if clip.scene_version else "by an unrecorded version"
+        raise ConfigError(
+            f"evaluation clip {path}: its {clip.scene} skeleton was built {built}, "
+            f"but the {clip.scene} scene source is now {current}",
+            hint=f"delete {path.parent} and write it again with "
+            "`python -m jwmsim.worldgen.training.prepare --split eval --towns 900-904`",
+        )
+    return current
+
+
 def _clip_group(clip: Clip) -> str:
     if clip.condition.startswith("rollout"):
         return "rollout"
@@ -182,8 +204,10 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
     rollout: dict[str, Any] = {}
     seconds: dict[str, list[float]] = {n: [] for n in gens}
     t_start = time.perf_counter()
+    scene_versions: dict[str, str] = {}
     for path in progress_bar(paths, desc="eval gen", unit="clip"):
         clip = load_clip(path)
+        scene_versions[clip.scene] = check_skeleton_current(clip, path)
         group = _clip_group(clip)
         if group == "rollout" and cfg.max_rollout_steps is not None:
             clip = _truncate(clip, cfg.max_rollout_steps)
@@ -207,6 +231,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
         "root": str(cfg.root),
         "only": list(cfg.only),
         "clips": len(paths),
+        "scene_versions": dict(sorted(scene_versions.items())),
         "machine": machine_info(),
         "seconds": round(time.perf_counter() - t_start, 1),
         "seconds_per_step": {n: round(float(np.mean(v)), 4) if v else None for n, v in seconds.items()},

@@ -150,4 +150,5 @@ class RealClipMaker:
             scene=scene_name,
             condition=condition or f"scene-0-{last}",
             **ctx,
+            scene_version=painter.scene_version,
         )

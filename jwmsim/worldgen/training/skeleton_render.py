@@ -28,6 +28,12 @@ class SkeletonPainter:
     size_hw: tuple[int, int]
     _boxes: dict[str, GaussianComponent] = field(default_factory=dict)
 
+    @property
+    def scene_version(self) -> str:
+        """The version of the scene source that built ``scene`` (its ``method_version``
+        metadata, e.g. the WorldRec weights' digest), or ``""`` where the scene records none."""
+        return str(self.scene.metadata.get("method_version", ""))
+
     def render(
         self,
         ego: SE3,

@@ -214,6 +214,7 @@ class TownClipMaker:
             scene=scene_name,
             condition=condition or offsets.label,
             **ctx,
+            scene_version=painter.scene_version,
         )
 
     def _sample_offsets(
