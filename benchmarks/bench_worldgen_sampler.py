@@ -12,8 +12,12 @@ Cases (each the shipped teacher, ``sharp`` 2 steps, ``detail`` anchor, one chang
 * ``detail-sigma-2``, ``detail-sigma-2.5``: the ``detail`` anchor splitting colour from detail at a
   Gaussian blur of 2 or 2.5 px instead of the default 3
   (:data:`jwmsim.worldgen.anchoring.DETAIL_SIGMA`);
-* ``noise-correlation-0.15``, ``noise-correlation-0.3`` (only when named in ``--cases``): each
-  frame's starting noise correlated with the previous frame's (``SamplerConfig.noise_correlation``).
+* ``detail-strength-1``, ``detail-strength-0.6``: the ``detail`` anchor taking all, or 0.6, of the
+  generated frame's low frequencies where the skeleton covers the view instead of the default 0.8
+  (:data:`jwmsim.worldgen.anchoring.DETAIL_STRENGTH`);
+* ``noise-correlation-0``, ``noise-correlation-0.3``: each frame's starting noise independent of
+  the previous frame's, or correlated with it at 0.3, instead of the default 0.15
+  (``SamplerConfig.noise_correlation``).
 
 Sets: the unseen towns 900, 901, 903, 904 at a constant 2 m shift and the real log's held-out
 frames 50-59, lidar and WorldRec skeletons (``--only shift-2m --only real-heldout``, as in
@@ -23,7 +27,7 @@ table is generated from it.
 
 Run:  flock /tmp/jwmsim-cpu.lock .venv/bin/python benchmarks/bench_worldgen_sampler.py [--root DIR]
 [--weights DIR] [--cases NAME ...]
-Writes benchmarks/results/bench_worldgen_sampler.json (or --out). About 6 minutes on 2 cores.
+Writes benchmarks/results/bench_worldgen_sampler.json (or --out). About 8 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -40,21 +44,25 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import describe, machine_info, write_report  # noqa: E402
 from jwmsim.worldgen.flow import SHARP_END  # noqa: E402
+from jwmsim.worldgen.pipeline_worldgen import SamplerConfig  # noqa: E402
 
 NAME = "bench_worldgen_sampler"
 SETS = ("shift-2m", "real-heldout")
 DEFAULT_END = SHARP_END  # 0.15
+DEFAULT_NOISE_CORRELATION = SamplerConfig.noise_correlation  # 0.15
 
 
 @dataclass(frozen=True)
 class Case:
     """One sampler setting: the ``sharp`` solver's end level, guidance, the ``detail`` anchor's split
-    [px] (None: the default anchor) and the starting noise's frame-to-frame correlation."""
+    [px] and strength (None: the default anchor's) and the starting noise's frame-to-frame
+    correlation."""
 
     end: float = DEFAULT_END
     guidance: float = 1.0
     sigma: float | None = None
-    noise_correlation: float = 0.0
+    strength: float | None = None
+    noise_correlation: float = DEFAULT_NOISE_CORRELATION
 
 
 CASES: dict[str, Case] = {
@@ -70,22 +78,22 @@ CASES: dict[str, Case] = {
     "guidance-1.5-end-0.2": Case(end=0.2, guidance=1.5),
     "detail-sigma-2": Case(sigma=2.0),
     "detail-sigma-2.5": Case(sigma=2.5),
+    "detail-strength-1": Case(strength=1.0),
+    "detail-strength-0.6": Case(strength=0.6),
+    "noise-correlation-0": Case(noise_correlation=0.0),
+    "noise-correlation-0.3": Case(noise_correlation=0.3),
 }
-# not in the default run: measured on their own (--cases ... --out)
-CASES["noise-correlation-0.15"] = Case(noise_correlation=0.15)
-CASES["noise-correlation-0.3"] = Case(noise_correlation=0.3)
-DEFAULT_CASES = [name for name in CASES if not name.startswith("noise-correlation")]
 
 
 def register_case(name: str, case: Case) -> None:
     """A ``sharp`` solver ending at ``case.end`` and an evaluation generator of the shipped teacher
     with it, ``case.guidance`` and ``case.noise_correlation``, both named ``bench-<name>``; the
-    default anchor, or where ``case.sigma`` is given the ``detail`` anchor split at that many px
-    (registered as ``bench-detail-<sigma>``)."""
-    end, sigma = case.end, case.sigma
-    from jwmsim.worldgen.anchoring import ANCHORS, Anchor, detail
+    default anchor, or where ``case.sigma`` or ``case.strength`` is given the ``detail`` anchor with
+    them (registered as ``bench-detail-<sigma>-<strength>``)."""
+    end = case.end
+    from jwmsim.worldgen.anchoring import ANCHORS, DETAIL_SIGMA, DETAIL_STRENGTH, Anchor, detail
     from jwmsim.worldgen.flow import sharp_levels
-    from jwmsim.worldgen.pipeline_worldgen import SOLVERS, SamplerConfig, Solver, WorldGenPipeline
+    from jwmsim.worldgen.pipeline_worldgen import SOLVERS, Solver, WorldGenPipeline
     from jwmsim.worldgen.training.generators import GENERATORS, GeneratorOptions, GeneratorSpec
 
     solver = f"bench-end-{end}"
@@ -100,10 +108,13 @@ def register_case(name: str, case: Case) -> None:
         )
 
     anchor = SamplerConfig().anchor
-    if sigma is not None:
-        anchor = f"bench-detail-{sigma}"
+    if case.sigma is not None or case.strength is not None:
+        sigma = DETAIL_SIGMA if case.sigma is None else case.sigma
+        strength = DETAIL_STRENGTH if case.strength is None else case.strength
+        anchor = f"bench-detail-{sigma}-{strength}"
         if anchor not in ANCHORS.names():
-            ANCHORS.add(anchor, Anchor(detail(sigma), f"the detail anchor split at {sigma} px"))
+            what = f"the detail anchor split at {sigma} px, strength {strength}"
+            ANCHORS.add(anchor, Anchor(detail(sigma, strength), what))
 
     def make(options: GeneratorOptions) -> WorldGenPipeline:
         cfg = SamplerConfig(
@@ -124,11 +135,11 @@ def main() -> None:
         "--cases",
         nargs="+",
         choices=sorted(CASES),
-        default=DEFAULT_CASES,
-        help="cases to run (default: all but noise-correlation-*)",
+        default=list(CASES),
+        help="cases to run (default: all)",
     )
     args = ap.parse_args()
-    from jwmsim.worldgen.anchoring import DETAIL_SIGMA
+    from jwmsim.worldgen.anchoring import DETAIL_SIGMA, DETAIL_STRENGTH
     from jwmsim.worldgen.training.dataset import default_root
     from jwmsim.worldgen.training.evaluate import EvalConfig, run_eval
     from jwmsim.worldgen.training.generators import GeneratorOptions
@@ -148,6 +159,7 @@ def main() -> None:
             "end_level": case.end,
             "guidance": case.guidance,
             "detail_sigma": case.sigma or DETAIL_SIGMA,
+            "detail_strength": case.strength or DETAIL_STRENGTH,
             "noise_correlation": case.noise_correlation,
             "seconds": round(time.perf_counter() - t, 1),
             "sampler": report["weights"][f"bench-{name}"],

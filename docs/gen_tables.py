@@ -391,7 +391,8 @@ DEFAULT_CASE = "end-0.15"  # the default sampler's case in bench_worldgen_sample
 
 
 def worldgen_sampler_sweep() -> str:
-    """The default sampler's end level, guidance and anchor split (``benchmarks/bench_worldgen_sampler.py``):
+    """The default sampler's end level, guidance, anchor split and strength and starting-noise
+    correlation (``benchmarks/bench_worldgen_sampler.py``):
     on the WorldRec skeleton's sets, the real log's and the towns' sharpness ratio and PSNR over the
     skeleton (pooled) on uncovered pixels and SSIM on covered pixels (the skeleton's beside it);
     the default check's count."""
@@ -401,7 +402,10 @@ def worldgen_sampler_sweep() -> str:
         per = _sweep_report(case, name)
         check = picture_check(per)
         default = " (default)" if name == DEFAULT_CASE else ""
-        row = [f"{case['end_level']:g} / {case['guidance']:g} / {case['detail_sigma']:g}{default}"]
+        setting = (
+            case[k] for k in ("end_level", "guidance", "detail_sigma", "detail_strength", "noise_correlation")
+        )
+        row = [" / ".join(f"{v:g}" for v in setting) + default]
         for gen, skel in (
             [per["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")],
             [per["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")],
@@ -412,7 +416,7 @@ def worldgen_sampler_sweep() -> str:
                 f"{gen['ssim_covered']:.3f} / {skel['ssim_covered']:.3f}",
             ]
         rows.append([*row, f"{sum(ok for *_, ok in check)} of {len(check)}"])
-    header = ["end level / guidance / detail sigma [px]"]
+    header = ["end level / guidance / detail sigma [px] / strength / noise correlation"]
     for where in ("real", "towns"):
         header += [
             f"sharpness unc. ({where})",

@@ -13,10 +13,11 @@ the ramp between ``lo`` and ``hi`` hides the seam), then
 * ``none``: the generated frame as it is (``x = g``);
 * ``overlay``: the skeleton where it covers the view, ``x = w s + (1 - w) g``, as image
   inpainting pipelines paste the known region back over the inpainted result;
-* ``detail``: the skeleton's detail on the generated frame's colours, ``x = w (s + B(g - s)) +
-  (1 - w) g`` with ``B`` a Gaussian blur of standard deviation ``sigma`` pixels: the generated
-  frame corrects exposure and colour of the render at low frequencies, the render keeps the
-  structure (a two-band blend).
+* ``detail``: the skeleton's detail on the generated frame's colours, ``x = w (s + k B(g - s)) +
+  (1 - w) g`` with ``B`` a Gaussian blur of standard deviation ``sigma`` pixels and ``k`` in (0, 1]
+  the share of the generated frame's low frequencies taken: the generated frame corrects exposure
+  and colour of the render at low frequencies, the render keeps the structure (a two-band blend);
+  with ``k < 1`` the colours stay part of the way at the render's own.
 
 All images are ``[..., 3, H, W]`` float in [-1, 1] at one size; ``alpha`` is ``[..., H, W]`` in
 [0, 1]. The pipeline applies the anchor to the frame it outputs and writes the anchored frame into
@@ -36,6 +37,7 @@ from jwmsim.registry import Registry
 ANCHOR_LO = 0.3  # coverage below which the generated frame is kept as it is
 ANCHOR_HI = 0.5  # coverage from which the skeleton is kept (``jwmsim eval gen`` calls alpha >= 0.5 covered)
 DETAIL_SIGMA = 3.0  # [px] the blur that splits colour (generated) from detail (skeleton) in ``detail``
+DETAIL_STRENGTH = 0.8  # ``k``: the share of the generated low frequencies ``detail`` takes where covered
 
 
 def coverage_weight(alpha: torch.Tensor, lo: float = ANCHOR_LO, hi: float = ANCHOR_HI) -> torch.Tensor:
@@ -82,16 +84,19 @@ def _overlay(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
     return w * s + (1.0 - w) * g
 
 
-def detail(sigma: float = DETAIL_SIGMA) -> AnchorFn:
+def detail(sigma: float = DETAIL_SIGMA, strength: float = DETAIL_STRENGTH) -> AnchorFn:
     """The ``detail`` anchor with a split at ``sigma`` [px]: where the skeleton covers the view, its
-    render plus the Gaussian blur (``sigma``) of generated minus skeleton, so that the frame keeps
-    the skeleton's detail (above the split) under the generated colours (below it)."""
+    render plus ``strength`` times the Gaussian blur (``sigma``) of generated minus skeleton, so
+    that the frame keeps the skeleton's detail (above the split) under the generated colours (below
+    it), taken ``strength`` in (0, 1] of the way from the render's own."""
     if sigma <= 0.0:
         raise ValueError(f"the detail anchor's blur sigma must be > 0 px, got {sigma}")
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"the detail anchor's strength must be in (0, 1], got {strength}")
 
     def apply(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         w = coverage_weight(alpha)
-        return w * (s + gaussian_blur(g - s, sigma)) + (1.0 - w) * g
+        return w * (s + strength * gaussian_blur(g - s, sigma)) + (1.0 - w) * g
 
     return apply
 

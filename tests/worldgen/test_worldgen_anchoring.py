@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from jwmsim.errors import ConfigError
-from jwmsim.worldgen.anchoring import ANCHORS, DETAIL_SIGMA, coverage_weight, detail, gaussian_blur
+from jwmsim.worldgen.anchoring import (
+    ANCHORS,
+    DETAIL_SIGMA,
+    DETAIL_STRENGTH,
+    coverage_weight,
+    detail,
+    gaussian_blur,
+)
 from jwmsim.worldgen.conditioning import images_to_model
 from jwmsim.worldgen.frames import FramePoses, SkeletonFrame
 from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, WorldGenPipeline
@@ -41,13 +48,18 @@ def test_detail_takes_colour_from_the_sample_and_structure_from_the_skeleton() -
     offset = 0.3  # the sample is the skeleton, brighter by a constant: a colour (low-frequency) change
     g = s + offset
     alpha = torch.ones(1, 2, 24, 40)
+    full = detail(strength=1.0)
+    # a constant difference passes the blur unchanged: at full strength the output is the sample
+    torch.testing.assert_close(full(g, s, alpha), g, atol=1e-5, rtol=0)
+    # the registered anchor takes DETAIL_STRENGTH of the colour change
     out = ANCHORS.get("detail")(g, s, alpha)
-    # a constant difference passes the blur unchanged: the output is the sample itself
-    torch.testing.assert_close(out, g, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out, s + DETAIL_STRENGTH * offset, atol=1e-5, rtol=0)
     # a high-frequency difference (a checkerboard the sample invented) is mostly removed
     checker = ((torch.arange(40)[None, :] + torch.arange(24)[:, None]) % 2).float() * 0.4 - 0.2
-    out = ANCHORS.get("detail")(s + checker, s, alpha)
+    out = full(s + checker, s, alpha)
     assert (out - s).abs().mean() < 0.1 * checker.abs().mean()
+    with pytest.raises(ValueError, match="strength"):
+        detail(strength=0.0)
 
 
 def test_a_wider_detail_split_keeps_more_of_the_skeleton() -> None:
@@ -55,7 +67,9 @@ def test_a_wider_detail_split_keeps_more_of_the_skeleton() -> None:
     mid-frequency difference from the sample (more of the skeleton's structure stays)."""
     s, g = _images(1), _images(2)
     alpha = torch.ones(1, 2, 24, 40)
-    torch.testing.assert_close(ANCHORS.get("detail")(g, s, alpha), detail(DETAIL_SIGMA)(g, s, alpha))
+    torch.testing.assert_close(
+        ANCHORS.get("detail")(g, s, alpha), detail(DETAIL_SIGMA, DETAIL_STRENGTH)(g, s, alpha)
+    )
     kept = [float((detail(sigma)(g, s, alpha) - s).abs().mean()) for sigma in (1.0, 2.0, 3.0)]
     assert kept[0] > kept[1] > kept[2]
     with pytest.raises(ValueError, match="sigma"):

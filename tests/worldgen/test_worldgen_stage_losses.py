@@ -280,16 +280,28 @@ def test_the_shipped_student_loads_and_generates(rig_fn) -> None:
 
 def test_the_shipped_scores_were_measured_on_the_shipped_weights() -> None:
     """``assets/worldgen_student/eval_results.json`` records the SHA-256 of the weights each
-    generator scored: the default and the student are the files shipped beside it, and the
-    student was distilled from a teacher of the same architecture."""
+    generator scored and its sampler: the default and the student are the files shipped beside
+    it, sampled as the default sampler samples today, and the student was distilled from a
+    teacher of the same architecture."""
     import hashlib
     import json
+    from dataclasses import replace
 
+    from jwmsim.worldgen.anchoring import DETAIL_SIGMA, DETAIL_STRENGTH
+    from jwmsim.worldgen.flow import SHARP_END
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig
     from jwmsim.worldgen.weights import default_weights_dir, load_worldgen, student_dir
 
     report = json.loads((student_dir() / "eval_results.json").read_text())
-    for generator, folder in (("worldgen", default_weights_dir()), ("worldgen-student", student_dir())):
+    settings = {"sharp_end": SHARP_END, "detail_sigma": DETAIL_SIGMA, "detail_strength": DETAIL_STRENGTH}
+    for generator, folder, steps in (
+        ("worldgen", default_weights_dir(), SamplerConfig().steps),
+        ("worldgen-student", student_dir(), 1),
+    ):
         data = (folder / "diffusion_pytorch_model.safetensors").read_bytes()
-        assert report["weights"][generator]["sha256"] == hashlib.sha256(data).hexdigest(), generator
+        record = report["weights"][generator]
+        assert record["sha256"] == hashlib.sha256(data).hexdigest(), generator
+        assert record["sampler"] == repr(replace(SamplerConfig(), steps=steps)), generator
+        assert record["sampler_settings"] == settings, generator
     teacher, student = load_worldgen(default_weights_dir()), load_worldgen(student_dir())
     assert teacher.config.previous_frame == student.config.previous_frame
