@@ -71,8 +71,8 @@ class PlannerFailed(JwmsimError, RuntimeError):
 
 # runs of a replay with a video by default (the first ones): the others are scored without images,
 # so that the first command (install, then a 20-run replay with WorldGen's frames) stays within
-# 4 minutes on 2 cores
-DEFAULT_VIDEOS = 2
+# 4 minutes on 2 cores (one worker renders the video while the other scores the other runs)
+DEFAULT_VIDEOS = 1
 
 
 @dataclass(frozen=True)
