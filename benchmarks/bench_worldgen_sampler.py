@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import describe, machine_info, write_report  # noqa: E402
+from jwmsim.worldgen.anchoring import DETAIL_SIGMA, DETAIL_STRENGTH  # noqa: E402
 from jwmsim.worldgen.flow import SHARP_END  # noqa: E402
 from jwmsim.worldgen.pipeline_worldgen import SamplerConfig  # noqa: E402
 
@@ -55,13 +56,12 @@ DEFAULT_NOISE_CORRELATION = SamplerConfig.noise_correlation  # 0.15
 @dataclass(frozen=True)
 class Case:
     """One sampler setting: the ``sharp`` solver's end level, guidance, the ``detail`` anchor's split
-    [px] and strength (None: the default anchor's) and the starting noise's frame-to-frame
-    correlation."""
+    [px] and strength and the starting noise's frame-to-frame correlation."""
 
     end: float = DEFAULT_END
     guidance: float = 1.0
-    sigma: float | None = None
-    strength: float | None = None
+    sigma: float = DETAIL_SIGMA
+    strength: float = DETAIL_STRENGTH
     noise_correlation: float = DEFAULT_NOISE_CORRELATION
 
 
@@ -88,10 +88,10 @@ CASES: dict[str, Case] = {
 def register_case(name: str, case: Case) -> None:
     """A ``sharp`` solver ending at ``case.end`` and an evaluation generator of the shipped teacher
     with it, ``case.guidance`` and ``case.noise_correlation``, both named ``bench-<name>``; the
-    default anchor, or where ``case.sigma`` or ``case.strength`` is given the ``detail`` anchor with
-    them (registered as ``bench-detail-<sigma>-<strength>``)."""
+    default anchor, or where ``case.sigma`` or ``case.strength`` differs from it the ``detail``
+    anchor with them (registered as ``bench-detail-<sigma>-<strength>``)."""
     end = case.end
-    from jwmsim.worldgen.anchoring import ANCHORS, DETAIL_SIGMA, DETAIL_STRENGTH, Anchor, detail
+    from jwmsim.worldgen.anchoring import ANCHORS, Anchor, detail
     from jwmsim.worldgen.flow import sharp_levels
     from jwmsim.worldgen.pipeline_worldgen import SOLVERS, Solver, WorldGenPipeline
     from jwmsim.worldgen.training.generators import GENERATORS, GeneratorOptions, GeneratorSpec
@@ -108,13 +108,11 @@ def register_case(name: str, case: Case) -> None:
         )
 
     anchor = SamplerConfig().anchor
-    if case.sigma is not None or case.strength is not None:
-        sigma = DETAIL_SIGMA if case.sigma is None else case.sigma
-        strength = DETAIL_STRENGTH if case.strength is None else case.strength
-        anchor = f"bench-detail-{sigma}-{strength}"
+    if (case.sigma, case.strength) != (DETAIL_SIGMA, DETAIL_STRENGTH):
+        anchor = f"bench-detail-{case.sigma}-{case.strength}"
         if anchor not in ANCHORS.names():
-            what = f"the detail anchor split at {sigma} px, strength {strength}"
-            ANCHORS.add(anchor, Anchor(detail(sigma, strength), what))
+            what = f"the detail anchor split at {case.sigma} px, strength {case.strength}"
+            ANCHORS.add(anchor, Anchor(detail(case.sigma, case.strength), what))
 
     def make(options: GeneratorOptions) -> WorldGenPipeline:
         cfg = SamplerConfig(
@@ -139,7 +137,6 @@ def main() -> None:
         help="cases to run (default: all)",
     )
     args = ap.parse_args()
-    from jwmsim.worldgen.anchoring import DETAIL_SIGMA, DETAIL_STRENGTH
     from jwmsim.worldgen.training.dataset import default_root
     from jwmsim.worldgen.training.evaluate import EvalConfig, run_eval
     from jwmsim.worldgen.training.generators import GeneratorOptions
@@ -158,8 +155,8 @@ def main() -> None:
         results[name] = {
             "end_level": case.end,
             "guidance": case.guidance,
-            "detail_sigma": case.sigma or DETAIL_SIGMA,
-            "detail_strength": case.strength or DETAIL_STRENGTH,
+            "detail_sigma": case.sigma,
+            "detail_strength": case.strength,
             "noise_correlation": case.noise_correlation,
             "seconds": round(time.perf_counter() - t, 1),
             "sampler": report["weights"][f"bench-{name}"],
