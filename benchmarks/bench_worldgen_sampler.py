@@ -3,7 +3,7 @@ classifier-free guidance, scored by ``jwmsim eval gen``'s harness on the sets of
 
 Cases (each the shipped teacher, ``sharp`` 2 steps, ``detail`` anchor, one change):
 
-* ``end-0.1``, ``end-0.15`` (the default), ``end-0.2``, ``end-0.3``, ``end-0.35``, ``end-0.5``:
+* ``end-0.1`` (the default), ``end-0.15``, ``end-0.2``, ``end-0.3``, ``end-0.35``, ``end-0.5``:
   the level whose ``x0`` is the frame (:func:`jwmsim.worldgen.flow.sharp_levels`), registered here as solvers
   of the pipeline's solver registry;
 * ``guidance-1.25``, ``guidance-1.5``, ``guidance-2``: guidance on the skeleton condition (two model
@@ -17,7 +17,10 @@ Cases (each the shipped teacher, ``sharp`` 2 steps, ``detail`` anchor, one chang
   (:data:`jwmsim.worldgen.anchoring.DETAIL_STRENGTH`);
 * ``noise-correlation-0``, ``noise-correlation-0.3``: each frame's starting noise independent of
   the previous frame's, or correlated with it at 0.3, instead of the default 0.15
-  (``SamplerConfig.noise_correlation``).
+  (``SamplerConfig.noise_correlation``);
+* ``anchor-ramp-0.3-0.5``, ``anchor-ramp-0.4-0.6``, ``anchor-ramp-0.5-0.8``: the anchor's coverage
+  ramp from 0.3 to 0.5 (the default before), 0.4 to 0.6 or 0.5 to 0.8 instead of the default 0.5 to
+  0.7 (:data:`jwmsim.worldgen.anchoring.ANCHOR_LO`, ``ANCHOR_HI``).
 
 Sets: the unseen towns 900, 901, 903, 904 at a constant 2 m shift and the real log's held-out
 frames 50-59, lidar and WorldRec skeletons (``--only shift-2m --only real-heldout``, as in
@@ -43,31 +46,40 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import describe, machine_info, write_report  # noqa: E402
-from jwmsim.worldgen.anchoring import DETAIL_SIGMA, DETAIL_STRENGTH  # noqa: E402
+from jwmsim.worldgen.anchoring import ANCHOR_HI, ANCHOR_LO, DETAIL_SIGMA, DETAIL_STRENGTH  # noqa: E402
 from jwmsim.worldgen.flow import SHARP_END  # noqa: E402
 from jwmsim.worldgen.pipeline_worldgen import SamplerConfig  # noqa: E402
 
 NAME = "bench_worldgen_sampler"
 SETS = ("shift-2m", "real-heldout")
-DEFAULT_END = SHARP_END  # 0.15
+DEFAULT_END = SHARP_END  # 0.1
 DEFAULT_NOISE_CORRELATION = SamplerConfig.noise_correlation  # 0.15
 
 
 @dataclass(frozen=True)
 class Case:
     """One sampler setting: the ``sharp`` solver's end level, guidance, the ``detail`` anchor's split
-    [px] and strength and the starting noise's frame-to-frame correlation."""
+    [px], strength and coverage ramp (``lo`` to ``hi``) and the starting noise's frame-to-frame
+    correlation."""
 
     end: float = DEFAULT_END
     guidance: float = 1.0
     sigma: float = DETAIL_SIGMA
     strength: float = DETAIL_STRENGTH
+    lo: float = ANCHOR_LO
+    hi: float = ANCHOR_HI
     noise_correlation: float = DEFAULT_NOISE_CORRELATION
+
+    @property
+    def default_anchor(self) -> bool:
+        """Whether the case's anchor is the default ``detail`` anchor."""
+        default = (DETAIL_SIGMA, DETAIL_STRENGTH, ANCHOR_LO, ANCHOR_HI)
+        return (self.sigma, self.strength, self.lo, self.hi) == default
 
 
 CASES: dict[str, Case] = {
-    "end-0.1": Case(end=0.1),
-    "end-0.15": Case(),
+    "end-0.1": Case(),
+    "end-0.15": Case(end=0.15),
     "end-0.2": Case(end=0.2),
     "end-0.3": Case(end=0.3),
     "end-0.35": Case(end=0.35),
@@ -82,14 +94,17 @@ CASES: dict[str, Case] = {
     "detail-strength-0.6": Case(strength=0.6),
     "noise-correlation-0": Case(noise_correlation=0.0),
     "noise-correlation-0.3": Case(noise_correlation=0.3),
+    "anchor-ramp-0.3-0.5": Case(lo=0.3, hi=0.5),
+    "anchor-ramp-0.4-0.6": Case(lo=0.4, hi=0.6),
+    "anchor-ramp-0.5-0.8": Case(lo=0.5, hi=0.8),
 }
 
 
 def register_case(name: str, case: Case) -> None:
     """A ``sharp`` solver ending at ``case.end`` and an evaluation generator of the shipped teacher
     with it, ``case.guidance`` and ``case.noise_correlation``, both named ``bench-<name>``; the
-    default anchor, or where ``case.sigma`` or ``case.strength`` differs from it the ``detail``
-    anchor with them (registered as ``bench-detail-<sigma>-<strength>``)."""
+    default anchor, or where the case's anchor settings differ from it the ``detail`` anchor with
+    them (registered as ``bench-detail-<sigma>-<strength>-<lo>-<hi>``)."""
     end = case.end
     from jwmsim.worldgen.anchoring import ANCHORS, Anchor, detail
     from jwmsim.worldgen.flow import sharp_levels
@@ -108,11 +123,14 @@ def register_case(name: str, case: Case) -> None:
         )
 
     anchor = SamplerConfig().anchor
-    if (case.sigma, case.strength) != (DETAIL_SIGMA, DETAIL_STRENGTH):
-        anchor = f"bench-detail-{case.sigma}-{case.strength}"
+    if not case.default_anchor:
+        anchor = f"bench-detail-{case.sigma}-{case.strength}-{case.lo}-{case.hi}"
         if anchor not in ANCHORS.names():
-            what = f"the detail anchor split at {case.sigma} px, strength {case.strength}"
-            ANCHORS.add(anchor, Anchor(detail(case.sigma, case.strength), what))
+            what = (
+                f"the detail anchor split at {case.sigma} px, strength {case.strength}, "
+                f"ramp {case.lo}-{case.hi}"
+            )
+            ANCHORS.add(anchor, Anchor(detail(case.sigma, case.strength, case.lo, case.hi), what))
 
     def make(options: GeneratorOptions) -> WorldGenPipeline:
         cfg = SamplerConfig(
@@ -157,6 +175,7 @@ def main() -> None:
             "guidance": case.guidance,
             "detail_sigma": case.sigma,
             "detail_strength": case.strength,
+            "anchor_ramp": [case.lo, case.hi],
             "noise_correlation": case.noise_correlation,
             "seconds": round(time.perf_counter() - t, 1),
             "sampler": report["weights"][f"bench-{name}"],

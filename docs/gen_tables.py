@@ -387,12 +387,12 @@ def _sweep_report(case: dict[str, Any], name: str) -> dict[str, Any]:
     return per
 
 
-DEFAULT_CASE = "end-0.15"  # the default sampler's case in bench_worldgen_sampler.json
+DEFAULT_CASE = "end-0.1"  # the default sampler's case in bench_worldgen_sampler.json
 
 
 def worldgen_sampler_sweep() -> str:
-    """The default sampler's end level, guidance, anchor split and strength and starting-noise
-    correlation (``benchmarks/bench_worldgen_sampler.py``):
+    """The default sampler's end level, guidance, anchor split, strength and coverage ramp and
+    starting-noise correlation (``benchmarks/bench_worldgen_sampler.py``):
     on the WorldRec skeleton's sets, the real log's and the towns' sharpness ratio and PSNR over the
     skeleton (pooled) on uncovered pixels and SSIM on covered pixels (the skeleton's beside it);
     the default check's count."""
@@ -402,10 +402,9 @@ def worldgen_sampler_sweep() -> str:
         per = _sweep_report(case, name)
         check = picture_check(per)
         default = " (default)" if name == DEFAULT_CASE else ""
-        setting = (
-            case[k] for k in ("end_level", "guidance", "detail_sigma", "detail_strength", "noise_correlation")
-        )
-        row = [" / ".join(f"{v:g}" for v in setting) + default]
+        setting = [case[k] for k in ("end_level", "guidance", "detail_sigma", "detail_strength")]
+        ramp = "-".join(f"{v:g}" for v in case["anchor_ramp"])
+        row = [" / ".join([*(f"{v:g}" for v in setting), ramp, f"{case['noise_correlation']:g}"]) + default]
         for gen, skel in (
             [per["real_heldout"][g]["worldrec"] for g in ("worldgen", "skeleton")],
             [per["towns"][g]["worldrec"]["shift-2m"] for g in ("worldgen", "skeleton")],
@@ -416,7 +415,7 @@ def worldgen_sampler_sweep() -> str:
                 f"{gen['ssim_covered']:.3f} / {skel['ssim_covered']:.3f}",
             ]
         rows.append([*row, f"{sum(ok for *_, ok in check)} of {len(check)}"])
-    header = ["end level / guidance / detail sigma [px] / strength / noise correlation"]
+    header = ["end level / guidance / detail sigma [px] / strength / anchor ramp / noise correlation"]
     for where in ("real", "towns"):
         header += [
             f"sharpness unc. ({where})",

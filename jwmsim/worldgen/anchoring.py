@@ -8,7 +8,9 @@ on covered pixels is below the skeleton's). An *anchor* combines the two, per pi
 skeleton's coverage ``alpha``:
 
 ``w = clip((alpha - lo) / (hi - lo), 0, 1)`` (0 where the skeleton is empty, 1 where it is opaque;
-the ramp between ``lo`` and ``hi`` hides the seam), then
+the ramp between ``lo`` and ``hi`` hides the seam; by default it starts at 0.5, where
+``jwmsim eval gen`` starts to call a pixel covered, so that a pixel it calls uncovered is the
+generated frame's alone), then
 
 * ``none``: the generated frame as it is (``x = g``);
 * ``overlay``: the skeleton where it covers the view, ``x = w s + (1 - w) g``, as image
@@ -34,17 +36,23 @@ import torch.nn.functional as F
 
 from jwmsim.registry import Registry
 
-ANCHOR_LO = 0.3  # coverage below which the generated frame is kept as it is
-ANCHOR_HI = 0.5  # coverage from which the skeleton is kept (``jwmsim eval gen`` calls alpha >= 0.5 covered)
+ANCHOR_LO = 0.5  # coverage below which the generated frame is kept as it is (``jwmsim eval gen``
+# calls alpha >= 0.5 covered)
+ANCHOR_HI = 0.7  # coverage from which the skeleton is kept fully
 DETAIL_SIGMA = 3.0  # [px] the blur that splits colour (generated) from detail (skeleton) in ``detail``
 DETAIL_STRENGTH = 0.8  # ``k``: the share of the generated low frequencies ``detail`` takes where covered
+
+
+def check_ramp(lo: float, hi: float) -> None:
+    """A coverage ramp needs ``0 <= lo < hi <= 1`` (ValueError otherwise)."""
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"anchor ramp needs 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
 
 
 def coverage_weight(alpha: torch.Tensor, lo: float = ANCHOR_LO, hi: float = ANCHOR_HI) -> torch.Tensor:
     """``[..., 1, H, W]`` weight of the skeleton: 0 for ``alpha <= lo``, 1 for ``alpha >= hi``,
     linear between (``alpha``: ``[..., H, W]``)."""
-    if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"anchor ramp needs 0 <= lo < hi <= 1, got lo={lo}, hi={hi}")
+    check_ramp(lo, hi)
     return ((alpha - lo) / (hi - lo)).clamp(0.0, 1.0).unsqueeze(-3)
 
 
@@ -84,18 +92,25 @@ def _overlay(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
     return w * s + (1.0 - w) * g
 
 
-def detail(sigma: float = DETAIL_SIGMA, strength: float = DETAIL_STRENGTH) -> AnchorFn:
+def detail(
+    sigma: float = DETAIL_SIGMA,
+    strength: float = DETAIL_STRENGTH,
+    lo: float = ANCHOR_LO,
+    hi: float = ANCHOR_HI,
+) -> AnchorFn:
     """The ``detail`` anchor with a split at ``sigma`` [px]: where the skeleton covers the view, its
     render plus ``strength`` times the Gaussian blur (``sigma``) of generated minus skeleton, so
     that the frame keeps the skeleton's detail (above the split) under the generated colours (below
-    it), taken ``strength`` in (0, 1] of the way from the render's own."""
+    it), taken ``strength`` in (0, 1] of the way from the render's own; the coverage ramp runs
+    from ``lo`` to ``hi`` (:func:`coverage_weight`)."""
+    check_ramp(lo, hi)
     if sigma <= 0.0:
         raise ValueError(f"the detail anchor's blur sigma must be > 0 px, got {sigma}")
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"the detail anchor's strength must be in (0, 1], got {strength}")
 
     def apply(g: torch.Tensor, s: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        w = coverage_weight(alpha)
+        w = coverage_weight(alpha, lo, hi)
         return w * (s + strength * gaussian_blur(g - s, sigma)) + (1.0 - w) * g
 
     return apply

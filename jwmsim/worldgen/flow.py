@@ -53,7 +53,7 @@ def euler_levels(steps: int, k: float) -> list[float]:
     return [float(v) for v in shift_levels(base, k)]
 
 
-SHARP_END = 0.15  # the last level of the ``sharp`` schedule (its x0 is the frame)
+SHARP_END = 0.1  # the last level of the ``sharp`` schedule (its x0 is the frame)
 
 
 def sharp_levels(steps: int, end: float = SHARP_END) -> list[float]:

@@ -10,7 +10,7 @@ Per simulated step (one frame of ``C`` cameras):
    :data:`SOLVERS` carries its step and its schedule:
 
    * ``sharp`` (the default): Euler steps ``x = x + (s_next - s) v`` with ``v = (x - x0) / s`` on
-     levels spaced evenly from 1 down to 0.15 (:data:`~jwmsim.worldgen.flow.SHARP_END`), so that
+     levels spaced evenly from 1 down to 0.1 (:data:`~jwmsim.worldgen.flow.SHARP_END`), so that
      the frame is the ``x0`` predicted from a lightly noised state: sharp where the skeleton leaves
      the model free. The x-predicting model's ``x0`` at a high level is close to the posterior mean
      (a blur, which PSNR rewards); at level 0 it commits to every detail (harsher than real images);

@@ -8,6 +8,8 @@ import torch
 
 from jwmsim.errors import ConfigError
 from jwmsim.worldgen.anchoring import (
+    ANCHOR_HI,
+    ANCHOR_LO,
     ANCHORS,
     DETAIL_SIGMA,
     DETAIL_STRENGTH,
@@ -60,6 +62,26 @@ def test_detail_takes_colour_from_the_sample_and_structure_from_the_skeleton() -
     assert (out - s).abs().mean() < 0.1 * checker.abs().mean()
     with pytest.raises(ValueError, match="strength"):
         detail(strength=0.0)
+
+
+def test_pixels_the_evaluation_calls_uncovered_are_the_samples_alone() -> None:
+    """The default ramp starts at coverage 0.5, where ``jwmsim eval gen`` starts to call a pixel
+    covered: below it the frame is the sample, at ``ANCHOR_HI`` and above it the skeleton's detail."""
+    g, s = _images(0), _images(1)
+    alpha = torch.zeros(1, 2, 24, 40)
+    alpha[..., :, 10:20] = 0.49  # uncovered for the evaluation
+    alpha[..., :, 20:30] = 0.6  # on the ramp
+    alpha[..., :, 30:] = ANCHOR_HI
+    for name in ("detail", "overlay"):
+        out = ANCHORS.get(name)(g, s, alpha)
+        torch.testing.assert_close(out[..., :20], g[..., :20])
+        assert not torch.allclose(out[..., 20:], g[..., 20:])
+    torch.testing.assert_close(ANCHORS.get("overlay")(g, s, alpha)[..., 30:], s[..., 30:])
+    from jwmsim.worldgen.training.gen_metrics import COVERED
+
+    assert ANCHOR_LO == COVERED
+    with pytest.raises(ValueError, match="lo < hi"):
+        detail(lo=0.7, hi=0.5)
 
 
 def test_a_wider_detail_split_keeps_more_of_the_skeleton() -> None:

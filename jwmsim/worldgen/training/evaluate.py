@@ -252,18 +252,23 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
 def _weights_record(generator: FrameGenerator) -> dict[str, str]:
     """The weights a generator scored with: folder, SHA-256 of its safetensors file, sampler, and
     the sampler's module-level settings (the ``sharp`` solver's end level, the ``detail`` anchor's
-    split and strength)."""
+    split and strength, the anchors' coverage ramp)."""
     import hashlib
 
     from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
 
-    from jwmsim.worldgen.anchoring import DETAIL_SIGMA, DETAIL_STRENGTH
+    from jwmsim.worldgen.anchoring import ANCHOR_HI, ANCHOR_LO, DETAIL_SIGMA, DETAIL_STRENGTH
     from jwmsim.worldgen.flow import SHARP_END
 
     folder = Path(generator.weights_path)  # type: ignore[attr-defined]
     digest = hashlib.sha256((folder / SAFETENSORS_WEIGHTS_NAME).read_bytes()).hexdigest()
     sampler = getattr(generator, "config", None)
-    settings = {"sharp_end": SHARP_END, "detail_sigma": DETAIL_SIGMA, "detail_strength": DETAIL_STRENGTH}
+    settings = {
+        "sharp_end": SHARP_END,
+        "detail_sigma": DETAIL_SIGMA,
+        "detail_strength": DETAIL_STRENGTH,
+        "anchor_ramp": [ANCHOR_LO, ANCHOR_HI],
+    }
     return {"path": str(folder), "sha256": digest, "sampler": repr(sampler), "sampler_settings": settings}
 
 
