@@ -34,7 +34,8 @@ def _import_ray() -> Any:
     except ImportError:
         raise ConfigError(
             "--backend ray needs the 'ray' package, which is not installed",
-            hint="pip install 'ray==2.60.0' (install.sh installs it), or use --backend local",
+            hint="JWMSIM_EXTRAS=dev,ray bash install.sh (or pip install 'ray==2.60.0'), "
+            "or use --backend local",
         ) from None
     return ray
 
