@@ -71,7 +71,7 @@ def scenario_dir(tiny_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[object]:
     """A local Ray instance (2 CPUs, no dashboard) for the module's tests."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray==2.60.0')")
+    ray = pytest.importorskip("ray", reason="ray is not installed (JWMSIM_EXTRAS=dev,ray bash install.sh)")
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
         yield ray

@@ -17,7 +17,7 @@ from jwmsim.export import ExportOptions, ExportResult, export
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[object]:
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray==2.60.0')")
+    ray = pytest.importorskip("ray", reason="ray is not installed (JWMSIM_EXTRAS=dev,ray bash install.sh)")
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
         yield ray
