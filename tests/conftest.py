@@ -1,8 +1,10 @@
-"""Shared fixtures: the real log in ../shared/data (skipped where absent) and the ``gpu`` marker."""
+"""Shared fixtures: the real log in ../shared/data (skipped where absent), a local Ray instance
+(skipped where ray is not installed) and the ``gpu`` marker."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,15 @@ def pandaset_log(pandaset_root: Path):
     from jwmsim.logs.nuscenes import load_nuscenes_log
 
     return load_nuscenes_log(pandaset_root)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[object]:
+    """A local Ray instance (2 CPUs, no dashboard) for the module's tests; they skip, naming the
+    install extra, where ray is not installed."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (JWMSIM_EXTRAS=dev,ray bash install.sh)")
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

@@ -46,7 +46,7 @@ import torch
 
 from jwmsim.errors import ConfigError
 from jwmsim.registry import Registry
-from jwmsim.worldgen.anchoring import ANCHORS
+from jwmsim.worldgen.anchoring import ANCHOR_HI, ANCHOR_LO, ANCHORS, DETAIL_SIGMA, DETAIL_STRENGTH
 from jwmsim.worldgen.conditioning import (
     ego_motion,
     encode_condition,
@@ -211,6 +211,18 @@ def schedule(solver: str, steps: int, shift: float) -> list[float]:
 # the causal teacher's sampler at its full step count, its frames as the model makes them (what
 # stage 3 distils; ``worldgen-teacher``)
 TEACHER_SAMPLER = SamplerConfig(steps=16, solver="euler", guidance=1.5, anchor="none")
+
+
+def sampler_settings() -> dict[str, object]:
+    """The sampler's module-level settings beside :class:`SamplerConfig`: the ``sharp`` solver's
+    end level, the ``detail`` anchor's split [px] and strength, and the anchors' coverage ramp
+    (what an evaluation records with the weights it scored)."""
+    return {
+        "sharp_end": SHARP_END,
+        "detail_sigma": DETAIL_SIGMA,
+        "detail_strength": DETAIL_STRENGTH,
+        "anchor_ramp": [ANCHOR_LO, ANCHOR_HI],
+    }
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
-"""Shared fixtures of the evaluation tests: a tiny procedural log and scenarios on it, and one local
-Ray instance per module that asks for it (skipped with a reason where ray is not installed)."""
+"""Shared fixtures of the evaluation tests: a tiny procedural log and scenarios on it (the local
+Ray instance, ``local_ray``, is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,13 +66,3 @@ def scenario_dir(tiny_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     (folder / "tiny_stalled.yaml").write_text(STALLED.format(root=tiny_log))
     return folder
 
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[object]:
-    """A local Ray instance (2 CPUs, no dashboard) for the module's tests."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (JWMSIM_EXTRAS=dev,ray bash install.sh)")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()

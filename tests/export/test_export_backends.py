@@ -4,7 +4,6 @@ ego poses and boxes (each run depends only on the scenario's seed and its run in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,6 @@ from conftest import options
 
 from jwmsim.errors import ConfigError
 from jwmsim.export import ExportOptions, ExportResult, export
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[object]:
-    ray = pytest.importorskip("ray", reason="ray is not installed (JWMSIM_EXTRAS=dev,ray bash install.sh)")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 def _table(result: ExportResult, name: str) -> list[dict]:

@@ -3,7 +3,6 @@ metrics its values give (slow: they start worker processes / a local Ray instanc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -16,16 +15,6 @@ from jwmsim.search.study import STUDY_FILE, STUDY_NAME
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[object]:
-    """A local Ray instance (2 CPUs, no dashboard) for the module's tests."""
-    ray = pytest.importorskip("ray", reason="ray is not installed (JWMSIM_EXTRAS=dev,ray bash install.sh)")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
 
 
 def _check(out: Path, budget: int) -> None:

@@ -287,18 +287,11 @@ def test_the_shipped_scores_were_measured_on_the_shipped_weights() -> None:
     import json
     from dataclasses import replace
 
-    from jwmsim.worldgen.anchoring import ANCHOR_HI, ANCHOR_LO, DETAIL_SIGMA, DETAIL_STRENGTH
-    from jwmsim.worldgen.flow import SHARP_END
-    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig
+    from jwmsim.worldgen.pipeline_worldgen import SamplerConfig, sampler_settings
     from jwmsim.worldgen.weights import default_weights_dir, load_worldgen, student_dir
 
     report = json.loads((student_dir() / "eval_results.json").read_text())
-    settings = {
-        "sharp_end": SHARP_END,
-        "detail_sigma": DETAIL_SIGMA,
-        "detail_strength": DETAIL_STRENGTH,
-        "anchor_ramp": [ANCHOR_LO, ANCHOR_HI],
-    }
+    settings = sampler_settings()
     for generator, folder, steps in (
         ("worldgen", default_weights_dir(), SamplerConfig().steps),
         ("worldgen-student", student_dir(), 1),

@@ -249,7 +249,7 @@ def run_eval(cfg: EvalConfig, log: Callable[[str], None] = print) -> dict[str, A
     return report
 
 
-def _weights_record(generator: FrameGenerator) -> dict[str, str]:
+def _weights_record(generator: FrameGenerator) -> dict[str, object]:
     """The weights a generator scored with: folder, SHA-256 of its safetensors file, sampler, and
     the sampler's module-level settings (the ``sharp`` solver's end level, the ``detail`` anchor's
     split and strength, the anchors' coverage ramp)."""
@@ -257,19 +257,17 @@ def _weights_record(generator: FrameGenerator) -> dict[str, str]:
 
     from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
 
-    from jwmsim.worldgen.anchoring import ANCHOR_HI, ANCHOR_LO, DETAIL_SIGMA, DETAIL_STRENGTH
-    from jwmsim.worldgen.flow import SHARP_END
+    from jwmsim.worldgen.pipeline_worldgen import sampler_settings
 
     folder = Path(generator.weights_path)  # type: ignore[attr-defined]
     digest = hashlib.sha256((folder / SAFETENSORS_WEIGHTS_NAME).read_bytes()).hexdigest()
     sampler = getattr(generator, "config", None)
-    settings = {
-        "sharp_end": SHARP_END,
-        "detail_sigma": DETAIL_SIGMA,
-        "detail_strength": DETAIL_STRENGTH,
-        "anchor_ramp": [ANCHOR_LO, ANCHOR_HI],
+    return {
+        "path": str(folder),
+        "sha256": digest,
+        "sampler": repr(sampler),
+        "sampler_settings": sampler_settings(),
     }
-    return {"path": str(folder), "sha256": digest, "sampler": repr(sampler), "sampler_settings": settings}
 
 
 def _truncate(clip: Clip, steps: int) -> Clip:
